@@ -1,0 +1,570 @@
+package native
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/media"
+)
+
+// leg is a native call leg: one SIP dialog and one RTP stream.
+type leg struct {
+	sw   *Switch
+	info sip.CallInfo
+	key  string
+
+	uas    *sipgo.DialogServerSession // inbound
+	uac    *sipgo.DialogClientSession // outbound
+	remote remoteMedia
+	stream *media.Stream
+
+	answered   chan struct{}
+	answerOnce sync.Once
+	done       chan struct{}
+	events     chan sip.Event
+
+	mu        sync.Mutex
+	ended     bool
+	end       sip.End
+	answering bool
+	digits    []rune
+	digitWake chan struct{} // signalled (non-blocking) on every digit
+	bridged   bool
+	hold      bool
+}
+
+func newLeg(s *Switch, info sip.CallInfo, key string) *leg {
+	return &leg{
+		sw: s, info: info, key: key,
+		answered:  make(chan struct{}),
+		done:      make(chan struct{}),
+		events:    make(chan sip.Event, 64),
+		digitWake: make(chan struct{}, 1),
+	}
+}
+
+var _ sip.Leg = (*leg)(nil)
+
+func (l *leg) Info() sip.CallInfo { return l.info }
+
+func (l *leg) Done() <-chan struct{} { return l.done }
+
+func (l *leg) Events() <-chan sip.Event { return l.events }
+
+func (l *leg) Ended() (sip.End, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.end, l.ended
+}
+
+func (l *leg) markAnswered() { l.answerOnce.Do(func() { close(l.answered) }) }
+
+func (l *leg) isAnswered() bool {
+	select {
+	case <-l.answered:
+		return true
+	default:
+		return false
+	}
+}
+
+// Answer sends 200 OK with our SDP answer and waits for the ACK.
+func (l *leg) Answer(ctx context.Context) error {
+	if l.uas == nil || l.isAnswered() {
+		return nil
+	}
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		return sip.ErrHangup
+	}
+	if l.answering {
+		l.mu.Unlock()
+		return fmt.Errorf("native: leg %s: Answer called twice", l.info.ID)
+	}
+	l.answering = true
+	l.mu.Unlock()
+
+	codec := l.remote.Codecs[0]
+	stream, err := l.sw.cfg.Media.NewStream(media.StreamConfig{
+		Remote: l.remote.Addr, Codec: codec, DTMFPT: l.remote.DTMFPT,
+		OnDigit: l.digit, OnTimeout: l.mediaTimeout,
+	})
+	if err != nil {
+		_ = l.uas.Respond(503, "Service Unavailable", nil)
+		l.finish(sip.CauseFailure, sip.SideLocal)
+		return fmt.Errorf("native: answer %s: %w", l.info.ID, err)
+	}
+	if l.remote.Hold {
+		stream.SetHold(true)
+	}
+	l.mu.Lock()
+	l.stream = stream
+	l.mu.Unlock()
+	body := buildSDP(stream.LocalAddr(), []media.Codec{codec}, l.remote.DTMFPT, answerDir(l.remote.Dir))
+
+	errc := make(chan error, 1)
+	go func() { errc <- l.uas.RespondSDP(body) }() // returns after the ACK
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-l.done:
+		return sip.ErrHangup
+	}
+	if err != nil {
+		l.finish(sip.CauseFailure, sip.SideLocal)
+		return fmt.Errorf("native: answer %s: %w", l.info.ID, err)
+	}
+	l.markAnswered()
+	return nil
+}
+
+func (l *leg) sound(p sip.Prompt) (*media.Sound, error) { return l.sw.cfg.Catalog.Prompt(p) }
+
+func (l *leg) mediaReady() (*media.Stream, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ended {
+		return nil, sip.ErrHangup
+	}
+	if l.stream == nil || !l.isAnswered() {
+		return nil, sip.ErrNotAnswered
+	}
+	return l.stream, nil
+}
+
+// Play implements sip.Leg.
+func (l *leg) Play(ctx context.Context, opts sip.PlayOptions) (rune, error) {
+	st, err := l.mediaReady()
+	if err != nil {
+		return 0, err
+	}
+	sounds := make([]*media.Sound, 0, len(opts.Prompts))
+	for _, p := range opts.Prompts {
+		snd, err := l.sound(p)
+		if err != nil {
+			return 0, err
+		}
+		sounds = append(sounds, snd)
+	}
+	if opts.StopOnDigit {
+		if d, ok := l.peekDigit(); ok {
+			return d, nil
+		}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopped := make(chan rune, 1)
+	go func() {
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-l.done:
+				cancel()
+				return
+			case <-l.digitWake:
+				if opts.StopOnDigit {
+					if d, ok := l.peekDigit(); ok {
+						stopped <- d
+						cancel()
+						return
+					}
+				} else {
+					l.rewake() // leave the wake-up for ReadDigits
+					select {
+					case <-pctx.Done():
+						return
+					case <-l.done:
+						cancel()
+						return
+					}
+				}
+			}
+		}
+	}()
+	perr := st.Play(pctx, sounds)
+	select {
+	case d := <-stopped:
+		return d, nil
+	default:
+	}
+	if l.isEnded() {
+		return 0, sip.ErrHangup
+	}
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	if perr != nil && pctx.Err() == nil {
+		return 0, perr
+	}
+	return 0, nil
+}
+
+func (l *leg) rewake() {
+	select {
+	case l.digitWake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *leg) peekDigit() (rune, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.digits) == 0 {
+		return 0, false
+	}
+	return l.digits[0], true
+}
+
+func (l *leg) popDigit() (rune, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.digits) == 0 {
+		return 0, false
+	}
+	d := l.digits[0]
+	l.digits = l.digits[1:]
+	return d, true
+}
+
+// ReadDigits implements sip.Leg. A timeout is not an error: it returns what
+// was collected (possibly nothing).
+func (l *leg) ReadDigits(ctx context.Context, opts sip.DigitOptions) (string, error) {
+	if _, err := l.mediaReady(); err != nil {
+		return "", err
+	}
+	if opts.Max < 1 {
+		opts.Max = 1
+	}
+	first, inter := opts.FirstTimeout, opts.InterTimeout
+	if first == 0 {
+		first = 5 * time.Second
+	}
+	if inter == 0 {
+		inter = 3 * time.Second
+	}
+	var got []rune
+	timer := time.NewTimer(first)
+	defer timer.Stop()
+	for {
+		for {
+			d, ok := l.popDigit()
+			if !ok {
+				break
+			}
+			if opts.Terminator != 0 && d == opts.Terminator {
+				return string(got), nil
+			}
+			got = append(got, d)
+			if len(got) >= opts.Max {
+				return string(got), nil
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			timer.Reset(inter)
+		}
+		select {
+		case <-l.digitWake:
+		case <-timer.C:
+			return string(got), nil
+		case <-l.done:
+			return string(got), sip.ErrHangup
+		case <-ctx.Done():
+			return string(got), ctx.Err()
+		}
+	}
+}
+
+// FlushDigits implements sip.Leg.
+func (l *leg) FlushDigits() {
+	l.mu.Lock()
+	l.digits = l.digits[:0]
+	l.mu.Unlock()
+}
+
+// digit receives one DTMF digit from RTP (RFC 4733) or SIP INFO.
+func (l *leg) digit(d rune) {
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		return
+	}
+	if len(l.digits) < 64 {
+		l.digits = append(l.digits, d)
+	}
+	l.mu.Unlock()
+	l.rewake()
+	l.emit(sip.DigitEvent{Digit: d, At: l.sw.cfg.Now()}, false)
+}
+
+// emit delivers an event; droppable ones never block.
+func (l *leg) emit(e sip.Event, mustDeliver bool) {
+	defer func() { _ = recover() }() // the channel is closed after Done
+	if !mustDeliver {
+		select {
+		case l.events <- e:
+		default:
+		}
+		return
+	}
+	select {
+	case l.events <- e:
+	case <-l.done:
+	}
+}
+
+// StartMOH implements sip.Leg.
+func (l *leg) StartMOH(class string) error {
+	st, err := l.mediaReady()
+	if err != nil {
+		return err
+	}
+	sounds, err := l.sw.cfg.Catalog.MOH(class)
+	if err != nil {
+		return err
+	}
+	st.Loop(sounds)
+	return nil
+}
+
+// StopMOH implements sip.Leg.
+func (l *leg) StopMOH() error {
+	st, err := l.mediaReady()
+	if err != nil {
+		return nil
+	}
+	st.Stop()
+	return nil
+}
+
+// Bridge implements sip.Leg.
+func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
+	o, ok := other.(*leg)
+	if !ok || o.sw != l.sw {
+		return sip.ErrForeignLeg
+	}
+	a, err := l.mediaReady()
+	if err != nil {
+		return err
+	}
+	b, err := o.mediaReady()
+	if err != nil {
+		return fmt.Errorf("native: bridge: other leg: %w", err)
+	}
+	l.mu.Lock()
+	o.mu.Lock()
+	if l.bridged || o.bridged {
+		o.mu.Unlock()
+		l.mu.Unlock()
+		return sip.ErrAlreadyBridged
+	}
+	l.bridged, o.bridged = true, true
+	o.mu.Unlock()
+	l.mu.Unlock()
+	unbridge := a.Bridge(b)
+	defer func() {
+		unbridge()
+		l.mu.Lock()
+		l.bridged = false
+		l.mu.Unlock()
+		o.mu.Lock()
+		o.bridged = false
+		o.mu.Unlock()
+	}()
+	select {
+	case <-l.done:
+		return sip.ErrHangup
+	case <-o.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Hangup implements sip.Leg: BYE when answered, a final response before.
+func (l *leg) Hangup(cause sip.Cause) error {
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	switch {
+	case l.uas != nil && !l.isAnswered():
+		code, reason := statusForCause(cause)
+		_ = l.uas.Respond(code, reason, nil)
+	case l.uas != nil:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		go func() { defer cancel(); _ = l.uas.Bye(ctx) }()
+	case l.uac != nil:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		go func() { defer cancel(); _ = l.uac.Bye(ctx) }()
+	}
+	l.finish(cause, sip.SideLocal)
+	return nil
+}
+
+func statusForCause(c sip.Cause) (int, string) {
+	switch c {
+	case sip.CauseBusy:
+		return 486, "Busy Here"
+	case sip.CauseNoAnswer:
+		return 480, "Temporarily Unavailable"
+	case sip.CauseRejected:
+		return 603, "Decline"
+	case sip.CauseUnreachable:
+		return 404, "Not Found"
+	case sip.CauseShutdown:
+		return 503, "Service Unavailable"
+	}
+	return 480, "Temporarily Unavailable"
+}
+
+func (l *leg) isEnded() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// finish records the end once, releases media and wakes every waiter.
+func (l *leg) finish(cause sip.Cause, side sip.Side) {
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		return
+	}
+	l.ended = true
+	l.end = sip.End{Cause: cause, Side: side, At: l.sw.cfg.Now()}
+	st := l.stream
+	l.mu.Unlock()
+	close(l.done)
+	if st != nil {
+		_ = st.Close()
+	}
+	l.sw.removeLeg(l.key)
+	if l.uas != nil {
+		_ = l.uas.Close()
+	}
+	if l.uac != nil {
+		_ = l.uac.Close()
+	}
+	// Close events after done: emitters recover from a send on a closed channel.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		close(l.events)
+	}()
+	l.sw.log.Info("sip leg ended", "leg", l.info.ID, "cause", cause.String(), "side", side.String())
+}
+
+func (l *leg) mediaTimeout() {
+	l.sw.log.Warn("sip leg: no RTP received, hanging up", "leg", l.info.ID)
+	_ = l.Hangup(sip.CauseMediaTimeout)
+}
+
+// reinvite applies a re-INVITE's offer (hold/unhold, new address or codec)
+// and returns our answer.
+func (l *leg) reinvite(body []byte) ([]byte, int, string) {
+	if len(body) == 0 {
+		// No offer: answer with our current SDP (the peer answers in ACK).
+		return l.currentSDP(""), 200, "OK"
+	}
+	rm, err := parseSDP(body)
+	if err != nil {
+		return nil, 488, "Not Acceptable Here"
+	}
+	l.mu.Lock()
+	st := l.stream
+	wasHold := l.hold
+	l.hold = rm.Hold
+	l.remote = rm
+	l.mu.Unlock()
+	if st != nil {
+		codec := rm.Codecs[0]
+		if !rm.Addr.Addr().IsUnspecified() {
+			st.Update(rm.Addr, codec, rm.DTMFPT)
+		}
+		st.SetHold(rm.Hold)
+	}
+	if wasHold != rm.Hold {
+		l.emit(sip.HoldEvent{Hold: rm.Hold, At: l.sw.cfg.Now()}, false)
+	}
+	return l.currentSDP(answerDir(rm.Dir)), 200, "OK"
+}
+
+func (l *leg) currentSDP(dir string) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stream == nil {
+		return nil
+	}
+	return buildSDP(l.stream.LocalAddr(), []media.Codec{l.remote.Codecs[0]}, l.remote.DTMFPT, dir)
+}
+
+// transfer turns a REFER into a TransferEvent; Reply sends the final NOTIFY.
+func (l *leg) transfer(target string) {
+	var once sync.Once
+	reply := func(ok bool) {
+		once.Do(func() {
+			frag := "SIP/2.0 200 OK"
+			if !ok {
+				frag = "SIP/2.0 603 Declined"
+			}
+			l.notifyRefer(frag)
+		})
+	}
+	l.notifyRefer("SIP/2.0 100 Trying")
+	l.emit(sip.TransferEvent{Target: target, At: l.sw.cfg.Now(), Reply: reply}, true)
+}
+
+func (l *leg) notifyRefer(frag string) {
+	req := gosip.NewRequest(gosip.NOTIFY, l.remoteTarget())
+	req.AppendHeader(gosip.NewHeader("Event", "refer"))
+	state := "active"
+	if frag != "SIP/2.0 100 Trying" {
+		state = "terminated;reason=noresource"
+	}
+	req.AppendHeader(gosip.NewHeader("Subscription-State", state))
+	req.AppendHeader(gosip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
+	req.SetBody([]byte(frag + "\r\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	go func() {
+		defer cancel()
+		var err error
+		switch {
+		case l.uas != nil:
+			_, err = l.uas.Do(ctx, req)
+		case l.uac != nil:
+			_, err = l.uac.Do(ctx, req)
+		}
+		if err != nil {
+			l.sw.log.Debug("sip notify failed", "leg", l.info.ID, "error", err)
+		}
+	}()
+}
+
+func (l *leg) remoteTarget() gosip.Uri {
+	if l.uas != nil {
+		return *l.uas.InviteRequest.Contact().Address.Clone()
+	}
+	if c := l.uac.InviteResponse.Contact(); c != nil {
+		return *c.Address.Clone()
+	}
+	return *l.uac.InviteRequest.Recipient.Clone()
+}

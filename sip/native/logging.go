@@ -1,0 +1,109 @@
+package native
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"strings"
+)
+
+// MaskNumber hides all but the last four digits of a phone number or SIP
+// user for logs: "+79123456789" → "+7******6789". Short values are masked
+// whole.
+func MaskNumber(s string) string {
+	if s == "" {
+		return ""
+	}
+	digits := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	if digits < 6 {
+		if strings.IndexFunc(s, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }) >= 0 {
+			return s // a name such as "anonymous" or an agent user "a1"
+		}
+		return strings.Repeat("*", len(s)) // a short number
+	}
+	keepHead := 0
+	if s[0] == '+' {
+		keepHead = 1 // the first digit after '+' is the country code's first
+	}
+	var b strings.Builder
+	seen := 0
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			b.WriteRune(r)
+			continue
+		}
+		seen++
+		if seen <= keepHead || seen > digits-4 {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('*')
+		}
+	}
+	return b.String()
+}
+
+// redactHandler wraps the slog handler given to sipgo, which logs whole SIP
+// messages on parse errors and at debug level: message bodies carry caller
+// numbers and Authorization headers, so they are replaced by a masked form.
+type redactHandler struct{ h slog.Handler }
+
+var sensitive = regexp.MustCompile(`(?i)(authorization|proxy-authorization|www-authenticate)\s*:[^\r\n]*|sips?:[^@\s;>]+@|\+?\d{6,}`)
+
+func redact(s string) string {
+	return sensitive.ReplaceAllStringFunc(s, func(m string) string {
+		l := strings.ToLower(m)
+		switch {
+		case strings.Contains(l, "auth"):
+			i := strings.IndexByte(m, ':')
+			return m[:i] + ": [redacted]"
+		case strings.HasPrefix(l, "sip"):
+			i := strings.IndexByte(m, ':')
+			return m[:i+1] + MaskNumber(m[i+1:len(m)-1]) + "@"
+		default:
+			return MaskNumber(m)
+		}
+	})
+}
+
+func (r redactHandler) Enabled(ctx context.Context, l slog.Level) bool { return r.h.Enabled(ctx, l) }
+
+func (r redactHandler) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, redact(rec.Message), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redactAttr(a))
+		return true
+	})
+	return r.h.Handle(ctx, out)
+}
+
+func redactAttr(a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, redact(a.Value.String()))
+	case slog.KindAny:
+		return slog.String(a.Key, redact(a.Value.String()))
+	case slog.KindGroup:
+		g := a.Value.Group()
+		out := make([]any, 0, len(g))
+		for _, x := range g {
+			out = append(out, redactAttr(x))
+		}
+		return slog.Group(a.Key, out...)
+	}
+	return a
+}
+
+func (r redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(as))
+	for i, a := range as {
+		red[i] = redactAttr(a)
+	}
+	return redactHandler{r.h.WithAttrs(red)}
+}
+
+func (r redactHandler) WithGroup(name string) slog.Handler { return redactHandler{r.h.WithGroup(name)} }

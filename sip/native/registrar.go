@@ -1,0 +1,186 @@
+package native
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// binding is one registered contact of an agent.
+type binding struct {
+	Contact   sip.Uri
+	Source    netip.AddrPort // where the REGISTER came from (used when the Contact is not routable)
+	Transport string
+	CallID    string
+	CSeq      uint32
+	Expires   time.Time
+}
+
+// registrar keeps agents' contact bindings (RFC 3261 §10.3).
+type registrar struct {
+	mu        sync.Mutex
+	bindings  map[string][]binding // by user
+	minExpiry time.Duration
+	maxExpiry time.Duration
+	now       func() time.Time
+}
+
+func newRegistrar(minExp, maxExp time.Duration, now func() time.Time) *registrar {
+	return &registrar{bindings: map[string][]binding{}, minExpiry: minExp, maxExpiry: maxExp, now: now}
+}
+
+// registerResult tells the REGISTER handler what to answer.
+type registerResult struct {
+	status   int
+	minExp   time.Duration // for 423
+	contacts []binding     // current bindings for the 200
+}
+
+// register applies a REGISTER from an authenticated user.
+func (r *registrar) register(user string, req *sip.Request, src netip.AddrPort) registerResult {
+	now := r.now()
+	defaultExp := time.Hour
+	if h := req.GetHeader("Expires"); h != nil {
+		if v, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil {
+			defaultExp = time.Duration(v) * time.Second
+		}
+	}
+	callID := ""
+	if c := req.CallID(); c != nil {
+		callID = string(*c)
+	}
+	var cseq uint32
+	if c := req.CSeq(); c != nil {
+		cseq = c.SeqNo
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.liveLocked(user, now)
+
+	contacts := req.GetHeaders("Contact")
+	if len(contacts) == 0 { // a query: answer with the current bindings
+		return registerResult{status: 200, contacts: cur}
+	}
+	// "Contact: *" with Expires: 0 removes every binding.
+	if len(contacts) == 1 && strings.TrimSpace(contacts[0].Value()) == "*" {
+		if defaultExp != 0 {
+			return registerResult{status: 400}
+		}
+		delete(r.bindings, user)
+		return registerResult{status: 200}
+	}
+	for _, h := range contacts {
+		ch, ok := h.(*sip.ContactHeader)
+		if !ok {
+			var parsed sip.ContactHeader
+			if _, err := sip.ParseAddressValue(h.Value(), &parsed.Address, &parsed.Params); err != nil {
+				return registerResult{status: 400}
+			}
+			ch = &parsed
+		}
+		exp := defaultExp
+		if v, ok := ch.Params.Get("expires"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				exp = time.Duration(n) * time.Second
+			}
+		}
+		key := contactKey(ch.Address)
+		idx := -1
+		for i, b := range cur {
+			if contactKey(b.Contact) == key {
+				idx = i
+			}
+		}
+		if idx >= 0 && cur[idx].CallID == callID && cseq <= cur[idx].CSeq {
+			continue // an out-of-order or repeated REGISTER (RFC 3261 §10.3 step 7)
+		}
+		if exp == 0 {
+			if idx >= 0 {
+				cur = append(cur[:idx], cur[idx+1:]...)
+			}
+			continue
+		}
+		if exp < r.minExpiry {
+			return registerResult{status: 423, minExp: r.minExpiry}
+		}
+		if exp > r.maxExpiry {
+			exp = r.maxExpiry
+		}
+		b := binding{Contact: *ch.Address.Clone(), Source: src, Transport: req.Transport(), CallID: callID, CSeq: cseq, Expires: now.Add(exp)}
+		if idx >= 0 {
+			cur[idx] = b
+		} else {
+			cur = append(cur, b)
+		}
+	}
+	if len(cur) == 0 {
+		delete(r.bindings, user)
+	} else {
+		r.bindings[user] = cur
+	}
+	return registerResult{status: 200, contacts: append([]binding(nil), cur...)}
+}
+
+func contactKey(u sip.Uri) string {
+	return strings.ToLower(u.User + "@" + u.Host + ":" + strconv.Itoa(u.Port))
+}
+
+// liveLocked drops expired bindings of user and returns the rest.
+func (r *registrar) liveLocked(user string, now time.Time) []binding {
+	bs := r.bindings[user]
+	keep := bs[:0]
+	for _, b := range bs {
+		if now.Before(b.Expires) {
+			keep = append(keep, b)
+		}
+	}
+	if len(keep) == 0 {
+		delete(r.bindings, user)
+		return nil
+	}
+	r.bindings[user] = keep
+	return keep
+}
+
+// Contacts returns a user's live bindings.
+func (r *registrar) contacts(user string) []binding {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]binding(nil), r.liveLocked(user, r.now())...)
+}
+
+// knownSource reports whether addr is the source of a live registration.
+func (r *registrar) knownSource(addr netip.Addr) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, bs := range r.bindings {
+		for _, b := range bs {
+			if b.Source.Addr() == addr && now.Before(b.Expires) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// users lists the users with live bindings, sorted.
+func (r *registrar) users() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	var out []string
+	for u := range r.bindings {
+		if len(r.liveLocked(u, now)) > 0 {
+			out = append(out, u)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,954 @@
+// Package native is hotline's own SIP switch: a back-to-back user agent on
+// github.com/emiago/sipgo that takes calls from SIP trunks (trusted by source
+// address), registers agents' softphones (digest authentication, MD5 and
+// SHA-256), dials agents and numbers, and moves audio with sip/media. It
+// implements the sip.Switch contract.
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/media"
+)
+
+// Trunk is a SIP trunk: where calls may come from and where outbound calls go.
+type Trunk struct {
+	Name string
+	// Allow lists the sources allowed to send INVITEs: "203.0.113.7",
+	// "203.0.113.0/24" or "203.0.113.7:5060" (address and port).
+	Allow []string
+	// Address is host:port to send outbound calls to; empty for inbound only.
+	Address string
+	// Transport for outbound calls: "udp" (default) or "tcp".
+	Transport string
+	// CallerID is the default From user and P-Asserted-Identity for outbound calls.
+	CallerID string
+	// Username and Password answer the trunk's digest challenge, if it sends one.
+	Username, Password string
+}
+
+// Config configures a Switch.
+type Config struct {
+	// Listen is the address for SIP over UDP and TCP, e.g. "0.0.0.0:5060".
+	// Port 0 picks a free port (tests).
+	Listen string
+	// AdvertiseIP is put in Contact headers and SDP; defaults to Listen's IP
+	// (which then must not be unspecified).
+	AdvertiseIP netip.Addr
+	// Realm for digest authentication; default "hotline".
+	Realm string
+	// Trunks in order; the first with an Address is the default for Dial.
+	Trunks []Trunk
+	// Credentials of agents (SIP user → password).
+	Credentials Credentials
+	// Media sends and receives RTP; Catalog resolves prompts and MOH.
+	Media   *media.Engine
+	Catalog *media.Catalog
+
+	RingTimeout       time.Duration // default ring timeout for Dial; 30 s
+	RegisterMinExpiry time.Duration // 60 s
+	RegisterMaxExpiry time.Duration // 3600 s
+	// AuthFailLimit failures from one source address within AuthFailWindow
+	// get that source refused for AuthBanTime. Defaults 10, 1 min, 10 min.
+	AuthFailLimit  int
+	AuthFailWindow time.Duration
+	AuthBanTime    time.Duration
+	// IncomingQueue is how many unanswered inbound legs may wait for the
+	// consumer; more get 503. Default 1024.
+	IncomingQueue int
+	UserAgent     string
+	Logger        *slog.Logger
+	// Now is the wall clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+type allowRule struct {
+	prefix netip.Prefix
+	port   uint16 // 0: any
+}
+
+type trunk struct {
+	Trunk
+	allow []allowRule
+}
+
+// Switch is the native SIP switch.
+type Switch struct {
+	cfg    Config
+	log    *slog.Logger
+	trunks []trunk
+	auth   *authenticator
+	lock   *lockout
+	reg    *registrar
+
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	cli     *sipgo.Client
+	dua     *sipgo.DialogUA
+	contact gosip.ContactHeader
+	addr    netip.AddrPort // bound SIP address (UDP and TCP)
+
+	incoming chan sip.Leg
+	draining atomic.Bool
+	closed   chan struct{}
+	stopOnce sync.Once
+
+	mu   sync.Mutex
+	legs map[string]*leg // by dialog key (Call-ID + our tag)
+	seq  atomic.Uint64
+
+	creds atomic.Pointer[Credentials]
+}
+
+// New validates cfg and creates a switch; Start binds it.
+func New(cfg Config) (*Switch, error) {
+	if cfg.Media == nil || cfg.Catalog == nil {
+		return nil, errors.New("native: Media and Catalog are required")
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "hotline"
+	}
+	if cfg.RingTimeout == 0 {
+		cfg.RingTimeout = 30 * time.Second
+	}
+	if cfg.RegisterMinExpiry == 0 {
+		cfg.RegisterMinExpiry = 60 * time.Second
+	}
+	if cfg.RegisterMaxExpiry == 0 {
+		cfg.RegisterMaxExpiry = time.Hour
+	}
+	if cfg.AuthFailLimit == 0 {
+		cfg.AuthFailLimit = 10
+	}
+	if cfg.AuthFailWindow == 0 {
+		cfg.AuthFailWindow = time.Minute
+	}
+	if cfg.AuthBanTime == 0 {
+		cfg.AuthBanTime = 10 * time.Minute
+	}
+	if cfg.IncomingQueue == 0 {
+		cfg.IncomingQueue = 1024
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "hotline"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Credentials == nil {
+		cfg.Credentials = StaticCredentials{}
+	}
+	s := &Switch{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "sip"),
+		incoming: make(chan sip.Leg, cfg.IncomingQueue),
+		closed:   make(chan struct{}),
+		legs:     map[string]*leg{},
+	}
+	s.creds.Store(&cfg.Credentials)
+	for _, t := range cfg.Trunks {
+		tr := trunk{Trunk: t}
+		for _, a := range t.Allow {
+			r, err := parseAllow(a)
+			if err != nil {
+				return nil, fmt.Errorf("native: trunk %q: %w", t.Name, err)
+			}
+			tr.allow = append(tr.allow, r)
+		}
+		s.trunks = append(s.trunks, tr)
+	}
+	s.auth = newAuthenticator(cfg.Realm, func() Credentials { return *s.creds.Load() }, cfg.Now)
+	s.lock = newLockout(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthBanTime, cfg.Now)
+	s.reg = newRegistrar(cfg.RegisterMinExpiry, cfg.RegisterMaxExpiry, cfg.Now)
+	return s, nil
+}
+
+func parseAllow(s string) (allowRule, error) {
+	s = strings.TrimSpace(s)
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return allowRule{prefix: netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen()), port: ap.Port()}, nil
+	}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return allowRule{prefix: p.Masked()}, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return allowRule{prefix: netip.PrefixFrom(a, a.BitLen())}, nil
+	}
+	return allowRule{}, fmt.Errorf("allow %q: want an address, address:port or CIDR", s)
+}
+
+// SetCredentials replaces the agents' credentials (config reload).
+func (s *Switch) SetCredentials(c Credentials) { s.creds.Store(&c) }
+
+// Start binds UDP and TCP and serves until ctx is cancelled or Close.
+func (s *Switch) Start(ctx context.Context) error {
+	host, portStr, err := net.SplitHostPort(s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("native: listen %q: %w", s.cfg.Listen, err)
+	}
+	udp, err := net.ListenPacket("udp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("native: listen udp %s: %w", s.cfg.Listen, err)
+	}
+	port := udp.LocalAddr().(*net.UDPAddr).Port
+	tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		udp.Close()
+		return fmt.Errorf("native: listen tcp %s:%d (the UDP port must be free on TCP too): %w", host, port, err)
+	}
+	ip, _ := netip.ParseAddr(host)
+	adv := s.cfg.AdvertiseIP
+	if !adv.IsValid() {
+		if !ip.IsValid() || ip.IsUnspecified() {
+			udp.Close()
+			tcp.Close()
+			return fmt.Errorf("native: listen %q has no concrete IP: set advertise_ip", s.cfg.Listen)
+		}
+		adv = ip
+	}
+	s.addr = netip.AddrPortFrom(adv, uint16(port))
+	_ = portStr
+
+	sipLog := slog.New(redactHandler{s.log.Handler()}).With("component", "sipgo")
+	s.ua, err = sipgo.NewUA(
+		sipgo.WithUserAgent(s.cfg.UserAgent),
+		sipgo.WithUserAgentHostname(adv.String()),
+		sipgo.WithUserAgentTransportLayerOptions(
+			gosip.WithTransportLayerLogger(sipLog),
+			gosip.WithTransportLayerReadFilter(s.readFilter),
+		),
+		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(sipLog)),
+	)
+	if err != nil {
+		return err
+	}
+	s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(sipLog))
+	if err != nil {
+		return err
+	}
+	s.cli, err = sipgo.NewClient(s.ua,
+		sipgo.WithClientLogger(sipLog),
+		sipgo.WithClientHostname(adv.String()),
+		sipgo.WithClientPort(port),
+		sipgo.WithClientConnectionAddr(net.JoinHostPort(host, strconv.Itoa(port))),
+	)
+	if err != nil {
+		return err
+	}
+	s.contact = gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", User: "hotline", Host: adv.String(), Port: port}}
+	s.dua = &sipgo.DialogUA{Client: s.cli, ContactHDR: s.contact}
+
+	s.srv.OnInvite(s.onInvite)
+	s.srv.OnAck(s.onAck)
+	s.srv.OnBye(s.onBye)
+	s.srv.OnCancel(func(req *gosip.Request, tx gosip.ServerTransaction) {
+		_ = tx.Respond(gosip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+	})
+	s.srv.OnOptions(s.onOptions)
+	s.srv.OnRegister(s.onRegister)
+	s.srv.OnInfo(s.onInfo)
+	s.srv.OnRefer(s.onRefer)
+	s.srv.OnNotify(func(req *gosip.Request, tx gosip.ServerTransaction) {
+		_ = tx.Respond(gosip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+
+	go func() { _ = s.srv.ServeUDP(udp) }()
+	go func() { _ = s.srv.ServeTCP(tcp) }()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.closed:
+		}
+		udp.Close()
+		tcp.Close()
+	}()
+	s.log.Info("sip listening", "addr", s.addr.String(), "transports", "udp,tcp")
+	return nil
+}
+
+// Addr is the address the switch listens on (as advertised).
+func (s *Switch) Addr() netip.AddrPort { return s.addr }
+
+// Incoming implements sip.Switch.
+func (s *Switch) Incoming() <-chan sip.Leg { return s.incoming }
+
+// Registered reports whether an agent has at least one live registration.
+func (s *Switch) Registered(user string) bool { return len(s.reg.contacts(user)) > 0 }
+
+// RegisteredUsers lists users with live registrations.
+func (s *Switch) RegisteredUsers() []string { return s.reg.users() }
+
+// ActiveLegs counts legs that have not ended.
+func (s *Switch) ActiveLegs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.legs)
+}
+
+// Shutdown stops taking new calls (503) and waits for active calls to end
+// until ctx is done; then it hangs up what is left (CauseShutdown) and closes.
+func (s *Switch) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for s.ActiveLegs() > 0 {
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			left := make([]*leg, 0, len(s.legs))
+			for _, l := range s.legs {
+				left = append(left, l)
+			}
+			s.mu.Unlock()
+			for _, l := range left {
+				_ = l.Hangup(sip.CauseShutdown)
+			}
+			s.Close()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	s.Close()
+	return nil
+}
+
+// Close stops the switch at once.
+func (s *Switch) Close() {
+	s.stopOnce.Do(func() {
+		s.draining.Store(true)
+		close(s.closed)
+		if s.ua != nil {
+			_ = s.ua.Close()
+		}
+		close(s.incoming)
+	})
+}
+
+// readFilter drops packets from banned sources before they are parsed.
+func (s *Switch) readFilter(info gosip.TransportReadProps, data []byte) ([]byte, error) {
+	if info.RemoteAddr == nil {
+		return data, nil
+	}
+	if ap, err := netip.ParseAddrPort(info.RemoteAddr.String()); err == nil && s.lock.banned(ap.Addr().Unmap()) {
+		if s.trunkFor(ap) == nil { // trunks are never locked out
+			return nil, errBanned
+		}
+	}
+	return data, nil
+}
+
+var errBanned = errors.New("source is locked out after repeated authentication failures")
+
+func (s *Switch) trunkFor(src netip.AddrPort) *trunk {
+	a := src.Addr().Unmap()
+	for i := range s.trunks {
+		for _, r := range s.trunks[i].allow {
+			if r.prefix.Contains(a) && (r.port == 0 || r.port == src.Port()) {
+				return &s.trunks[i]
+			}
+		}
+	}
+	return nil
+}
+
+func source(req *gosip.Request) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func respond(tx gosip.ServerTransaction, req *gosip.Request, code int, reason string, hdrs ...gosip.Header) {
+	res := gosip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+// authenticate checks an agent's request. It answers the request itself
+// (401 challenge or 403) and returns ok=false when it is not authenticated.
+func (s *Switch) authenticate(req *gosip.Request, tx gosip.ServerTransaction) (string, bool) {
+	src := source(req)
+	hdr := ""
+	if h := req.GetHeader("Authorization"); h != nil {
+		hdr = h.Value()
+	}
+	user, err := s.auth.verify(hdr, req.Method.String())
+	switch {
+	case err == nil:
+		s.lock.succeed(src.Addr())
+		return user, true
+	case errors.Is(err, errNoCredentials), errors.Is(err, errStaleNonce):
+		var hs []gosip.Header
+		for _, c := range s.auth.challenges(errors.Is(err, errStaleNonce)) {
+			hs = append(hs, gosip.NewHeader("WWW-Authenticate", c))
+		}
+		respond(tx, req, 401, "Unauthorized", hs...)
+		return "", false
+	default:
+		banned := s.lock.fail(src.Addr())
+		s.log.Warn("sip authentication failed", "method", req.Method.String(), "source", src.String(), "locked_out", banned)
+		respond(tx, req, 403, "Forbidden")
+		return "", false
+	}
+}
+
+func (s *Switch) onOptions(req *gosip.Request, tx gosip.ServerTransaction) {
+	respond(tx, req, 200, "OK",
+		gosip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER, NOTIFY"),
+		gosip.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"),
+		gosip.NewHeader("Supported", "replaces"),
+	)
+}
+
+func (s *Switch) onRegister(req *gosip.Request, tx gosip.ServerTransaction) {
+	src := source(req)
+	if s.lock.banned(src.Addr()) {
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	user, ok := s.authenticate(req, tx)
+	if !ok {
+		return
+	}
+	if to := req.To(); to == nil || to.Address.User != user {
+		// An agent registers its own address of record only.
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	res := s.reg.register(user, req, src)
+	switch res.status {
+	case 200:
+		out := gosip.NewResponseFromRequest(req, 200, "OK", nil)
+		now := s.cfg.Now()
+		for _, b := range res.contacts {
+			ch := &gosip.ContactHeader{Address: *b.Contact.Clone()}
+			ch.Params = gosip.NewParams()
+			ch.Params.Add("expires", strconv.Itoa(int(b.Expires.Sub(now).Round(time.Second)/time.Second)))
+			out.AppendHeader(ch)
+		}
+		_ = tx.Respond(out)
+		s.log.Info("sip register", "user", user, "contacts", len(res.contacts), "source", src.String())
+	case 423:
+		respond(tx, req, 423, "Interval Too Brief", gosip.NewHeader("Min-Expires", strconv.Itoa(int(res.minExp/time.Second))))
+	default:
+		respond(tx, req, res.status, "Bad Request")
+	}
+}
+
+// dialogKey identifies a dialog on our side: Call-ID and our own tag.
+func dialogKey(callID, localTag string) string { return callID + "|" + localTag }
+
+// lookupLeg finds the leg an in-dialog request belongs to (our tag is in To).
+func (s *Switch) lookupLeg(req *gosip.Request) *leg {
+	cid := req.CallID()
+	to := req.To()
+	if cid == nil || to == nil {
+		return nil
+	}
+	tag, _ := to.Params.Get("tag")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.legs[dialogKey(string(*cid), tag)]
+}
+
+func (s *Switch) addLeg(key string, l *leg) {
+	s.mu.Lock()
+	s.legs[key] = l
+	s.mu.Unlock()
+}
+
+func (s *Switch) removeLeg(key string) {
+	s.mu.Lock()
+	delete(s.legs, key)
+	s.mu.Unlock()
+}
+
+func (s *Switch) newID() string {
+	return fmt.Sprintf("n%x-%d", s.cfg.Now().UnixMilli(), s.seq.Add(1))
+}
+
+func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
+	if to := req.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			s.onReInvite(req, tx)
+			return
+		}
+	}
+	src := source(req)
+	caller := ""
+	if f := req.From(); f != nil {
+		caller = f.Address.User
+	}
+	if pai := req.GetHeader("P-Asserted-Identity"); pai != nil {
+		var u gosip.Uri
+		var p gosip.HeaderParams
+		if _, err := gosip.ParseAddressValue(pai.Value(), &u, &p); err == nil && u.User != "" {
+			caller = u.User
+		}
+	}
+	info := sip.CallInfo{Direction: sip.Inbound, From: caller, To: req.Recipient.User, Created: s.cfg.Now()}
+	if f := req.From(); f != nil {
+		info.FromName = f.DisplayName
+	}
+
+	if tr := s.trunkFor(src); tr != nil {
+		info.Trunk = tr.Name
+	} else {
+		if s.lock.banned(src.Addr()) || !s.reg.knownSource(src.Addr()) {
+			s.log.Warn("sip invite refused: source is not a trunk or a registered agent device",
+				"source", src.String(), "caller", MaskNumber(caller), "called", MaskNumber(info.To))
+			respond(tx, req, 403, "Forbidden")
+			return
+		}
+		user, ok := s.authenticate(req, tx)
+		if !ok {
+			return
+		}
+		info.Agent = user
+		info.From = user
+	}
+	if s.draining.Load() {
+		respond(tx, req, 503, "Service Unavailable", gosip.NewHeader("Retry-After", "30"))
+		return
+	}
+	offer, err := parseSDP(req.Body())
+	if err != nil {
+		s.log.Warn("sip invite rejected", "reason", err.Error(), "caller", MaskNumber(caller), "source", src.String())
+		respond(tx, req, 488, "Not Acceptable Here", gosip.NewHeader("Warning", `305 hotline "`+err.Error()+`"`))
+		return
+	}
+	dlg, err := s.dua.ReadInvite(req, tx)
+	if err != nil {
+		respond(tx, req, 400, "Bad Request")
+		return
+	}
+	info.ID = s.newID()
+	info.Codec = offer.Codecs[0].Name
+	localTag, _ := dlg.InviteRequest.To().Params.Get("tag")
+	key := dialogKey(string(*req.CallID()), localTag)
+	l := newLeg(s, info, key)
+	l.uas = dlg
+	l.remote = offer
+	s.addLeg(key, l)
+
+	_ = dlg.Respond(180, "Ringing", nil)
+	select {
+	case s.incoming <- l:
+	default:
+		s.log.Warn("sip invite rejected: consumer is not keeping up", "caller", MaskNumber(caller))
+		_ = dlg.Respond(503, "Service Unavailable", nil)
+		l.finish(sip.CauseFailure, sip.SideLocal)
+		return
+	}
+	s.log.Info("sip call in", "leg", info.ID, "caller", MaskNumber(caller), "called", MaskNumber(info.To), "trunk", info.Trunk, "agent", info.Agent, "codec", info.Codec)
+
+	// The transaction must live until a final response: wait for Answer,
+	// Hangup (which sends the final response), or the caller's CANCEL.
+	select {
+	case <-l.answered:
+	case <-l.done:
+	case <-dlg.Context().Done():
+		l.finish(sip.CauseCancelled, sip.SideRemote)
+	}
+}
+
+func (s *Switch) onReInvite(req *gosip.Request, tx gosip.ServerTransaction) {
+	l := s.lookupLeg(req)
+	if l == nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	body, code, reason := l.reinvite(req.Body())
+	if code != 200 {
+		respond(tx, req, code, reason)
+		return
+	}
+	res := gosip.NewSDPResponseFromRequest(req, body)
+	res.AppendHeader(gosip.HeaderClone(&s.contact))
+	_ = tx.Respond(res)
+}
+
+func (s *Switch) onAck(req *gosip.Request, tx gosip.ServerTransaction) {
+	l := s.lookupLeg(req)
+	if l == nil || l.uas == nil {
+		return
+	}
+	_ = l.uas.ReadAck(req, tx)
+}
+
+func (s *Switch) onBye(req *gosip.Request, tx gosip.ServerTransaction) {
+	l := s.lookupLeg(req)
+	if l == nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	respond(tx, req, 200, "OK")
+	l.finish(sip.CauseNormal, sip.SideRemote)
+}
+
+func (s *Switch) onInfo(req *gosip.Request, tx gosip.ServerTransaction) {
+	l := s.lookupLeg(req)
+	if l == nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = strings.ToLower(strings.TrimSpace(h.Value()))
+	}
+	d, ok := parseInfoDTMF(ct, req.Body())
+	if !ok {
+		if strings.HasPrefix(ct, "application/dtmf") {
+			respond(tx, req, 400, "Bad Request")
+		} else {
+			respond(tx, req, 415, "Unsupported Media Type", gosip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
+		}
+		return
+	}
+	respond(tx, req, 200, "OK")
+	l.digit(d)
+}
+
+// parseInfoDTMF reads SIP INFO DTMF: application/dtmf-relay ("Signal=5")
+// or application/dtmf ("5").
+func parseInfoDTMF(ct string, body []byte) (rune, bool) {
+	var v string
+	switch {
+	case strings.HasPrefix(ct, "application/dtmf-relay"):
+		for _, line := range strings.Split(string(body), "\n") {
+			k, val, ok := strings.Cut(line, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "signal") {
+				v = strings.TrimSpace(val)
+			}
+		}
+	case strings.HasPrefix(ct, "application/dtmf"):
+		v = strings.TrimSpace(string(body))
+	default:
+		return 0, false
+	}
+	switch {
+	case len(v) == 1 && strings.ContainsRune("0123456789*#ABCDabcd", rune(v[0])):
+		return rune(strings.ToUpper(v)[0]), true
+	case v == "10":
+		return '*', true
+	case v == "11":
+		return '#', true
+	}
+	return 0, false
+}
+
+func (s *Switch) onRefer(req *gosip.Request, tx gosip.ServerTransaction) {
+	l := s.lookupLeg(req)
+	if l == nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if l.info.Agent != "" {
+		// Transfers come from agents' phones: authenticate them like INVITEs.
+		user, ok := s.authenticate(req, tx)
+		if !ok {
+			return
+		}
+		if user != l.info.Agent {
+			respond(tx, req, 403, "Forbidden")
+			return
+		}
+	} else if l.info.Trunk == "" {
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	rt := req.GetHeader("Refer-To")
+	if rt == nil {
+		respond(tx, req, 400, "Bad Request")
+		return
+	}
+	var u gosip.Uri
+	var p gosip.HeaderParams
+	if _, err := gosip.ParseAddressValue(rt.Value(), &u, &p); err != nil || u.User == "" {
+		respond(tx, req, 400, "Bad Request")
+		return
+	}
+	respond(tx, req, 202, "Accepted")
+	l.transfer(u.User)
+}
+
+// Dial implements sip.Switch.
+func (s *Switch) Dial(ctx context.Context, t sip.Target) (sip.Leg, error) {
+	if s.draining.Load() {
+		return nil, &sip.DialError{Target: t, Cause: sip.CauseShutdown}
+	}
+	ring := t.RingTimeout
+	if ring == 0 {
+		ring = s.cfg.RingTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, ring, errRingTimeout)
+	defer cancel()
+	switch {
+	case t.Agent != "":
+		bs := s.reg.contacts(t.Agent)
+		if len(bs) == 0 {
+			return nil, &sip.DialError{Target: t, Cause: sip.CauseUnreachable}
+		}
+		return s.fork(ctx, t, bs)
+	case t.Number != "":
+		tr := s.outboundTrunk(t.Trunk)
+		if tr == nil {
+			return nil, &sip.DialError{Target: t, Cause: sip.CauseUnreachable}
+		}
+		host, port, err := gosip.ParseAddr(tr.Address)
+		if err != nil {
+			return nil, fmt.Errorf("native: trunk %q address %q: %w", tr.Name, tr.Address, err)
+		}
+		uri := gosip.Uri{Scheme: "sip", User: t.Number, Host: host, Port: port}
+		if tr.Transport == "tcp" {
+			uri.UriParams = gosip.NewParams()
+			uri.UriParams.Add("transport", "tcp")
+		}
+		if t.CallerID == "" {
+			t.CallerID = tr.CallerID
+		}
+		return s.fork(ctx, t, []binding{{Contact: uri, Transport: strings.ToUpper(tr.Transport)}}, tr)
+	}
+	return nil, errors.New("native: dial target has neither Agent nor Number")
+}
+
+var errRingTimeout = errors.New("ring timeout")
+
+func (s *Switch) outboundTrunk(name string) *trunk {
+	for i := range s.trunks {
+		if s.trunks[i].Address == "" {
+			continue
+		}
+		if name == "" || s.trunks[i].Name == name {
+			return &s.trunks[i]
+		}
+	}
+	return nil
+}
+
+type forkResult struct {
+	l    *leg
+	err  error
+	code int
+}
+
+// fork rings every binding at once; the first to answer wins and the others
+// are cancelled (or hung up if they answered too).
+func (s *Switch) fork(ctx context.Context, t sip.Target, bs []binding, tr ...*trunk) (sip.Leg, error) {
+	forkCtx, cancelForks := context.WithCancel(ctx)
+	defer cancelForks()
+	results := make(chan forkResult, len(bs))
+	for _, b := range bs {
+		go func(b binding) {
+			l, code, err := s.invite(forkCtx, t, b, tr...)
+			results <- forkResult{l: l, err: err, code: code}
+		}(b)
+	}
+	var winner *leg
+	best := forkResult{code: 0}
+	for range bs {
+		r := <-results
+		if r.l != nil {
+			if winner == nil {
+				winner = r.l
+				cancelForks()
+				continue
+			}
+			_ = r.l.Hangup(sip.CauseNormal) // answered too late
+			continue
+		}
+		if best.err == nil || causeRank(r.code) > causeRank(best.code) {
+			best = r
+		}
+	}
+	if winner != nil {
+		return winner, nil
+	}
+	cause := causeFromStatus(best.code)
+	if best.code == 0 {
+		switch {
+		case errors.Is(context.Cause(ctx), errRingTimeout):
+			cause = sip.CauseNoAnswer
+		case ctx.Err() != nil:
+			cause = sip.CauseCancelled
+		default:
+			cause = sip.CauseUnreachable
+		}
+	}
+	return nil, &sip.DialError{Target: t, Cause: cause, Status: best.code}
+}
+
+// causeRank orders failures when forks fail differently: busy beats no
+// answer beats unreachable.
+func causeRank(code int) int {
+	switch {
+	case code == 486 || code == 600:
+		return 4
+	case code == 603 || code == 403:
+		return 3
+	case code == 408 || code == 480:
+		return 2
+	case code > 0:
+		return 1
+	}
+	return 0
+}
+
+func causeFromStatus(code int) sip.Cause {
+	switch code {
+	case 486, 600:
+		return sip.CauseBusy
+	case 408, 480, 487:
+		return sip.CauseNoAnswer
+	case 403, 603, 488, 606:
+		return sip.CauseRejected
+	case 0:
+		return sip.CauseFailure
+	}
+	return sip.CauseUnreachable
+}
+
+// invite sends one INVITE and waits for the answer.
+func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*trunk) (*leg, int, error) {
+	// The stream exists before the leg does (its port goes in the offer);
+	// its callbacks reach the leg once there is one.
+	var lp atomic.Pointer[leg]
+	stream, err := s.cfg.Media.NewStream(media.StreamConfig{
+		OnDigit: func(d rune) {
+			if l := lp.Load(); l != nil {
+				l.digit(d)
+			}
+		},
+		OnTimeout: func() {
+			if l := lp.Load(); l != nil {
+				l.mediaTimeout()
+			}
+		},
+	})
+	if err != nil {
+		return nil, 503, err
+	}
+	info := sip.CallInfo{ID: s.newID(), Direction: sip.Outbound, From: t.CallerID, FromName: t.CallerName, Agent: t.Agent, Created: s.cfg.Now()}
+	if t.Agent != "" {
+		info.To = t.Agent
+	} else {
+		info.To = t.Number
+	}
+	if len(tr) > 0 && tr[0] != nil {
+		info.Trunk = tr[0].Name
+	}
+	offer := buildSDP(stream.LocalAddr(), []media.Codec{media.PCMU, media.PCMA}, media.DefaultDTMFPT, "sendrecv")
+
+	recipient := *b.Contact.Clone()
+	req := gosip.NewRequest(gosip.INVITE, recipient)
+	req.SetBody(offer)
+	req.AppendHeader(gosip.NewHeader("Content-Type", "application/sdp"))
+	fromUser := t.CallerID
+	if fromUser == "" {
+		fromUser = "hotline"
+	}
+	from := &gosip.FromHeader{DisplayName: t.CallerName, Address: gosip.Uri{Scheme: "sip", User: fromUser, Host: s.addr.Addr().String()}, Params: gosip.NewParams()}
+	from.Params.Add("tag", gosip.GenerateTagN(16))
+	req.AppendHeader(from)
+	toUser := recipient.User
+	if t.Agent != "" {
+		toUser = t.Agent
+	}
+	req.AppendHeader(&gosip.ToHeader{Address: gosip.Uri{Scheme: "sip", User: toUser, Host: recipient.Host, Port: recipient.Port}, Params: gosip.NewParams()})
+	if t.CallerID != "" {
+		req.AppendHeader(gosip.NewHeader("P-Asserted-Identity", fmt.Sprintf("<sip:%s@%s>", t.CallerID, s.addr.Addr())))
+	}
+	for k, v := range t.Headers {
+		req.AppendHeader(gosip.NewHeader(k, v))
+	}
+	req.AppendHeader(gosip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"))
+	if b.Transport != "" {
+		req.SetTransport(strings.ToUpper(b.Transport))
+	}
+	if t.Agent != "" && b.Source.IsValid() && !routable(recipient.Host) {
+		req.SetDestination(b.Source.String())
+	}
+
+	sess, err := s.dua.WriteInvite(ctx, req)
+	if err != nil {
+		stream.Close()
+		return nil, 0, err
+	}
+	var opts sipgo.AnswerOptions
+	if len(tr) > 0 && tr[0] != nil && tr[0].Password != "" {
+		opts.Username, opts.Password = tr[0].Username, tr[0].Password
+	}
+	if err := sess.WaitAnswer(ctx, opts); err != nil {
+		stream.Close()
+		_ = sess.Close()
+		var de *sipgo.ErrDialogResponse
+		if errors.As(err, &de) {
+			return nil, de.Res.StatusCode, err
+		}
+		var dv sipgo.ErrDialogResponse
+		if errors.As(err, &dv) {
+			return nil, dv.Res.StatusCode, err
+		}
+		return nil, 0, err
+	}
+	answer, err := parseSDP(sess.InviteResponse.Body())
+	if err != nil {
+		_ = sess.Ack(context.Background())
+		_ = sess.Bye(context.Background())
+		stream.Close()
+		return nil, 488, err
+	}
+	if err := sess.Ack(ctx); err != nil {
+		stream.Close()
+		return nil, 0, err
+	}
+	info.Codec = answer.Codecs[0].Name
+	localTag, _ := sess.InviteRequest.From().Params.Get("tag")
+	key := dialogKey(string(*sess.InviteRequest.CallID()), localTag)
+	l := newLeg(s, info, key)
+	l.uac = sess
+	l.remote = answer
+	l.stream = stream
+	stream.Update(answer.Addr, answer.Codecs[0], answer.DTMFPT)
+	lp.Store(l)
+	l.markAnswered()
+	s.addLeg(key, l)
+	s.log.Info("sip call out answered", "leg", info.ID, "target", maskTarget(t), "codec", info.Codec)
+	return l, 200, nil
+}
+
+func maskTarget(t sip.Target) string {
+	if t.Agent != "" {
+		return "agent:" + t.Agent
+	}
+	return "number:" + MaskNumber(t.Number)
+}
+
+// routable reports whether host is an address we can send to directly.
+func routable(host string) bool {
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return true // a host name
+	}
+	return !a.IsUnspecified()
+}

@@ -1,0 +1,203 @@
+package native
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/icholy/digest"
+)
+
+func TestMaskNumber(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"+79123456789", "+7******6789"},
+		{"89123456789", "*******6789"},
+		{"a1", "a1"},
+		{"anonymous", "anonymous"},
+		{"1234", "****"},
+		{"", ""},
+	} {
+		if got := MaskNumber(tc.in); got != tc.want {
+			t.Errorf("MaskNumber(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRedactHidesNumbersAndAuth(t *testing.T) {
+	msg := "INVITE sip:88001234567@1.2.3.4 SIP/2.0\r\nFrom: <sip:79123456789@1.2.3.5>\r\nAuthorization: Digest username=\"a1\", response=\"abc\"\r\n"
+	got := redact(msg)
+	for _, leak := range []string{"79123456789", "88001234567", "response=\"abc\""} {
+		if strings.Contains(got, leak) {
+			t.Errorf("redacted text still holds %q:\n%s", leak, got)
+		}
+	}
+	if !strings.Contains(got, "6789") || !strings.Contains(got, "[redacted]") {
+		t.Errorf("redacted text lost its shape:\n%s", got)
+	}
+}
+
+func TestDigestVerify(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	a := newAuthenticator("hotline", func() Credentials { return StaticCredentials{"a1": "secret"} }, clock)
+	chals := a.challenges(false)
+	if len(chals) != 2 || !strings.Contains(chals[0], "SHA-256") || !strings.Contains(chals[1], "MD5") {
+		t.Fatalf("challenges = %v, want SHA-256 then MD5", chals)
+	}
+	answer := func(chal, user, pass string) string {
+		c, err := digest.ParseChallenge(chal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred, err := digest.Digest(c, digest.Options{Method: "REGISTER", URI: "sip:127.0.0.1", Username: user, Password: pass})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cred.String()
+	}
+	for _, tc := range []struct {
+		name       string
+		chal       int
+		user, pass string
+		method     string
+		advance    time.Duration
+		wantErr    error
+	}{
+		{"sha256 ok", 0, "a1", "secret", "REGISTER", 0, nil},
+		{"md5 ok", 1, "a1", "secret", "REGISTER", 0, nil},
+		{"wrong password", 0, "a1", "nope", "REGISTER", 0, errBadCredentials},
+		{"unknown user gets the same error", 0, "zz", "secret", "REGISTER", 0, errBadCredentials},
+		{"method mismatch", 0, "a1", "secret", "INVITE", 0, errBadCredentials},
+		{"stale nonce", 1, "a1", "secret", "REGISTER", nonceTTL + time.Second, errStaleNonce},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+			h := answer(a.challenges(false)[tc.chal], tc.user, tc.pass)
+			now = now.Add(tc.advance)
+			user, err := a.verify(h, tc.method)
+			if err != tc.wantErr {
+				t.Fatalf("verify err = %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && user != tc.user {
+				t.Fatalf("user = %q", user)
+			}
+		})
+	}
+	if _, err := a.verify("", "REGISTER"); err != errNoCredentials {
+		t.Fatalf("no header: %v", err)
+	}
+	forged := strings.Replace(answer(chals[0], "a1", "secret"), "nonce=\"", "nonce=\"x", 1)
+	if _, err := a.verify(forged, "REGISTER"); err != errBadCredentials {
+		t.Fatalf("forged nonce: %v", err)
+	}
+}
+
+func TestLockout(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	l := newLockout(3, time.Minute, 10*time.Minute, func() time.Time { return now })
+	ip := netip.MustParseAddr("192.0.2.7")
+	other := netip.MustParseAddr("192.0.2.8")
+	if l.fail(ip) || l.fail(ip) {
+		t.Fatal("banned too early")
+	}
+	if !l.fail(ip) {
+		t.Fatal("third failure within the window must ban")
+	}
+	if !l.banned(ip) || l.banned(other) {
+		t.Fatal("ban must hit the failing source only")
+	}
+	now = now.Add(10*time.Minute + time.Second)
+	if l.banned(ip) {
+		t.Fatal("ban must expire")
+	}
+	// Failures spread wider than the window never ban.
+	for i := 0; i < 5; i++ {
+		now = now.Add(31 * time.Second)
+		if l.fail(other) && i < 2 {
+			t.Fatal("spread failures banned")
+		}
+	}
+	if l.banned(other) {
+		t.Fatal("spread failures banned")
+	}
+}
+
+func TestParseSDP(t *testing.T) {
+	offer := "v=0\r\no=x 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+	rm, err := parseSDP([]byte(offer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rm.Codecs[0].Name != "PCMA" || rm.DTMFPT != 101 || rm.Addr.String() != "127.0.0.2:6000" || rm.Hold {
+		t.Fatalf("parsed %+v", rm)
+	}
+	hold := strings.Replace(offer, "t=0 0\r\n", "t=0 0\r\na=sendonly\r\n", 1)
+	if rm, _ := parseSDP([]byte(hold)); !rm.Hold || answerDir(rm.Dir) != "recvonly" {
+		t.Fatalf("hold not seen: %+v", rm)
+	}
+	g729 := strings.Replace(strings.Replace(offer, "8 0 101", "18 101", 1), "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:18 G729/8000\r\n", 1)
+	if _, err := parseSDP([]byte(g729)); err != errNoCommonCodec {
+		t.Fatalf("G.729-only offer: err = %v, want errNoCommonCodec", err)
+	}
+	if _, err := parseSDP([]byte("garbage")); err == nil {
+		t.Fatal("garbage SDP accepted")
+	}
+	ours := string(buildSDP(netip.MustParseAddrPort("127.0.0.1:20000"), nil, 101, "sendrecv"))
+	if !strings.Contains(ours, "m=audio 20000 RTP/AVP 101") {
+		t.Fatalf("built SDP: %s", ours)
+	}
+	// The o= session id must fit int64: strict peers answer 488 otherwise.
+	back, err := parseSDP(buildSDP(netip.MustParseAddrPort("127.0.0.1:20000"), nil, 0, ""))
+	_ = back
+	if err == nil {
+		t.Fatal("an SDP with no codec must not parse as usable")
+	}
+}
+
+func TestParseInfoDTMF(t *testing.T) {
+	for _, tc := range []struct {
+		ct, body string
+		want     rune
+		ok       bool
+	}{
+		{"application/dtmf-relay", "Signal=5\r\nDuration=160\r\n", '5', true},
+		{"application/dtmf-relay", "Signal= #\r\n", '#', true},
+		{"application/dtmf-relay", "Signal=10\r\n", '*', true},
+		{"application/dtmf", "9", '9', true},
+		{"application/dtmf", "x", 0, false},
+		{"text/plain", "5", 0, false},
+	} {
+		got, ok := parseInfoDTMF(tc.ct, []byte(tc.body))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s %q: got %q %v, want %q %v", tc.ct, tc.body, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestParseAllow(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		src     string
+		matches bool
+	}{
+		{"127.0.0.2", "127.0.0.2:5070", true},
+		{"127.0.0.2", "127.0.0.3:5070", false},
+		{"10.0.0.0/8", "10.1.2.3:5060", true},
+		{"127.0.0.2:5070", "127.0.0.2:5070", true},
+		{"127.0.0.2:5070", "127.0.0.2:5071", false},
+	} {
+		r, err := parseAllow(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := netip.MustParseAddrPort(tc.src)
+		got := r.prefix.Contains(ap.Addr()) && (r.port == 0 || r.port == ap.Port())
+		if got != tc.matches {
+			t.Errorf("allow %q vs %s = %v", tc.in, tc.src, got)
+		}
+	}
+	if _, err := parseAllow("not-an-address"); err == nil {
+		t.Error("bad allow entry accepted")
+	}
+}
