@@ -3,17 +3,37 @@
 // prompts, music on hold, RFC 4733 DTMF in and out, a relay that bridges two
 // streams, and an inactivity timeout for dead calls.
 //
-// THIS FILE IS THE AGREED API. Bodies marked TODO are filled in by the media
-// work; signatures change only by agreement with sip/native.
+// # Design
+//
+// An Engine owns the RTP port pool and a small set of pacer goroutines (one
+// per CPU). Every stream is assigned to one pacer; on each 20 ms tick (tick n
+// is due at start+n·20 ms of the monotonic clock, so sleeps never accumulate
+// drift) the pacer sends the next packet of every stream that plays a prompt,
+// loops music or sends an RFC 4733 event. Prompts are encoded once per codec
+// and cached on the Sound, so a tick costs a header and a send per stream.
+// The pacers also run the inactivity check once a second.
+//
+// Each stream has one goroutine reading its UDP socket (Go's netpoller makes
+// that cheap). It latches the destination to the source of the first valid
+// RTP packet (symmetric RTP), deduplicates RFC 4733 events and, while the
+// stream is bridged, relays each packet at once to the other stream's peer
+// with that stream's SSRC, sequence numbers and timestamps, transcoding
+// PCMU↔PCMA by table when the codecs differ. The receive and relay path does
+// not allocate.
+//
+// An outgoing stream keeps one SSRC for its life and one sequence number
+// space across prompts, music, DTMF and relayed audio. RTP timestamps follow
+// the pacer clock: they advance by 160 per packet within a talkspurt and by
+// the elapsed time across a pause, and the first packet after a pause (or a
+// switch between relayed and local audio) carries the marker bit.
 package media
 
 import (
-	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
-
-	"github.com/hotline-cc/hotline/sip"
 )
 
 // Codec is an RTP audio codec hotline speaks.
@@ -30,10 +50,34 @@ var (
 // DefaultDTMFPT is the payload type hotline offers for telephone-event.
 const DefaultDTMFPT = 101
 
-// Sound is decoded audio: 8 kHz, 16-bit, mono linear PCM.
+// Packetisation: 20 ms of 8 kHz audio per packet.
+const (
+	packetDuration   = 20 * time.Millisecond
+	samplesPerPacket = 160
+)
+
+// Errors returned by streams, in addition to the sip package's.
+var (
+	// ErrClosed is returned by Play and SendDTMF when the stream is (or
+	// gets) closed, and by NewStream after Engine.Close.
+	ErrClosed = errors.New("media: stream closed")
+	// ErrStopped is returned by Play when Stop, another Play, Loop or
+	// Bridge replaced the playback.
+	ErrStopped = errors.New("media: playback stopped")
+	// ErrPortsExhausted is wrapped by NewStream when no RTP port is free.
+	ErrPortsExhausted = errors.New("media: RTP port pool exhausted")
+	// ErrNoDTMF is returned by SendDTMF when the peer negotiated no
+	// telephone-event payload type.
+	ErrNoDTMF = errors.New("media: peer has no telephone-event payload type")
+)
+
+// Sound is decoded audio: 8 kHz, 16-bit, mono linear PCM. A Sound must not
+// be modified once it has been played: its encodings are cached.
 type Sound struct {
 	Name string
 	PCM  []int16
+
+	enc [2]atomic.Pointer[[]byte] // per codec (index codecIndex), padded to whole packets
 }
 
 // Duration is the sound's length.
@@ -41,9 +85,34 @@ func (s *Sound) Duration() time.Duration {
 	return time.Duration(len(s.PCM)) * time.Second / 8000
 }
 
-// LoadWAV reads an 8 kHz 16-bit mono PCM WAV file. Any other format is an
-// error that names the file and what is wrong with it.
-func LoadWAV(path string) (*Sound, error) { panic("TODO") }
+// Packets is the number of 20 ms packets the sound is sent as (the last
+// partial packet padded with silence).
+func (s *Sound) Packets() int {
+	return (len(s.PCM) + samplesPerPacket - 1) / samplesPerPacket
+}
+
+func codecIndex(c Codec) int {
+	if c.PT == PCMA.PT {
+		return 1
+	}
+	return 0
+}
+
+// encoded returns the sound encoded in c, padded with silence to whole
+// packets, encoding it on first use.
+func (s *Sound) encoded(c Codec) []byte {
+	slot := &s.enc[codecIndex(c)]
+	if p := slot.Load(); p != nil {
+		return *p
+	}
+	n := s.Packets() * samplesPerPacket
+	b := c.Encode(make([]byte, 0, n), s.PCM)
+	for len(b) < n {
+		b = append(b, c.silenceByte())
+	}
+	slot.CompareAndSwap(nil, &b)
+	return *slot.Load()
+}
 
 // CatalogConfig says where sounds live.
 type CatalogConfig struct {
@@ -58,23 +127,6 @@ type CatalogConfig struct {
 	MOH map[string]string
 }
 
-// Catalog resolves prompts and music-on-hold classes to sounds, loading each
-// file once and caching it (safe for concurrent use).
-type Catalog struct{}
-
-// NewCatalog loads the music-on-hold classes and checks the directories.
-func NewCatalog(cfg CatalogConfig) (*Catalog, error) { panic("TODO") }
-
-// Prompt returns the sound for p (silence for a Silence prompt). A missing
-// file wraps sip.ErrUnknownPrompt and names what was searched.
-func (c *Catalog) Prompt(p sip.Prompt) (*Sound, error) { panic("TODO") }
-
-// Check resolves every prompt, for validation at start.
-func (c *Catalog) Check(ps []sip.Prompt) error { panic("TODO") }
-
-// MOH returns a class's sounds; an unknown class wraps sip.ErrUnknownMOH.
-func (c *Catalog) MOH(class string) ([]*Sound, error) { panic("TODO") }
-
 // EngineConfig configures the media engine.
 type EngineConfig struct {
 	IP                netip.Addr    // local address RTP sockets bind to
@@ -83,16 +135,6 @@ type EngineConfig struct {
 	Logger            *slog.Logger
 }
 
-// Engine owns the port pool and the pacer that sends every stream's next
-// 20 ms packet from one monotonic clock.
-type Engine struct{}
-
-// NewEngine starts the engine's pacer.
-func NewEngine(cfg EngineConfig) (*Engine, error) { panic("TODO") }
-
-// Close stops the pacer and closes every stream.
-func (e *Engine) Close() error { panic("TODO") }
-
 // StreamConfig describes one RTP stream with one peer.
 type StreamConfig struct {
 	// Remote is where the peer's SDP says to send; the stream latches to the
@@ -100,7 +142,8 @@ type StreamConfig struct {
 	Remote netip.AddrPort
 	Codec  Codec
 	// DTMFPT is the peer's telephone-event payload type; 0 if it offered none
-	// (digits are then neither sent as RFC 4733 nor expected).
+	// (digits are then not sent as RFC 4733; received events on the common
+	// payload type 101 are still accepted, as many phones send them anyway).
 	DTMFPT uint8
 	// OnDigit is called once per RFC 4733 event (end packets deduplicated),
 	// from the stream's receive goroutine; it must not block.
@@ -110,54 +153,9 @@ type StreamConfig struct {
 	OnTimeout func()
 }
 
-// Stream is one RTP session: a local port, a remote peer, what we send to it
-// and what we receive from it.
-type Stream struct{}
-
-// NewStream allocates a port and starts receiving. Sending starts with the
-// first Play/Loop/Bridge (silence is not sent before that).
-func (e *Engine) NewStream(cfg StreamConfig) (*Stream, error) { panic("TODO") }
-
-// LocalAddr is the address and port to put in our SDP.
-func (s *Stream) LocalAddr() netip.AddrPort { panic("TODO") }
-
-// Update applies a re-INVITE: new remote, codec, DTMF payload type.
-func (s *Stream) Update(remote netip.AddrPort, codec Codec, dtmfPT uint8) { panic("TODO") }
-
-// SetHold marks the peer on hold (it may stop sending: no inactivity timeout).
-func (s *Stream) SetHold(hold bool) { panic("TODO") }
-
-// Play sends sounds in order, paced, and returns when they have been sent,
-// when ctx is cancelled (playback stops at once), or when the stream is
-// closed. It replaces whatever the stream was sending.
-func (s *Stream) Play(ctx context.Context, sounds []*Sound) error { panic("TODO") }
-
-// Loop sends sounds in order, over and over, until Stop, Play, Bridge or Close.
-func (s *Stream) Loop(sounds []*Sound) { panic("TODO") }
-
-// Stop stops sending (Play returns, Loop ends).
-func (s *Stream) Stop() { panic("TODO") }
-
-// SendDTMF sends one RFC 4733 event of the given duration (with three end
-// packets); an error if the peer has no telephone-event payload type.
-func (s *Stream) SendDTMF(ctx context.Context, digit rune, d time.Duration) error { panic("TODO") }
-
-// Bridge relays audio and DTMF between s and other in both directions,
-// keeping each outgoing stream's SSRC and continuing its sequence numbers
-// and timestamps, transcoding between µ-law and A-law when the codecs
-// differ. It replaces whatever either stream was sending. The returned
-// function undoes the bridge (both streams go quiet).
-func (s *Stream) Bridge(other *Stream) (unbridge func()) { panic("TODO") }
-
 // Stats counts packets, for tests and metrics.
 type Stats struct {
 	PacketsSent, PacketsReceived uint64
 	BytesSent, BytesReceived     uint64
 	LastReceived                 time.Time
 }
-
-// Stats returns the counters so far.
-func (s *Stream) Stats() Stats { panic("TODO") }
-
-// Close stops the stream and returns its port to the pool. Idempotent.
-func (s *Stream) Close() error { panic("TODO") }
