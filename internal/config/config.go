@@ -1,0 +1,332 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// File is the file name the configuration was read from (as given to
+	// Load or Parse); package ivr uses it to name lines of the IVR section.
+	File string `yaml:"-"`
+
+	Service    Service    `yaml:"service"`
+	SIP        SIP        `yaml:"sip"`
+	Media      Media      `yaml:"media"`
+	HTTP       HTTP       `yaml:"http"`
+	Database   Database   `yaml:"database"`
+	Agents     []Agent    `yaml:"agents"`
+	Queues     []Queue    `yaml:"queues"`
+	Escalation Escalation `yaml:"escalation"`
+	Features   Features   `yaml:"features"`
+	// IVR is the raw ivr section (nil when absent), parsed by package ivr.
+	IVR       *yaml.Node `yaml:"ivr"`
+	Calendar  Calendar   `yaml:"calendar"`
+	Survey    Survey     `yaml:"survey"`
+	Reporting Reporting  `yaml:"reporting"`
+
+	// Warnings are non-fatal findings, each "FILE:LINE: path: message".
+	Warnings []string `yaml:"-"`
+}
+
+// Service holds service-wide settings.
+type Service struct {
+	Name     string `yaml:"name"`     // default "hotline"
+	Timezone string `yaml:"timezone"` // IANA zone, default "Europe/Moscow"
+	Language string `yaml:"language"` // "ru" (default) or "en"
+
+	// Location is Timezone loaded with time.LoadLocation.
+	Location *time.Location `yaml:"-"`
+}
+
+// SIP configures the SIP listener, registrar and trunks.
+type SIP struct {
+	Listen      string        `yaml:"listen"`       // "IP:port", UDP and TCP; default "127.0.0.1:5060"
+	AdvertiseIP string        `yaml:"advertise_ip"` // required when Listen is unspecified (0.0.0.0)
+	Realm       string        `yaml:"realm"`        // digest realm, default "hotline"
+	RingTimeout time.Duration `yaml:"ring_timeout"` // default 20s
+	Register    Register      `yaml:"register"`
+	AuthLockout AuthLockout   `yaml:"auth_lockout"`
+	Trunks      []Trunk       `yaml:"trunks"`
+	// Numbers maps a called number to an IVR flow name; "*" is the default.
+	Numbers map[string]string `yaml:"numbers"`
+
+	// ListenAddr is Listen parsed.
+	ListenAddr netip.AddrPort `yaml:"-"`
+	// Advertise is the address written into SDP and Contact headers:
+	// AdvertiseIP if set, else the listen address.
+	Advertise netip.Addr `yaml:"-"`
+}
+
+// Register bounds the expiry agents may ask for in REGISTER.
+type Register struct {
+	MinExpiry time.Duration `yaml:"min_expiry"` // default 60s
+	MaxExpiry time.Duration `yaml:"max_expiry"` // default 3600s
+}
+
+// AuthLockout refuses a source address for Ban after Failures failed
+// authentications within Window.
+type AuthLockout struct {
+	Failures int           `yaml:"failures"` // default 10
+	Window   time.Duration `yaml:"window"`   // default 1m
+	Ban      time.Duration `yaml:"ban"`      // default 10m
+}
+
+// Trunk is a SIP trunk to a provider.
+type Trunk struct {
+	Name string `yaml:"name"`
+	// Allow lists the sources trusted for inbound INVITEs: an address, an
+	// address:port or a CIDR prefix.
+	Allow     []string `yaml:"allow"`
+	Address   string   `yaml:"address"`   // outbound target "host:port", optional
+	Transport string   `yaml:"transport"` // "udp" (default) or "tcp"
+	CallerID  string   `yaml:"caller_id"`
+	Username  string   `yaml:"username"`
+	Password  Secret   `yaml:"password"`
+
+	// AllowRules is Allow parsed, in the same order.
+	AllowRules []AllowRule `yaml:"-"`
+}
+
+// AllowRule is one parsed trunk allow entry. Port 0 means any port.
+type AllowRule struct {
+	Prefix netip.Prefix
+	Port   uint16
+}
+
+// Matches reports whether a packet from src is allowed by the rule.
+func (r AllowRule) Matches(src netip.AddrPort) bool {
+	return r.Prefix.Contains(src.Addr().Unmap()) && (r.Port == 0 || r.Port == src.Port())
+}
+
+// Media configures RTP and audio files.
+type Media struct {
+	IP                string        `yaml:"ip"`        // RTP bind IP; default: the SIP listen IP
+	RTPPorts          string        `yaml:"rtp_ports"` // "start-end", default "20000-29999"
+	InactivityTimeout time.Duration `yaml:"inactivity_timeout"`
+	// Prompts maps a language to the directories searched for prompts, in
+	// order.
+	Prompts map[string][]string `yaml:"prompts"`
+	// MOH maps a music-on-hold class to a directory of WAV files.
+	MOH map[string]string `yaml:"moh"`
+
+	// Addr is IP parsed (invalid when IP and the SIP listen IP are
+	// unspecified, meaning all interfaces).
+	Addr netip.Addr `yaml:"-"`
+	// RTPPortMin and RTPPortMax are RTPPorts parsed (both inclusive).
+	RTPPortMin int `yaml:"-"`
+	RTPPortMax int `yaml:"-"`
+}
+
+// HTTP configures the HTTP server (API, metrics, health).
+type HTTP struct {
+	Listen string `yaml:"listen"` // default "127.0.0.1:8080"
+}
+
+// Database configures PostgreSQL and the local spool used while it is down.
+type Database struct {
+	// URL is the PostgreSQL connection string; empty means the DATABASE_URL
+	// environment variable (applied by Parse). May contain ${VAR}.
+	URL      string `yaml:"url"`
+	SpoolDir string `yaml:"spool_dir"` // default "var/spool"
+}
+
+// Agent is one call-centre agent.
+type Agent struct {
+	ID        string         `yaml:"id"`
+	Name      string         `yaml:"name"`
+	SIPUser   string         `yaml:"sip_user"` // default: ID
+	Password  Secret         `yaml:"password"` // required; ${VAR} expands from the environment
+	Line      int            `yaml:"line"`     // 1 (default) or 2
+	Team      string         `yaml:"team"`
+	Skills    map[string]int `yaml:"skills"`     // skill → level 1..5
+	Wrapup    time.Duration  `yaml:"wrapup"`     // default 0
+	MaxMissed int            `yaml:"max_missed"` // default 2
+}
+
+// Queue is one ACD queue.
+type Queue struct {
+	Name               string        `yaml:"name"`
+	Line               int           `yaml:"line"` // 1 (default) or 2
+	Skill              string        `yaml:"skill"`
+	MinLevel           int           `yaml:"min_level"` // default 1
+	Strategy           string        `yaml:"strategy"`  // longest-idle (default), round-robin, skill-level, ring-all
+	Priority           int           `yaml:"priority"`
+	SLThreshold        time.Duration `yaml:"sl_threshold"`  // default 20s
+	SLTarget           float64       `yaml:"sl_target"`     // default 0.8
+	ShortAbandon       time.Duration `yaml:"short_abandon"` // default 5s
+	RingTimeout        time.Duration `yaml:"ring_timeout"`  // default 15s
+	Wrapup             time.Duration `yaml:"wrapup"`        // overrides the agent's when > 0
+	MaxWait            time.Duration `yaml:"max_wait"`      // 0 = unlimited
+	OnMaxWait          Action        `yaml:"on_max_wait"`
+	MaxLength          int           `yaml:"max_length"` // 0 = unlimited
+	OnFull             Action        `yaml:"on_full"`
+	JoinEmpty          bool          `yaml:"join_empty"`  // default true
+	LeaveEmpty         bool          `yaml:"leave_empty"` // default false
+	Announce           Announce      `yaml:"announce"`
+	MOH                string        `yaml:"moh"` // class in media.moh, default "default"
+	PreferredAgentWait time.Duration `yaml:"preferred_agent_wait"`
+	Callback           Callback      `yaml:"callback"`
+}
+
+// Action values.
+const (
+	ActionOverflow = "overflow"
+	ActionMessage  = "message"
+	ActionCallback = "callback"
+)
+
+// Action says what happens to a caller leaving a queue without an agent.
+// An empty Action means hang up.
+type Action struct {
+	Action  string `yaml:"action"`  // overflow, message or callback
+	Queue   string `yaml:"queue"`   // overflow: target queue (required)
+	Message string `yaml:"message"` // message: prompt name
+}
+
+// Announce configures position and estimated-wait announcements.
+type Announce struct {
+	Every    time.Duration `yaml:"every"`     // default 30s; 0 = never
+	Position bool          `yaml:"position"`  // default true
+	WaitTime bool          `yaml:"wait_time"` // default true
+}
+
+// Callback configures queued callback.
+type Callback struct {
+	Enabled    bool          `yaml:"enabled"`     // default false
+	Key        string        `yaml:"key"`         // DTMF key, default "1"
+	Retries    int           `yaml:"retries"`     // default 2
+	RetryDelay time.Duration `yaml:"retry_delay"` // default 60s
+}
+
+// Escalation configures escalation from first to second line.
+type Escalation struct {
+	Queue   string   `yaml:"queue"`  // a line-2 queue; empty disables escalation
+	Number  string   `yaml:"number"` // number agents REFER/dial to escalate
+	Reasons []string `yaml:"reasons"`
+}
+
+// Features are the feature codes agents dial from their softphones.
+type Features struct {
+	Login    string `yaml:"login"`    // default "*1"
+	Logout   string `yaml:"logout"`   // default "*2"
+	Pause    string `yaml:"pause"`    // default "*3"
+	Ready    string `yaml:"ready"`    // default "*4"
+	Escalate string `yaml:"escalate"` // default "*9"
+}
+
+// Calendar adds dates to the built-in production calendar.
+type Calendar struct {
+	Holidays []string `yaml:"holidays"`  // extra non-working dates, YYYY-MM-DD
+	Workdays []string `yaml:"workdays"`  // extra working dates, YYYY-MM-DD
+	YearData string   `yaml:"year_data"` // optional extra calendar file (ivr/calendar format)
+
+	// HolidayDates and WorkdayDates are Holidays and Workdays parsed
+	// (midnight UTC of each date).
+	HolidayDates []time.Time `yaml:"-"`
+	WorkdayDates []time.Time `yaml:"-"`
+}
+
+// Survey configures the post-call CSI/FCR survey bot.
+type Survey struct {
+	Enabled       bool               `yaml:"enabled"`
+	Trunk         string             `yaml:"trunk"`     // default: the first trunk
+	CallerID      string             `yaml:"caller_id"` // default: the trunk's caller ID
+	Delay         time.Duration      `yaml:"delay"`     // minimum delay after the call, default 24h
+	Window        Window             `yaml:"window"`
+	SkipWeekends  bool               `yaml:"skip_weekends"`
+	SkipHolidays  bool               `yaml:"skip_holidays"` // default true
+	Sampling      map[string]float64 `yaml:"sampling"`      // queue (or "default") → 0..1
+	MaxConcurrent int                `yaml:"max_concurrent"`
+	PerMinute     int                `yaml:"per_minute"`
+	DailyCap      int                `yaml:"daily_cap"`
+	Attempts      int                `yaml:"attempts"`
+	RetryDelay    time.Duration      `yaml:"retry_delay"`
+	CooldownDays  int                `yaml:"cooldown_days"`
+	LastDay       int                `yaml:"last_day"`
+	Language      string             `yaml:"language"` // default: service.language
+}
+
+// Window is a daily calling window in the callee's local time.
+type Window struct {
+	From string `yaml:"from"` // "HH:MM", default "10:00"
+	To   string `yaml:"to"`   // "HH:MM", default "20:00"
+
+	// FromOffset and ToOffset are From and To as offsets from midnight.
+	FromOffset time.Duration `yaml:"-"`
+	ToOffset   time.Duration `yaml:"-"`
+}
+
+// Reporting configures reporting.
+type Reporting struct {
+	FCRWindow    time.Duration `yaml:"fcr_window"`    // default 168h
+	Intervals    time.Duration `yaml:"intervals"`     // default 15m
+	ShortAbandon time.Duration `yaml:"short_abandon"` // default 5s
+}
+
+// defaults returns a Config holding every default value; the file is
+// decoded over it.
+func defaults() *Config {
+	return &Config{
+		Service: Service{Name: "hotline", Timezone: "Europe/Moscow", Language: "ru"},
+		SIP: SIP{
+			Listen:      "127.0.0.1:5060",
+			Realm:       "hotline",
+			RingTimeout: 20 * time.Second,
+			Register:    Register{MinExpiry: 60 * time.Second, MaxExpiry: 3600 * time.Second},
+			AuthLockout: AuthLockout{Failures: 10, Window: time.Minute, Ban: 10 * time.Minute},
+		},
+		Media: Media{
+			RTPPorts:          "20000-29999",
+			InactivityTimeout: 60 * time.Second,
+			Prompts: map[string][]string{
+				"ru": {"prompts/generated/ru", "/usr/share/asterisk/sounds/ru"},
+				"en": {"prompts/generated/en", "/usr/share/asterisk/sounds/en"},
+			},
+			MOH: map[string]string{"default": "/usr/share/asterisk/moh"},
+		},
+		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
+		Database: Database{SpoolDir: "var/spool"},
+		Features: Features{Login: "*1", Logout: "*2", Pause: "*3", Ready: "*4", Escalate: "*9"},
+		Survey: Survey{
+			Delay:         24 * time.Hour,
+			Window:        Window{From: "10:00", To: "20:00"},
+			SkipHolidays:  true,
+			Sampling:      map[string]float64{"default": 1.0},
+			MaxConcurrent: 5,
+			PerMinute:     10,
+			DailyCap:      500,
+			Attempts:      3,
+			RetryDelay:    2 * time.Hour,
+			CooldownDays:  30,
+			LastDay:       3,
+		},
+		Reporting: Reporting{FCRWindow: 168 * time.Hour, Intervals: 15 * time.Minute, ShortAbandon: 5 * time.Second},
+	}
+}
+
+// setDefaults is called on every new list element before it is decoded.
+func (t *Trunk) setDefaults() { t.Transport = "udp" }
+
+func (a *Agent) setDefaults() { a.Line = 1; a.MaxMissed = 2 }
+
+func (q *Queue) setDefaults() {
+	*q = Queue{
+		Line:         1,
+		MinLevel:     1,
+		Strategy:     "longest-idle",
+		SLThreshold:  20 * time.Second,
+		SLTarget:     0.8,
+		ShortAbandon: 5 * time.Second,
+		RingTimeout:  15 * time.Second,
+		JoinEmpty:    true,
+		Announce:     Announce{Every: 30 * time.Second, Position: true, WaitTime: true},
+		MOH:          "default",
+		Callback:     Callback{Key: "1", Retries: 2, RetryDelay: 60 * time.Second},
+	}
+}
+
+type defaulter interface{ setDefaults() }

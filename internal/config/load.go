@@ -1,0 +1,61 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// env gives Parse access to the process environment and file system;
+// tests replace it.
+type env struct {
+	lookupEnv func(string) (string, bool)
+	stat      func(string) (os.FileInfo, error)
+}
+
+func osEnv() env { return env{lookupEnv: os.LookupEnv, stat: os.Stat} }
+
+// Load reads and parses the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses configuration data read from filename (used in messages
+// only). It applies defaults, expands ${VAR} in passwords and the database
+// URL, takes the database URL from DATABASE_URL when empty, and validates
+// everything. On failure the error is an ErrorList naming every problem as
+// "FILE:LINE: path: message". Relative directories are checked relative
+// to the current working directory.
+func Parse(filename string, data []byte) (*Config, error) {
+	return parse(filename, data, osEnv())
+}
+
+func parse(filename string, data []byte, e env) (*Config, error) {
+	r := newReporter(filename)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		// The YAML library's messages read "yaml: line N: ...".
+		return nil, ErrorList{yamlError(filename, err)}
+	}
+	c := defaults()
+	c.File = filename
+	if len(doc.Content) > 0 {
+		root := resolve(doc.Content[0])
+		r.decode(root, reflect.ValueOf(c).Elem(), "")
+	}
+	validate(c, r, e)
+	if len(r.errs) > 0 {
+		slices.SortStableFunc(r.errs, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
+		return nil, r.errs
+	}
+	c.Warnings = r.warnings
+	return c, nil
+}

@@ -1,0 +1,620 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a YAML syntax error into an *Error with its line.
+func yamlError(file string, err error) *Error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Msg: "YAML syntax: " + m[2]}
+	}
+	return &Error{File: file, Line: 1, Msg: strings.Replace(msg, "yaml: ", "YAML syntax: ", 1)}
+}
+
+var (
+	identRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	envRefRe   = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+	featureRe  = regexp.MustCompile(`^[0-9*#]{1,8}$`)
+	dtmfKeyRe  = regexp.MustCompile(`^[0-9*#]$`)
+	numberRe   = regexp.MustCompile(`^\+?[0-9*#]+$`)
+	clockRe    = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
+	languages  = []string{"ru", "en"}
+	strategies = []string{"longest-idle", "round-robin", "skill-level", "ring-all"}
+)
+
+// validate checks c, fills derived fields and cross-references, and
+// reports every problem to r.
+func validate(c *Config, r *reporter, e env) {
+	v := validator{c: c, r: r, e: e}
+	v.service()
+	v.sip()
+	v.media()
+	v.http()
+	v.database()
+	v.agents()
+	v.queues()
+	v.escalation()
+	v.features()
+	v.calendar()
+	v.survey()
+	v.reporting()
+}
+
+type validator struct {
+	c *Config
+	r *reporter
+	e env
+}
+
+func (v *validator) errorf(path, format string, args ...any) { v.r.errorf(path, format, args...) }
+
+// expand replaces ${VAR} references in s from the environment.
+func (v *validator) expand(path, s string) string {
+	return envRefRe.ReplaceAllStringFunc(s, func(ref string) string {
+		name := envRefRe.FindStringSubmatch(ref)[1]
+		val, ok := v.e.lookupEnv(name)
+		if !ok {
+			v.errorf(path, "environment variable %s is not set", name)
+		}
+		return val
+	})
+}
+
+func (v *validator) oneOf(path, val string, allowed []string) bool {
+	if slices.Contains(allowed, val) {
+		return true
+	}
+	v.errorf(path, "%q is not one of %s", val, strings.Join(allowed, ", "))
+	return false
+}
+
+func (v *validator) positive(path string, d time.Duration) {
+	if d <= 0 {
+		v.errorf(path, "must be greater than 0")
+	}
+}
+
+func (v *validator) ident(path, what, s string) bool {
+	if s == "" {
+		v.errorf(path, "%s is required", what)
+		return false
+	}
+	if !identRe.MatchString(s) {
+		v.errorf(path, "%s %q may only contain letters, digits, '.', '_' and '-'", what, s)
+		return false
+	}
+	return true
+}
+
+// dirExists warns when a directory is missing.
+func (v *validator) dirExists(path, dir string) {
+	fi, err := v.e.stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.r.warnf(path, "directory %q does not exist", dir)
+	case err != nil:
+		v.r.warnf(path, "directory %q: %v", dir, err)
+	case !fi.IsDir():
+		v.r.warnf(path, "%q is not a directory", dir)
+	}
+}
+
+func (v *validator) service() {
+	s := &v.c.Service
+	if s.Name == "" {
+		v.errorf("service.name", "must not be empty")
+	}
+	v.oneOf("service.language", s.Language, languages)
+	loc, err := time.LoadLocation(s.Timezone)
+	if err != nil || s.Timezone == "" {
+		v.errorf("service.timezone", "unknown time zone %q", s.Timezone)
+		loc = time.UTC
+	}
+	s.Location = loc
+}
+
+// parseHostPort parses "IP:port" where IP may be empty (all interfaces).
+func parseHostPort(s string) (netip.AddrPort, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("invalid address %q (want IP:port)", s)
+	}
+	p, ok := atoiStrict(port)
+	if !ok || p < 1 || p > 65535 {
+		return netip.AddrPort{}, fmt.Errorf("invalid port in %q", s)
+	}
+	addr := netip.IPv4Unspecified()
+	if host != "" {
+		if addr, err = netip.ParseAddr(host); err != nil {
+			return netip.AddrPort{}, fmt.Errorf("invalid IP address in %q", s)
+		}
+	}
+	return netip.AddrPortFrom(addr, uint16(p)), nil
+}
+
+func (v *validator) sip() {
+	s := &v.c.SIP
+	if ap, err := parseHostPort(s.Listen); err != nil {
+		v.errorf("sip.listen", "%v", err)
+	} else {
+		s.ListenAddr = ap
+		s.Advertise = ap.Addr()
+	}
+	if s.AdvertiseIP != "" {
+		a, err := netip.ParseAddr(s.AdvertiseIP)
+		switch {
+		case err != nil:
+			v.errorf("sip.advertise_ip", "invalid IP address %q", s.AdvertiseIP)
+		case a.IsUnspecified():
+			v.errorf("sip.advertise_ip", "must be a specific address, not %s", a)
+		default:
+			s.Advertise = a
+		}
+	} else if s.ListenAddr.IsValid() && s.ListenAddr.Addr().IsUnspecified() {
+		v.errorf("sip.advertise_ip", "required when sip.listen is %s (the address peers send media and requests to)", s.Listen)
+	}
+	if s.Realm == "" {
+		v.errorf("sip.realm", "must not be empty")
+	}
+	v.positive("sip.ring_timeout", s.RingTimeout)
+	v.positive("sip.register.min_expiry", s.Register.MinExpiry)
+	if s.Register.MaxExpiry < s.Register.MinExpiry {
+		v.errorf("sip.register.max_expiry", "%v is less than min_expiry %v", s.Register.MaxExpiry, s.Register.MinExpiry)
+	}
+	if s.AuthLockout.Failures < 1 {
+		v.errorf("sip.auth_lockout.failures", "must be at least 1")
+	}
+	v.positive("sip.auth_lockout.window", s.AuthLockout.Window)
+	v.positive("sip.auth_lockout.ban", s.AuthLockout.Ban)
+
+	if len(s.Trunks) == 0 {
+		v.errorf("sip.trunks", "at least one trunk is required")
+	}
+	names := map[string]bool{}
+	for i := range s.Trunks {
+		t := &s.Trunks[i]
+		p := joinIndex("sip.trunks", i)
+		if v.ident(p+".name", "name", t.Name) {
+			if names[t.Name] {
+				v.errorf(p+".name", "duplicate trunk %q", t.Name)
+			}
+			names[t.Name] = true
+		}
+		if len(t.Allow) == 0 {
+			v.errorf(p+".allow", "at least one source address or CIDR is required")
+		}
+		t.AllowRules = make([]AllowRule, 0, len(t.Allow))
+		for j, a := range t.Allow {
+			rule, err := parseAllow(a)
+			if err != nil {
+				v.errorf(joinIndex(p+".allow", j), "%v", err)
+				continue
+			}
+			t.AllowRules = append(t.AllowRules, rule)
+		}
+		if t.Address != "" {
+			host, port, err := net.SplitHostPort(t.Address)
+			if n, ok := atoiStrict(port); err != nil || host == "" || !ok || n < 1 || n > 65535 {
+				v.errorf(p+".address", "invalid address %q (want host:port)", t.Address)
+			}
+		}
+		v.oneOf(p+".transport", t.Transport, []string{"udp", "tcp"})
+		if t.CallerID != "" && !numberRe.MatchString(t.CallerID) {
+			v.errorf(p+".caller_id", "invalid number %q", t.CallerID)
+		}
+		t.Password = Secret(v.expand(p+".password", string(t.Password)))
+		if t.Password != "" && t.Username == "" {
+			v.errorf(p+".username", "required when a password is set")
+		}
+	}
+	for num, flow := range s.Numbers {
+		p := joinKey("sip.numbers", num)
+		if num == "" {
+			v.errorf(p, "empty number")
+		}
+		if flow == "" {
+			v.errorf(p, "flow name must not be empty")
+		}
+	}
+}
+
+// parseAllow parses a trunk allow entry: address, address:port or CIDR.
+func parseAllow(s string) (AllowRule, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return AllowRule{}, fmt.Errorf("invalid CIDR %q", s)
+		}
+		return AllowRule{Prefix: p.Masked()}, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return AllowRule{Prefix: netip.PrefixFrom(a, a.BitLen())}, nil
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil && ap.Port() != 0 {
+		a := ap.Addr().Unmap()
+		return AllowRule{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: ap.Port()}, nil
+	}
+	return AllowRule{}, fmt.Errorf("invalid address %q (want IP, IP:port or CIDR)", s)
+}
+
+func (v *validator) media() {
+	m := &v.c.Media
+	if m.IP != "" {
+		a, err := netip.ParseAddr(m.IP)
+		if err != nil {
+			v.errorf("media.ip", "invalid IP address %q", m.IP)
+		}
+		m.Addr = a
+	} else if v.c.SIP.ListenAddr.IsValid() {
+		m.Addr = v.c.SIP.ListenAddr.Addr()
+		m.IP = m.Addr.String()
+	}
+	lo, hi, ok := strings.Cut(m.RTPPorts, "-")
+	min, okMin := atoiStrict(strings.TrimSpace(lo))
+	max, okMax := atoiStrict(strings.TrimSpace(hi))
+	switch {
+	case !ok || !okMin || !okMax:
+		v.errorf("media.rtp_ports", "invalid range %q (want start-end, such as 20000-29999)", m.RTPPorts)
+	case min < 1024 || max > 65535:
+		v.errorf("media.rtp_ports", "range %q must lie within 1024-65535", m.RTPPorts)
+	case min%2 != 0:
+		v.errorf("media.rtp_ports", "range %q must start at an even port (RTP uses even ports)", m.RTPPorts)
+	case min >= max:
+		v.errorf("media.rtp_ports", "range %q: start must be less than end", m.RTPPorts)
+	default:
+		m.RTPPortMin, m.RTPPortMax = min, max
+	}
+	v.positive("media.inactivity_timeout", m.InactivityTimeout)
+	for _, lang := range sortedKeys(m.Prompts) {
+		p := joinKey("media.prompts", lang)
+		if len(m.Prompts[lang]) == 0 {
+			v.errorf(p, "at least one directory is required")
+		}
+		for i, dir := range m.Prompts[lang] {
+			v.dirExists(joinIndex(p, i), dir)
+		}
+	}
+	if _, ok := m.Prompts[v.c.Service.Language]; !ok {
+		v.errorf("media.prompts", "no prompt directories for service.language %q", v.c.Service.Language)
+	}
+	for _, class := range sortedKeys(m.MOH) {
+		p := joinKey("media.moh", class)
+		if m.MOH[class] == "" {
+			v.errorf(p, "directory must not be empty")
+			continue
+		}
+		v.dirExists(p, m.MOH[class])
+	}
+}
+
+func (v *validator) http() {
+	if _, err := parseHostPort(v.c.HTTP.Listen); err != nil {
+		v.errorf("http.listen", "%v", err)
+	}
+}
+
+func (v *validator) database() {
+	d := &v.c.Database
+	d.URL = v.expand("database.url", d.URL)
+	if d.URL == "" {
+		d.URL, _ = v.e.lookupEnv("DATABASE_URL")
+	}
+	if d.SpoolDir == "" {
+		v.errorf("database.spool_dir", "must not be empty")
+	}
+}
+
+func (v *validator) agents() {
+	ids, users := map[string]int{}, map[string]int{}
+	for i := range v.c.Agents {
+		a := &v.c.Agents[i]
+		p := joinIndex("agents", i)
+		if v.ident(p+".id", "id", a.ID) {
+			if j, dup := ids[a.ID]; dup {
+				v.errorf(p+".id", "duplicate agent id %q (also agents[%d], line %d)", a.ID, j, v.r.lineOf(joinIndex("agents", j)))
+			} else {
+				ids[a.ID] = i
+			}
+		}
+		if a.SIPUser == "" {
+			a.SIPUser = a.ID
+		}
+		if a.SIPUser != "" && v.ident(p+".sip_user", "sip_user", a.SIPUser) {
+			if j, dup := users[a.SIPUser]; dup {
+				v.errorf(p+".sip_user", "duplicate sip_user %q (also agents[%d], line %d)", a.SIPUser, j, v.r.lineOf(joinIndex("agents", j)))
+			} else {
+				users[a.SIPUser] = i
+			}
+		}
+		a.Password = Secret(v.expand(p+".password", string(a.Password)))
+		if a.Password == "" {
+			v.errorf(p+".password", "is required")
+		}
+		if a.Line != 1 && a.Line != 2 {
+			v.errorf(p+".line", "must be 1 or 2, not %d", a.Line)
+		}
+		for _, skill := range sortedKeys(a.Skills) {
+			if lvl := a.Skills[skill]; lvl < 1 || lvl > 5 {
+				v.errorf(joinKey(p+".skills", skill), "level %d out of range 1..5", lvl)
+			}
+		}
+		if a.MaxMissed < 0 {
+			v.errorf(p+".max_missed", "must not be negative")
+		}
+	}
+}
+
+func (v *validator) queueIndex() map[string]int {
+	m := map[string]int{}
+	for i, q := range v.c.Queues {
+		if _, dup := m[q.Name]; !dup && q.Name != "" {
+			m[q.Name] = i
+		}
+	}
+	return m
+}
+
+func (v *validator) queues() {
+	seen := map[string]int{}
+	for i := range v.c.Queues {
+		q := &v.c.Queues[i]
+		p := joinIndex("queues", i)
+		if v.ident(p+".name", "name", q.Name) {
+			if j, dup := seen[q.Name]; dup {
+				v.errorf(p+".name", "duplicate queue %q (also queues[%d], line %d)", q.Name, j, v.r.lineOf(joinIndex("queues", j)))
+			} else {
+				seen[q.Name] = i
+			}
+		}
+	}
+	for i := range v.c.Queues {
+		q := &v.c.Queues[i]
+		p := joinIndex("queues", i)
+		if q.Line != 1 && q.Line != 2 {
+			v.errorf(p+".line", "must be 1 or 2, not %d", q.Line)
+		}
+		if q.MinLevel < 1 || q.MinLevel > 5 {
+			v.errorf(p+".min_level", "level %d out of range 1..5", q.MinLevel)
+		}
+		v.oneOf(p+".strategy", q.Strategy, strategies)
+		v.positive(p+".sl_threshold", q.SLThreshold)
+		if q.SLTarget <= 0 || q.SLTarget > 1 {
+			v.errorf(p+".sl_target", "%g out of range (0, 1]", q.SLTarget)
+		}
+		v.positive(p+".ring_timeout", q.RingTimeout)
+		if q.MaxLength < 0 {
+			v.errorf(p+".max_length", "must not be negative")
+		}
+		v.action(p+".on_max_wait", q.Name, q.OnMaxWait, seen)
+		v.action(p+".on_full", q.Name, q.OnFull, seen)
+		if _, ok := v.c.Media.MOH[q.MOH]; !ok {
+			v.errorf(p+".moh", "unknown moh class %q (define it in media.moh)", q.MOH)
+		}
+		if q.Callback.Enabled {
+			if !dtmfKeyRe.MatchString(q.Callback.Key) {
+				v.errorf(p+".callback.key", "invalid DTMF key %q (want one of 0-9, * or #)", q.Callback.Key)
+			}
+			if q.Callback.Retries < 0 {
+				v.errorf(p+".callback.retries", "must not be negative")
+			}
+			v.positive(p+".callback.retry_delay", q.Callback.RetryDelay)
+		}
+		if q.Name != "" && !v.served(q) {
+			v.r.warnf(p, "no agent can serve queue %q (line %d, skill %q at level %d or more)", q.Name, q.Line, q.Skill, q.MinLevel)
+		}
+	}
+}
+
+// served reports whether some agent can take calls of q.
+func (v *validator) served(q *Queue) bool {
+	for _, a := range v.c.Agents {
+		if a.Line == q.Line && (q.Skill == "" || a.Skills[q.Skill] >= q.MinLevel) {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) action(path, self string, a Action, queues map[string]int) {
+	switch a.Action {
+	case "", ActionMessage, ActionCallback:
+		if a.Queue != "" {
+			v.errorf(path+".queue", "only used with action overflow")
+		}
+	case ActionOverflow:
+		switch _, ok := queues[a.Queue]; {
+		case a.Queue == "":
+			v.errorf(path+".queue", "required for action overflow")
+		case a.Queue == self:
+			v.errorf(path+".queue", "queue %q cannot overflow to itself", a.Queue)
+		case !ok:
+			v.errorf(path+".queue", "unknown queue %q", a.Queue)
+		}
+	default:
+		v.errorf(path+".action", "%q is not one of overflow, message, callback", a.Action)
+	}
+	if a.Message != "" && a.Action != ActionMessage {
+		v.errorf(path+".message", "only used with action message")
+	}
+}
+
+func (v *validator) escalation() {
+	e := &v.c.Escalation
+	if e.Queue == "" {
+		if e.Number != "" {
+			v.errorf("escalation.queue", "required when escalation.number is set")
+		}
+		return
+	}
+	i, ok := v.queueIndex()[e.Queue]
+	switch {
+	case !ok:
+		v.errorf("escalation.queue", "unknown queue %q", e.Queue)
+	case v.c.Queues[i].Line != 2:
+		v.errorf("escalation.queue", "queue %q is line %d; escalation needs a line 2 queue", e.Queue, v.c.Queues[i].Line)
+	}
+	if e.Number == "" {
+		v.errorf("escalation.number", "required when escalation.queue is set")
+	} else if !numberRe.MatchString(e.Number) {
+		v.errorf("escalation.number", "invalid number %q", e.Number)
+	}
+	seen := map[string]bool{}
+	for i, r := range e.Reasons {
+		p := joinIndex("escalation.reasons", i)
+		if v.ident(p, "reason", r) && seen[r] {
+			v.errorf(p, "duplicate reason %q", r)
+		}
+		seen[r] = true
+	}
+}
+
+func (v *validator) features() {
+	f := v.c.Features
+	codes := []struct{ key, code string }{
+		{"login", f.Login}, {"logout", f.Logout}, {"pause", f.Pause}, {"ready", f.Ready}, {"escalate", f.Escalate},
+	}
+	seen := map[string]string{}
+	for _, c := range codes {
+		p := "features." + c.key
+		if !featureRe.MatchString(c.code) {
+			v.errorf(p, "invalid feature code %q (want 1-8 of 0-9, * and #)", c.code)
+			continue
+		}
+		if other, dup := seen[c.code]; dup {
+			v.errorf(p, "code %q is also features.%s", c.code, other)
+		}
+		seen[c.code] = c.key
+	}
+}
+
+func (v *validator) dates(path string, in []string) []time.Time {
+	out := make([]time.Time, 0, len(in))
+	for i, s := range in {
+		d, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			v.errorf(joinIndex(path, i), "invalid date %q (want YYYY-MM-DD)", s)
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func (v *validator) calendar() {
+	c := &v.c.Calendar
+	c.HolidayDates = v.dates("calendar.holidays", c.Holidays)
+	c.WorkdayDates = v.dates("calendar.workdays", c.Workdays)
+	if c.YearData != "" {
+		fi, err := v.e.stat(c.YearData)
+		switch {
+		case err != nil:
+			v.errorf("calendar.year_data", "cannot read %q: %v", c.YearData, errors.Unwrap(err))
+		case fi.IsDir():
+			v.errorf("calendar.year_data", "%q is a directory", c.YearData)
+		}
+	}
+}
+
+// clock parses "HH:MM" into an offset from midnight.
+func (v *validator) clock(path, s string) (time.Duration, bool) {
+	m := clockRe.FindStringSubmatch(s)
+	if m == nil {
+		v.errorf(path, "invalid time %q (want HH:MM, 00:00 to 23:59)", s)
+		return 0, false
+	}
+	h, _ := strconv.Atoi(m[1])
+	min, _ := strconv.Atoi(m[2])
+	return time.Duration(h)*time.Hour + time.Duration(min)*time.Minute, true
+}
+
+func (v *validator) survey() {
+	s := &v.c.Survey
+	if s.Trunk == "" && s.Enabled && len(v.c.SIP.Trunks) > 0 {
+		s.Trunk = v.c.SIP.Trunks[0].Name
+	}
+	if s.Trunk != "" {
+		i := slices.IndexFunc(v.c.SIP.Trunks, func(t Trunk) bool { return t.Name == s.Trunk })
+		if i < 0 {
+			v.errorf("survey.trunk", "unknown trunk %q", s.Trunk)
+		} else if s.CallerID == "" {
+			s.CallerID = v.c.SIP.Trunks[i].CallerID
+		}
+	}
+	if s.CallerID != "" && !numberRe.MatchString(s.CallerID) {
+		v.errorf("survey.caller_id", "invalid number %q", s.CallerID)
+	}
+	if s.Language == "" {
+		s.Language = v.c.Service.Language
+	}
+	v.oneOf("survey.language", s.Language, languages)
+	from, ok1 := v.clock("survey.window.from", s.Window.From)
+	to, ok2 := v.clock("survey.window.to", s.Window.To)
+	if ok1 && ok2 {
+		if from >= to {
+			v.errorf("survey.window.to", "%s is not after from %s", s.Window.To, s.Window.From)
+		}
+		s.Window.FromOffset, s.Window.ToOffset = from, to
+	}
+	queues := v.queueIndex()
+	for _, k := range sortedKeys(s.Sampling) {
+		p := joinKey("survey.sampling", k)
+		if _, ok := queues[k]; !ok && k != "default" {
+			v.errorf(p, "unknown queue %q (keys are queue names or \"default\")", k)
+		}
+		if r := s.Sampling[k]; r < 0 || r > 1 {
+			v.errorf(p, "rate %g out of range 0..1", r)
+		}
+	}
+	for _, n := range []struct {
+		key string
+		val int
+	}{
+		{"max_concurrent", s.MaxConcurrent}, {"per_minute", s.PerMinute}, {"daily_cap", s.DailyCap},
+		{"attempts", s.Attempts}, {"last_day", s.LastDay},
+	} {
+		if n.val < 1 {
+			v.errorf("survey."+n.key, "must be at least 1")
+		}
+	}
+	if s.CooldownDays < 0 {
+		v.errorf("survey.cooldown_days", "must not be negative")
+	}
+	if s.Attempts > 1 {
+		v.positive("survey.retry_delay", s.RetryDelay)
+	}
+}
+
+func (v *validator) reporting() {
+	r := v.c.Reporting
+	v.positive("reporting.fcr_window", r.FCRWindow)
+	if r.Intervals <= 0 || time.Hour%r.Intervals != 0 && r.Intervals%time.Hour != 0 {
+		v.errorf("reporting.intervals", "%v must divide an hour (or be whole hours) and be greater than 0", r.Intervals)
+	} else if r.Intervals > time.Hour && (24*time.Hour)%r.Intervals != 0 {
+		v.errorf("reporting.intervals", "%v must divide a day", r.Intervals)
+	}
+	v.positive("reporting.short_abandon", r.ShortAbandon)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
