@@ -265,7 +265,8 @@ type kv struct{ k, v *yaml.Node }
 
 // mapping returns the pairs of a mapping node, reporting duplicate keys
 // (dup names what is duplicated, e.g. "node" or "digit") and keys not in
-// known (when known is non-nil).
+// known (when known is non-nil). YAML merge keys (<<: *anchor) are
+// expanded; explicit keys win over merged ones.
 func (p *parser) mapping(n *yaml.Node, what, dup string, known ...string) []kv {
 	n = resolve(n)
 	if n == nil {
@@ -279,9 +280,28 @@ func (p *parser) mapping(n *yaml.Node, what, dup string, known ...string) []kv {
 		return nil
 	}
 	seen := map[string]int{}
-	var out []kv
+	var out, merged []kv
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Tag == "!!merge" {
+			var srcs []*yaml.Node
+			if v.Kind == yaml.SequenceNode {
+				srcs = v.Content
+			} else {
+				srcs = []*yaml.Node{v}
+			}
+			for _, src := range srcs {
+				src = resolve(src)
+				if src.Kind != yaml.MappingNode {
+					p.errorf(k.Line, "%s: merge: want a mapping", what)
+					continue
+				}
+				for j := 0; j+1 < len(src.Content); j += 2 {
+					merged = append(merged, kv{resolve(src.Content[j]), resolve(src.Content[j+1])})
+				}
+			}
+			continue
+		}
 		if first, ok := seen[k.Value]; ok {
 			p.errorf(k.Line, "%s: %s %q mapped twice (first at line %d)", what, dup, k.Value, first)
 			continue
@@ -292,6 +312,17 @@ func (p *parser) mapping(n *yaml.Node, what, dup string, known ...string) []kv {
 			continue
 		}
 		out = append(out, kv{k, v})
+	}
+	for _, e := range merged {
+		if _, ok := seen[e.k.Value]; ok {
+			continue
+		}
+		seen[e.k.Value] = e.k.Line
+		if known != nil && !slices.Contains(known, e.k.Value) {
+			p.errorf(e.k.Line, "%s: unknown key %q (want one of %s)", what, e.k.Value, strings.Join(known, ", "))
+			continue
+		}
+		out = append(out, e)
 	}
 	return out
 }
@@ -672,12 +703,15 @@ func (p *parser) node(f *Flows, flow string, k, v *yaml.Node) *Node {
 		return nil
 	}
 	// Find the type first: it decides which keys are allowed.
-	for i := 0; i+1 < len(v.Content); i += 2 {
-		if resolve(v.Content[i]).Value == "type" {
-			tv := resolve(v.Content[i+1])
-			nd.Type = NodeType(tv.Value)
+	pairs := p.mapping(v, what, "key")
+	if len(p.errs) > 0 && len(pairs) == 0 {
+		return nil
+	}
+	for _, e := range pairs {
+		if e.k.Value == "type" {
+			nd.Type = NodeType(e.v.Value)
 			if _, ok := nodeKeys[nd.Type]; !ok {
-				p.errorf(tv.Line, "%s: unknown node type %q (want play, menu, collect, language, hours, lookup, queue, message, callback, goto or hangup)", what, tv.Value)
+				p.errorf(e.v.Line, "%s: unknown node type %q (want play, menu, collect, language, hours, lookup, queue, message, callback, goto or hangup)", what, e.v.Value)
 				return nil
 			}
 		}
@@ -691,7 +725,11 @@ func (p *parser) node(f *Flows, flow string, k, v *yaml.Node) *Node {
 		nd.Days, nd.Timeout = DefaultLookupDays, DefaultLookupWait
 	}
 	has := map[string]int{}
-	for _, e := range p.mapping(v, what, "key", nodeKeys[nd.Type]...) {
+	for _, e := range pairs {
+		if !slices.Contains(nodeKeys[nd.Type], e.k.Value) {
+			p.errorf(e.k.Line, "%s: unknown key %q for a %s node (want one of %s)", what, e.k.Value, nd.Type, strings.Join(nodeKeys[nd.Type], ", "))
+			continue
+		}
 		has[e.k.Value] = e.k.Line
 		switch e.k.Value {
 		case "type":

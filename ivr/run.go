@@ -132,6 +132,10 @@ type run struct {
 	leg  sip.Leg
 	call *Call
 	log  *slog.Logger
+	// typedAhead is set when the caller barged into a prompt: the digit
+	// waits in the leg's buffer, so the next menu or collect skips its
+	// prompt and reads it.
+	typedAhead bool
 }
 
 // Run answers the leg and executes call.Flow until the call is handed to a
@@ -305,6 +309,9 @@ func (r *run) play(ctx context.Context, refs []PromptRef, bargeIn bool) (rune, e
 	if err != nil {
 		return 0, r.legErr(err)
 	}
+	if d != 0 {
+		r.typedAhead = true
+	}
 	return d, nil
 }
 
@@ -318,10 +325,13 @@ func (r *run) legErr(err error) error {
 func (r *run) menu(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, Result, bool, error) {
 	var pre []PromptRef
 	for try := 1; try <= nd.Tries; try++ {
-		prompts := append(append([]PromptRef(nil), pre...), nd.Prompts...)
-		if _, err := r.play(ctx, prompts, nd.BargeIn); err != nil {
-			return "", nil, Result{}, true, err
+		if !r.typedAhead {
+			prompts := append(append([]PromptRef(nil), pre...), nd.Prompts...)
+			if _, err := r.play(ctx, prompts, nd.BargeIn); err != nil {
+				return "", nil, Result{}, true, err
+			}
 		}
+		r.typedAhead = false
 		digits, err := r.leg.ReadDigits(ctx, sip.DigitOptions{Max: 1, FirstTimeout: nd.Timeout})
 		if err != nil {
 			return "", nil, Result{}, true, r.legErr(err)
@@ -358,10 +368,13 @@ func (r *run) afterTries(ctx context.Context, fl *Flow, nd *Node, last []PromptR
 func (r *run) collect(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, Result, bool, error) {
 	var pre []PromptRef
 	for try := 1; try <= nd.Tries; try++ {
-		prompts := append(append([]PromptRef(nil), pre...), nd.Prompts...)
-		if _, err := r.play(ctx, prompts, nd.BargeIn); err != nil {
-			return "", nil, Result{}, true, err
+		if !r.typedAhead {
+			prompts := append(append([]PromptRef(nil), pre...), nd.Prompts...)
+			if _, err := r.play(ctx, prompts, nd.BargeIn); err != nil {
+				return "", nil, Result{}, true, err
+			}
 		}
+		r.typedAhead = false
 		digits, err := r.leg.ReadDigits(ctx, sip.DigitOptions{
 			Max: nd.MaxDigits, FirstTimeout: nd.Timeout, InterTimeout: nd.InterTimeout, Terminator: nd.Terminator,
 		})
@@ -456,6 +469,8 @@ func (r *run) toQueue(ctx context.Context, fl *Flow, nd *Node, q string, prio in
 	res.Queue = q
 	res.Priority = max(prio, r.call.Priority)
 	res.Reason = why
+	// Digits typed ahead belong to the IVR, not to the queue's features.
+	r.leg.FlushDigits()
 	if r.e.cfg.Enqueuer == nil {
 		return res, nil
 	}
