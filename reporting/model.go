@@ -1,0 +1,437 @@
+package reporting
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotline-cc/hotline/queue"
+)
+
+// Defaults for Config.
+const (
+	DefaultThreshold    = 20 * time.Second
+	DefaultShortAbandon = 5 * time.Second
+	DefaultRepeatWindow = 7 * 24 * time.Hour
+	// LineFirst and LineSecond name the support lines.
+	LineFirst  = "first"
+	LineSecond = "second"
+)
+
+// Config holds what the formulas need to know about queues and agents.
+// The zero value is usable: every queue gets the defaults.
+type Config struct {
+	// Threshold is the default service-level threshold T (default 20 s).
+	Threshold time.Duration
+	// ShortAbandon is the default short-abandon threshold S (default 5 s).
+	ShortAbandon time.Duration
+	// Queues overrides T, S and the line per queue.
+	Queues map[string]QueueConfig
+	// Teams maps an agent to its team or site (for per-team figures).
+	Teams map[string]string
+	// RepeatWindow is the FCR repeat-call window (default 7 days).
+	RepeatWindow time.Duration
+	// Location is the service's zone for "today" and day intervals
+	// (default Europe/Moscow).
+	Location *time.Location
+}
+
+// QueueConfig is the per-queue part of Config.
+type QueueConfig struct {
+	Threshold    time.Duration // T; 0 = Config.Threshold
+	ShortAbandon time.Duration // S; 0 = Config.ShortAbandon
+	// Line is "first" or "second". Empty: a visit that joined through an
+	// escalation is second line, any other visit first line.
+	Line string
+}
+
+// ThresholdFor returns T for a queue.
+func (c *Config) ThresholdFor(q string) time.Duration {
+	if c != nil {
+		if qc, ok := c.Queues[q]; ok && qc.Threshold > 0 {
+			return qc.Threshold
+		}
+		if c.Threshold > 0 {
+			return c.Threshold
+		}
+	}
+	return DefaultThreshold
+}
+
+// ShortAbandonFor returns S for a queue.
+func (c *Config) ShortAbandonFor(q string) time.Duration {
+	if c != nil {
+		if qc, ok := c.Queues[q]; ok && qc.ShortAbandon > 0 {
+			return qc.ShortAbandon
+		}
+		if c.ShortAbandon > 0 {
+			return c.ShortAbandon
+		}
+	}
+	return DefaultShortAbandon
+}
+
+func (c *Config) lineFor(q string, escalated bool) string {
+	if c != nil {
+		if qc, ok := c.Queues[q]; ok && qc.Line != "" {
+			return qc.Line
+		}
+	}
+	if escalated {
+		return LineSecond
+	}
+	return LineFirst
+}
+
+func (c *Config) repeatWindow() time.Duration {
+	if c != nil && c.RepeatWindow > 0 {
+		return c.RepeatWindow
+	}
+	return DefaultRepeatWindow
+}
+
+func (c *Config) location() *time.Location {
+	if c != nil && c.Location != nil {
+		return c.Location
+	}
+	return moscow()
+}
+
+func (c *Config) team(agent string) string {
+	if c != nil {
+		if t, ok := c.Teams[agent]; ok {
+			return t
+		}
+	}
+	return ""
+}
+
+// moscow returns Europe/Moscow, or a fixed UTC+3 zone if tzdata is missing
+// (Moscow has had no DST since 2014).
+func moscow() *time.Location {
+	if l, err := time.LoadLocation("Europe/Moscow"); err == nil {
+		return l
+	}
+	return time.FixedZone("MSK", 3*3600)
+}
+
+// Outcome is how a queue visit ended.
+type Outcome string
+
+// Visit outcomes.
+const (
+	OutcomeWaiting    Outcome = "waiting" // no outcome yet
+	OutcomeAnswered   Outcome = "answered"
+	OutcomeAbandoned  Outcome = "abandoned"
+	OutcomeOverflowed Outcome = "overflowed"
+	OutcomeTimeout    Outcome = "timeout"
+	OutcomeCallback   Outcome = "callback"
+	OutcomeIVR        Outcome = "ivr" // call-level: never reached a queue
+)
+
+// Visit is one stay of a call in one queue.
+type Visit struct {
+	CallID        string
+	N             int // 0-based order within the call
+	Queue         string
+	Line          string
+	JoinedAt      time.Time
+	Priority      int
+	Outcome       Outcome
+	LeftAt        time.Time     // when the wait ended (answer, abandon, overflow...)
+	Wait          time.Duration // queue entry to answer / hang-up / overflow
+	Agent         string        // who answered
+	AnsweredAt    time.Time
+	Ring          time.Duration // last offer to the answering agent → answer; 0 if unknown
+	Talk          time.Duration
+	Wrapup        time.Duration
+	RingNoAnswer  int
+	EscalatedFrom string
+	EscalatedTo   string
+	EscalatedAt   time.Time
+	OverflowTo    string
+	// Flags computed with the queue's T and S at projection time.
+	WithinT        bool // answered and Wait <= T
+	ShortAbandon   bool // abandoned and Wait <= S
+	AbandonWithinT bool // abandoned and Wait <= T
+}
+
+// Call is one call's record.
+type Call struct {
+	CallID               string
+	ArrivedAt            time.Time
+	Caller               string
+	CallerNorm           string // "" when anonymous or unknown
+	Dialed, Trunk        string
+	IVRPath              []string
+	Language             string
+	FirstQueue, Queue    string // first and last queue
+	JoinedAt             time.Time
+	Wait                 time.Duration // first queue entry → first answer (or end of the last wait)
+	Outcome              Outcome
+	AnsweredAt           time.Time
+	Agent                string // last agent who answered
+	Talk, Wrapup         time.Duration
+	EndedAt              time.Time
+	EndReason            string
+	Disposition          string // resolved | not_resolved | escalated
+	DispositionCode      string
+	NoSurvey             bool
+	Line                 string // line of the last answered visit (else of the last visit)
+	FirstLine            string // line of the first answered visit
+	EscalatedTo          string
+	EscalatedAt          time.Time
+	SecondLineAnsweredAt time.Time
+	SurveyStatus         string
+	SurveyRating         int    // 1–5, 0 = none
+	SurveySolved         string // yes | no | ""
+}
+
+func dataMS(e queue.Event, key string) (time.Duration, bool) {
+	s, ok := e.Data[key]
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return time.Duration(n) * time.Millisecond, true
+}
+
+// SortEvents orders events by time, then by ID (IDs sort by creation).
+func SortEvents(evs []queue.Event) {
+	sort.SliceStable(evs, func(i, j int) bool {
+		if !evs[i].At.Equal(evs[j].At) {
+			return evs[i].At.Before(evs[j].At)
+		}
+		return evs[i].ID < evs[j].ID
+	})
+}
+
+// BuildCall folds all events of one call into its record and queue visits.
+// The events need not be sorted.
+func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
+	evs = append([]queue.Event(nil), evs...)
+	SortEvents(evs)
+	var c Call
+	var vs []Visit
+	cur := -1 // index of the visit currently waiting
+	lastAnswered := func(agent string) int {
+		for i := len(vs) - 1; i >= 0; i-- {
+			if vs[i].Outcome == OutcomeAnswered && (agent == "" || vs[i].Agent == agent) {
+				return i
+			}
+		}
+		if agent != "" {
+			for i := len(vs) - 1; i >= 0; i-- {
+				if vs[i].Outcome == OutcomeAnswered {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	offeredAt := map[string]time.Time{}
+	closeVisit := func(e queue.Event, o Outcome) {
+		if cur < 0 {
+			return
+		}
+		v := &vs[cur]
+		v.Outcome = o
+		v.LeftAt = e.At
+		if w, ok := dataMS(e, "wait_ms"); ok {
+			v.Wait = w
+		} else {
+			v.Wait = e.At.Sub(v.JoinedAt)
+		}
+		cur = -1
+	}
+	for _, e := range evs {
+		if c.CallID == "" {
+			c.CallID = e.CallID
+		}
+		if c.Caller == "" && e.Caller != "" {
+			c.Caller = e.Caller
+		}
+		switch e.Type {
+		case queue.CallArrived:
+			c.ArrivedAt = e.At
+			c.Caller = e.Caller
+			c.Dialed = e.Data["to"]
+			c.Trunk = e.Data["trunk"]
+		case queue.IVRNode:
+			if n := e.Data["node"]; n != "" && (len(c.IVRPath) == 0 || c.IVRPath[len(c.IVRPath)-1] != n) {
+				c.IVRPath = append(c.IVRPath, n)
+			}
+		case queue.IVRLanguage:
+			c.Language = e.Data["lang"]
+		case queue.QueueJoined:
+			if cur >= 0 { // joined again without an outcome: the first wait ended here
+				closeVisit(queue.Event{At: e.At}, OutcomeOverflowed)
+			}
+			from := e.Data["escalated_from"]
+			vs = append(vs, Visit{
+				CallID: e.CallID, N: len(vs), Queue: e.Queue, JoinedAt: e.At, Priority: e.Priority,
+				Outcome: OutcomeWaiting, EscalatedFrom: from, Line: cfg.lineFor(e.Queue, from != ""),
+			})
+			cur = len(vs) - 1
+		case queue.AgentOffered:
+			offeredAt[e.Agent] = e.At
+		case queue.AgentRingNoAnswer:
+			if cur >= 0 {
+				vs[cur].RingNoAnswer++
+			}
+		case queue.QueueAnswered:
+			if cur < 0 {
+				continue
+			}
+			v := &vs[cur]
+			closeVisit(e, OutcomeAnswered)
+			v.Agent = e.Agent
+			v.AnsweredAt = e.At
+			if t, ok := offeredAt[e.Agent]; ok && !t.After(e.At) {
+				v.Ring = e.At.Sub(t)
+			}
+		case queue.QueueAbandoned:
+			closeVisit(e, OutcomeAbandoned)
+		case queue.QueueOverflowed:
+			if cur >= 0 {
+				vs[cur].OverflowTo = e.Data["to_queue"]
+			}
+			closeVisit(e, OutcomeOverflowed)
+		case queue.QueueTimeout:
+			closeVisit(e, OutcomeTimeout)
+		case queue.CallbackRequested:
+			closeVisit(e, OutcomeCallback)
+		case queue.CallCompleted:
+			if i := lastAnswered(e.Agent); i >= 0 {
+				if d, ok := dataMS(e, "talk_ms"); ok {
+					vs[i].Talk = d
+				} else {
+					vs[i].Talk = e.At.Sub(vs[i].AnsweredAt)
+				}
+			}
+		case queue.WrapupEnded:
+			if i := lastAnswered(e.Agent); i >= 0 {
+				if d, ok := dataMS(e, "wrapup_ms"); ok {
+					vs[i].Wrapup = d
+				}
+			}
+		case queue.CallDisposition:
+			c.Disposition = e.Reason
+			c.DispositionCode = e.Data["code"]
+			c.NoSurvey = e.Data["no_survey"] == "1"
+		case queue.CallEscalated:
+			i := -1
+			for j := len(vs) - 1; j >= 0; j-- {
+				if vs[j].Outcome == OutcomeAnswered && (e.Queue == "" || vs[j].Queue == e.Queue) {
+					i = j
+					break
+				}
+			}
+			if i >= 0 {
+				vs[i].EscalatedTo = e.Data["to_queue"]
+				vs[i].EscalatedAt = e.At
+			}
+			if c.EscalatedTo == "" {
+				c.EscalatedTo = e.Data["to_queue"]
+				c.EscalatedAt = e.At
+			}
+		case queue.CallEnded:
+			if cur >= 0 { // hung up while waiting with no queue event: an abandon
+				closeVisit(e, OutcomeAbandoned)
+			}
+			c.EndedAt = e.At
+			c.EndReason = e.Reason
+		case queue.SurveyCompleted:
+			c.SurveyStatus = "completed"
+			if r, err := strconv.Atoi(e.Data["rating"]); err == nil && r >= 1 && r <= 5 {
+				c.SurveyRating = r
+			}
+			if s := e.Data["solved"]; s == "yes" || s == "no" {
+				c.SurveySolved = s
+			}
+		case queue.SurveySkipped, queue.SurveyScheduled, queue.SurveyAttempt, queue.SurveyFailed, queue.SurveyOptOut:
+			if c.SurveyStatus != "completed" {
+				c.SurveyStatus = strings.TrimPrefix(string(e.Type), "survey.")
+			}
+		}
+	}
+	// Flags and call-level summary.
+	for i := range vs {
+		v := &vs[i]
+		T, S := cfg.ThresholdFor(v.Queue), cfg.ShortAbandonFor(v.Queue)
+		v.WithinT = v.Outcome == OutcomeAnswered && v.Wait <= T
+		v.ShortAbandon = v.Outcome == OutcomeAbandoned && v.Wait <= S
+		v.AbandonWithinT = v.Outcome == OutcomeAbandoned && v.Wait <= T
+		c.Talk += v.Talk
+		c.Wrapup += v.Wrapup
+		if v.Outcome == OutcomeAnswered {
+			if c.AnsweredAt.IsZero() {
+				c.AnsweredAt = v.AnsweredAt
+				c.FirstLine = v.Line
+				c.Wait = v.AnsweredAt.Sub(vs[0].JoinedAt)
+				if v.N == 0 {
+					c.Wait = v.Wait
+				}
+			}
+			c.Agent = v.Agent
+			c.Line = v.Line
+			if v.EscalatedFrom != "" && c.SecondLineAnsweredAt.IsZero() {
+				c.SecondLineAnsweredAt = v.AnsweredAt
+			}
+		}
+	}
+	if len(vs) > 0 {
+		c.FirstQueue = vs[0].Queue
+		c.Queue = vs[len(vs)-1].Queue
+		c.JoinedAt = vs[0].JoinedAt
+		if c.AnsweredAt.IsZero() {
+			last := vs[len(vs)-1]
+			c.Outcome = last.Outcome
+			c.Line = last.Line
+			if last.Outcome != OutcomeWaiting {
+				c.Wait = last.LeftAt.Sub(vs[0].JoinedAt)
+				if len(vs) == 1 {
+					c.Wait = last.Wait
+				}
+			}
+		} else {
+			c.Outcome = OutcomeAnswered
+		}
+	} else {
+		c.Outcome = OutcomeIVR
+	}
+	c.CallerNorm = NormalizeNumber(c.Caller)
+	return c, vs
+}
+
+// NormalizeNumber reduces a caller number to "+digits" for repeat-call
+// matching. Anonymous, withheld and empty numbers give "". A Russian
+// national "8XXXXXXXXXX" becomes "+7XXXXXXXXXX"; 10 digits starting with 9
+// get +7 too.
+func NormalizeNumber(s string) string {
+	s = strings.TrimSpace(strings.ToLower(s))
+	switch s {
+	case "", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld":
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	d := b.String()
+	switch {
+	case d == "":
+		return ""
+	case len(d) == 11 && d[0] == '8' && !strings.HasPrefix(s, "+"):
+		d = "7" + d[1:]
+	case len(d) == 10 && d[0] == '9' && !strings.HasPrefix(s, "+"):
+		d = "7" + d
+	}
+	return "+" + d
+}

@@ -1,0 +1,485 @@
+package reporting
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hotline-cc/hotline/queue"
+)
+
+// Sink stores events idempotently by ID (Store implements it).
+type Sink interface {
+	InsertEvents(ctx context.Context, evs []queue.Event) error
+}
+
+// WriterOptions configure a Writer. Zero values take the defaults.
+type WriterOptions struct {
+	// JournalPath is the local append-only spool file (required).
+	JournalPath string
+	// Buffer is the in-memory bound in events (default 100000). When it is
+	// full, Publish appends to the journal instead.
+	Buffer int
+	// Batch is the most events per database write (default 5000).
+	Batch int
+	// FlushEvery bounds how long an event waits in memory (default 200 ms);
+	// it is also the journal's fsync period.
+	FlushEvery time.Duration
+	// WriteTimeout: a write slower than this counts as failed and its
+	// events go to the journal (default 5 s).
+	WriteTimeout time.Duration
+	// RetryEvery is how often the database is retried while spooling
+	// (default 1 s).
+	RetryEvery time.Duration
+	// OnWritten is called (from the writer goroutine) after events reached
+	// the database, e.g. to wake the projector.
+	OnWritten func(n int)
+	Logger    *slog.Logger
+}
+
+// WriterStats are the writer's gauges (exported as metrics).
+type WriterStats struct {
+	Buffered    int    // events in memory
+	SpoolEvents int64  // events in the journal not yet replayed
+	SpoolBytes  int64  // bytes of the journal not yet replayed
+	Written     uint64 // events written to the database (from memory or journal)
+	Spooled     uint64 // events ever appended to the journal
+	Failures    uint64 // failed database writes
+	Spooling    bool   // the journal holds the newest events
+}
+
+// Writer stores events off the call path: Publish appends to a bounded
+// in-memory buffer; one goroutine writes batches to the Sink. When the
+// database fails or is slower than WriteTimeout, events go to an
+// append-only journal (JSON lines, fsync'd every FlushEvery) and while the
+// journal is non-empty every new event is appended to it, so the journal
+// stays in publish order; when the database answers again the journal is
+// replayed in order, then truncated. The Sink is idempotent by event ID, so
+// a replay that is interrupted (crash, new outage) and repeated duplicates
+// nothing. Events still only in memory are lost if the process dies; the
+// journal survives restarts and is replayed by the next Writer.
+type Writer struct {
+	sink Sink
+	opt  WriterOptions
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	mem       []queue.Event
+	spooling  bool
+	jf        *os.File // append handle
+	jw        *bufio.Writer
+	jsize     int64 // bytes appended (incl. buffered)
+	replayOff int64 // bytes already replayed to the database
+	spoolN    int64 // events in journal after replayOff
+	dirty     bool
+	closed    bool
+	stats     WriterStats
+	encBuf    bytes.Buffer
+
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewWriter opens (or creates) the journal. If it holds events from an
+// earlier run, they are replayed before anything newer. Call Start.
+func NewWriter(sink Sink, opt WriterOptions) (*Writer, error) {
+	if opt.JournalPath == "" {
+		return nil, errors.New("reporting: WriterOptions.JournalPath is required")
+	}
+	if opt.Buffer <= 0 {
+		opt.Buffer = 100000
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 5000
+	}
+	if opt.FlushEvery <= 0 {
+		opt.FlushEvery = 200 * time.Millisecond
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = 5 * time.Second
+	}
+	if opt.RetryEvery <= 0 {
+		opt.RetryEvery = time.Second
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f, err := os.OpenFile(opt.JournalPath, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("reporting: open journal: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	w := &Writer{
+		sink: sink, opt: opt, log: log,
+		mem: make([]queue.Event, 0, min(opt.Buffer, 65536)),
+		jf:  f, jw: bufio.NewWriterSize(f, 256<<10), jsize: st.Size(),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	if st.Size() > 0 {
+		size, err := dropTornTail(f, st.Size(), log)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		w.jsize = size
+		n, err := countLines(opt.JournalPath)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		w.spooling, w.spoolN = true, n
+		log.Info("reporting: journal from an earlier run will be replayed", "path", opt.JournalPath, "events", n)
+	}
+	return w, nil
+}
+
+// dropTornTail truncates an unterminated last line (a write cut by a crash)
+// so that later appends start on a line of their own.
+func dropTornTail(f *os.File, size int64, log *slog.Logger) (int64, error) {
+	const chunk = 64 << 10
+	end := size
+	for end > 0 {
+		start := max(end-chunk, 0)
+		buf := make([]byte, end-start)
+		if _, err := f.ReadAt(buf, start); err != nil {
+			return size, err
+		}
+		if end == size && buf[len(buf)-1] == '\n' {
+			return size, nil
+		}
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			end = start + int64(i) + 1
+			break
+		}
+		end = start
+	}
+	log.Error("reporting: dropping torn journal tail", "bytes", size-end)
+	if err := f.Truncate(end); err != nil {
+		return size, err
+	}
+	return end, nil
+}
+
+func countLines(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var n int64
+	buf := make([]byte, 256<<10)
+	for {
+		k, err := f.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// Start runs the writer goroutine until Close.
+func (w *Writer) Start() { go w.run() }
+
+// Publish queues an event. It never waits for the database or the disk's
+// fsync: at worst it encodes the event into the journal's buffer.
+func (w *Writer) Publish(e queue.Event) {
+	w.mu.Lock()
+	if !w.spooling && !w.closed && len(w.mem) < w.opt.Buffer {
+		w.mem = append(w.mem, e)
+		full := len(w.mem) >= w.opt.Batch
+		w.mu.Unlock()
+		if full {
+			w.signal()
+		}
+		return
+	}
+	if !w.spooling {
+		w.log.Warn("reporting: event buffer full, spooling to journal", "buffer", w.opt.Buffer)
+		w.spooling = true
+	}
+	if err := w.appendLocked(e); err != nil {
+		w.log.Error("reporting: journal append failed, event lost", "id", e.ID, "err", err)
+	}
+	w.mu.Unlock()
+}
+
+func (w *Writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Writer) appendLocked(e queue.Event) error {
+	w.encBuf.Reset()
+	if err := json.NewEncoder(&w.encBuf).Encode(e); err != nil { // Encode adds '\n'
+		return err
+	}
+	n, err := w.jw.Write(w.encBuf.Bytes())
+	w.jsize += int64(n)
+	if err != nil {
+		return err
+	}
+	w.spoolN++
+	w.stats.Spooled++
+	w.dirty = true
+	return nil
+}
+
+// Stats returns the current gauges.
+func (w *Writer) Stats() WriterStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.stats
+	s.Buffered = len(w.mem)
+	s.SpoolEvents = w.spoolN
+	s.SpoolBytes = w.jsize - w.replayOff
+	s.Spooling = w.spooling
+	return s
+}
+
+// Close flushes what it can (to the database, else to the journal), syncs
+// and closes the journal. Events published after Close go to the journal
+// buffer and are lost; stop producers first.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	w.mu.Unlock()
+	close(w.stop)
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err := w.jw.Flush()
+	if e := w.jf.Sync(); err == nil {
+		err = e
+	}
+	if e := w.jf.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	tick := time.NewTicker(w.opt.FlushEvery)
+	defer tick.Stop()
+	var retryAt time.Time
+	for {
+		stopping := false
+		select {
+		case <-w.wake:
+		case <-tick.C:
+		case <-w.stop:
+			stopping = true
+		}
+		if time.Now().After(retryAt) || stopping {
+			if !w.drain(stopping) {
+				retryAt = time.Now().Add(w.opt.RetryEvery)
+			}
+		}
+		w.sync()
+		if stopping {
+			w.mu.Lock()
+			if len(w.mem) > 0 { // database down at shutdown: keep them
+				w.spoolMemLocked()
+			}
+			w.mu.Unlock()
+			w.sync()
+			return
+		}
+	}
+}
+
+// drain writes memory and replays the journal; false after a failure.
+func (w *Writer) drain(stopping bool) bool {
+	for {
+		w.mu.Lock()
+		n := min(len(w.mem), w.opt.Batch)
+		batch := append([]queue.Event(nil), w.mem[:n]...)
+		w.mem = append(w.mem[:0], w.mem[n:]...)
+		spooling := w.spooling
+		w.mu.Unlock()
+		if n > 0 {
+			if err := w.write(batch); err != nil {
+				w.mu.Lock()
+				w.mem = append(batch, w.mem...) // oldest first
+				w.spoolMemLocked()
+				w.mu.Unlock()
+				return false
+			}
+			continue
+		}
+		if !spooling {
+			return true
+		}
+		if stopping {
+			return true // replay on the next start
+		}
+		done, err := w.replayChunk()
+		if err != nil {
+			return false
+		}
+		if done {
+			return true
+		}
+	}
+}
+
+// spoolMemLocked moves the in-memory events to the journal.
+func (w *Writer) spoolMemLocked() {
+	if !w.spooling {
+		w.log.Warn("reporting: database unavailable, spooling to journal", "path", w.opt.JournalPath)
+	}
+	w.spooling = true
+	for _, e := range w.mem {
+		if err := w.appendLocked(e); err != nil {
+			w.log.Error("reporting: journal append failed, event lost", "id", e.ID, "err", err)
+		}
+	}
+	w.mem = w.mem[:0]
+}
+
+func (w *Writer) write(batch []queue.Event) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.opt.WriteTimeout)
+	defer cancel()
+	if err := w.sink.InsertEvents(ctx, batch); err != nil {
+		w.mu.Lock()
+		w.stats.Failures++
+		w.mu.Unlock()
+		w.log.Warn("reporting: event write failed", "events", len(batch), "err", err)
+		return err
+	}
+	w.mu.Lock()
+	w.stats.Written += uint64(len(batch))
+	w.mu.Unlock()
+	if w.opt.OnWritten != nil {
+		w.opt.OnWritten(len(batch))
+	}
+	return nil
+}
+
+// replayChunk writes up to Batch journaled events; done when the journal
+// was fully replayed and truncated.
+func (w *Writer) replayChunk() (done bool, err error) {
+	w.mu.Lock()
+	if err := w.jw.Flush(); err != nil {
+		w.mu.Unlock()
+		return false, err
+	}
+	off, end := w.replayOff, w.jsize
+	w.mu.Unlock()
+	if off < end {
+		evs, next, err := readJournal(w.opt.JournalPath, off, end, w.opt.Batch, w.log)
+		if err != nil {
+			w.log.Error("reporting: journal read failed", "err", err)
+			return false, err
+		}
+		if len(evs) > 0 {
+			if err := w.write(evs); err != nil {
+				return false, err
+			}
+		}
+		w.mu.Lock()
+		w.replayOff = next
+		w.spoolN -= int64(len(evs))
+		w.mu.Unlock()
+		if next < end {
+			return false, nil
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.jw.Flush(); err != nil {
+		return false, err
+	}
+	if w.jsize != w.replayOff {
+		return false, nil // more arrived meanwhile
+	}
+	if err := w.jf.Truncate(0); err != nil {
+		return false, err
+	}
+	if err := w.jf.Sync(); err != nil {
+		return false, err
+	}
+	w.jsize, w.replayOff, w.spoolN, w.spooling, w.dirty = 0, 0, 0, false, false
+	w.log.Info("reporting: journal replayed, back to direct writes")
+	return true, nil
+}
+
+// readJournal decodes up to max events from [off, end) and returns the
+// offset after the last complete line read. A corrupt line (a torn write
+// from a crash) is logged and skipped.
+func readJournal(path string, off, end int64, max int, log *slog.Logger) ([]queue.Event, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, off, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), 1<<20)
+	var evs []queue.Event
+	pos := off
+	for len(evs) < max {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			if len(line) > 0 && pos+int64(len(line)) >= end {
+				// An unterminated tail: a torn write, skip it.
+				log.Error("reporting: skipping torn journal line", "offset", pos, "bytes", len(line))
+				pos += int64(len(line))
+			}
+			break
+		}
+		if err != nil {
+			return evs, pos, err
+		}
+		pos += int64(len(line))
+		var e queue.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			log.Error("reporting: skipping corrupt journal line", "offset", pos-int64(len(line)), "err", err)
+			continue
+		}
+		evs = append(evs, e)
+	}
+	return evs, pos, nil
+}
+
+func (w *Writer) sync() {
+	w.mu.Lock()
+	if !w.dirty {
+		w.mu.Unlock()
+		return
+	}
+	err := w.jw.Flush()
+	w.dirty = false
+	w.mu.Unlock()
+	if err == nil {
+		err = w.jf.Sync()
+	}
+	if err != nil {
+		w.log.Error("reporting: journal sync failed", "err", err)
+	}
+}
