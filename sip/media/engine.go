@@ -41,6 +41,8 @@ type Engine struct {
 
 	// onSend, when set (benchmarks), is called after every paced send.
 	onSend func(s *Stream, tick int64)
+	// checkEvery is how often (in ticks) the pacers look for dead streams.
+	checkEvery int64
 }
 
 // shard is the set of streams one pacer goroutine serves.
@@ -52,7 +54,11 @@ type shard struct {
 }
 
 // NewEngine starts the engine's pacer.
-func NewEngine(cfg EngineConfig) (*Engine, error) {
+func NewEngine(cfg EngineConfig) (*Engine, error) { return newEngine(cfg, nil) }
+
+// newEngine is NewEngine with a hook that adjusts the engine before its
+// pacers start (tests and benchmarks).
+func newEngine(cfg EngineConfig, tune func(*Engine)) (*Engine, error) {
 	if cfg.PortMin <= 0 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("media: bad RTP port range %d-%d", cfg.PortMin, cfg.PortMax)
 	}
@@ -77,6 +83,11 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		pool:    pool,
 		stop:    make(chan struct{}),
 		streams: make(map[*Stream]struct{}),
+
+		checkEvery: inactivityEvery,
+	}
+	if tune != nil {
+		tune(e)
 	}
 	n := runtime.GOMAXPROCS(0)
 	for i := range n {
@@ -157,7 +168,7 @@ func (e *Engine) pace(sh *shard, phase time.Duration) {
 		for _, s := range sh.scratch {
 			s.tick(n)
 		}
-		if e.cfg.InactivityTimeout > 0 && n%inactivityEvery == int64(sh.idx)%inactivityEvery {
+		if e.cfg.InactivityTimeout > 0 && n%e.checkEvery == int64(sh.idx)%e.checkEvery {
 			e.checkInactivity(sh.scratch)
 		}
 		clear(sh.scratch)
