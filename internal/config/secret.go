@@ -79,6 +79,11 @@ func (d Database) String() string {
 	return fmt.Sprintf("database %s (spool %s)", redactURL(d.URL), d.SpoolDir)
 }
 
+// GoString implements fmt.GoStringer (%#v) with the URL's password masked.
+func (d Database) GoString() string {
+	return fmt.Sprintf("config.Database{URL:%q, SpoolDir:%q}", redactURL(d.URL), d.SpoolDir)
+}
+
 // LogValue implements slog.LogValuer with the URL's password masked.
 func (d Database) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("url", redactURL(d.URL)), slog.String("spool_dir", d.SpoolDir))

@@ -165,7 +165,7 @@ func (v *validator) sip() {
 			s.Advertise = a
 		}
 	} else if s.ListenAddr.IsValid() && s.ListenAddr.Addr().IsUnspecified() {
-		v.errorf("sip.advertise_ip", "required when sip.listen is %s (the address peers send media and requests to)", s.Listen)
+		v.r.errorAt(v.r.lineOf("sip.listen"), "sip.advertise_ip", "required when sip.listen is %s (the address peers send media and requests to)", s.Listen)
 	}
 	if s.Realm == "" {
 		v.errorf("sip.realm", "must not be empty")
@@ -289,7 +289,7 @@ func (v *validator) media() {
 			v.dirExists(joinIndex(p, i), dir)
 		}
 	}
-	if _, ok := m.Prompts[v.c.Service.Language]; !ok {
+	if _, ok := m.Prompts[v.c.Service.Language]; !ok && slices.Contains(languages, v.c.Service.Language) {
 		v.errorf("media.prompts", "no prompt directories for service.language %q", v.c.Service.Language)
 	}
 	for _, class := range sortedKeys(m.MOH) {
@@ -559,9 +559,10 @@ func (v *validator) survey() {
 		v.errorf("survey.caller_id", "invalid number %q", s.CallerID)
 	}
 	if s.Language == "" {
-		s.Language = v.c.Service.Language
+		s.Language = v.c.Service.Language // checked as service.language
+	} else {
+		v.oneOf("survey.language", s.Language, languages)
 	}
-	v.oneOf("survey.language", s.Language, languages)
 	from, ok1 := v.clock("survey.window.from", s.Window.From)
 	to, ok2 := v.clock("survey.window.to", s.Window.To)
 	if ok1 && ok2 {

@@ -1,0 +1,464 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const file = "test.yaml"
+
+// base is the smallest valid file (lines 1-9); cases that only add
+// sections append them from line 10 on.
+const base = `sip:
+  trunks:
+    - name: provider
+      allow: ["127.0.0.2"]
+` + rest
+
+// rest is the agents and queues of base (its lines 5-9).
+const rest = `agents:
+  - {id: a1, password: p1, skills: {general: 3}}
+queues:
+  - name: q1
+    skill: general
+`
+
+type fakeFileInfo struct {
+	os.FileInfo
+	dir bool
+}
+
+func (f fakeFileInfo) IsDir() bool { return f.dir }
+
+// testEnv has the variables HOTLINE_SECRET and DATABASE_URL, and every
+// path exists except those starting with "/missing"; paths ending in
+// ".txt" are files, the rest directories.
+func testEnv() env {
+	vars := map[string]string{"HOTLINE_SECRET": "s3cret", "DATABASE_URL": "postgres://env/db"}
+	return env{
+		lookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		stat: func(p string) (os.FileInfo, error) {
+			if strings.HasPrefix(p, "/missing") {
+				return nil, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+			}
+			return fakeFileInfo{dir: !strings.HasSuffix(p, ".txt")}, nil
+		},
+	}
+}
+
+func mustParse(t *testing.T, src string) *Config {
+	t.Helper()
+	c, err := parse(file, []byte(src), testEnv())
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return c
+}
+
+func TestMinimalDefaults(t *testing.T) {
+	c := mustParse(t, base)
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings: %q", c.Warnings)
+	}
+	if c.File != file {
+		t.Errorf("File = %q", c.File)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"service.name", c.Service.Name, "hotline"},
+		{"service.timezone", c.Service.Location.String(), "Europe/Moscow"},
+		{"service.language", c.Service.Language, "ru"},
+		{"sip.listen", c.SIP.ListenAddr, netip.MustParseAddrPort("127.0.0.1:5060")},
+		{"sip.advertise", c.SIP.Advertise, netip.MustParseAddr("127.0.0.1")},
+		{"sip.realm", c.SIP.Realm, "hotline"},
+		{"sip.ring_timeout", c.SIP.RingTimeout, 20 * time.Second},
+		{"sip.register", c.SIP.Register, Register{60 * time.Second, time.Hour}},
+		{"sip.auth_lockout", c.SIP.AuthLockout, AuthLockout{10, time.Minute, 10 * time.Minute}},
+		{"trunk.transport", c.SIP.Trunks[0].Transport, "udp"},
+		{"trunk.allow", c.SIP.Trunks[0].AllowRules[0], AllowRule{Prefix: netip.MustParsePrefix("127.0.0.2/32")}},
+		{"media.ip", c.Media.IP, "127.0.0.1"},
+		{"media.rtp", [2]int{c.Media.RTPPortMin, c.Media.RTPPortMax}, [2]int{20000, 29999}},
+		{"media.inactivity", c.Media.InactivityTimeout, time.Minute},
+		{"media.prompts.ru", fmt.Sprint(c.Media.Prompts["ru"]), "[prompts/generated/ru /usr/share/asterisk/sounds/ru]"},
+		{"media.moh", c.Media.MOH["default"], "/usr/share/asterisk/moh"},
+		{"http.listen", c.HTTP.Listen, "127.0.0.1:8080"},
+		{"database.url", c.Database.URL, "postgres://env/db"},
+		{"database.spool_dir", c.Database.SpoolDir, "var/spool"},
+		{"agent.sip_user", c.Agents[0].SIPUser, "a1"},
+		{"agent.line", c.Agents[0].Line, 1},
+		{"agent.max_missed", c.Agents[0].MaxMissed, 2},
+		{"agent.wrapup", c.Agents[0].Wrapup, time.Duration(0)},
+		{"queue.line", c.Queues[0].Line, 1},
+		{"queue.min_level", c.Queues[0].MinLevel, 1},
+		{"queue.strategy", c.Queues[0].Strategy, "longest-idle"},
+		{"queue.sl", c.Queues[0].SLThreshold, 20 * time.Second},
+		{"queue.sl_target", c.Queues[0].SLTarget, 0.8},
+		{"queue.short_abandon", c.Queues[0].ShortAbandon, 5 * time.Second},
+		{"queue.ring_timeout", c.Queues[0].RingTimeout, 15 * time.Second},
+		{"queue.join_empty", c.Queues[0].JoinEmpty, true},
+		{"queue.leave_empty", c.Queues[0].LeaveEmpty, false},
+		{"queue.announce", c.Queues[0].Announce, Announce{30 * time.Second, true, true}},
+		{"queue.moh", c.Queues[0].MOH, "default"},
+		{"queue.callback", c.Queues[0].Callback, Callback{false, "1", 2, time.Minute}},
+		{"features", c.Features, Features{"*1", "*2", "*3", "*4", "*9"}},
+		{"survey.enabled", c.Survey.Enabled, false},
+		{"survey.delay", c.Survey.Delay, 24 * time.Hour},
+		{"survey.window", [2]time.Duration{c.Survey.Window.FromOffset, c.Survey.Window.ToOffset}, [2]time.Duration{10 * time.Hour, 20 * time.Hour}},
+		{"survey.skip_holidays", c.Survey.SkipHolidays, true},
+		{"survey.sampling", c.Survey.Sampling["default"], 1.0},
+		{"survey.limits", [3]int{c.Survey.MaxConcurrent, c.Survey.PerMinute, c.Survey.DailyCap}, [3]int{5, 10, 500}},
+		{"survey.attempts", c.Survey.Attempts, 3},
+		{"survey.retry_delay", c.Survey.RetryDelay, 2 * time.Hour},
+		{"survey.cooldown_days", c.Survey.CooldownDays, 30},
+		{"survey.last_day", c.Survey.LastDay, 3},
+		{"survey.language", c.Survey.Language, "ru"},
+		{"reporting", c.Reporting, Reporting{168 * time.Hour, 15 * time.Minute, 5 * time.Second}},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestFullFile(t *testing.T) {
+	c := mustParse(t, `service: {name: hl, timezone: Asia/Vladivostok, language: en}
+sip:
+  listen: "0.0.0.0:5070"
+  advertise_ip: 192.0.2.10
+  trunks:
+    - name: provider
+      allow: ["10.0.0.0/8", "192.0.2.1:5060", "::1"]
+      address: "sip.example.net:5060"
+      transport: tcp
+      caller_id: "+74951234567"
+      username: u
+      password: "${HOTLINE_SECRET}"
+  numbers: {"88001234567": main, "*": main}
+media:
+  ip: 192.0.2.10
+  rtp_ports: "10000-10999"
+  prompts: {en: [/p/en]}
+  moh: {calm: /moh/calm}
+database: {url: "postgres://u:${HOTLINE_SECRET}@db/hotline"}
+agents:
+  - {id: a1, sip_user: u1, password: "x${HOTLINE_SECRET}y", line: 2, team: t, skills: {expert: 5}, wrapup: 10s, max_missed: 0}
+queues:
+  - name: q2
+    line: 2
+    skill: expert
+    min_level: 4
+    strategy: ring-all
+    moh: calm
+    max_length: 5
+    on_full: {action: message, message: busy}
+    callback: {enabled: true, key: "#", retries: 0, retry_delay: 1m}
+escalation: {queue: q2, number: "2000", reasons: [tech]}
+features: {escalate: "#9"}
+calendar: {holidays: ["2026-12-30"], workdays: ["2026-12-27"], year_data: /cal/ru-2028.txt}
+survey:
+  enabled: true
+  window: {from: "09:30", to: "21:00"}
+  sampling: {q2: 0.25}
+reporting: {intervals: 30m}
+ivr:
+  flows: {main: {}}
+`)
+	if got := c.Service.Location.String(); got != "Asia/Vladivostok" {
+		t.Errorf("location = %s", got)
+	}
+	if c.SIP.Advertise != netip.MustParseAddr("192.0.2.10") || c.SIP.ListenAddr.Port() != 5070 {
+		t.Errorf("sip = %v %v", c.SIP.ListenAddr, c.SIP.Advertise)
+	}
+	tr := c.SIP.Trunks[0]
+	if tr.Password.Value() != "s3cret" {
+		t.Errorf("trunk password = %q", tr.Password.Value())
+	}
+	wantRules := []AllowRule{
+		{Prefix: netip.MustParsePrefix("10.0.0.0/8")},
+		{Prefix: netip.MustParsePrefix("192.0.2.1/32"), Port: 5060},
+		{Prefix: netip.MustParsePrefix("::1/128")},
+	}
+	if fmt.Sprint(tr.AllowRules) != fmt.Sprint(wantRules) {
+		t.Errorf("allow rules = %v", tr.AllowRules)
+	}
+	if !tr.AllowRules[1].Matches(netip.MustParseAddrPort("192.0.2.1:5060")) || tr.AllowRules[1].Matches(netip.MustParseAddrPort("192.0.2.1:5061")) {
+		t.Error("AllowRule.Matches port handling")
+	}
+	if !tr.AllowRules[0].Matches(netip.MustParseAddrPort("[::ffff:10.1.2.3]:5060")) {
+		t.Error("AllowRule.Matches with a v4-mapped source")
+	}
+	// Maps merge with the defaults.
+	if len(c.Media.Prompts) != 2 || c.Media.Prompts["en"][0] != "/p/en" || len(c.Media.MOH) != 2 {
+		t.Errorf("media = %+v", c.Media)
+	}
+	if c.Database.URL != "postgres://u:s3cret@db/hotline" {
+		t.Errorf("database url = %q", c.Database.URL)
+	}
+	a := c.Agents[0]
+	if a.SIPUser != "u1" || a.Password.Value() != "xs3crety" || a.MaxMissed != 0 || a.Wrapup != 10*time.Second {
+		t.Errorf("agent = %+v", a)
+	}
+	q := c.Queues[0]
+	if q.OnFull != (Action{Action: "message", Message: "busy"}) || q.Callback.Key != "#" || q.JoinEmpty != true {
+		t.Errorf("queue = %+v", q)
+	}
+	if c.Features.Escalate != "#9" || c.Features.Login != "*1" {
+		t.Errorf("features = %+v", c.Features)
+	}
+	if len(c.Calendar.HolidayDates) != 1 || c.Calendar.HolidayDates[0] != time.Date(2026, 12, 30, 0, 0, 0, 0, time.UTC) {
+		t.Errorf("holidays = %v", c.Calendar.HolidayDates)
+	}
+	s := c.Survey
+	if s.Trunk != "provider" || s.CallerID != "+74951234567" || s.Language != "en" ||
+		s.Window.FromOffset != 9*time.Hour+30*time.Minute || s.Sampling["default"] != 1 || s.Sampling["q2"] != 0.25 {
+		t.Errorf("survey = %+v", s)
+	}
+	if c.IVR == nil || c.IVR.Line != 41 {
+		t.Errorf("ivr node = %+v", c.IVR)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		line int    // expected line of the error
+		msg  string // fragment of the message after "test.yaml:LINE: "
+	}{
+		{"yaml syntax", base + "service: [\n", 10, "YAML syntax"},
+		{"unknown top-level key", base + "servise: {}\n", 10, `unknown key "servise" (did you mean "service"?)`},
+		{"unknown nested key", base + "sip2: 1\nsurvey:\n  window: {form: \"10:00\"}\n", 12, `survey.window: unknown key "form" (did you mean "from"?)`},
+		{"duplicate key", base + "http: {listen: \"127.0.0.1:1\"}\nhttp: {}\n", 11, `duplicate key "http"`},
+		{"wrong kind", base + "http: 5\n", 10, `http: want a mapping, got "5"`},
+		{"bad timezone", base + "service: {timezone: Mars/Olympus}\n", 10, `service.timezone: unknown time zone "Mars/Olympus"`},
+		{"bad language", base + "service: {language: de}\n", 10, `service.language: "de" is not one of ru, en`},
+		{"bad duration", base + "sip:\n", 0, ""}, // placeholder replaced below
+		{"listen", "sip:\n  listen: localhost\n" + base[5:], 2, `sip.listen: invalid address "localhost"`},
+		{"advertise required", "sip:\n  listen: 0.0.0.0:5060\n" + base[5:], 2, "sip.advertise_ip: required when sip.listen is 0.0.0.0:5060"},
+		{"ring timeout duration", "sip:\n  ring_timeout: 20\n" + base[5:], 2, `sip.ring_timeout: invalid duration "20"`},
+		{"negative duration", "sip:\n  ring_timeout: -1s\n" + base[5:], 2, `sip.ring_timeout: duration "-1s" must not be negative`},
+		{"register", "sip:\n  register: {min_expiry: 10m, max_expiry: 1m}\n" + base[5:], 2, "sip.register.max_expiry: 1m0s is less than min_expiry 10m0s"},
+		{"no trunks", "sip: {}\nagents: []\n", 1, "sip.trunks: at least one trunk is required"},
+		{"bad cidr", "sip:\n  trunks:\n    - name: provider\n      allow: [\"10.0.0.0/33\"]\n" + rest, 4, `sip.trunks[0].allow[0]: invalid CIDR "10.0.0.0/33"`},
+		{"bad allow address", "sip:\n  trunks:\n    - name: provider\n      allow:\n        - 127.0.0.2\n        - example.com\n" + rest, 6, `sip.trunks[0].allow[1]: invalid address "example.com"`},
+		{"bad trunk address", "sip:\n  trunks:\n    - name: provider\n      allow: [\"127.0.0.2\"]\n      address: 127.0.0.2\n" + rest, 5, `sip.trunks[0].address: invalid address "127.0.0.2"`},
+		{"bad transport", "sip:\n  trunks:\n    - name: provider\n      allow: [\"127.0.0.2\"]\n      transport: sctp\n" + rest, 5, `sip.trunks[0].transport: "sctp" is not one of udp, tcp`},
+		{"duplicate trunk", "sip:\n  trunks:\n    - {name: p, allow: [127.0.0.2]}\n    - {name: p, allow: [127.0.0.3]}\n" + rest, 4, `sip.trunks[1].name: duplicate trunk "p"`},
+		{"trunk env unset", "sip:\n  trunks:\n    - {name: p, allow: [127.0.0.2], username: u, password: \"${NOPE}\"}\n" + rest, 3, "sip.trunks[0].password: environment variable NOPE is not set"},
+		{"empty flow", base + "sip:\n", 0, ""},
+		{"rtp odd", base + "media: {rtp_ports: \"20001-29999\"}\n", 10, "media.rtp_ports: range \"20001-29999\" must start at an even port"},
+		{"rtp order", base + "media: {rtp_ports: \"30000-20000\"}\n", 10, "start must be less than end"},
+		{"rtp syntax", base + "media: {rtp_ports: \"20000\"}\n", 10, `media.rtp_ports: invalid range "20000"`},
+		{"media ip", base + "media:\n  ip: 1.2.3\n", 11, `media.ip: invalid IP address "1.2.3"`},
+		{"http listen", base + "http: {listen: \"127.0.0.1:99999\"}\n", 10, `http.listen: invalid port in "127.0.0.1:99999"`},
+		{"duplicate agent id", base + "", 0, ""},
+		{"agent password missing", "agents:\n  - id: a1\n" + base, 2, "agents[0].password: is required"},
+		{"agent env unset", "agents:\n  - {id: a1, password: \"${MISSING_VAR}\"}\n", 2, "agents[0].password: environment variable MISSING_VAR is not set"},
+		{"agent line", "agents:\n  - {id: a1, password: p, line: 3}\n", 2, "agents[0].line: must be 1 or 2, not 3"},
+		{"skill level", "agents:\n  - id: a1\n    password: p\n    skills:\n      general: 3\n      billing: 6\n", 6, "agents[0].skills.billing: level 6 out of range 1..5"},
+		{"agent id chars", "agents:\n  - {id: \"a 1\", password: p}\n", 2, `agents[0].id: id "a 1" may only contain`},
+		{"level type", "agents:\n  - {id: a1, password: p, skills: {general: high}}\n", 2, `agents[0].skills.general: want an integer, got "high"`},
+		{"duplicate queue", base + "", 0, ""},
+		{"unknown overflow queue", base[:len(base)-1] + "\n    on_max_wait: {action: overflow, queue: secnd-line}\n", 10, `queues[0].on_max_wait.queue: unknown queue "secnd-line"`},
+		{"overflow without queue", base[:len(base)-1] + "\n    on_full:\n      action: overflow\n", 10, "queues[0].on_full.queue: required for action overflow"},
+		{"overflow to itself", base[:len(base)-1] + "\n    on_full: {action: overflow, queue: q1}\n", 10, `queues[0].on_full.queue: queue "q1" cannot overflow to itself`},
+		{"bad action", base[:len(base)-1] + "\n    on_full: {action: drop}\n", 10, `queues[0].on_full.action: "drop" is not one of overflow, message, callback`},
+		{"unknown moh", base[:len(base)-1] + "\n    moh: jazz\n", 10, `queues[0].moh: unknown moh class "jazz"`},
+		{"strategy", base[:len(base)-1] + "\n    strategy: random\n", 10, `queues[0].strategy: "random" is not one of longest-idle`},
+		{"sl target", base[:len(base)-1] + "\n    sl_target: 80\n", 10, "queues[0].sl_target: 80 out of range (0, 1]"},
+		{"min level", base[:len(base)-1] + "\n    min_level: 0\n", 10, "queues[0].min_level: level 0 out of range 1..5"},
+		{"callback key", base[:len(base)-1] + "\n    callback: {enabled: true, key: \"12\"}\n", 10, `queues[0].callback.key: invalid DTMF key "12"`},
+		{"bool type", base[:len(base)-1] + "\n    join_empty: maybe\n", 10, `queues[0].join_empty: want true or false, got "maybe"`},
+		{"escalation unknown queue", base + "escalation: {queue: second, number: \"2000\"}\n", 10, `escalation.queue: unknown queue "second"`},
+		{"escalation line 1", base + "escalation:\n  number: \"2000\"\n  queue: q1\n", 12, `escalation.queue: queue "q1" is line 1; escalation needs a line 2 queue`},
+		{"escalation number", base + "escalation: {queue: q1}\n", 10, "escalation.number: required when escalation.queue is set"},
+		{"feature code", base + "features:\n  pause: \"p3\"\n", 11, `features.pause: invalid feature code "p3"`},
+		{"feature duplicate", base + "features:\n  ready: \"*1\"\n", 11, `features.ready: code "*1" is also features.login`},
+		{"holiday date", base + "calendar:\n  holidays:\n    - 2026-12-30\n    - 2026-13-01\n", 13, `calendar.holidays[1]: invalid date "2026-13-01"`},
+		{"year data missing", base + "calendar: {year_data: /missing/ru.txt}\n", 10, `calendar.year_data: cannot read "/missing/ru.txt"`},
+		{"survey trunk", base + "survey:\n  enabled: true\n  trunk: nope\n", 12, `survey.trunk: unknown trunk "nope"`},
+		{"survey window", base + "survey:\n  window: {from: \"20:00\", to: \"10:00\"}\n", 11, "survey.window.to: 10:00 is not after from 20:00"},
+		{"survey window syntax", base + "survey:\n  window:\n    from: \"24:00\"\n", 12, `survey.window.from: invalid time "24:00"`},
+		{"sampling range", base + "survey:\n  sampling: {q1: 1.5}\n", 11, "survey.sampling.q1: rate 1.5 out of range 0..1"},
+		{"sampling queue", base + "survey:\n  sampling:\n    nope: 0.5\n", 12, `survey.sampling.nope: unknown queue "nope"`},
+		{"survey limits", base + "survey: {per_minute: 0}\n", 10, "survey.per_minute: must be at least 1"},
+		{"reporting intervals", base + "reporting: {intervals: 7m}\n", 10, "reporting.intervals: 7m0s must divide an hour"},
+		{"number type", base + "survey:\n  sampling: {q1: [1]}\n", 11, "survey.sampling.q1: want a number, got a list"},
+	}
+	// Cases that need more than one line of context.
+	for i := range tests {
+		switch tests[i].name {
+		case "bad duration":
+			tests[i].src = base + "reporting:\n  fcr_window: 7d\n"
+			tests[i].line, tests[i].msg = 11, `reporting.fcr_window: invalid duration "7d"`
+		case "empty flow":
+			tests[i].src = "sip:\n  numbers:\n    \"8800\": main\n    \"*\": \"\"\n" + base[5:]
+			tests[i].line, tests[i].msg = 4, `sip.numbers["*"]: flow name must not be empty`
+		case "duplicate agent id":
+			tests[i].src = base + "  - {id: a2, password: p}\n  - {id: a1, sip_user: x, password: p}\n"
+			tests[i].src = strings.Replace(base, "agents:\n  - {id: a1, password: p1, skills: {general: 3}}\n",
+				"agents:\n  - {id: a1, password: p1, skills: {general: 3}}\n  - {id: a1, sip_user: x, password: p}\n  - {id: a3, sip_user: a1, password: p}\n", 1)
+			tests[i].line, tests[i].msg = 7, `agents[1].id: duplicate agent id "a1" (also agents[0], line 6)`
+		case "duplicate queue":
+			tests[i].src = base + "  - name: q1\n"
+			tests[i].line, tests[i].msg = 10, `queues[1].name: duplicate queue "q1" (also queues[0], line 8)`
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(file, []byte(tt.src), testEnv())
+			if err == nil {
+				t.Fatalf("no error; config %+v", c)
+			}
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("error %T is not an ErrorList: %v", err, err)
+			}
+			want := fmt.Sprintf("%s:%d: ", file, tt.line)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if strings.HasPrefix(line, want) && strings.Contains(line, tt.msg) {
+					return
+				}
+			}
+			t.Errorf("want a line %q...%q, got:\n%v", want, tt.msg, err)
+		})
+	}
+}
+
+func TestDuplicateSIPUser(t *testing.T) {
+	_, err := parse(file, []byte("agents:\n  - {id: a1, password: p}\n  - {id: b, sip_user: a1, password: p}\n"), testEnv())
+	if err == nil || !strings.Contains(err.Error(), `test.yaml:3: agents[1].sip_user: duplicate sip_user "a1" (also agents[0], line 2)`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestAllErrorsCollected checks that problems are all reported, one per
+// line, in line order.
+func TestAllErrorsCollected(t *testing.T) {
+	_, err := parse(file, []byte(base+"service: {language: de, timezone: Nowhere/X}\nbogus: 1\nreporting: {intervals: 7x}\n"), testEnv())
+	if err == nil {
+		t.Fatal("no error")
+	}
+	got := err.Error()
+	want := strings.Join([]string{
+		`test.yaml:10: service.language: "de" is not one of ru, en`,
+		`test.yaml:10: service.timezone: unknown time zone "Nowhere/X"`,
+		`test.yaml:11: unknown key "bogus"`,
+		`test.yaml:12: reporting.intervals: invalid duration "7x" (want Go syntax such as 20s, 1m30s, 24h)`,
+	}, "\n")
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	c := mustParse(t, strings.Replace(base, "skill: general", "skill: expert", 1)+"media:\n  prompts:\n    ru: [/missing/ru, /ok]\n  moh: {default: /missing/moh}\n")
+	want := []string{
+		`test.yaml:12: media.prompts.ru[0]: directory "/missing/ru" does not exist`,
+		`test.yaml:13: media.moh.default: directory "/missing/moh" does not exist`,
+		`test.yaml:8: queues[0]: no agent can serve queue "q1" (line 1, skill "expert" at level 1 or more)`,
+	}
+	if fmt.Sprint(c.Warnings) != fmt.Sprint(want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(c.Warnings, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	tests := []struct {
+		password, want string
+	}{
+		{"${HOTLINE_SECRET}", "s3cret"},
+		{"pre-${HOTLINE_SECRET}-post", "pre-s3cret-post"},
+		{"$HOTLINE_SECRET", "$HOTLINE_SECRET"}, // only ${NAME} expands
+		{"a$b{c}", "a$b{c}"},
+	}
+	for _, tt := range tests {
+		c := mustParse(t, strings.Replace(base, "password: p1", fmt.Sprintf("password: %q", tt.password), 1))
+		if got := c.Agents[0].Password.Value(); got != tt.want {
+			t.Errorf("%q expanded to %q, want %q", tt.password, got, tt.want)
+		}
+	}
+}
+
+// TestLoadUsesEnvironment exercises Load with the real environment.
+func TestLoadUsesEnvironment(t *testing.T) {
+	t.Setenv("HOTLINE_TEST_PW", "from-env")
+	t.Setenv("DATABASE_URL", "postgres://real/env")
+	path := t.TempDir() + "/h.yaml"
+	if err := os.WriteFile(path, []byte(strings.Replace(base, "p1", `"${HOTLINE_TEST_PW}"`, 1)+"media: {prompts: {ru: [/]}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Agents[0].Password.Value() != "from-env" || c.Database.URL != "postgres://real/env" {
+		t.Errorf("password %q, url %q", c.Agents[0].Password.Value(), c.Database.URL)
+	}
+	if _, err := Load(path + ".missing"); err == nil || !strings.Contains(err.Error(), "h.yaml.missing") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestAnchorsAndMerge(t *testing.T) {
+	c := mustParse(t, base+`  - &q {name: q2, skill: general, priority: 3, sl_threshold: 30s}
+  - <<: *q
+    name: q3
+    priority: 4
+`)
+	q2, q3 := c.Queues[1], c.Queues[2]
+	if q2.Priority != 3 || q3.Name != "q3" || q3.Priority != 4 || q3.SLThreshold != 30*time.Second || q3.Skill != "general" {
+		t.Errorf("q2 %+v\nq3 %+v", q2, q3)
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	c := mustParse(t, strings.Replace(base, "allow:", "username: u\n      password: trunkpw\n      allow:", 1)+
+		"database: {url: \"postgres://hl:dbpw@db:5432/hotline\"}\n")
+	r := c.Redacted()
+	if r.Agents[0].Password != "***" || r.SIP.Trunks[0].Password != "***" || r.Database.URL != "postgres://hl:%2A%2A%2A@db:5432/hotline" {
+		t.Errorf("redacted: %+v %+v %q", r.Agents[0], r.SIP.Trunks[0], r.Database.URL)
+	}
+	if c.Agents[0].Password.Value() != "p1" || c.SIP.Trunks[0].Password.Value() != "trunkpw" || !strings.Contains(c.Database.URL, "dbpw") {
+		t.Error("Redacted modified the original")
+	}
+	r.Agents[0].Skills["general"] = 1
+	if c.Agents[0].Skills["general"] != 3 {
+		t.Error("Redacted shares the skills map")
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	c := mustParse(t, strings.Replace(base, "allow:", "username: u\n      password: trunkpw\n      allow:", 1)+
+		"database: {url: \"host=db password='dbpw' user=hl\"}\n")
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	log.Info("x", "agent", c.Agents[0], "trunk", c.SIP.Trunks[0], "db", c.Database, "pw", c.Agents[0].Password)
+	outputs := []string{
+		fmt.Sprint(c.Agents[0]), fmt.Sprintf("%+v", c.Agents[0]), fmt.Sprintf("%#v", c.Agents[0]),
+		fmt.Sprint(c.SIP.Trunks[0]), fmt.Sprintf("%+v", c.SIP.Trunks), fmt.Sprintf("%#v", c.SIP.Trunks[0]),
+		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", *c), fmt.Sprintf("%#v", *c),
+		fmt.Sprintf("%s %q %x %d", c.Agents[0].Password, c.Agents[0].Password, c.Agents[0].Password, c.Agents[0].Password),
+		fmt.Sprint(c.Database), logs.String(),
+	}
+	for _, out := range outputs {
+		for _, secret := range []string{"p1", "trunkpw", "dbpw"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%q leaks in %s", secret, out)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "agent.id=a1") {
+		t.Errorf("log output lacks the agent id: %s", logs.String())
+	}
+}
