@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 const file = "test.yaml"
@@ -460,5 +462,25 @@ func TestSecretsNeverPrint(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "agent.id=a1") {
 		t.Errorf("log output lacks the agent id: %s", logs.String())
+	}
+}
+
+// TestRedactedRoundTrip checks that "check-config -print" output (the
+// redacted config marshalled to YAML) is itself a valid file.
+func TestRedactedRoundTrip(t *testing.T) {
+	c := mustParse(t, base+"ivr:\n  flows: {main: {}}\n")
+	out, err := yaml.Marshal(c.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "p1") {
+		t.Errorf("password in output:\n%s", out)
+	}
+	c2, err := parse("printed.yaml", out, testEnv())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if c2.Agents[0].Password.Value() != "***" || c2.Queues[0].SLThreshold != c.Queues[0].SLThreshold || c2.IVR == nil {
+		t.Errorf("round trip: %+v", c2)
 	}
 }
