@@ -85,7 +85,7 @@ type CalendarDay struct {
 // days off and working weekend days. Dates not listed follow the weekday.
 type Calendar struct {
 	days  map[Date]CalendarDay
-	years map[int]string // year → status: official, secondary, unverified, config
+	years map[int]string // year → Status*
 }
 
 // CalendarYearStatus values.
@@ -93,6 +93,7 @@ const (
 	StatusOfficial   = "official"   // checked against the government decree
 	StatusSecondary  = "secondary"  // from reputable derived data; the decree itself was not checked
 	StatusUnverified = "unverified" // statutory holidays and the weekend rule only
+	StatusConfig     = "config"     // config lists the year's dates itself (ivr.calendar.years)
 )
 
 // LoadRussianCalendar loads the embedded Russian production calendar

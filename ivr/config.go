@@ -153,8 +153,6 @@ type Flows struct {
 	Calendar     *Calendar
 	Schedules    map[string]*Schedule
 	Flows        map[string]*Flow
-	// calendarYears are years config declares fully described by its dates.
-	calendarYears []int
 }
 
 // Flow returns a flow by name.
@@ -179,19 +177,7 @@ func (f *Flows) Warnings(now time.Time) []string {
 	if f.Calendar == nil {
 		return nil
 	}
-	var out []string
-	for _, w := range f.Calendar.Warnings(now.In(f.Zone)) {
-		covered := false
-		for _, y := range f.calendarYears {
-			if strings.Contains(w, strconv.Itoa(y)) {
-				covered = true
-			}
-		}
-		if !covered {
-			out = append(out, w)
-		}
-	}
-	return out
+	return f.Calendar.Warnings(now.In(f.Zone))
 }
 
 // PromptChecker tells whether prompts exist (the media catalog implements
@@ -468,8 +454,9 @@ func ParseFlows(filename string, node *yaml.Node, opts ...Option) (*Flows, error
 
 	f.Calendar = o.calendar
 	builtin := true
+	var years []int
 	if calendarNode != nil {
-		builtin = p.calendarConfig(f, calendarNode, &o)
+		builtin, years = p.calendarConfig(calendarNode)
 	}
 	if f.Calendar == nil {
 		f.Calendar = &Calendar{days: map[Date]CalendarDay{}, years: map[int]string{}}
@@ -484,6 +471,9 @@ func ParseFlows(filename string, node *yaml.Node, opts ...Option) (*Flows, error
 	}
 	if calendarNode != nil {
 		p.calendarDates(f, calendarNode)
+		for _, y := range years {
+			f.Calendar.years[y] = StatusConfig
+		}
 	}
 
 	for _, e := range p.mapping(schedulesNode, "ivr.schedules", "schedule") {
@@ -520,10 +510,10 @@ func (p *parser) lang(n *yaml.Node, what string) string {
 	return l
 }
 
-// calendarConfig reads calendar.builtin and calendar.years; it returns
-// whether the embedded calendar is wanted.
-func (p *parser) calendarConfig(f *Flows, n *yaml.Node, o *parseOptions) bool {
-	builtin := true
+// calendarConfig reads calendar.builtin and calendar.years: whether the
+// embedded calendar is wanted, and the years config describes itself.
+func (p *parser) calendarConfig(n *yaml.Node) (builtin bool, years []int) {
+	builtin = true
 	for _, e := range p.mapping(n, "ivr.calendar", "key", "builtin", "dates", "years") {
 		switch e.k.Value {
 		case "builtin":
@@ -541,11 +531,11 @@ func (p *parser) calendarConfig(f *Flows, n *yaml.Node, o *parseOptions) bool {
 				continue
 			}
 			for _, y := range v.Content {
-				f.calendarYears = append(f.calendarYears, p.integer(y, "ivr.calendar.years", 2000))
+				years = append(years, p.integer(y, "ivr.calendar.years", 2000))
 			}
 		}
 	}
-	return builtin
+	return builtin, years
 }
 
 func (p *parser) calendarDates(f *Flows, n *yaml.Node) {

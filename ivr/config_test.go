@@ -348,3 +348,24 @@ func TestExampleLoads(t *testing.T) {
 		t.Errorf("warnings %q", w)
 	}
 }
+
+// TestDocExampleLoads keeps the full example in docs/ivr.md valid.
+func TestDocExampleLoads(t *testing.T) {
+	doc, err := os.ReadFile("../docs/ivr.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	src, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in docs/ivr.md")
+	}
+	f := mustParse(t, src)
+	if f.Flows["support"].Nodes["contract"].Pattern.MatchString("12345") {
+		t.Error("pattern should be anchored")
+	}
+	w := f.Warnings(time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC))
+	if len(w) != 1 || !strings.Contains(w[0], "2027") {
+		t.Errorf("warnings %q (2028 is declared in config)", w)
+	}
+}
