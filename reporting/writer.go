@@ -58,11 +58,14 @@ type WriterStats struct {
 
 // Writer stores events off the call path: Publish appends to a bounded
 // in-memory buffer; one goroutine writes batches to the Sink. When the
-// database fails or is slower than WriteTimeout, events go to an
-// append-only journal (JSON lines, fsync'd every FlushEvery) and while the
-// journal is non-empty every new event is appended to it, so the journal
-// stays in publish order; when the database answers again the journal is
-// replayed in order, then truncated. The Sink is idempotent by event ID, so
+// database fails or is slower than WriteTimeout, the events in memory go to
+// the journal's head file (JournalPath + ".head", fsync'd at once) and every
+// new event is appended by Publish to the journal itself (JSON lines,
+// fsync'd every FlushEvery) until the journal is empty again. When the
+// database answers, memory, then the head, then the journal are written, so
+// events reach the database in publish order; the journal is then
+// truncated. If memory fills while the database is merely slow, Publish
+// starts spooling the same way. The Sink is idempotent by event ID, so
 // a replay that is interrupted (crash, new outage) and repeated duplicates
 // nothing. Events still only in memory are lost if the process dies; the
 // journal survives restarts and is replayed by the next Writer.
@@ -79,6 +82,7 @@ type Writer struct {
 	jsize     int64 // bytes appended (incl. buffered)
 	replayOff int64 // bytes already replayed to the database
 	spoolN    int64 // events in journal after replayOff
+	headN     int64 // events in the head file (replayed before the journal)
 	dirty     bool
 	closed    bool
 	stats     WriterStats
@@ -128,6 +132,22 @@ func NewWriter(sink Sink, opt WriterOptions) (*Writer, error) {
 		mem: make([]queue.Event, 0, min(opt.Buffer, 65536)),
 		jf:  f, jw: bufio.NewWriterSize(f, 256<<10), jsize: st.Size(),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	if hf, err := os.OpenFile(w.headPath(), os.O_RDWR, 0); err == nil {
+		hst, err := hf.Stat()
+		if err == nil && hst.Size() > 0 {
+			_, err = dropTornTail(hf, hst.Size(), log)
+		}
+		hf.Close()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if w.headN, err = countLines(w.headPath()); err != nil {
+			f.Close()
+			return nil, err
+		}
+		w.spooling = w.headN > 0
 	}
 	if st.Size() > 0 {
 		size, err := dropTornTail(f, st.Size(), log)
@@ -249,7 +269,7 @@ func (w *Writer) Stats() WriterStats {
 	defer w.mu.Unlock()
 	s := w.stats
 	s.Buffered = len(w.mem)
-	s.SpoolEvents = w.spoolN
+	s.SpoolEvents = w.spoolN + w.headN
 	s.SpoolBytes = w.jsize - w.replayOff
 	s.Spooling = w.spooling
 	return s
@@ -340,6 +360,9 @@ func (w *Writer) drain(stopping bool) bool {
 		if stopping {
 			return true // replay on the next start
 		}
+		if err := w.replayHead(); err != nil {
+			return false
+		}
 		done, err := w.replayChunk()
 		if err != nil {
 			return false
@@ -350,18 +373,90 @@ func (w *Writer) drain(stopping bool) bool {
 	}
 }
 
-// spoolMemLocked moves the in-memory events to the journal.
+// spoolMemLocked moves the in-memory events to the head file. They are
+// older than anything in the journal (which may already hold events that
+// Publish spooled while they were being written), so they go to a file
+// that is replayed first: the head, written only when memory is handed
+// over, so at most Buffer + Batch events, and fsync'd at once.
 func (w *Writer) spoolMemLocked() {
 	if !w.spooling {
 		w.log.Warn("reporting: database unavailable, spooling to journal", "path", w.opt.JournalPath)
 	}
 	w.spooling = true
-	for _, e := range w.mem {
-		if err := w.appendLocked(e); err != nil {
-			w.log.Error("reporting: journal append failed, event lost", "id", e.ID, "err", err)
+	if len(w.mem) == 0 {
+		return
+	}
+	f, err := os.OpenFile(w.headPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err == nil {
+		bw := bufio.NewWriterSize(f, 256<<10)
+		enc := json.NewEncoder(bw)
+		for _, e := range w.mem {
+			if err = enc.Encode(e); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if e := f.Close(); err == nil {
+			err = e
 		}
 	}
+	if err != nil {
+		w.log.Error("reporting: journal head write failed, events lost", "events", len(w.mem), "err", err)
+	} else {
+		w.headN += int64(len(w.mem))
+		w.stats.Spooled += uint64(len(w.mem))
+	}
 	w.mem = w.mem[:0]
+}
+
+func (w *Writer) headPath() string { return w.opt.JournalPath + ".head" }
+
+// replayHead writes the head file's events (all older than the journal's)
+// and removes it.
+func (w *Writer) replayHead() error {
+	w.mu.Lock()
+	n := w.headN
+	w.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	st, err := os.Stat(w.headPath())
+	if errors.Is(err, os.ErrNotExist) {
+		w.mu.Lock()
+		w.headN = 0
+		w.mu.Unlock()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for off := int64(0); off < st.Size(); {
+		evs, next, err := readJournal(w.headPath(), off, st.Size(), w.opt.Batch, w.log)
+		if err != nil {
+			return err
+		}
+		if len(evs) > 0 {
+			if err := w.write(evs); err != nil {
+				return err
+			}
+		}
+		if next == off {
+			break
+		}
+		off = next
+	}
+	if err := os.Remove(w.headPath()); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.headN = 0
+	w.mu.Unlock()
+	return nil
 }
 
 func (w *Writer) write(batch []queue.Event) error {
