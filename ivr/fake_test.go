@@ -2,7 +2,6 @@ package ivr
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,14 +194,6 @@ func (e *events) summary() []string {
 	return out
 }
 
-func (e *events) types() []queue.EventType {
-	var out []queue.EventType
-	for _, ev := range e.all {
-		out = append(out, ev.Type)
-	}
-	return out
-}
-
 // parseYAML parses src as a config file and hands its ivr: section to ParseFlows.
 func parseYAML(t *testing.T, src string, opts ...Option) (*Flows, error) {
 	t.Helper()
@@ -227,14 +218,4 @@ func mustParse(t *testing.T, src string, opts ...Option) *Flows {
 		t.Fatalf("ParseFlows:\n%v", err)
 	}
 	return f
-}
-
-// dedent strips the common leading tabs of a raw-string YAML literal.
-func dedent(s string) string {
-	s = strings.TrimPrefix(s, "\n")
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimPrefix(l, "\t")
-	}
-	return strings.Join(lines, "\n")
 }
