@@ -1,0 +1,377 @@
+package reporting
+
+import (
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hotline-cc/hotline/queue"
+)
+
+// Rolling windows of hotline_service_level_ratio.
+const (
+	Window15m   = "15m"
+	Window1h    = "1h"
+	WindowToday = "today"
+)
+
+// MetricsOptions configure NewMetrics.
+type MetricsOptions struct {
+	// Config gives T, S and lines per queue (nil: defaults).
+	Config *Config
+	// Now is the clock for rolling windows (default time.Now).
+	Now func() time.Time
+	// Writer, if set, is exported as backlog/spool gauges.
+	Writer interface{ Stats() WriterStats }
+}
+
+// Metrics is an in-process consumer of the event stream that maintains
+// hotline's Prometheus metrics. Publish it alongside the Writer (it
+// implements queue.Publisher); it never touches the database. No phone
+// number or call ID is ever a label.
+type Metrics struct {
+	cfg *Config
+	now func() time.Time
+
+	offered, answered, withinT, abandoned, shortAb *prometheus.CounterVec
+	wait                                           *prometheus.HistogramVec
+	escalations, surveys                           *prometheus.CounterVec
+
+	mu     sync.Mutex
+	open   map[string]*openVisit // call → visit waiting in a queue
+	lines  map[string]lineMark   // call → line of its last answered visit (for survey events)
+	recent map[string][]slSample // queue → visits finished in the last hour
+	today  map[string]*Counts    // queue → visits finished today
+	day    time.Time             // start of "today"
+	csi    map[string]*[2]float64
+	fcr    map[[2]string]*[2]float64 // (line, source) → resolved, covered
+}
+
+type openVisit struct {
+	queue    string
+	joinedAt time.Time
+	line     string
+}
+
+type lineMark struct {
+	line string
+	at   time.Time
+}
+
+type slSample struct {
+	at time.Time
+	c  Counts
+}
+
+// NewMetrics registers the collectors on reg.
+func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error) {
+	cfg := opt.Config
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	m := &Metrics{
+		cfg: cfg, now: now,
+		open: map[string]*openVisit{}, lines: map[string]lineMark{}, recent: map[string][]slSample{},
+		today: map[string]*Counts{}, csi: map[string]*[2]float64{}, fcr: map[[2]string]*[2]float64{},
+	}
+	cv := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	m.offered = cv("hotline_calls_offered_total", "Calls that entered the queue.", "queue")
+	m.answered = cv("hotline_calls_answered_total", "Calls answered from the queue.", "queue")
+	m.withinT = cv("hotline_calls_answered_within_threshold_total", "Calls answered with wait <= the queue's service-level threshold T.", "queue")
+	m.abandoned = cv("hotline_calls_abandoned_total", "Calls whose caller hung up while waiting in the queue.", "queue")
+	m.shortAb = cv("hotline_calls_short_abandoned_total", "Abandoned calls with wait <= the queue's short-abandon threshold S.", "queue")
+	m.escalations = cv("hotline_escalations_total", "Calls escalated from first to second line.", "from_queue", "to_queue")
+	m.surveys = cv("hotline_survey_calls_total", "Survey events by result (scheduled, attempted, completed, failed, skipped, optout).", "result")
+	m.wait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "hotline_queue_wait_seconds",
+		Help:    "Wait from queue entry to answer, abandon, overflow, timeout or callback.",
+		Buckets: waitBuckets(cfg),
+	}, []string{"queue", "outcome"})
+	cs := []prometheus.Collector{m.offered, m.answered, m.withinT, m.abandoned, m.shortAb, m.escalations, m.surveys, m.wait, (*derived)(m)}
+	if opt.Writer != nil {
+		w := opt.Writer
+		cs = append(cs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hotline_reporting_buffered_events", Help: "Events in the writer's memory buffer."},
+				func() float64 { return float64(w.Stats().Buffered) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hotline_reporting_spool_events", Help: "Events in the local journal waiting for the database."},
+				func() float64 { return float64(w.Stats().SpoolEvents) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hotline_reporting_spool_bytes", Help: "Bytes of the local journal waiting for the database."},
+				func() float64 { return float64(w.Stats().SpoolBytes) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_reporting_events_written_total", Help: "Events written to the database."},
+				func() float64 { return float64(w.Stats().Written) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_reporting_write_failures_total", Help: "Failed database writes (events spooled)."},
+				func() float64 { return float64(w.Stats().Failures) }),
+		)
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// waitBuckets are general buckets plus every configured T and S.
+func waitBuckets(cfg *Config) []float64 {
+	set := map[float64]bool{}
+	for _, b := range []float64{1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200} {
+		set[b] = true
+	}
+	set[cfg.ThresholdFor("").Seconds()] = true
+	set[cfg.ShortAbandonFor("").Seconds()] = true
+	for q := range cfg.Queues {
+		set[cfg.ThresholdFor(q).Seconds()] = true
+		set[cfg.ShortAbandonFor(q).Seconds()] = true
+	}
+	out := make([]float64, 0, len(set))
+	for b := range set {
+		out = append(out, b)
+	}
+	sort.Float64s(out)
+	return out
+}
+
+// Publish consumes one event.
+func (m *Metrics) Publish(e queue.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rollDay(e.At)
+	switch e.Type {
+	case queue.QueueJoined:
+		if v := m.open[e.CallID]; v != nil { // joined again with no outcome: the old wait ended
+			m.finish(e.CallID, v, OutcomeOverflowed, e.At.Sub(v.joinedAt), e.At)
+		}
+		from := e.Data["escalated_from"]
+		m.open[e.CallID] = &openVisit{queue: e.Queue, joinedAt: e.At, line: m.cfg.lineFor(e.Queue, from != "")}
+		m.offered.WithLabelValues(e.Queue).Inc()
+	case queue.QueueAnswered:
+		if v := m.open[e.CallID]; v != nil {
+			m.finish(e.CallID, v, OutcomeAnswered, waitOf(e, v), e.At)
+			m.lines[e.CallID] = lineMark{v.line, e.At}
+		}
+	case queue.QueueAbandoned:
+		m.finishOpen(e, OutcomeAbandoned)
+	case queue.QueueOverflowed:
+		m.finishOpen(e, OutcomeOverflowed)
+	case queue.QueueTimeout:
+		m.finishOpen(e, OutcomeTimeout)
+	case queue.CallbackRequested:
+		m.finishOpen(e, OutcomeCallback)
+	case queue.CallEnded:
+		m.finishOpen(e, OutcomeAbandoned)
+	case queue.CallEscalated:
+		m.escalations.WithLabelValues(e.Queue, e.Data["to_queue"]).Inc()
+	case queue.CallDisposition:
+		line := m.lines[e.CallID].line
+		if e.Reason == "resolved" || e.Reason == "not_resolved" || e.Reason == "escalated" {
+			m.addFCR(line, FCRDisposition, e.Reason == "resolved")
+		}
+	case queue.SurveyScheduled:
+		m.surveys.WithLabelValues("scheduled").Inc()
+	case queue.SurveyAttempt:
+		m.surveys.WithLabelValues("attempted").Inc()
+	case queue.SurveyFailed:
+		m.surveys.WithLabelValues("failed").Inc()
+	case queue.SurveySkipped:
+		m.surveys.WithLabelValues("skipped").Inc()
+	case queue.SurveyOptOut:
+		m.surveys.WithLabelValues("optout").Inc()
+	case queue.SurveyCompleted:
+		m.surveys.WithLabelValues("completed").Inc()
+		line := m.lines[e.CallID].line
+		if r, err := strconv.Atoi(e.Data["rating"]); err == nil && r >= 1 && r <= 5 && line != "" {
+			s := m.csi[line]
+			if s == nil {
+				s = &[2]float64{}
+				m.csi[line] = s
+			}
+			s[0] += CSIScore(r)
+			s[1]++
+		}
+		if v := e.Data["solved"]; v == "yes" || v == "no" {
+			m.addFCR(line, FCRSurvey, v == "yes")
+		}
+	}
+	m.prune(e.At)
+}
+
+func (m *Metrics) addFCR(line, source string, resolved bool) {
+	if line == "" {
+		return
+	}
+	k := [2]string{line, source}
+	s := m.fcr[k]
+	if s == nil {
+		s = &[2]float64{}
+		m.fcr[k] = s
+	}
+	if resolved {
+		s[0]++
+	}
+	s[1]++
+}
+
+func waitOf(e queue.Event, v *openVisit) time.Duration {
+	if d, ok := dataMS(e, "wait_ms"); ok {
+		return d
+	}
+	return e.At.Sub(v.joinedAt)
+}
+
+func (m *Metrics) finishOpen(e queue.Event, o Outcome) {
+	if v := m.open[e.CallID]; v != nil {
+		m.finish(e.CallID, v, o, waitOf(e, v), e.At)
+	}
+}
+
+// finish records a visit's outcome (same flags as BuildCall).
+func (m *Metrics) finish(call string, v *openVisit, o Outcome, wait time.Duration, at time.Time) {
+	delete(m.open, call)
+	q := v.queue
+	vis := Visit{Queue: q, Outcome: o, Wait: wait}
+	T, S := m.cfg.ThresholdFor(q), m.cfg.ShortAbandonFor(q)
+	vis.WithinT = o == OutcomeAnswered && wait <= T
+	vis.ShortAbandon = o == OutcomeAbandoned && wait <= S
+	vis.AbandonWithinT = o == OutcomeAbandoned && wait <= T
+	m.wait.WithLabelValues(q, string(o)).Observe(wait.Seconds())
+	switch o {
+	case OutcomeAnswered:
+		m.answered.WithLabelValues(q).Inc()
+		if vis.WithinT {
+			m.withinT.WithLabelValues(q).Inc()
+		}
+	case OutcomeAbandoned:
+		m.abandoned.WithLabelValues(q).Inc()
+		if vis.ShortAbandon {
+			m.shortAb.WithLabelValues(q).Inc()
+		}
+	}
+	var c Counts
+	c.CountVisit(vis)
+	c.Offered = 0 // SL windows count finished visits only
+	m.recent[q] = append(m.recent[q], slSample{at, c})
+	t := m.today[q]
+	if t == nil {
+		t = &Counts{}
+		m.today[q] = t
+	}
+	t.Add(c)
+}
+
+// rollDay resets "today" at midnight in the service's zone.
+func (m *Metrics) rollDay(at time.Time) {
+	start, _ := Today(at, m.cfg.location())
+	if start.After(m.day) {
+		m.day = start
+		m.today = map[string]*Counts{}
+	}
+}
+
+// prune drops samples older than an hour and line marks older than 3 days.
+func (m *Metrics) prune(now time.Time) {
+	cut := now.Add(-time.Hour)
+	for q, ss := range m.recent {
+		i := 0
+		for i < len(ss) && ss[i].at.Before(cut) {
+			i++
+		}
+		if i > 0 {
+			m.recent[q] = append(ss[:0], ss[i:]...)
+		}
+	}
+	if len(m.lines) > 1024 && now.Second() == 0 {
+		for k, v := range m.lines {
+			if now.Sub(v.at) > 72*time.Hour {
+				delete(m.lines, k)
+			}
+		}
+	}
+}
+
+// derived is the collector for gauges computed at scrape time.
+type derived Metrics
+
+var (
+	slDesc = prometheus.NewDesc("hotline_service_level_ratio",
+		"Service level over a rolling window by formula (answered, offered, removed); see docs/metrics.md. Absent when the denominator is 0.",
+		[]string{"queue", "formula", "window"}, nil)
+	csiDesc = prometheus.NewDesc("hotline_csi_score",
+		"Customer satisfaction 0-100, mean of (rating-1)/4*100 over survey answers since process start, by line of the answering agent.",
+		[]string{"line"}, nil)
+	fcrDesc = prometheus.NewDesc("hotline_fcr_ratio",
+		"First-contact resolution since process start by line and signal (disposition, survey); repeat-call and combined FCR come from the reports.",
+		[]string{"line", "source"}, nil)
+	waitingDesc = prometheus.NewDesc("hotline_calls_waiting", "Calls waiting in the queue now.", []string{"queue"}, nil)
+	longestDesc = prometheus.NewDesc("hotline_queue_longest_wait_seconds", "Longest current wait in the queue.", []string{"queue"}, nil)
+)
+
+func (d *derived) Describe(ch chan<- *prometheus.Desc) {
+	ch <- slDesc
+	ch <- csiDesc
+	ch <- fcrDesc
+	ch <- waitingDesc
+	ch <- longestDesc
+}
+
+func (d *derived) Collect(ch chan<- prometheus.Metric) {
+	m := (*Metrics)(d)
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rollDay(now)
+	m.prune(now)
+	windows := map[string]map[string]Counts{Window15m: {}, Window1h: {}, WindowToday: {}}
+	for q, ss := range m.recent {
+		var c15, c1h Counts
+		for _, s := range ss {
+			if s.at.After(now) {
+				continue
+			}
+			if !s.at.Before(now.Add(-15 * time.Minute)) {
+				c15.Add(s.c)
+			}
+			c1h.Add(s.c)
+		}
+		windows[Window15m][q], windows[Window1h][q] = c15, c1h
+	}
+	for q, c := range m.today {
+		windows[WindowToday][q] = *c
+	}
+	for w, byQ := range windows {
+		for q, c := range byQ {
+			sl := c.SL()
+			for f, r := range map[string]Ratio{"answered": sl.Answered, "offered": sl.Offered, "removed": sl.Removed} {
+				if v, ok := r.Value(); ok {
+					ch <- prometheus.MustNewConstMetric(slDesc, prometheus.GaugeValue, v, q, f, w)
+				}
+			}
+		}
+	}
+	for line, s := range m.csi {
+		ch <- prometheus.MustNewConstMetric(csiDesc, prometheus.GaugeValue, s[0]/s[1], line)
+	}
+	for k, s := range m.fcr {
+		ch <- prometheus.MustNewConstMetric(fcrDesc, prometheus.GaugeValue, s[0]/s[1], k[0], k[1])
+	}
+	waiting := map[string]int{}
+	longest := map[string]time.Duration{}
+	for _, v := range m.open {
+		waiting[v.queue]++
+		if d := now.Sub(v.joinedAt); d > longest[v.queue] {
+			longest[v.queue] = d
+		}
+	}
+	for q, n := range waiting {
+		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n), q)
+		ch <- prometheus.MustNewConstMetric(longestDesc, prometheus.GaugeValue, longest[q].Seconds(), q)
+	}
+}
