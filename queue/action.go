@@ -124,7 +124,8 @@ type ConsultBridge struct {
 
 // SetTimer: call Engine.Tick at At (replacing any earlier SetTimer). A zero
 // At means nothing is pending. It is appended whenever the earliest
-// deadline changes.
+// deadline changes. A Tick may find nothing to do (the deadline was
+// cancelled meanwhile); that is harmless.
 type SetTimer struct{ At time.Time }
 
 func (RingAgent) action()     {}
