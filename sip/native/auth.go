@@ -36,6 +36,7 @@ func (s StaticCredentials) Password(user string) (string, bool) {
 // per-process key, valid for nonceTTL.
 type authenticator struct {
 	realm string
+	algs  []string
 	key   [32]byte
 	creds func() Credentials
 	now   func() time.Time
@@ -49,8 +50,11 @@ var (
 	errStaleNonce     = errors.New("stale nonce")
 )
 
-func newAuthenticator(realm string, creds func() Credentials, now func() time.Time) *authenticator {
-	a := &authenticator{realm: realm, creds: creds, now: now}
+func newAuthenticator(realm string, algs []string, creds func() Credentials, now func() time.Time) *authenticator {
+	if len(algs) == 0 {
+		algs = []string{"SHA-256", "MD5"}
+	}
+	a := &authenticator{realm: realm, algs: algs, creds: creds, now: now}
 	_, _ = rand.Read(a.key[:])
 	return a
 }
@@ -79,11 +83,12 @@ func (a *authenticator) checkNonce(nonce string) (ours, fresh bool) {
 	return true, a.now().Sub(issued) < nonceTTL
 }
 
-// challenges returns WWW-Authenticate values: SHA-256 first, then MD5.
+// challenges returns WWW-Authenticate values, one per configured algorithm
+// in order of preference (RFC 8760: SHA-256 first, then MD5, by default).
 func (a *authenticator) challenges(stale bool) []string {
 	n := a.nonce()
-	out := make([]string, 0, 2)
-	for _, alg := range []string{"SHA-256", "MD5"} {
+	out := make([]string, 0, len(a.algs))
+	for _, alg := range a.algs {
 		c := digest.Challenge{Realm: a.realm, Nonce: n, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		out = append(out, c.String())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -37,6 +38,8 @@ type leg struct {
 	digitWake chan struct{} // signalled (non-blocking) on every digit
 	bridged   bool
 	hold      bool
+
+	rejectCode atomic.Int32 // final response for an unanswered inbound leg
 }
 
 func newLeg(s *Switch, info sip.CallInfo, key string) *leg {
@@ -403,8 +406,11 @@ func (l *leg) Hangup(cause sip.Cause) error {
 	l.mu.Unlock()
 	switch {
 	case l.uas != nil && !l.isAnswered():
-		code, reason := statusForCause(cause)
-		_ = l.uas.Respond(code, reason, nil)
+		// The INVITE handler owns the transaction: it sends this final
+		// response when it sees done (and waits for the ACK there, so
+		// Hangup never blocks the caller).
+		code, _ := statusForCause(cause)
+		l.rejectCode.Store(int32(code))
 	case l.uas != nil:
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		go func() { defer cancel(); _ = l.uas.Bye(ctx) }()

@@ -51,6 +51,10 @@ type Config struct {
 	AdvertiseIP netip.Addr
 	// Realm for digest authentication; default "hotline".
 	Realm string
+	// DigestAlgorithms are offered in this order, one challenge each;
+	// default SHA-256 then MD5 (RFC 8760). Some clients (SIPp, older
+	// phones) only read the first challenge: put MD5 first for them.
+	DigestAlgorithms []string
 	// Trunks in order; the first with an Address is the default for Dial.
 	Trunks []Trunk
 	// Credentials of agents (SIP user → password).
@@ -174,7 +178,12 @@ func New(cfg Config) (*Switch, error) {
 		}
 		s.trunks = append(s.trunks, tr)
 	}
-	s.auth = newAuthenticator(cfg.Realm, func() Credentials { return *s.creds.Load() }, cfg.Now)
+	for _, a := range cfg.DigestAlgorithms {
+		if a != "MD5" && a != "SHA-256" {
+			return nil, fmt.Errorf("native: digest algorithm %q: want MD5 or SHA-256", a)
+		}
+	}
+	s.auth = newAuthenticator(cfg.Realm, cfg.DigestAlgorithms, func() Credentials { return *s.creds.Load() }, cfg.Now)
 	s.lock = newLockout(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthBanTime, cfg.Now)
 	s.reg = newRegistrar(cfg.RegisterMinExpiry, cfg.RegisterMaxExpiry, cfg.Now)
 	return s, nil
@@ -342,12 +351,17 @@ func (s *Switch) Close() {
 }
 
 // readFilter drops packets from banned sources before they are parsed.
+// Over UDP it returns no data (sipgo skips the datagram; an error would stop
+// the whole listener); over TCP the error closes that connection only.
 func (s *Switch) readFilter(info gosip.TransportReadProps, data []byte) ([]byte, error) {
 	if info.RemoteAddr == nil {
 		return data, nil
 	}
 	if ap, err := netip.ParseAddrPort(info.RemoteAddr.String()); err == nil && s.lock.banned(ap.Addr().Unmap()) {
 		if s.trunkFor(ap) == nil { // trunks are never locked out
+			if strings.EqualFold(info.Transport, "udp") {
+				return nil, nil
+			}
 			return nil, errBanned
 		}
 	}
@@ -567,6 +581,10 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	select {
 	case <-l.answered:
 	case <-l.done:
+		if code := int(l.rejectCode.Load()); code != 0 && !l.isAnswered() {
+			_, reason := statusForCause(l.end.Cause)
+			_ = dlg.Respond(code, reason, nil)
+		}
 	case <-dlg.Context().Done():
 		l.finish(sip.CauseCancelled, sip.SideRemote)
 	}
@@ -834,6 +852,8 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	// its callbacks reach the leg once there is one.
 	var lp atomic.Pointer[leg]
 	stream, err := s.cfg.Media.NewStream(media.StreamConfig{
+		Codec:  media.PCMU, // provisional: the answer decides (Update below)
+		DTMFPT: media.DefaultDTMFPT,
 		OnDigit: func(d rune) {
 			if l := lp.Load(); l != nil {
 				l.digit(d)
@@ -846,6 +866,7 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 		},
 	})
 	if err != nil {
+		s.log.Error("sip dial: no media stream", "error", err)
 		return nil, 503, err
 	}
 	info := sip.CallInfo{ID: s.newID(), Direction: sip.Outbound, From: t.CallerID, FromName: t.CallerName, Agent: t.Agent, Created: s.cfg.Now()}

@@ -40,7 +40,7 @@ func TestRedactHidesNumbersAndAuth(t *testing.T) {
 func TestDigestVerify(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	a := newAuthenticator("hotline", func() Credentials { return StaticCredentials{"a1": "secret"} }, clock)
+	a := newAuthenticator("hotline", nil, func() Credentials { return StaticCredentials{"a1": "secret"} }, clock)
 	chals := a.challenges(false)
 	if len(chals) != 2 || !strings.Contains(chals[0], "SHA-256") || !strings.Contains(chals[1], "MD5") {
 		t.Fatalf("challenges = %v, want SHA-256 then MD5", chals)
