@@ -41,6 +41,8 @@ type Engine struct {
 
 	// onSend, when set (benchmarks), is called after every paced send.
 	onSend func(s *Stream, tick int64)
+	// onTick, when set (benchmarks), gets each tick's lateness and duration.
+	onTick func(shard int, late, took time.Duration)
 	// checkEvery is how often (in ticks) the pacers look for dead streams.
 	checkEvery int64
 }
@@ -162,6 +164,7 @@ func (e *Engine) pace(sh *shard, phase time.Duration) {
 			e.log.Warn("RTP pacer fell behind; skipping ticks", "late", late, "ticks", skip, "shard", sh.idx)
 			n += skip
 		}
+		began := time.Now()
 		sh.mu.Lock()
 		sh.scratch = append(sh.scratch[:0], sh.streams...)
 		sh.mu.Unlock()
@@ -172,6 +175,9 @@ func (e *Engine) pace(sh *shard, phase time.Duration) {
 			e.checkInactivity(sh.scratch)
 		}
 		clear(sh.scratch)
+		if e.onTick != nil {
+			e.onTick(sh.idx, began.Sub(due), time.Since(began))
+		}
 		n++
 	}
 }
@@ -223,6 +229,9 @@ func (e *Engine) NewStream(cfg StreamConfig) (*Stream, error) {
 		lastTs:    rand.Uint32(),
 		dtmfSem:   make(chan struct{}, 1),
 		recvDone:  make(chan struct{}),
+	}
+	if rc, err := conn.SyscallConn(); err == nil {
+		s.sender.init(conn, rc)
 	}
 	s.media.Store(packMedia(cfg.Codec, cfg.DTMFPT))
 	s.lastRecv.Store(e.mono())

@@ -18,7 +18,8 @@ const wait = 10 * time.Second
 // testEngine starts an engine on a random loopback port range.
 func testEngine(t testing.TB, ports int, tune func(*Engine)) *Engine {
 	t.Helper()
-	base := 20000 + 2*rand.IntN(15000)
+	// Below Linux's ephemeral range (32768-60999), where peers live.
+	base := 10000 + 2*rand.IntN((32000-10000-2*ports)/2)
 	e, err := newEngine(EngineConfig{
 		IP:      netip.MustParseAddr("127.0.0.1"),
 		PortMin: base, PortMax: base + 2*ports - 1,

@@ -59,6 +59,7 @@ type Stream struct {
 	outOwner   *bridgeLink // who sent the last packet: a relay link or nil (pacer)
 	hdr        rtp.Header
 	buf        [12 + 4*samplesPerPacket]byte
+	sender     rawSender
 }
 
 // packMedia packs what the receive path needs into one atomic word.
@@ -343,7 +344,7 @@ func (s *Stream) send(pt uint8, marker bool, ts uint32, payload []byte) {
 	if !validDest(s.dest) {
 		return
 	}
-	if _, err := s.conn.WriteToUDPAddrPort(s.buf[:n], s.dest); err != nil {
+	if !s.sender.send(s.buf[:n], s.dest) {
 		return
 	}
 	s.pktsSent.Add(1)
