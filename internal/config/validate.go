@@ -170,6 +170,17 @@ func (v *validator) sip() {
 	if s.Realm == "" {
 		v.errorf("sip.realm", "must not be empty")
 	}
+	seenAlg := map[string]bool{}
+	for i, a := range s.DigestAlgorithms {
+		path := fmt.Sprintf("sip.digest_algorithms[%d]", i)
+		switch {
+		case a != "MD5" && a != "SHA-256":
+			v.errorf(path, "unknown digest algorithm %q (want MD5 or SHA-256)", a)
+		case seenAlg[a]:
+			v.errorf(path, "%s listed twice", a)
+		}
+		seenAlg[a] = true
+	}
 	v.positive("sip.ring_timeout", s.RingTimeout)
 	v.positive("sip.register.min_expiry", s.Register.MinExpiry)
 	if s.Register.MaxExpiry < s.Register.MinExpiry {
