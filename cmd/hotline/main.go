@@ -1,0 +1,167 @@
+// Command hotline is the call-centre engine's binary: it serves the support
+// line (SIP, IVR, queues, reporting, survey), and has subcommands to check a
+// configuration, run migrations, print reports and compute staffing.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/reporting"
+)
+
+type command struct {
+	run   func(args []string, stdout, stderr io.Writer) int
+	usage string
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":        {runServe, "run the support line: hotline serve -config FILE"},
+		"check-config": {runCheckConfig, "validate a config file: hotline check-config -config FILE [-print]"},
+		"migrate":      {runMigrate, "apply database migrations: hotline migrate [-db URL]"},
+		"staffing":     {runStaffing, "agents needed (Erlang C/A): hotline staffing -calls N -interval 30m -aht 180s -target 80/20"},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "help" || args[0] == "--help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "hotline: unknown command %q\n\n", args[0])
+		usage(stderr, cmds)
+		return 2
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: hotline COMMAND [flags]")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].usage)
+	}
+}
+
+// loadConfig loads and validates a config file and prints its warnings.
+func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	return cfg, nil
+}
+
+func runCheckConfig(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "examples/hotline.yaml", "config file")
+	print := fs.Bool("print", false, "print the effective config with secrets masked")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	// The IVR section and the prompts it names are checked like at start.
+	if _, err := buildMedia(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), false); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if *print {
+		out, err := yaml.Marshal(cfg.Redacted())
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		_, _ = stdout.Write(out)
+	}
+	fmt.Fprintf(stderr, "%s: ok (%d agents, %d queues, %d trunks)\n", *path, len(cfg.Agents), len(cfg.Queues), len(cfg.SIP.Trunks))
+	return 0
+}
+
+// databaseURL picks the -db flag, then the config, then DATABASE_URL.
+func databaseURL(flagURL string, cfg *config.Config) string {
+	if flagURL != "" {
+		return flagURL
+	}
+	if cfg != nil && cfg.Database.URL != "" {
+		return cfg.Database.URL
+	}
+	return os.Getenv("DATABASE_URL")
+}
+
+func runMigrate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "", "PostgreSQL URL (default: DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	url := databaseURL(*db, nil)
+	if url == "" {
+		fmt.Fprintln(stderr, "hotline migrate: no database: pass -db URL or set DATABASE_URL")
+		return 2
+	}
+	if err := migrateAll(context.Background(), url); err != nil {
+		fmt.Fprintln(stderr, "hotline migrate:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "migrations applied")
+	return 0
+}
+
+// migrateAll applies every package's migrations.
+func migrateAll(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect: %w", redactURLError(err, url))
+	}
+	defer conn.Close(ctx)
+	if err := reporting.Migrate(ctx, conn); err != nil {
+		return fmt.Errorf("reporting migrations: %w", err)
+	}
+	return nil
+}
+
+// redactURLError keeps a database password out of error messages.
+func redactURLError(err error, url string) error {
+	if i := strings.Index(url, "@"); i > 0 {
+		if j := strings.Index(url, "://"); j >= 0 && strings.Contains(url[j+3:i], ":") {
+			masked := url[:j+3] + url[j+3:strings.Index(url[j+3:], ":")+j+3] + ":***" + url[i:]
+			return errors.New(strings.ReplaceAll(err.Error(), url, masked))
+		}
+	}
+	return err
+}

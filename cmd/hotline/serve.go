@@ -1,0 +1,469 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/reporting"
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/media"
+	"github.com/hotline-cc/hotline/sip/native"
+)
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "examples/hotline.yaml", "config file")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	drain := fs.Duration("drain", 30*time.Second, "on SIGTERM, how long active calls may finish before they are hung up")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "hotline serve: -log-level %q: want debug, info, warn or error\n", *level)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := startServer(ctx, cfg, log)
+	if err != nil {
+		log.Error("hotline did not start", "error", err)
+		return 1
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			srv.reload(*path)
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	log.Info("shutting down: draining calls", "drain", drain.String())
+	dctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	srv.shutdown(dctx)
+	return 0
+}
+
+// mediaParts are the audio pieces built from the config.
+type mediaParts struct {
+	engine  *media.Engine
+	catalog *media.Catalog
+	flows   *ivr.Flows
+}
+
+// buildMedia loads the prompt catalog and the IVR flows (checking every
+// prompt they name) and, with withEngine, starts the RTP engine.
+func buildMedia(cfg *config.Config, log *slog.Logger, withEngine bool) (*mediaParts, error) {
+	cat, err := media.NewCatalog(media.CatalogConfig{Langs: cfg.Media.Prompts, DefaultLang: cfg.Service.Language, MOH: cfg.Media.MOH})
+	if err != nil {
+		return nil, err
+	}
+	flows, err := ivr.ParseFlows(cfg.File, cfg.IVR, ivr.WithPromptChecker(cat))
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range flows.Warnings(time.Now()) {
+		log.Warn(w)
+	}
+	for num, flow := range cfg.SIP.Numbers {
+		if _, ok := flows.Flow(flow); !ok {
+			return nil, fmt.Errorf("%s: sip.numbers[%q]: unknown IVR flow %q", cfg.File, num, flow)
+		}
+	}
+	mp := &mediaParts{catalog: cat, flows: flows}
+	if withEngine {
+		ip := cfg.Media.Addr
+		if !ip.IsValid() {
+			ip = cfg.SIP.ListenAddr.Addr()
+		}
+		mp.engine, err = media.NewEngine(media.EngineConfig{
+			IP: ip, PortMin: cfg.Media.RTPPortMin, PortMax: cfg.Media.RTPPortMax,
+			InactivityTimeout: cfg.Media.InactivityTimeout, Logger: log.With("component", "media"),
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return mp, nil
+}
+
+// eventBus fans every event out to the consumers (reporting writer and
+// metrics, live streams, survey). It stamps IDs and times where missing.
+type eventBus struct {
+	mu   sync.RWMutex
+	subs []queue.Publisher
+	seq  atomic.Uint64
+	pfx  string
+}
+
+func newEventBus() *eventBus {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &eventBus{pfx: hex.EncodeToString(b[:])}
+}
+
+// newID returns a unique ID that sorts by creation time within this process.
+func (b *eventBus) newID() string {
+	return fmt.Sprintf("%013x-%s-%06x", time.Now().UnixMilli(), b.pfx, b.seq.Add(1)&0xffffff)
+}
+
+func (b *eventBus) add(p queue.Publisher) {
+	b.mu.Lock()
+	b.subs = append(b.subs, p)
+	b.mu.Unlock()
+}
+
+// Publish implements queue.Publisher.
+func (b *eventBus) Publish(e queue.Event) {
+	if e.ID == "" {
+		e.ID = b.newID()
+	}
+	if e.At.IsZero() {
+		e.At = time.Now().UTC()
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, s := range b.subs {
+		s.Publish(e)
+	}
+}
+
+// server is a running hotline.
+type server struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	media *mediaParts
+	sw    *native.Switch
+	exec  atomic.Pointer[ivr.Executor]
+	bus   *eventBus
+	reg   *prometheus.Registry
+
+	pool    *pgxpool.Pool
+	store   *reporting.Store
+	writer  *reporting.Writer
+	metrics *reporting.Metrics
+
+	httpSrv *http.Server
+	httpLn  net.Listener
+	calls   sync.WaitGroup
+	ready   atomic.Bool
+	stopBg  context.CancelFunc
+}
+
+func reportingConfig(cfg *config.Config) *reporting.Config {
+	rc := &reporting.Config{
+		ShortAbandon: cfg.Reporting.ShortAbandon,
+		RepeatWindow: cfg.Reporting.FCRWindow,
+		Location:     cfg.Service.Location,
+		Queues:       map[string]reporting.QueueConfig{},
+		Teams:        map[string]string{},
+	}
+	for _, q := range cfg.Queues {
+		line := "first"
+		if q.Line == 2 {
+			line = "second"
+		}
+		rc.Queues[q.Name] = reporting.QueueConfig{Threshold: q.SLThreshold, ShortAbandon: q.ShortAbandon, Line: line}
+	}
+	for _, a := range cfg.Agents {
+		rc.Teams[a.ID] = a.Team
+	}
+	return rc
+}
+
+func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, error) {
+	s := &server{cfg: cfg, log: log, bus: newEventBus(), reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	bg, stopBg := context.WithCancel(context.Background())
+	s.stopBg = stopBg
+
+	var err error
+	if s.media, err = buildMedia(cfg, log, true); err != nil {
+		return nil, err
+	}
+	if err := s.startReporting(ctx, bg); err != nil {
+		return nil, err
+	}
+	s.sw, err = native.New(nativeConfig(cfg, s.media, log))
+	if err != nil {
+		return nil, err
+	}
+	s.exec.Store(s.newExecutor(s.media.flows))
+	if err := s.sw.Start(bg); err != nil {
+		return nil, err
+	}
+	if err := s.startHTTP(); err != nil {
+		return nil, err
+	}
+	go s.acceptCalls(bg)
+	s.ready.Store(true)
+	log.Info("hotline ready", "sip", s.sw.Addr().String(), "http", s.httpLn.Addr().String(),
+		"agents", len(cfg.Agents), "queues", len(cfg.Queues), "database", s.pool != nil)
+	return s, nil
+}
+
+func nativeConfig(cfg *config.Config, mp *mediaParts, log *slog.Logger) native.Config {
+	creds := native.StaticCredentials{}
+	for _, a := range cfg.Agents {
+		creds[a.SIPUser] = a.Password.Value()
+	}
+	nc := native.Config{
+		Listen:            cfg.SIP.Listen,
+		Realm:             cfg.SIP.Realm,
+		DigestAlgorithms:  cfg.SIP.DigestAlgorithms,
+		Credentials:       creds,
+		Media:             mp.engine,
+		Catalog:           mp.catalog,
+		RingTimeout:       cfg.SIP.RingTimeout,
+		RegisterMinExpiry: cfg.SIP.Register.MinExpiry,
+		RegisterMaxExpiry: cfg.SIP.Register.MaxExpiry,
+		AuthFailLimit:     cfg.SIP.AuthLockout.Failures,
+		AuthFailWindow:    cfg.SIP.AuthLockout.Window,
+		AuthBanTime:       cfg.SIP.AuthLockout.Ban,
+		UserAgent:         cfg.Service.Name,
+		Logger:            log,
+	}
+	if cfg.SIP.Advertise.IsValid() && cfg.SIP.Advertise != cfg.SIP.ListenAddr.Addr() {
+		nc.AdvertiseIP = cfg.SIP.Advertise
+	}
+	for _, t := range cfg.SIP.Trunks {
+		nc.Trunks = append(nc.Trunks, native.Trunk{
+			Name: t.Name, Allow: t.Allow, Address: t.Address, Transport: t.Transport,
+			CallerID: t.CallerID, Username: t.Username, Password: t.Password.Value(),
+		})
+	}
+	return nc
+}
+
+// startReporting connects PostgreSQL (when configured), migrates, and
+// starts the event writer (with its disk spool) and the projector. Without
+// a database, events still feed the Prometheus metrics.
+func (s *server) startReporting(ctx, bg context.Context) error {
+	rc := reportingConfig(s.cfg)
+	url := databaseURL("", s.cfg)
+	if url != "" {
+		if err := migrateAll(ctx, url); err != nil {
+			return err
+		}
+		pool, err := pgxpool.New(bg, url)
+		if err != nil {
+			return fmt.Errorf("database: %w", redactURLError(err, url))
+		}
+		s.pool = pool
+		s.store = reporting.NewStore(pool, rc, s.log.With("component", "reporting"))
+		if err := os.MkdirAll(s.cfg.Database.SpoolDir, 0o750); err != nil {
+			return fmt.Errorf("spool dir: %w", err)
+		}
+		wake := make(chan struct{}, 1)
+		s.writer, err = reporting.NewWriter(s.store, reporting.WriterOptions{
+			JournalPath: filepath.Join(s.cfg.Database.SpoolDir, "events.journal"),
+			Logger:      s.log.With("component", "writer"),
+			OnWritten: func(int) {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			},
+		})
+		if err != nil {
+			return err
+		}
+		s.writer.Start()
+		s.bus.add(s.writer)
+		go s.project(bg, wake)
+	} else {
+		s.log.Warn("no database configured (database.url or DATABASE_URL): events feed metrics only, nothing is stored")
+	}
+	opts := reporting.MetricsOptions{Config: rc}
+	if s.writer != nil {
+		opts.Writer = s.writer
+	}
+	m, err := reporting.NewMetrics(s.reg, opts)
+	if err != nil {
+		return err
+	}
+	s.metrics = m
+	s.bus.add(m)
+	return nil
+}
+
+// project keeps call records and rollups up to date after writes.
+func (s *server) project(ctx context.Context, wake <-chan struct{}) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+		if _, err := s.store.Project(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("reporting projection failed (retrying)", "error", err)
+		}
+	}
+}
+
+func (s *server) newExecutor(flows *ivr.Flows) *ivr.Executor {
+	return ivr.NewExecutor(ivr.ExecutorConfig{
+		Flows:     flows,
+		Publisher: s.bus,
+		Logger:    s.log.With("component", "ivr"),
+		NewID:     s.bus.newID,
+	})
+}
+
+func (s *server) startHTTP() error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "starting or draining", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http listen %s: %w", s.cfg.HTTP.Listen, err)
+	}
+	s.httpLn = ln
+	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// acceptCalls takes inbound legs: agents' phones go to the queue's feature
+// codes, trunk calls to the IVR flow chosen by the called number.
+func (s *server) acceptCalls(ctx context.Context) {
+	for leg := range s.sw.Incoming() {
+		s.calls.Add(1)
+		go func(leg sip.Leg) {
+			defer s.calls.Done()
+			s.handleCall(ctx, leg)
+		}(leg)
+	}
+}
+
+func (s *server) flowFor(called string) string {
+	if f, ok := s.cfg.SIP.Numbers[called]; ok {
+		return f
+	}
+	return s.cfg.SIP.Numbers["*"]
+}
+
+func (s *server) handleCall(ctx context.Context, leg sip.Leg) {
+	info := leg.Info()
+	if info.Agent != "" {
+		s.log.Info("agent call without a queue runner: refused", "agent", info.Agent)
+		_ = leg.Hangup(sip.CauseRejected)
+		return
+	}
+	caller := ivr.NormalizeCaller(info.From, "RU")
+	s.bus.Publish(queue.Event{Type: queue.CallArrived, CallID: info.ID, Caller: caller.ID(),
+		Data: map[string]string{"to": info.To, "trunk": info.Trunk}})
+	defer func() {
+		<-leg.Done()
+		end, _ := leg.Ended()
+		s.bus.Publish(queue.Event{Type: queue.CallEnded, CallID: info.ID, Reason: end.Cause.String(),
+			Data: map[string]string{"side": end.Side.String()}})
+	}()
+	flow := s.flowFor(info.To)
+	if flow == "" {
+		s.log.Warn("no IVR flow for the called number", "called", native.MaskNumber(info.To))
+		_ = leg.Hangup(sip.CauseUnreachable)
+		return
+	}
+	res, err := s.exec.Load().Run(ctx, leg, &ivr.Call{ID: info.ID, Flow: flow, Caller: caller})
+	if err != nil {
+		s.log.Warn("ivr failed", "call", info.ID, "error", err)
+		_ = leg.Hangup(sip.CauseFailure)
+		return
+	}
+	if res.Outcome == ivr.OutcomeQueue && !res.Handed {
+		s.log.Warn("no queue runner: call ends after the IVR", "call", info.ID, "queue", res.Queue)
+		_ = leg.Hangup(sip.CauseNormal)
+	}
+}
+
+// reload applies a changed config file on SIGHUP: IVR flows and agents'
+// credentials change at once; calls in progress keep their old flow.
+func (s *server) reload(path string) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		s.log.Error("reload refused: config invalid, keeping the running one", "error", err)
+		return
+	}
+	mp, err := buildMedia(cfg, s.log, false)
+	if err != nil {
+		s.log.Error("reload refused: keeping the running config", "error", err)
+		return
+	}
+	s.exec.Store(s.newExecutor(mp.flows))
+	creds := native.StaticCredentials{}
+	for _, a := range cfg.Agents {
+		creds[a.SIPUser] = a.Password.Value()
+	}
+	s.sw.SetCredentials(creds)
+	s.log.Info("config reloaded: IVR flows and agent credentials")
+}
+
+func (s *server) shutdown(ctx context.Context) {
+	s.ready.Store(false)
+	_ = s.sw.Shutdown(ctx)
+	s.calls.Wait()
+	hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.httpSrv.Shutdown(hctx)
+	if s.writer != nil {
+		if err := s.writer.Close(hctx); err != nil {
+			s.log.Warn("event writer closed with events left in the spool (replayed at next start)", "error", err)
+		}
+	}
+	s.stopBg()
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	_ = s.media.engine.Close()
+}
+
