@@ -466,4 +466,3 @@ func (s *server) shutdown(ctx context.Context) {
 	}
 	_ = s.media.engine.Close()
 }
-
