@@ -1,8 +1,11 @@
 package reporting
 
 import (
+	"context"
+	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +29,60 @@ type MetricsOptions struct {
 	Now func() time.Time
 	// Writer, if set, is exported as backlog/spool gauges.
 	Writer interface{ Stats() WriterStats }
+	// Queues are the configured queue names: hotline_calls_waiting,
+	// hotline_queue_longest_wait_seconds and hotline_agents are exported as
+	// 0 for them before any event. Queues named in Config.Queues, returned
+	// by QueuesOf or seen in events are added to this set.
+	Queues []string
+	// QueuesOf returns the queues an agent serves (from the config: skills
+	// and lines). It is called once per agent, at the agent's first
+	// agent.state event, and must not block. Nil: agents are counted under
+	// no queue (hotline_agents then only has queue="").
+	QueuesOf func(agentID string) []string
+	// Agents are the configured agent IDs; they count as logged_out until
+	// their first agent.state event.
+	Agents []string
+	// StaleWait drops a waiting visit that has had no outcome for this long
+	// (a lost call.ended), so hotline_calls_waiting cannot grow forever.
+	// Default 12 h.
+	StaleWait time.Duration
+}
+
+// Agent states, the "state" label of hotline_agents. The queue Engine's
+// names ("logged-out", "on-call", "wrap-up") are mapped to these.
+const (
+	AgentLoggedOut = "logged_out"
+	AgentAvailable = "available"
+	AgentRinging   = "ringing"
+	AgentOnCall    = "on_call"
+	AgentWrapup    = "wrapup"
+	AgentPaused    = "paused"
+	// AgentOther is any state name this package does not know.
+	AgentOther = "other"
+)
+
+// AgentStates lists the states hotline_agents is always exported for.
+var AgentStates = [...]string{AgentLoggedOut, AgentAvailable, AgentRinging, AgentOnCall, AgentWrapup, AgentPaused}
+
+// CanonicalState maps an agent.state Data[to] value to one of AgentStates
+// (or AgentOther), accepting the Engine's hyphenated names and common
+// synonyms.
+func CanonicalState(s string) string {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "logged-out", "logged_out", "loggedout", "offline":
+		return AgentLoggedOut
+	case "available", "ready", "idle":
+		return AgentAvailable
+	case "ringing", "reserved":
+		return AgentRinging
+	case "on-call", "on_call", "oncall", "busy", "talking":
+		return AgentOnCall
+	case "wrap-up", "wrapup", "wrap_up", "acw":
+		return AgentWrapup
+	case "paused", "pause":
+		return AgentPaused
+	}
+	return AgentOther
 }
 
 // Metrics is an in-process consumer of the event stream that maintains
@@ -33,8 +90,10 @@ type MetricsOptions struct {
 // implements queue.Publisher); it never touches the database. No phone
 // number or call ID is ever a label.
 type Metrics struct {
-	cfg *Config
-	now func() time.Time
+	cfg       *Config
+	now       func() time.Time
+	queuesOf  func(string) []string
+	staleWait time.Duration
 
 	offered, answered, withinT, abandoned, shortAb *prometheus.CounterVec
 	wait                                           *prometheus.HistogramVec
@@ -48,7 +107,27 @@ type Metrics struct {
 	day    time.Time             // start of "today"
 	csi    map[string]*[2]float64
 	fcr    map[[2]string]*[2]float64 // (line, source) → resolved, covered
+	// lineAge lists line marks in the order they were set, for the sweep
+	// (a mark set again later leaves a stale entry that the sweep skips).
+	lineAge []callMark
+	queues  map[string]bool         // known queues (exported as 0 when idle)
+	agents  map[string]*agentStatus // agent → current state and queues
+	// fcrReport holds the database FCR figures set by SetReportFCR.
+	fcrReport []FCRFigures
 }
+
+type callMark struct {
+	call string
+	at   time.Time
+}
+
+type agentStatus struct {
+	state  string
+	queues []string
+}
+
+// lineTTL is how long a call's line is remembered for survey events.
+const lineTTL = 72 * time.Hour
 
 type openVisit struct {
 	queue    string
@@ -77,9 +156,22 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 		now = time.Now
 	}
 	m := &Metrics{
-		cfg: cfg, now: now,
+		cfg: cfg, now: now, queuesOf: opt.QueuesOf, staleWait: opt.StaleWait,
 		open: map[string]*openVisit{}, lines: map[string]lineMark{}, recent: map[string][]slSample{},
 		today: map[string]*Counts{}, csi: map[string]*[2]float64{}, fcr: map[[2]string]*[2]float64{},
+		queues: map[string]bool{}, agents: map[string]*agentStatus{},
+	}
+	if m.staleWait <= 0 {
+		m.staleWait = 12 * time.Hour
+	}
+	for q := range cfg.Queues {
+		m.queues[q] = true
+	}
+	for _, q := range opt.Queues {
+		m.queues[q] = true
+	}
+	for _, a := range opt.Agents {
+		m.agentLocked(a).state = AgentLoggedOut
 	}
 	cv := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
@@ -145,7 +237,14 @@ func (m *Metrics) Publish(e queue.Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.rollDay(e.At)
+	if e.Queue != "" && !m.queues[e.Queue] && e.Type == queue.QueueJoined {
+		m.queues[e.Queue] = true
+	}
 	switch e.Type {
+	case queue.AgentState:
+		if e.Agent != "" {
+			m.agentLocked(e.Agent).state = CanonicalState(e.Data["to"])
+		}
 	case queue.QueueJoined:
 		if v := m.open[e.CallID]; v != nil { // joined again with no outcome: the old wait ended
 			m.finish(e.CallID, v, OutcomeOverflowed, e.At.Sub(v.joinedAt), e.At)
@@ -157,6 +256,7 @@ func (m *Metrics) Publish(e queue.Event) {
 		if v := m.open[e.CallID]; v != nil {
 			m.finish(e.CallID, v, OutcomeAnswered, waitOf(e, v), e.At)
 			m.lines[e.CallID] = lineMark{v.line, e.At}
+			m.lineAge = append(m.lineAge, callMark{e.CallID, e.At})
 		}
 	case queue.QueueAbandoned:
 		m.finishOpen(e, OutcomeAbandoned)
@@ -276,7 +376,27 @@ func (m *Metrics) rollDay(at time.Time) {
 	}
 }
 
-// prune drops samples older than an hour and line marks older than 3 days.
+// agentLocked returns the agent's record, creating it (logged out, with
+// its queues from QueuesOf) on first sight.
+func (m *Metrics) agentLocked(id string) *agentStatus {
+	a := m.agents[id]
+	if a == nil {
+		a = &agentStatus{state: AgentLoggedOut}
+		if m.queuesOf != nil {
+			a.queues = append([]string(nil), m.queuesOf(id)...)
+			for _, q := range a.queues {
+				m.queues[q] = true
+			}
+		}
+		m.agents[id] = a
+	}
+	return a
+}
+
+// prune drops SL samples older than an hour and, as a sweep in the order
+// they were set, line marks older than lineTTL. Both lists are ordered by
+// event time, so each call costs O(expired entries); events published out
+// of order only delay a removal.
 func (m *Metrics) prune(now time.Time) {
 	cut := now.Add(-time.Hour)
 	for q, ss := range m.recent {
@@ -288,11 +408,26 @@ func (m *Metrics) prune(now time.Time) {
 			m.recent[q] = append(ss[:0], ss[i:]...)
 		}
 	}
-	if len(m.lines) > 1024 && now.Second() == 0 {
-		for k, v := range m.lines {
-			if now.Sub(v.at) > 72*time.Hour {
-				delete(m.lines, k)
-			}
+	lineCut := now.Add(-lineTTL)
+	i := 0
+	for i < len(m.lineAge) && m.lineAge[i].at.Before(lineCut) {
+		k := m.lineAge[i]
+		if v, ok := m.lines[k.call]; ok && !v.at.After(k.at) {
+			delete(m.lines, k.call)
+		}
+		i++
+	}
+	if i > 0 {
+		m.lineAge = append(m.lineAge[:0], m.lineAge[i:]...)
+	}
+}
+
+// sweepStale drops waiting visits older than StaleWait (their call.ended
+// was lost); it runs at scrape time.
+func (m *Metrics) sweepStale(now time.Time) {
+	for call, v := range m.open {
+		if now.Sub(v.joinedAt) > m.staleWait {
+			delete(m.open, call)
 		}
 	}
 }
@@ -310,8 +445,17 @@ var (
 	fcrDesc = prometheus.NewDesc("hotline_fcr_ratio",
 		"First-contact resolution since process start by line and signal (disposition, survey); repeat-call and combined FCR come from the reports.",
 		[]string{"line", "source"}, nil)
-	waitingDesc = prometheus.NewDesc("hotline_calls_waiting", "Calls waiting in the queue now.", []string{"queue"}, nil)
-	longestDesc = prometheus.NewDesc("hotline_queue_longest_wait_seconds", "Longest current wait in the queue.", []string{"queue"}, nil)
+	fcrReportDesc = prometheus.NewDesc("hotline_fcr_report_ratio",
+		"First-contact resolution from the database over answered calls whose repeat window has closed (see docs/metrics.md), by line (all, first, second) and signal (disposition, repeat, survey, combined).",
+		[]string{"line", "source"}, nil)
+	fcrCoverageDesc = prometheus.NewDesc("hotline_fcr_report_coverage_ratio",
+		"Share of the answered calls of hotline_fcr_report_ratio that each signal covers.",
+		[]string{"line", "source"}, nil)
+	waitingDesc = prometheus.NewDesc("hotline_calls_waiting", "Calls waiting in the queue now (0 for an idle known queue).", []string{"queue"}, nil)
+	longestDesc = prometheus.NewDesc("hotline_queue_longest_wait_seconds", "Longest current wait in the queue (0 when nobody waits).", []string{"queue"}, nil)
+	agentsDesc  = prometheus.NewDesc("hotline_agents",
+		"Agents serving the queue by state (logged_out, available, ringing, on_call, wrapup, paused; other for unknown names). An agent in several queues counts in each.",
+		[]string{"queue", "state"}, nil)
 )
 
 func (d *derived) Describe(ch chan<- *prometheus.Desc) {
@@ -320,6 +464,9 @@ func (d *derived) Describe(ch chan<- *prometheus.Desc) {
 	ch <- fcrDesc
 	ch <- waitingDesc
 	ch <- longestDesc
+	ch <- agentsDesc
+	ch <- fcrReportDesc
+	ch <- fcrCoverageDesc
 }
 
 func (d *derived) Collect(ch chan<- prometheus.Metric) {
@@ -329,6 +476,7 @@ func (d *derived) Collect(ch chan<- prometheus.Metric) {
 	defer m.mu.Unlock()
 	m.rollDay(now)
 	m.prune(now)
+	m.sweepStale(now)
 	windows := map[string]map[string]Counts{Window15m: {}, Window1h: {}, WindowToday: {}}
 	for q, ss := range m.recent {
 		var c15, c1h Counts
@@ -370,8 +518,109 @@ func (d *derived) Collect(ch chan<- prometheus.Metric) {
 			longest[v.queue] = d
 		}
 	}
+	for q := range m.queues {
+		if _, ok := waiting[q]; !ok {
+			waiting[q] = 0
+		}
+	}
 	for q, n := range waiting {
 		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n), q)
 		ch <- prometheus.MustNewConstMetric(longestDesc, prometheus.GaugeValue, longest[q].Seconds(), q)
+	}
+	m.collectAgents(ch)
+	for _, f := range m.fcrReport {
+		line := f.Line
+		if line == "" {
+			line = "all"
+		}
+		for src, sig := range map[string]FCRSignal{FCRDisposition: f.Disposition, FCRRepeat: f.Repeat, FCRSurvey: f.Survey, FCRCombined: f.Combined} {
+			if v, ok := sig.Ratio.Value(); ok {
+				ch <- prometheus.MustNewConstMetric(fcrReportDesc, prometheus.GaugeValue, v, line, src)
+			}
+			if v, ok := sig.Coverage.Value(); ok {
+				ch <- prometheus.MustNewConstMetric(fcrCoverageDesc, prometheus.GaugeValue, v, line, src)
+			}
+		}
+	}
+}
+
+// collectAgents exports hotline_agents: every known queue × every state
+// (zeros included), plus "other" where non-zero. Agents without queues
+// (no QueuesOf) count under queue="".
+func (m *Metrics) collectAgents(ch chan<- prometheus.Metric) {
+	type key struct{ q, state string }
+	n := make(map[key]int, len(m.queues)*len(AgentStates))
+	noQueue := false
+	for _, a := range m.agents {
+		if len(a.queues) == 0 {
+			n[key{"", a.state}]++
+			noQueue = true
+			continue
+		}
+		for _, q := range a.queues {
+			n[key{q, a.state}]++
+		}
+	}
+	emit := func(q string) {
+		for _, st := range AgentStates {
+			ch <- prometheus.MustNewConstMetric(agentsDesc, prometheus.GaugeValue, float64(n[key{q, st}]), q, st)
+		}
+		if c := n[key{q, AgentOther}]; c > 0 {
+			ch <- prometheus.MustNewConstMetric(agentsDesc, prometheus.GaugeValue, float64(c), q, AgentOther)
+		}
+	}
+	for q := range m.queues {
+		emit(q)
+	}
+	if noQueue {
+		emit("")
+	}
+}
+
+// SetReportFCR replaces the database FCR figures exported as
+// hotline_fcr_report_ratio and hotline_fcr_report_coverage_ratio.
+func (m *Metrics) SetReportFCR(figs []FCRFigures) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fcrReport = append([]FCRFigures(nil), figs...)
+}
+
+// FCRPeriod is the population period of RefreshFCR: answered calls that
+// arrived in the 7 days before the repeat window's start.
+const FCRPeriod = 7 * 24 * time.Hour
+
+// RefreshFCR computes FCR (all four signals) from the database for the
+// answered calls that arrived in [now − window − FCRPeriod, now − window),
+// whose repeat window has closed, and exports it (SetReportFCR).
+func (m *Metrics) RefreshFCR(ctx context.Context, s *Store) error {
+	to := m.now().Add(-s.cfg.repeatWindow())
+	figs, err := s.FCRReport(ctx, to.Add(-FCRPeriod), to, m.now())
+	if err != nil {
+		return err
+	}
+	m.SetReportFCR(figs)
+	return nil
+}
+
+// RunFCRRefresh calls RefreshFCR now and every interval until ctx ends,
+// logging failures (the previous figures stay exported).
+func (m *Metrics) RunFCRRefresh(ctx context.Context, s *Store, every time.Duration, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if every <= 0 {
+		every = 15 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := m.RefreshFCR(ctx, s); err != nil && ctx.Err() == nil {
+			log.Warn("reporting: FCR refresh failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }

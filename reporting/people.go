@@ -27,12 +27,12 @@ const (
 	StateLoggedIn // ready, ringing, on call, wrap-up...
 )
 
-// ClassifyState maps the queue's state names: "logged_out", "offline",
-// "loggedout" and "" are logged out; "paused" and "pause" are paused; every
+// ClassifyState maps the queue's state names: "logged-out" (the Engine's
+// name), "logged_out", "offline", "loggedout" and "" are logged out; "paused" and "pause" are paused; every
 // other state is logged in and not paused.
 func ClassifyState(s string) StateClass {
 	switch s {
-	case "", "logged_out", "loggedout", "offline":
+	case "", "logged-out", "logged_out", "loggedout", "offline":
 		return StateLoggedOut
 	case "paused", "pause":
 		return StatePaused
