@@ -24,25 +24,47 @@ type IntervalRow struct {
 // visit counts in the interval it joined the queue. Percentiles are not
 // additive and are not here (QueueReport has them).
 func (s *Store) IntervalReport(ctx context.Context, from, to time.Time, step time.Duration, queues []string) ([]IntervalRow, error) {
-	var bucketExpr string
-	args := []any{floorInterval(from), ceilInterval(to), queues}
+	lo, hi := floorInterval(from), ceilInterval(to)
+	const sums = `sum(offered), sum(answered), sum(answered_within_t), sum(abandoned), sum(short_abandoned),
+		sum(abandoned_within_t), sum(overflowed), sum(timed_out), sum(callbacks), sum(escalated),
+		sum(wait_answered_ms), sum(wait_abandoned_ms), max(max_wait_ms), sum(talk_ms), sum(wrapup_ms)`
+	const queueCond = `(cardinality($3::text[]) IS NULL OR cardinality($3::text[]) = 0 OR queue = ANY($3))`
+	var query string
+	args := []any{lo, hi, queues}
 	switch {
 	case step == Day:
-		bucketExpr = `(date_trunc('day', bucket AT TIME ZONE $4) AT TIME ZONE $4)`
-		args = append(args, s.cfg.location().String())
+		// Whole days come from rollup_queue_day; the partial days at either
+		// end (a range not on local midnights) from the 15-minute rows.
+		loc := s.cfg.location()
+		d0 := dayStart(lo, loc)
+		if d0.Before(lo) {
+			d0 = d0.AddDate(0, 0, 1)
+		}
+		d1 := dayStart(hi, loc)
+		if !d0.Before(d1) {
+			d0, d1 = hi, hi // no whole day: everything from the 15-minute rows
+		}
+		args = append(args, loc.String(), d0, d1)
+		query = `SELECT start, queue, ` + sums + ` FROM (
+			SELECT day AS start, queue, offered, answered, answered_within_t, abandoned, short_abandoned,
+				abandoned_within_t, overflowed, timed_out, callbacks, escalated, wait_answered_ms,
+				wait_abandoned_ms, max_wait_ms, talk_ms, wrapup_ms
+			FROM rollup_queue_day WHERE zone = $4 AND day >= $5 AND day < $6 AND ` + queueCond + `
+			UNION ALL
+			SELECT date_trunc('day', bucket AT TIME ZONE $4) AT TIME ZONE $4, queue, offered, answered,
+				answered_within_t, abandoned, short_abandoned, abandoned_within_t, overflowed, timed_out,
+				callbacks, escalated, wait_answered_ms, wait_abandoned_ms, max_wait_ms, talk_ms, wrapup_ms
+			FROM rollup_queue WHERE ((bucket >= $1 AND bucket < $5) OR (bucket >= $6 AND bucket < $2)) AND ` + queueCond + `
+		) u GROUP BY 1, 2 ORDER BY 1, 2`
 	case step >= Interval && step%Interval == 0 && step < Day:
-		bucketExpr = `date_bin($4::interval, bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00')`
 		args = append(args, fmt.Sprintf("%d seconds", int(step.Seconds())))
+		query = `SELECT date_bin($4::interval, bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS start, queue, ` + sums + `
+		FROM rollup_queue WHERE bucket >= $1 AND bucket < $2 AND ` + queueCond + `
+		GROUP BY 1, 2 ORDER BY 1, 2`
 	default:
 		return nil, fmt.Errorf("reporting: interval step %v: want a multiple of 15 minutes below a day, or Day", step)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+bucketExpr+` AS start, queue,
-		sum(offered), sum(answered), sum(answered_within_t), sum(abandoned), sum(short_abandoned),
-		sum(abandoned_within_t), sum(overflowed), sum(timed_out), sum(callbacks), sum(escalated),
-		sum(wait_answered_ms), sum(wait_abandoned_ms), max(max_wait_ms), sum(talk_ms), sum(wrapup_ms)
-		FROM rollup_queue
-		WHERE bucket >= $1 AND bucket < $2 AND (cardinality($3::text[]) IS NULL OR cardinality($3::text[]) = 0 OR queue = ANY($3))
-		GROUP BY 1, 2 ORDER BY 1, 2`, args...)
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

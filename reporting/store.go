@@ -423,6 +423,9 @@ func (s *Store) recomputeRollups(ctx context.Context, tx pgx.Tx, lo, hi time.Tim
 			return fmt.Errorf("rollups: %w", err)
 		}
 	}
+	if err := s.refreshDayRollups(ctx, tx, lo, hi); err != nil {
+		return err
+	}
 	// State time: the states inside the range plus, per agent, the one
 	// before and the one after it.
 	rows, err := tx.Query(ctx, `
@@ -465,6 +468,56 @@ func (s *Store) recomputeRollups(ctx context.Context, tx pgx.Tx, lo, hi time.Tim
 		bs, as, li, pa)
 	return err
 }
+
+// dayStart returns local midnight of the day containing t in loc.
+func dayStart(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+}
+
+// refreshDayRollups rewrites the rollup_queue_day rows (in the service's
+// zone) of every day that [lo, hi) touches, from rollup_queue.
+func (s *Store) refreshDayRollups(ctx context.Context, tx pgx.Tx, lo, hi time.Time) error {
+	loc := s.cfg.location()
+	d0 := dayStart(lo, loc)
+	d1 := dayStart(hi.Add(-time.Nanosecond), loc).AddDate(0, 0, 1)
+	zone := loc.String()
+	if _, err := tx.Exec(ctx, `DELETE FROM rollup_queue_day WHERE zone = $1 AND day >= $2 AND day < $3`, zone, d0, d1); err != nil {
+		return fmt.Errorf("day rollups: %w", err)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO rollup_queue_day
+		SELECT $1::text, date_trunc('day', bucket AT TIME ZONE $1::text) AT TIME ZONE $1::text, queue,
+			sum(offered), sum(answered), sum(answered_within_t), sum(abandoned), sum(short_abandoned),
+			sum(abandoned_within_t), sum(overflowed), sum(timed_out), sum(callbacks), sum(escalated),
+			sum(wait_answered_ms), sum(wait_abandoned_ms), max(max_wait_ms), sum(talk_ms), sum(wrapup_ms)
+		FROM rollup_queue WHERE bucket >= $2 AND bucket < $3 GROUP BY 2, 3`, zone, d0, d1)
+	if err != nil {
+		return fmt.Errorf("day rollups: %w", err)
+	}
+	return nil
+}
+
+// RefreshDayRollups rewrites the daily queue rollups of the days that
+// [from, to) touches from the 15-minute rollups (in the service's zone).
+// The projector and RebuildRollups keep them current; call this after
+// loading rollup_queue by other means or after changing the zone.
+func (s *Store) RefreshDayRollups(ctx context.Context, from, to time.Time) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+	if err := s.refreshDayRollups(ctx, tx, floorInterval(from), ceilInterval(to)); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// Location returns the service's zone for days and "today".
+func (s *Store) Location() *time.Location { return s.cfg.location() }
+
+// Config returns the formulas' configuration.
+func (s *Store) Config() *Config { return s.cfg }
 
 type cellKey struct {
 	bucket time.Time

@@ -208,6 +208,20 @@ func TestProjectAndRebuild(t *testing.T) {
 			t.Errorf("interval sums for %s = %+v, want %+v", w.Queue, sum[w.Queue], w.Counts)
 		}
 	}
+	// Whole Moscow days (read from rollup_queue_day) give the same rows as
+	// the 15-minute rollups summed per day.
+	d0, _ := Today(start, nil)
+	aligned, err := s.IntervalReport(ctx, d0.AddDate(0, 0, -1), d0.AddDate(0, 0, 3), Day, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(aligned, rows) {
+		t.Errorf("day report on midnights differs from the one on partial days:\n got %+v\nwant %+v", aligned, rows)
+	}
+	var dayRows int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM rollup_queue_day WHERE zone = 'Europe/Moscow'`).Scan(&dayRows); err != nil || dayRows == 0 {
+		t.Errorf("rollup_queue_day rows = %d (%v)", dayRows, err)
+	}
 	for _, step := range []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour} {
 		rs, err := s.IntervalReport(ctx, from, to, step, []string{"sales"})
 		if err != nil {
@@ -229,11 +243,12 @@ func TestProjectAndRebuild(t *testing.T) {
 	const aRows = `SELECT * FROM rollup_agent ORDER BY bucket, agent`
 	const cRows = `SELECT * FROM calls ORDER BY call_id`
 	const vRows = `SELECT * FROM queue_visits ORDER BY call_id, n`
-	before := [][][]any{dump(t, s.pool, qRows), dump(t, s.pool, aRows), dump(t, s.pool, cRows), dump(t, s.pool, vRows)}
+	const dRows = `SELECT * FROM rollup_queue_day ORDER BY zone, day, queue`
+	before := [][][]any{dump(t, s.pool, qRows), dump(t, s.pool, aRows), dump(t, s.pool, cRows), dump(t, s.pool, vRows), dump(t, s.pool, dRows)}
 	if len(before[0]) == 0 || len(before[1]) == 0 {
 		t.Fatal("no rollups")
 	}
-	for _, tbl := range []string{"rollup_queue", "rollup_agent", "calls", "queue_visits", "agent_states"} {
+	for _, tbl := range []string{"rollup_queue", "rollup_agent", "calls", "queue_visits", "agent_states", "rollup_queue_day"} {
 		if _, err := s.pool.Exec(ctx, "DELETE FROM "+tbl); err != nil {
 			t.Fatal(err)
 		}
@@ -241,8 +256,8 @@ func TestProjectAndRebuild(t *testing.T) {
 	if err := s.RebuildRollups(ctx, start.Add(-24*time.Hour), start.Add(72*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	after := [][][]any{dump(t, s.pool, qRows), dump(t, s.pool, aRows), dump(t, s.pool, cRows), dump(t, s.pool, vRows)}
-	for i, name := range []string{"rollup_queue", "rollup_agent", "calls", "queue_visits"} {
+	after := [][][]any{dump(t, s.pool, qRows), dump(t, s.pool, aRows), dump(t, s.pool, cRows), dump(t, s.pool, vRows), dump(t, s.pool, dRows)}
+	for i, name := range []string{"rollup_queue", "rollup_agent", "calls", "queue_visits", "rollup_queue_day"} {
 		if !reflect.DeepEqual(before[i], after[i]) {
 			t.Errorf("%s after rebuild differs (%d rows before, %d after)", name, len(before[i]), len(after[i]))
 		}
