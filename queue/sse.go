@@ -1,0 +1,174 @@
+package queue
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Broadcaster is a Publisher that fans events out to live subscribers (the
+// Server-Sent Events stream) and forwards them to a next Publisher
+// (reporting). Publish never blocks: a subscriber that falls behind by
+// more than its buffer is dropped (its channel closed) and reconnects
+// with Last-Event-ID. A bounded history serves those reconnections.
+type Broadcaster struct {
+	next Publisher
+
+	mu      sync.Mutex
+	subs    map[*Subscription]struct{}
+	hist    []Event // ring buffer
+	histPos int
+	histN   int
+	closed  bool
+}
+
+// Subscription is one subscriber of a Broadcaster.
+type Subscription struct {
+	// C delivers events in publication order; it is closed when the
+	// subscriber fell behind, unsubscribed or the Broadcaster closed.
+	C <-chan Event
+	c chan Event
+}
+
+// NewBroadcaster keeps history events for reconnecting subscribers (0
+// means 1024) and forwards every event to next (may be nil).
+func NewBroadcaster(history int, next Publisher) *Broadcaster {
+	if history <= 0 {
+		history = 1024
+	}
+	return &Broadcaster{next: next, subs: map[*Subscription]struct{}{}, hist: make([]Event, history)}
+}
+
+// Publish implements Publisher.
+func (b *Broadcaster) Publish(ev Event) {
+	if b.next != nil {
+		b.next.Publish(ev)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.hist[b.histPos] = ev
+	b.histPos = (b.histPos + 1) % len(b.hist)
+	if b.histN < len(b.hist) {
+		b.histN++
+	}
+	for s := range b.subs {
+		select {
+		case s.c <- ev:
+		default:
+			delete(b.subs, s)
+			close(s.c)
+		}
+	}
+}
+
+// Subscribe returns a subscription with room for buffer events (0 means
+// 256). Events published after lastID (an event ID; "" for none) that are
+// still in the history are delivered first.
+func (b *Broadcaster) Subscribe(buffer int, lastID string) *Subscription {
+	if buffer <= 0 {
+		buffer = 256
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var replay []Event
+	if lastID != "" {
+		for i := 0; i < b.histN; i++ {
+			ev := b.hist[(b.histPos-b.histN+i+len(b.hist))%len(b.hist)]
+			if ev.ID > lastID {
+				replay = append(replay, ev)
+			}
+		}
+	}
+	c := make(chan Event, buffer+len(replay))
+	for _, ev := range replay {
+		c <- ev
+	}
+	s := &Subscription{C: c, c: c}
+	if b.closed {
+		close(c)
+		return s
+	}
+	b.subs[s] = struct{}{}
+	return s
+}
+
+// Unsubscribe ends s; it is idempotent.
+func (b *Broadcaster) Unsubscribe(s *Subscription) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.subs[s]; ok {
+		delete(b.subs, s)
+		close(s.c)
+	}
+}
+
+// Close ends every subscription.
+func (b *Broadcaster) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for s := range b.subs {
+		delete(b.subs, s)
+		close(s.c)
+	}
+}
+
+// ServeHTTP streams events as Server-Sent Events: one "event: TYPE",
+// "id: ID" and "data: JSON" block per event, and a comment every 15 s to
+// keep proxies from closing the connection. Query parameter type (repeat
+// it) filters by event type. A client that falls behind is disconnected;
+// it reconnects with Last-Event-ID and gets what it missed from the
+// history.
+func (b *Broadcaster) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	rc := http.NewResponseController(w)
+	types := map[EventType]bool{}
+	for _, t := range req.URL.Query()["type"] {
+		types[EventType(t)] = true
+	}
+	last := req.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = req.URL.Query().Get("last_event_id")
+	}
+	sub := b.Subscribe(0, last)
+	defer b.Unsubscribe(sub)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprint(w, ": hotline events\n\n"); err != nil {
+		return
+	}
+	_ = rc.Flush()
+	keep := time.NewTicker(15 * time.Second)
+	defer keep.Stop()
+	for {
+		select {
+		case <-req.Context().Done():
+			return
+		case <-keep.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+		case ev, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			if len(types) > 0 && !types[ev.Type] {
+				continue
+			}
+			data, err := json.Marshal(ev)
+			if err != nil {
+				continue
+			}
+			if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, data); err != nil {
+				return
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
