@@ -56,10 +56,6 @@ type Config struct {
 	RingTimeout time.Duration
 	// InputTimeout is the wait for a digit after a question (default 6s).
 	InputTimeout time.Duration
-	// EarlyHangup: an answered call that ends within this time without
-	// any input is treated like an answering machine and retried
-	// (default 5s).
-	EarlyHangup time.Duration
 	// Teams maps an agent to a team, for the review list.
 	Teams map[string]string
 	// QueueLines maps a queue to its support line (1 or 2). A queue not
@@ -142,9 +138,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InputTimeout <= 0 {
 		c.InputTimeout = 6 * time.Second
-	}
-	if c.EarlyHangup <= 0 {
-		c.EarlyHangup = 5 * time.Second
 	}
 	return c
 }

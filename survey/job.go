@@ -1,0 +1,296 @@
+package survey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+)
+
+// row is the part of a survey row the job and the events need.
+type row struct {
+	ID       int64
+	CallID   string
+	Number   string
+	State    string
+	Attempts int
+	Zone     string
+	Deadline time.Time
+	CallAt   time.Time
+	Queue    string
+	Agent    string
+	Line     int
+	Visits   []Visit
+}
+
+type jobWorker struct {
+	river.WorkerDefaults[jobArgs]
+	s *Service
+}
+
+// Work runs one survey job: at most one dial attempt, then either done or
+// snoozed until the next attempt.
+func (w *jobWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
+	return w.s.runJob(ctx, job.Args.CallID)
+}
+
+// Outcomes of an attempt (survey.attempt Reason).
+const (
+	OutcomeAnswered    = "answered"
+	OutcomeOptOut      = "optout"
+	OutcomeHangup      = "hangup"   // answered, hung up without any input
+	OutcomeNoInput     = "no-input" // answered, listened, pressed nothing (answering machine?)
+	OutcomeInterrupted = "interrupted"
+)
+
+func retryable(outcome string) bool { return outcome != OutcomeAnswered && outcome != OutcomeOptOut }
+
+var errStop = errors.New("stop")
+
+// runJob is the job body. The number dialled is the survey row's, written
+// from the call.arrived event of the inbound call.
+func (s *Service) runJob(ctx context.Context, callID string) error {
+	now := s.clock.Now()
+	tx, err := s.deps.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var r row
+	var deadline *time.Time
+	err = tx.QueryRow(ctx, `SELECT id, call_id, number, state, attempts, zone, deadline, call_at, queue, agent, line, visits
+		FROM survey WHERE call_id = $1 FOR UPDATE`, callID).Scan(&r.ID, &r.CallID, &r.Number, &r.State, &r.Attempts,
+		&r.Zone, &deadline, &r.CallAt, &r.Queue, &r.Agent, &r.Line, &r.Visits)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return river.JobCancel(fmt.Errorf("survey for call %s not found", callID))
+	}
+	if err != nil {
+		return err
+	}
+	if deadline != nil {
+		r.Deadline = *deadline
+	}
+	switch r.State {
+	case "scheduled", "retry":
+	case "in_progress":
+		// The process died during an attempt: that attempt counts.
+		if _, err := tx.Exec(ctx, `UPDATE survey_attempt SET outcome = $3, ended_at = $4
+			WHERE survey_id = $1 AND n = $2 AND outcome = ''`, r.ID, r.Attempts, OutcomeInterrupted, now); err != nil {
+			return err
+		}
+		s.log.Warn("survey attempt was interrupted by a crash", "call", r.CallID, "attempt", r.Attempts)
+	default:
+		return nil // completed, failed, cancelled, opted out: nothing to do (exactly once)
+	}
+	var optedOut bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM survey_optout WHERE number = $1)`, r.Number).Scan(&optedOut); err != nil {
+		return err
+	}
+	if optedOut {
+		return s.finishTx(ctx, tx, r, "cancelled", SkipOptedOut, queue.SurveySkipped, SkipOptedOut)
+	}
+	loc, err := time.LoadLocation(r.Zone)
+	if err != nil {
+		loc = s.cfg.ServiceZone
+	}
+	if r.Attempts >= s.cfg.Attempts {
+		return s.finishTx(ctx, tx, r, "failed", "attempts", queue.SurveyFailed, "attempts")
+	}
+	if !now.Before(r.Deadline) {
+		return s.finishTx(ctx, tx, r, "failed", "expired", queue.SurveyFailed, "expired")
+	}
+	if !s.planner.InWindow(now, loc) {
+		next, ok := s.planner.NextAllowed(now, loc, r.Deadline)
+		if !ok {
+			return s.finishTx(ctx, tx, r, "failed", "expired", queue.SurveyFailed, "expired")
+		}
+		return s.snoozeTx(ctx, tx, r, next, now)
+	}
+	// Pacing across processes: one transaction at a time looks at the
+	// attempts of the last minute and of the day.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('hotline.survey.pacing'))`); err != nil {
+		return err
+	}
+	var lastMinute int
+	var oldest *time.Time
+	if err := tx.QueryRow(ctx, `SELECT count(*), min(started_at) FROM survey_attempt WHERE started_at > $1`,
+		now.Add(-time.Minute)).Scan(&lastMinute, &oldest); err != nil {
+		return err
+	}
+	if lastMinute >= s.cfg.PerMinute && oldest != nil {
+		wait := oldest.Add(time.Minute).Sub(now) + time.Duration(fraction(r.CallID, strconv.Itoa(lastMinute))*float64(5*time.Second))
+		return s.snoozeTx(ctx, tx, r, now.Add(wait), now)
+	}
+	var today int
+	day := midnight(now, s.cfg.ServiceZone)
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM survey_attempt WHERE started_at >= $1`, day).Scan(&today); err != nil {
+		return err
+	}
+	if today >= s.cfg.DailyCap {
+		next, ok := s.planner.NextAllowed(addDays(day, 1), loc, r.Deadline)
+		if !ok {
+			return s.finishTx(ctx, tx, r, "failed", "daily-cap", queue.SurveyFailed, "daily-cap")
+		}
+		s.log.Warn("survey daily cap reached", "cap", s.cfg.DailyCap)
+		return s.snoozeTx(ctx, tx, r, next, now)
+	}
+	n := r.Attempts + 1
+	if _, err := tx.Exec(ctx, `INSERT INTO survey_attempt (survey_id, n, started_at) VALUES ($1, $2, $3)`, r.ID, n, now); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE survey SET state = 'in_progress', attempts = $2, next_at = NULL, updated_at = now() WHERE id = $1`, r.ID, n); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	r.Attempts = n
+
+	s.log.Info("survey call", "call", r.CallID, "number", Mask(r.Number), "attempt", n)
+	outcome, ans := s.call(ctx, r)
+	s.log.Info("survey call ended", "call", r.CallID, "attempt", n, "outcome", outcome, "rating", ans.Rating, "solved", ans.Solved)
+	// Book the result even when ctx was cancelled by a shutdown.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return s.book(bctx, r, loc, outcome, ans)
+}
+
+// book records an attempt's outcome and decides what follows.
+func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome string, ans Answers) error {
+	now := s.clock.Now()
+	tx, err := s.deps.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE survey_attempt SET outcome = $3, ended_at = $4 WHERE survey_id = $1 AND n = $2`,
+		r.ID, r.Attempts, outcome, now); err != nil {
+		return err
+	}
+	attempt := map[string]string{"attempt": strconv.Itoa(r.Attempts)}
+	var rating *int
+	var solved *string
+	if ans.Rating > 0 {
+		rating = &ans.Rating
+	}
+	if ans.Solved != "" {
+		solved = &ans.Solved
+	}
+	result := map[string]string{}
+	if ans.Rating > 0 {
+		result["rating"] = strconv.Itoa(ans.Rating)
+	}
+	if ans.Solved != "" {
+		result["solved"] = ans.Solved
+	}
+	switch {
+	case outcome == OutcomeOptOut:
+		if _, err := tx.Exec(ctx, `INSERT INTO survey_optout (number, at, call_id) VALUES ($1, $2, $3) ON CONFLICT (number) DO NOTHING`,
+			r.Number, now, r.CallID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE survey SET state = 'optout', reason = 'optout', rating = $2, solved = $3, updated_at = now() WHERE id = $1`,
+			r.ID, rating, solved); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+		s.emit(r, queue.SurveyAttempt, outcome, attempt)
+		if len(result) > 0 {
+			s.emit(r, queue.SurveyCompleted, "", result)
+		}
+		s.emit(r, queue.SurveyOptOut, "", nil)
+		return nil
+	case outcome == OutcomeAnswered:
+		if _, err := tx.Exec(ctx, `UPDATE survey SET state = 'completed', reason = '', rating = $2, solved = $3, updated_at = now() WHERE id = $1`,
+			r.ID, rating, solved); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+		s.emit(r, queue.SurveyAttempt, outcome, attempt)
+		s.emit(r, queue.SurveyCompleted, "", result)
+		return nil
+	}
+	// Not reached: retry or give up.
+	s.emit(r, queue.SurveyAttempt, outcome, attempt) // published even if the booking below fails: it happened
+	if r.Attempts >= s.cfg.Attempts {
+		return s.finishTx(ctx, tx, r, "failed", outcome, queue.SurveyFailed, outcome)
+	}
+	next, ok := s.planner.NextRetry(now, loc, r.Deadline)
+	if !ok {
+		return s.finishTx(ctx, tx, r, "failed", "expired", queue.SurveyFailed, "expired")
+	}
+	if _, err := tx.Exec(ctx, `UPDATE survey SET state = 'retry', reason = $2, next_at = $3, updated_at = now() WHERE id = $1`,
+		r.ID, outcome, next); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	return river.JobSnooze(max(next.Sub(now), 0))
+}
+
+// finishTx ends a survey without a further attempt and publishes t.
+func (s *Service) finishTx(ctx context.Context, tx pgx.Tx, r row, state, reason string, t queue.EventType, evReason string) error {
+	if _, err := tx.Exec(ctx, `UPDATE survey SET state = $2, reason = $3, next_at = NULL, updated_at = now() WHERE id = $1`,
+		r.ID, state, reason); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	s.log.Info("survey ended", "call", r.CallID, "state", state, "reason", reason)
+	s.emit(r, t, evReason, map[string]string{"attempts": strconv.Itoa(r.Attempts)})
+	return nil
+}
+
+// snoozeTx keeps the survey waiting until next.
+func (s *Service) snoozeTx(ctx context.Context, tx pgx.Tx, r row, next, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE survey SET state = CASE WHEN state = 'in_progress' THEN 'retry' ELSE state END,
+		next_at = $2, updated_at = now() WHERE id = $1`, r.ID, next); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	return river.JobSnooze(max(next.Sub(now), 0))
+}
+
+// call dials the customer and runs the script.
+func (s *Service) call(ctx context.Context, r row) (string, Answers) {
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.RingTimeout+10*time.Second)
+	leg, err := s.deps.Switch.Dial(dctx, sip.Target{
+		Number: r.Number, Trunk: s.cfg.Trunk, CallerID: s.cfg.CallerID, RingTimeout: s.cfg.RingTimeout,
+		Headers: map[string]string{"X-Hotline-Purpose": "survey"},
+	})
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return OutcomeInterrupted, Answers{}
+		}
+		return sip.CauseOf(err).String(), Answers{}
+	}
+	defer leg.Hangup(sip.CauseNormal)
+	ans := s.runScript(ctx, leg, r.CallAt)
+	switch {
+	case ans.OptOut:
+		return OutcomeOptOut, ans
+	case ans.Rating > 0 || ans.Solved != "":
+		return OutcomeAnswered, ans
+	case ctx.Err() != nil:
+		return OutcomeInterrupted, ans
+	case ans.HungUp:
+		return OutcomeHangup, ans
+	default:
+		return OutcomeNoInput, ans
+	}
+}

@@ -1,0 +1,407 @@
+package survey
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// VersionTable is the table tern records the survey schema version in.
+const VersionTable = "survey_schema_version"
+
+// QueueName is the River queue survey jobs run in.
+const QueueName = "survey"
+
+// Clock tells the time; tests pass a fake.
+type Clock interface{ Now() time.Time }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Pool *pgxpool.Pool
+	// Switch dials the survey calls.
+	Switch sip.Switch
+	// Publisher receives survey.* events (reporting); nil drops them.
+	Publisher queue.Publisher
+	// Holidays is consulted when Config.SkipHolidays is set; nil: none.
+	Holidays Holidays
+	// Logger; nil uses slog.Default().
+	Logger *slog.Logger
+	// Clock; nil uses the system clock.
+	Clock Clock
+}
+
+// Migrate brings the survey schema and River's schema up to date. Both
+// migrators take locks, so concurrent runs are safe.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	rm, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("survey: river migrator: %w", err)
+	}
+	if _, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("survey: river migrate: %w", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("survey: migrate: %w", err)
+	}
+	defer conn.Release()
+	m, err := migrate.NewMigrator(ctx, conn.Conn(), VersionTable)
+	if err != nil {
+		return fmt.Errorf("survey: migrator: %w", err)
+	}
+	sub, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := m.LoadMigrations(sub); err != nil {
+		return fmt.Errorf("survey: load migrations: %w", err)
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("survey: migrate: %w", err)
+	}
+	return nil
+}
+
+// Service is the survey bot.
+type Service struct {
+	cfg     Config
+	deps    Deps
+	planner *Planner
+	log     *slog.Logger
+	clock   Clock
+	river   *river.Client[pgx.Tx]
+
+	mu      sync.Mutex
+	calls   map[string]*callState
+	nEvents int
+
+	work    chan workItem
+	dropped atomic.Int64
+	seq     atomic.Uint64
+	idBase  string
+
+	stopIntake context.CancelFunc
+	intakeDone chan struct{}
+}
+
+type workItem struct {
+	call *callState
+	disp *queue.Event
+}
+
+// New builds the service. It does not touch the database until Start or
+// Publish.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if deps.Pool == nil {
+		return nil, errors.New("survey: Deps.Pool is required")
+	}
+	cfg = cfg.withDefaults()
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Clock == nil {
+		deps.Clock = realClock{}
+	}
+	s := &Service{
+		cfg: cfg, deps: deps, planner: NewPlanner(cfg, deps.Holidays),
+		log: deps.Logger.With("component", "survey"), clock: deps.Clock,
+		calls: map[string]*callState{}, work: make(chan workItem, 4096),
+		idBase: "survey-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &jobWorker{s: s})
+	jobTimeout := cfg.RingTimeout + 10*time.Minute
+	rc, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
+		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.MaxConcurrent}},
+		Workers:              workers,
+		JobTimeout:           jobTimeout,
+		RescueStuckJobsAfter: jobTimeout + 10*time.Minute,
+		MaxAttempts:          25, // infrastructure errors only; dial attempts are counted in the survey row
+		Logger:               deps.Logger.With("component", "survey.river"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("survey: river client: %w", err)
+	}
+	s.river = rc
+	return s, nil
+}
+
+// Start starts the job workers and the event intake. Run Migrate first.
+func (s *Service) Start(ctx context.Context) error {
+	if s.deps.Switch == nil {
+		return errors.New("survey: Deps.Switch is required to work jobs")
+	}
+	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopIntake = cancel
+	s.intakeDone = make(chan struct{})
+	go s.intake(ictx)
+	if err := s.river.Start(ctx); err != nil {
+		cancel()
+		return fmt.Errorf("survey: start river: %w", err)
+	}
+	return nil
+}
+
+// Stop stops taking events and waits for running survey calls to end;
+// when ctx expires first, running calls are cancelled (their jobs run
+// again after a restart).
+func (s *Service) Stop(ctx context.Context) error {
+	if s.stopIntake != nil {
+		s.stopIntake()
+		<-s.intakeDone
+	}
+	err := s.river.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s.river.StopAndCancel(cctx)
+	}
+	return err
+}
+
+// Publish consumes an event of the call path. It never blocks: the
+// database work happens on the intake goroutine; when its backlog (4096
+// finished calls) is full the call is dropped and logged.
+func (s *Service) Publish(e queue.Event) {
+	done, late := s.track(e)
+	var it workItem
+	switch {
+	case done != nil:
+		it.call = done
+	case late != nil:
+		it.disp = late
+	default:
+		return
+	}
+	select {
+	case s.work <- it:
+	default:
+		s.dropped.Add(1)
+		s.log.Error("survey backlog full, call not considered", "call", e.CallID)
+	}
+}
+
+func (s *Service) intake(ctx context.Context) {
+	defer close(s.intakeDone)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-s.work:
+			var err error
+			for try := 0; try < 5; try++ {
+				if it.call != nil {
+					err = s.consider(ctx, it.call)
+				} else {
+					err = s.applyDisposition(ctx, *it.disp)
+				}
+				if err == nil || ctx.Err() != nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Duration(try+1) * time.Second):
+				}
+			}
+			if err != nil {
+				s.log.Error("survey intake", "call", callOf(it), "err", err)
+			}
+		}
+	}
+}
+
+func callOf(it workItem) string {
+	if it.call != nil {
+		return it.call.CallID
+	}
+	return it.disp.CallID
+}
+
+// jobArgs is the River job of one survey; unique by call id.
+type jobArgs struct {
+	CallID string `json:"call_id" river:"unique"`
+}
+
+// Kind names the River job kind.
+func (jobArgs) Kind() string { return "hotline.survey" }
+
+// consider decides the survey of a finished answered call and stores it:
+// a skipped row with its reason, or a scheduled row and its River job in
+// the same transaction. It is idempotent by call id.
+func (s *Service) consider(ctx context.Context, c *callState) error {
+	last := c.last()
+	cand := Candidate{CallID: c.CallID, Caller: c.Caller, Queue: last.Queue, NoSurvey: c.NoSurvey, Ended: c.EndedAt}
+	tx, err := s.deps.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var hist History
+	if n := ivr.NormalizeCaller(c.Caller, s.cfg.Region); !n.Anonymous {
+		var last *time.Time
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM survey_optout WHERE number = $1),
+			(SELECT max(ended_at) FROM survey WHERE number = $1 AND state NOT IN ('skipped', 'cancelled') AND call_id <> $2)`,
+			n.E164, c.CallID).Scan(&hist.OptedOut, &last)
+		if err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		if last != nil {
+			hist.LastSurvey = *last
+		}
+	}
+	number, reason := Decide(s.cfg, cand, hist)
+	var at, deadline time.Time
+	zone := ""
+	if reason == "" {
+		loc, _ := ZoneFor(number, s.cfg.Region, s.cfg.ServiceZone)
+		zone = loc.String()
+		deadline = s.planner.Deadline(c.EndedAt, loc)
+		var ok bool
+		if at, ok = s.planner.First(c.CallID, c.EndedAt, loc); !ok {
+			reason = SkipNoWindow
+		}
+	}
+	state := "scheduled"
+	if reason != "" {
+		state = "skipped"
+	}
+	visits, _ := json.Marshal(c.Visits)
+	var id int64
+	err = tx.QueryRow(ctx, `INSERT INTO survey (call_id, number, state, reason, call_at, ended_at, zone, next_at, deadline,
+			queue, agent, team, line, visits, escalated, escalated_to, escalation_reason, disposition, disposition_code, notes)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
+		ON CONFLICT (call_id) DO NOTHING RETURNING id`,
+		c.CallID, number, state, reason, c.CallAt, c.EndedAt, zone, nullTime(at), nullTime(deadline),
+		last.Queue, last.Agent, last.Team, max(last.Line, 1), visits, c.Escalated, c.EscalatedTo, c.EscReason,
+		c.Disposition, c.Code, c.Notes).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // already decided (re-processing)
+	}
+	if err != nil {
+		return fmt.Errorf("insert survey: %w", err)
+	}
+	if reason == "" {
+		res, err := s.river.InsertTx(ctx, tx, jobArgs{CallID: c.CallID}, &river.InsertOpts{
+			Queue: QueueName, ScheduledAt: at, UniqueOpts: river.UniqueOpts{ByArgs: true},
+		})
+		if err != nil {
+			return fmt.Errorf("insert job: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE survey SET job_id = $2 WHERE id = $1`, id, res.Job.ID); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	r := row{ID: id, CallID: c.CallID, Queue: last.Queue, Agent: last.Agent, Line: max(last.Line, 1), Visits: c.Visits}
+	if reason != "" {
+		s.log.Info("survey skipped", "call", c.CallID, "number", Mask(number), "reason", reason)
+		s.emit(r, queue.SurveySkipped, reason, nil)
+		return nil
+	}
+	s.log.Info("survey scheduled", "call", c.CallID, "number", Mask(number), "at", at.UTC(), "zone", zone)
+	s.emit(r, queue.SurveyScheduled, "", map[string]string{"at": at.UTC().Format(time.RFC3339)})
+	return nil
+}
+
+// applyDisposition stores a disposition that came after the call was
+// decided; "no_survey" cancels a survey that has not been dialled yet.
+func (s *Service) applyDisposition(ctx context.Context, e queue.Event) error {
+	tx, err := s.deps.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var r row
+	var jobID *int64
+	err = tx.QueryRow(ctx, `UPDATE survey SET disposition = $2, disposition_code = $3, notes = $4, updated_at = now()
+		WHERE call_id = $1 RETURNING id, state, job_id, queue, agent, line, visits`,
+		e.CallID, e.Reason, e.Data["code"], e.Data["notes"]).Scan(&r.ID, &r.State, &jobID, &r.Queue, &r.Agent, &r.Line, &r.Visits)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // not a survey candidate
+	}
+	if err != nil {
+		return err
+	}
+	cancel := e.Data["no_survey"] == "1" && (r.State == "scheduled" || r.State == "retry")
+	if cancel {
+		if _, err := tx.Exec(ctx, `UPDATE survey SET state = 'cancelled', reason = $2, next_at = NULL WHERE id = $1`, r.ID, SkipNoSurvey); err != nil {
+			return err
+		}
+		if jobID != nil {
+			if _, err := s.river.JobCancelTx(ctx, tx, *jobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if cancel {
+		r.CallID = e.CallID
+		s.emit(r, queue.SurveySkipped, SkipNoSurvey, nil)
+	}
+	return nil
+}
+
+// emit publishes a survey event linked to the original call.
+func (s *Service) emit(r row, t queue.EventType, reason string, data map[string]string) {
+	if s.deps.Publisher == nil {
+		return
+	}
+	d := map[string]string{"survey_id": strconv.FormatInt(r.ID, 10), "line": strconv.Itoa(max(r.Line, 1))}
+	for _, v := range r.Visits {
+		k := "agent" + strconv.Itoa(v.Line)
+		d[k] = v.Agent // the last agent of each line
+		d["queue"+strconv.Itoa(v.Line)] = v.Queue
+	}
+	for k, v := range data {
+		d[k] = v
+	}
+	n := s.seq.Add(1)
+	s.deps.Publisher.Publish(queue.Event{
+		ID: fmt.Sprintf("%s-%012d", s.idBase, n), At: s.clock.Now().UTC(), Type: t,
+		CallID: r.CallID, Queue: r.Queue, Agent: r.Agent, Reason: reason, Data: d,
+	})
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// Mask hides the middle of a phone number for logs: +7912***6789.
+func Mask(number string) string {
+	if len(number) <= 6 {
+		return "***"
+	}
+	return number[:5] + "***" + number[len(number)-4:]
+}
