@@ -91,6 +91,9 @@ func (c *Config) repeatWindow() time.Duration {
 	return DefaultRepeatWindow
 }
 
+// Zone returns the service's zone: Location, or Europe/Moscow.
+func (c *Config) Zone() *time.Location { return c.location() }
+
 func (c *Config) location() *time.Location {
 	if c != nil && c.Location != nil {
 		return c.Location
