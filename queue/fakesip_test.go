@@ -30,12 +30,12 @@ func newFakeLeg(id, from, to, agent string, dir sip.Direction) *fakeLeg {
 		done: make(chan struct{}), events: make(chan sip.Event, 16)}
 }
 
-func (l *fakeLeg) Info() sip.CallInfo               { return l.info }
-func (l *fakeLeg) Answer(context.Context) error     { return l.err() }
-func (l *fakeLeg) FlushDigits()                     {}
-func (l *fakeLeg) Done() <-chan struct{}            { return l.done }
-func (l *fakeLeg) Events() <-chan sip.Event         { return l.events }
-func (l *fakeLeg) StopMOH() error                   { return nil }
+func (l *fakeLeg) Info() sip.CallInfo           { return l.info }
+func (l *fakeLeg) Answer(context.Context) error { return l.err() }
+func (l *fakeLeg) FlushDigits()                 {}
+func (l *fakeLeg) Done() <-chan struct{}        { return l.done }
+func (l *fakeLeg) Events() <-chan sip.Event     { return l.events }
+func (l *fakeLeg) StopMOH() error               { return nil }
 func (l *fakeLeg) ReadDigits(context.Context, sip.DigitOptions) (string, error) {
 	return "", l.err()
 }

@@ -151,7 +151,9 @@ func TestRunnerEscalation(t *testing.T) {
 			return nil
 		}, "code"},
 		{"API", func(h *runnerHarness, a *fakeLeg) func() (bool, bool) {
-			h.do(func() ([]Action, error) { return h.r.escalate("c1", "", Escalation{Reason: "technical", Notes: "router", Mode: "api"}) })
+			h.do(func() ([]Action, error) {
+				return h.r.escalate("c1", "", Escalation{Reason: "technical", Notes: "router", Mode: "api"})
+			})
 			return nil
 		}, "api"},
 	}
