@@ -4,7 +4,7 @@
 set -euo pipefail
 case "${1:-test}" in
   demo) pkgs=(postgresql asterisk-core-sounds-ru-wav asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng sox) ;;
-  test) pkgs=(postgresql asterisk-core-sounds-ru-wav asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng sox sip-tester baresip prometheus) ;;
+  test) pkgs=(postgresql asterisk-core-sounds-ru-wav asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng sox sip-tester baresip prometheus tcpdump) ;;
   *) echo "usage: $0 test|demo" >&2; exit 2 ;;
 esac
 missing=()
