@@ -44,18 +44,18 @@ type Service struct {
 
 // SIP configures the SIP listener, registrar and trunks.
 type SIP struct {
-	Listen      string        `yaml:"listen"`       // "IP:port", UDP and TCP; default "127.0.0.1:5060"
-	AdvertiseIP string        `yaml:"advertise_ip"` // required when Listen is unspecified (0.0.0.0)
-	Realm       string        `yaml:"realm"`        // digest realm, default "hotline"
+	Listen      string `yaml:"listen"`       // "IP:port", UDP and TCP; default "127.0.0.1:5060"
+	AdvertiseIP string `yaml:"advertise_ip"` // required when Listen is unspecified (0.0.0.0)
+	Realm       string `yaml:"realm"`        // digest realm, default "hotline"
 	// DigestAlgorithms are offered to agents in this order, one challenge
 	// each: MD5 and/or SHA-256; default [SHA-256, MD5] (RFC 8760). Phones
 	// that read only the first challenge or fail on SHA-256 (Debian 12's
 	// baresip 1.0, SIPp 3.6) need [MD5].
-	DigestAlgorithms []string `yaml:"digest_algorithms"`
-	RingTimeout time.Duration `yaml:"ring_timeout"` // default 20s
-	Register    Register      `yaml:"register"`
-	AuthLockout AuthLockout   `yaml:"auth_lockout"`
-	Trunks      []Trunk       `yaml:"trunks"`
+	DigestAlgorithms []string      `yaml:"digest_algorithms"`
+	RingTimeout      time.Duration `yaml:"ring_timeout"` // default 20s
+	Register         Register      `yaml:"register"`
+	AuthLockout      AuthLockout   `yaml:"auth_lockout"`
+	Trunks           []Trunk       `yaml:"trunks"`
 	// Numbers maps a called number to an IVR flow name; "*" is the default.
 	Numbers map[string]string `yaml:"numbers"`
 
