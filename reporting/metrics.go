@@ -453,7 +453,10 @@ var (
 		[]string{"line", "source"}, nil)
 	waitingDesc = prometheus.NewDesc("hotline_calls_waiting", "Calls waiting in the queue now (0 for an idle known queue).", []string{"queue"}, nil)
 	longestDesc = prometheus.NewDesc("hotline_queue_longest_wait_seconds", "Longest current wait in the queue (0 when nobody waits).", []string{"queue"}, nil)
-	agentsDesc  = prometheus.NewDesc("hotline_agents",
+	targetDesc  = prometheus.NewDesc("hotline_service_level_target_ratio",
+		"The queue's service-level target (config queues[].sl_target, default 0.8), for dashboards and alerts.",
+		[]string{"queue"}, nil)
+	agentsDesc = prometheus.NewDesc("hotline_agents",
 		"Agents serving the queue by state (logged_out, available, ringing, on_call, wrapup, paused; other for unknown names). An agent in several queues counts in each.",
 		[]string{"queue", "state"}, nil)
 )
@@ -465,6 +468,7 @@ func (d *derived) Describe(ch chan<- *prometheus.Desc) {
 	ch <- waitingDesc
 	ch <- longestDesc
 	ch <- agentsDesc
+	ch <- targetDesc
 	ch <- fcrReportDesc
 	ch <- fcrCoverageDesc
 }
@@ -522,6 +526,9 @@ func (d *derived) Collect(ch chan<- prometheus.Metric) {
 		if _, ok := waiting[q]; !ok {
 			waiting[q] = 0
 		}
+	}
+	for q := range m.queues {
+		ch <- prometheus.MustNewConstMetric(targetDesc, prometheus.GaugeValue, m.cfg.TargetFor(q), q)
 	}
 	for q, n := range waiting {
 		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n), q)

@@ -14,6 +14,9 @@ const (
 	DefaultThreshold    = 20 * time.Second
 	DefaultShortAbandon = 5 * time.Second
 	DefaultRepeatWindow = 7 * 24 * time.Hour
+	// DefaultTarget is the service-level target (80 %) exported as
+	// hotline_service_level_target_ratio when a queue sets none.
+	DefaultTarget = 0.8
 	// LineFirst and LineSecond name the support lines.
 	LineFirst  = "first"
 	LineSecond = "second"
@@ -44,6 +47,19 @@ type QueueConfig struct {
 	// Line is "first" or "second". Empty: a visit that joined through an
 	// escalation is second line, any other visit first line.
 	Line string
+	// Target is the service-level target, 0..1 (0 = DefaultTarget); it
+	// is exported for dashboards and alerts, formulas do not use it.
+	Target float64
+}
+
+// TargetFor returns the service-level target of a queue.
+func (c *Config) TargetFor(q string) float64 {
+	if c != nil {
+		if qc, ok := c.Queues[q]; ok && qc.Target > 0 {
+			return qc.Target
+		}
+	}
+	return DefaultTarget
 }
 
 // ThresholdFor returns T for a queue.

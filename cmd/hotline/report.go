@@ -110,7 +110,7 @@ func reportingConfigOf(c *config.Config) *reporting.Config {
 		Teams:        map[string]string{},
 	}
 	for _, q := range c.Queues {
-		qc := reporting.QueueConfig{Threshold: q.SLThreshold, ShortAbandon: q.ShortAbandon, Line: reporting.LineFirst}
+		qc := reporting.QueueConfig{Threshold: q.SLThreshold, ShortAbandon: q.ShortAbandon, Line: reporting.LineFirst, Target: q.SLTarget}
 		if q.Line == 2 {
 			qc.Line = reporting.LineSecond
 		}
