@@ -98,6 +98,9 @@ type Metrics struct {
 	offered, answered, withinT, abandoned, shortAb *prometheus.CounterVec
 	wait                                           *prometheus.HistogramVec
 	escalations, surveys                           *prometheus.CounterVec
+	talk, wrapup                                   *prometheus.CounterVec
+	agentAnswered, agentMissed, agentEscalations   *prometheus.CounterVec
+	agentTalk, agentWrapup, agentRing              *prometheus.CounterVec
 
 	mu     sync.Mutex
 	open   map[string]*openVisit // call → visit waiting in a queue
@@ -133,6 +136,7 @@ type openVisit struct {
 	queue    string
 	joinedAt time.Time
 	line     string
+	offered  map[string]time.Time // agent → last offer
 }
 
 type lineMark struct {
@@ -183,12 +187,21 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 	m.shortAb = cv("hotline_calls_short_abandoned_total", "Abandoned calls with wait <= the queue's short-abandon threshold S.", "queue")
 	m.escalations = cv("hotline_escalations_total", "Calls escalated from first to second line.", "from_queue", "to_queue")
 	m.surveys = cv("hotline_survey_calls_total", "Survey events by result (scheduled, attempted, completed, failed, skipped, optout).", "result")
+	m.talk = cv("hotline_talk_seconds_total", "Talk time of answered calls (call.completed), by the queue that answered.", "queue")
+	m.wrapup = cv("hotline_wrapup_seconds_total", "Wrap-up time after answered calls (agent.wrapup_ended), by queue.", "queue")
+	m.agentAnswered = cv("hotline_agent_answered_total", "Calls the agent answered.", "agent")
+	m.agentMissed = cv("hotline_agent_missed_total", "Offers the agent did not answer (agent.ring_noanswer).", "agent")
+	m.agentEscalations = cv("hotline_agent_escalations_total", "Calls the agent escalated to second line.", "agent")
+	m.agentTalk = cv("hotline_agent_talk_seconds_total", "The agent's talk time.", "agent")
+	m.agentWrapup = cv("hotline_agent_wrapup_seconds_total", "The agent's wrap-up time.", "agent")
+	m.agentRing = cv("hotline_agent_ring_seconds_total", "Offer-to-answer time of the agent's answered calls (\"who answers faster\").", "agent")
 	m.wait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "hotline_queue_wait_seconds",
 		Help:    "Wait from queue entry to answer, abandon, overflow, timeout or callback.",
 		Buckets: waitBuckets(cfg),
 	}, []string{"queue", "outcome"})
-	cs := []prometheus.Collector{m.offered, m.answered, m.withinT, m.abandoned, m.shortAb, m.escalations, m.surveys, m.wait, (*derived)(m)}
+	cs := []prometheus.Collector{m.offered, m.answered, m.withinT, m.abandoned, m.shortAb, m.escalations, m.surveys, m.wait,
+		m.talk, m.wrapup, m.agentAnswered, m.agentMissed, m.agentEscalations, m.agentTalk, m.agentWrapup, m.agentRing, (*derived)(m)}
 	if opt.Writer != nil {
 		w := opt.Writer
 		cs = append(cs,
@@ -252,8 +265,45 @@ func (m *Metrics) Publish(e queue.Event) {
 		from := e.Data["escalated_from"]
 		m.open[e.CallID] = &openVisit{queue: e.Queue, joinedAt: e.At, line: m.cfg.lineFor(e.Queue, from != "")}
 		m.offered.WithLabelValues(e.Queue).Inc()
+	case queue.AgentOffered:
+		if v := m.open[e.CallID]; v != nil && e.Agent != "" {
+			if v.offered == nil {
+				v.offered = map[string]time.Time{}
+			}
+			v.offered[e.Agent] = e.At
+		}
+	case queue.AgentRingNoAnswer:
+		if e.Agent != "" {
+			m.agentMissed.WithLabelValues(e.Agent).Inc()
+		}
+	case queue.CallCompleted:
+		if d, ok := dataMS(e, "talk_ms"); ok {
+			if e.Queue != "" {
+				m.talk.WithLabelValues(e.Queue).Add(d.Seconds())
+			}
+			if e.Agent != "" {
+				m.agentTalk.WithLabelValues(e.Agent).Add(d.Seconds())
+			}
+		}
+	case queue.WrapupEnded:
+		if d, ok := dataMS(e, "wrapup_ms"); ok {
+			if e.Queue != "" {
+				m.wrapup.WithLabelValues(e.Queue).Add(d.Seconds())
+			}
+			if e.Agent != "" {
+				m.agentWrapup.WithLabelValues(e.Agent).Add(d.Seconds())
+			}
+		}
 	case queue.QueueAnswered:
 		if v := m.open[e.CallID]; v != nil {
+			if e.Agent != "" {
+				m.agentAnswered.WithLabelValues(e.Agent).Inc()
+				ring := 0.0
+				if t, ok := v.offered[e.Agent]; ok && !t.After(e.At) {
+					ring = e.At.Sub(t).Seconds()
+				}
+				m.agentRing.WithLabelValues(e.Agent).Add(ring)
+			}
 			m.finish(e.CallID, v, OutcomeAnswered, waitOf(e, v), e.At)
 			m.lines[e.CallID] = lineMark{v.line, e.At}
 			m.lineAge = append(m.lineAge, callMark{e.CallID, e.At})
@@ -270,6 +320,9 @@ func (m *Metrics) Publish(e queue.Event) {
 		m.finishOpen(e, OutcomeAbandoned)
 	case queue.CallEscalated:
 		m.escalations.WithLabelValues(e.Queue, e.Data["to_queue"]).Inc()
+		if e.Agent != "" {
+			m.agentEscalations.WithLabelValues(e.Agent).Inc()
+		}
 	case queue.CallDisposition:
 		line := m.lines[e.CallID].line
 		if e.Reason == "resolved" || e.Reason == "not_resolved" || e.Reason == "escalated" {
@@ -456,6 +509,9 @@ var (
 	targetDesc  = prometheus.NewDesc("hotline_service_level_target_ratio",
 		"The queue's service-level target (config queues[].sl_target, default 0.8), for dashboards and alerts.",
 		[]string{"queue"}, nil)
+	agentStatusDesc = prometheus.NewDesc("hotline_agent_status",
+		"1 for the agent's current state (logged_out, available, ringing, on_call, wrapup, paused, other); one series per agent.",
+		[]string{"agent", "state"}, nil)
 	agentsDesc = prometheus.NewDesc("hotline_agents",
 		"Agents serving the queue by state (logged_out, available, ringing, on_call, wrapup, paused; other for unknown names). An agent in several queues counts in each.",
 		[]string{"queue", "state"}, nil)
@@ -468,6 +524,7 @@ func (d *derived) Describe(ch chan<- *prometheus.Desc) {
 	ch <- waitingDesc
 	ch <- longestDesc
 	ch <- agentsDesc
+	ch <- agentStatusDesc
 	ch <- targetDesc
 	ch <- fcrReportDesc
 	ch <- fcrCoverageDesc
@@ -558,7 +615,8 @@ func (m *Metrics) collectAgents(ch chan<- prometheus.Metric) {
 	type key struct{ q, state string }
 	n := make(map[key]int, len(m.queues)*len(AgentStates))
 	noQueue := false
-	for _, a := range m.agents {
+	for id, a := range m.agents {
+		ch <- prometheus.MustNewConstMetric(agentStatusDesc, prometheus.GaugeValue, 1, id, a.state)
 		if len(a.queues) == 0 {
 			n[key{"", a.state}]++
 			noQueue = true

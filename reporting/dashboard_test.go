@@ -1,0 +1,312 @@
+package reporting
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hotline-cc/hotline/queue"
+)
+
+// dashboardQueries returns every panel query of the Grafana dashboard with
+// the template variables replaced by what "All" and a 1-hour range give.
+func dashboardQueries(t *testing.T) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "dashboards", "hotline.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr, RefID string }
+		}
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.NewReplacer(`"$queue"`, `".+"`, `"$formula"`, `"answered|offered|removed"`,
+		"$__range", "1h", "$__rate_interval", "1m", "$__interval", "15s")
+	out := map[string]string{}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			if strings.TrimSpace(tg.Expr) == "" {
+				t.Errorf("panel %q target %s has no expr", p.Title, tg.RefID)
+				continue
+			}
+			out[p.Title+" / "+tg.RefID] = vars.Replace(tg.Expr)
+		}
+	}
+	if len(out) < 20 {
+		t.Fatalf("only %d queries in the dashboard", len(out))
+	}
+	return out
+}
+
+// lineTraffic is one round of realistic traffic on every queue: answered
+// calls with rings, misses, talk and wrap-up, dispositions and surveys, a
+// short and a long abandon, an overflow, an escalation to second line.
+func lineTraffic(g *gen, round int, now time.Time) []queue.Event {
+	var evs []queue.Event
+	id := func(s string) string { return fmt.Sprintf("r%d-%s", round, s) }
+	t := now.Add(-10 * time.Minute)
+	for qi, q := range []string{"sales", "support"} {
+		agent := []string{"a1", "a2"}[qi]
+		for k, wait := range []float64{8, 15, 35} {
+			call := id(fmt.Sprintf("%s-ans%d", q, k))
+			ce := g.answered(call, fmt.Sprintf("+7900%07d", round*10+k), q, t, sec(wait), agent, sec(120+30*float64(k)), sec(20))
+			ce = append(ce, g.ev(ce[len(ce)-1].At, queue.CallDisposition, call, q, agent, nil))
+			ce[len(ce)-1].Reason = []string{"resolved", "not_resolved", "resolved"}[k]
+			evs = append(evs, ce...)
+			evs = append(evs,
+				g.ev(t.Add(sec(1)), queue.AgentRingNoAnswer, call, q, "a3", map[string]string{"ring_ms": "4000"}),
+				g.ev(t.Add(time.Minute), queue.SurveyScheduled, call, "", "", nil),
+				g.ev(t.Add(2*time.Minute), queue.SurveyAttempt, call, "", "", nil))
+			if k == 2 {
+				evs = append(evs, g.ev(t.Add(3*time.Minute), queue.SurveyFailed, call, "", "", nil))
+			} else {
+				evs = append(evs, g.ev(t.Add(3*time.Minute), queue.SurveyCompleted, call, "", "",
+					map[string]string{"rating": strconv.Itoa(3 + k), "solved": []string{"yes", "no"}[k]}))
+			}
+			t = t.Add(20 * time.Second)
+		}
+		evs = append(evs, g.abandoned(id(q+"-short"), q, t, sec(3))...)
+		evs = append(evs, g.abandoned(id(q+"-long"), q, t, sec(50))...)
+		ov := id(q + "-ov")
+		evs = append(evs,
+			g.ev(t, queue.QueueJoined, ov, q, "", nil),
+			g.ev(t.Add(sec(60)), queue.QueueOverflowed, ov, q, "", map[string]string{"wait_ms": "60000", "to_queue": "support"}),
+			g.ev(t.Add(sec(60)), queue.CallEnded, ov, "", "", nil))
+	}
+	// Escalation sales → l2.
+	esc := id("esc")
+	t = now.Add(-5 * time.Minute)
+	evs = append(evs,
+		g.ev(t, queue.QueueJoined, esc, "sales", "", nil),
+		g.ev(t.Add(sec(5)), queue.QueueAnswered, esc, "sales", "a1", map[string]string{"wait_ms": "5000"}),
+		g.ev(t.Add(sec(65)), queue.CallEscalated, esc, "sales", "a1", map[string]string{"to_queue": "l2"}),
+		g.ev(t.Add(sec(65)), queue.CallCompleted, esc, "sales", "a1", map[string]string{"talk_ms": "60000"}),
+		g.ev(t.Add(sec(65)), queue.QueueJoined, esc, "l2", "", map[string]string{"escalated_from": "sales"}),
+		g.ev(t.Add(sec(80)), queue.QueueAnswered, esc, "l2", "b1", map[string]string{"wait_ms": "15000"}),
+		g.ev(t.Add(sec(200)), queue.CallCompleted, esc, "l2", "b1", map[string]string{"talk_ms": "120000"}),
+		g.ev(t.Add(sec(200)), queue.CallEnded, esc, "", "", nil),
+		g.ev(t.Add(sec(230)), queue.WrapupEnded, esc, "l2", "b1", map[string]string{"wrapup_ms": "30000"}))
+	// One caller still waiting.
+	evs = append(evs, g.ev(now.Add(-40*time.Second), queue.QueueJoined, id("waiting"), "support", "", nil))
+	SortEvents(evs)
+	return evs
+}
+
+// TestDashboardQueries starts a real Prometheus (Debian package
+// prometheus) scraping an in-test server that exposes the reporting
+// Metrics after a realistic event sequence, and runs every Grafana panel
+// query through its HTTP API: each must succeed and return a finite value.
+// The recording and alerting rules are loaded too, so they are evaluated
+// against real series.
+func TestDashboardQueries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Prometheus")
+	}
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("prometheus not found: install the Debian package prometheus (apt-get install prometheus)")
+	}
+	queries := dashboardQueries(t)
+
+	reg := prometheus.NewRegistry()
+	member := map[string][]string{"a1": {"sales"}, "a2": {"support"}, "a3": {"sales", "support"}, "b1": {"l2"}}
+	m, err := NewMetrics(reg, MetricsOptions{
+		Config:   &Config{Queues: map[string]QueueConfig{"l2": {Threshold: 60 * time.Second, Line: LineSecond, Target: 0.9}}},
+		Queues:   []string{"sales", "support", "l2"},
+		Agents:   []string{"a1", "a2", "a3", "b1"},
+		QueuesOf: func(a string) []string { return member[a] },
+		Writer:   fixedStats{Buffered: 12, SpoolEvents: 0, Written: 1000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lead's staffing gauge (docs/staffing.md), as serve registers it.
+	required := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hotline_agents_required", Help: "Agents needed now (Erlang)."}, []string{"queue"})
+	reg.MustRegister(required)
+	required.WithLabelValues("sales").Set(3)
+	required.WithLabelValues("support").Set(2)
+
+	g := &gen{}
+	now := time.Now().UTC()
+	for _, a := range []string{"a1", "a2", "a3", "b1"} {
+		m.Publish(g.ev(now.Add(-time.Hour), queue.AgentState, "", "", a, map[string]string{"from": "logged-out", "to": "available"}))
+	}
+	for _, e := range lineTraffic(g, 1, now) {
+		m.Publish(e)
+	}
+	calls, _ := visitsOf(lineTraffic(&gen{}, 1, now.Add(-10*24*time.Hour)), nil)
+	m.SetReportFCR(ComputeFCR(calls, calls, DefaultRepeatWindow, now))
+
+	var scrapes atomic.Int64
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		scrapes.Add(1)
+	}))
+	defer srv.Close()
+
+	dir := t.TempDir()
+	rules, err := filepath.Abs(filepath.Join("..", "deploy", "prometheus", "rules", "hotline.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+scrape_configs:
+  - job_name: hotline
+    static_configs:
+      - targets: [%q]
+`, rules, strings.TrimPrefix(srv.URL, "http://"))
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freeTCPPort(t)
+	api := fmt.Sprintf("http://127.0.0.1:%d", port)
+	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
+		"--log.level=warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+			t.Logf("prometheus log:\n%s", b)
+		}
+	}()
+
+	// Waits are bounded by a deadline only to fail instead of hanging.
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitFor("Prometheus ready", func() bool {
+		resp, err := http.Get(api + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	ingested := func(n int) func() bool {
+		return func() bool {
+			res, err := promQuery(api, `count_over_time(up{job="hotline"}[10m])`)
+			return err == nil && len(res) == 1 && res[0] >= float64(n)
+		}
+	}
+	waitFor("first scrape", ingested(1))
+	// Second round: every counter moves between scrapes, so increase() and
+	// rate() have something to measure.
+	now = time.Now().UTC()
+	for _, e := range lineTraffic(g, 2, now) {
+		m.Publish(e)
+	}
+	after := int(scrapes.Load())
+	waitFor("two scrapes after the second round", func() bool { return int(scrapes.Load()) >= after+2 })
+	waitFor("their ingestion", ingested(after+2))
+
+	for name, q := range queries {
+		res, err := promQuery(api, q)
+		if err != nil {
+			t.Errorf("%s: %s: %v", name, q, err)
+			continue
+		}
+		finite := 0
+		for _, v := range res {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				finite++
+			}
+		}
+		if finite == 0 {
+			t.Errorf("%s: %s: no finite value (%d series: %v)", name, q, len(res), res)
+		}
+	}
+	// The recording rules evaluate on the same series.
+	waitFor("recording rules", func() bool {
+		res, err := promQuery(api, `queue:hotline_agents_logged_in:sum{queue="sales"}`)
+		return err == nil && len(res) == 1 && res[0] == 2
+	})
+}
+
+// promQuery runs an instant query and returns the sample values.
+func promQuery(api, q string) ([]float64, error) {
+	resp, err := http.Get(api + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status, Error string
+		Data          struct {
+			ResultType string
+			Result     []struct {
+				Value [2]any
+			}
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("status %s: %s", body.Status, body.Error)
+	}
+	if body.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("result type %s", body.Data.ResultType)
+	}
+	var out []float64
+	for _, r := range body.Data.Result {
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
