@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hotline-cc/hotline/queue"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 )
@@ -23,9 +24,17 @@ import (
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/surveys", s.handleList)
-	mux.HandleFunc("POST /api/v1/surveys/{id}/cancel", s.handleCancel)
 	mux.HandleFunc("GET /api/v1/surveys/review", s.handleReview)
-	mux.HandleFunc("POST /api/v1/surveys/review/{id}", s.handleReviewed)
+	mux.HandleFunc("POST /api/v1/surveys/{a}/{b}", func(w http.ResponseWriter, r *http.Request) {
+		switch a, b := r.PathValue("a"), r.PathValue("b"); {
+		case a == "review":
+			s.handleReviewed(w, r, b)
+		case b == "cancel":
+			s.handleCancel(w, r, a)
+		default:
+			http.NotFound(w, r)
+		}
+	})
 	return mux
 }
 
@@ -181,7 +190,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) error {
 		return err
 	}
 	r.ID = id
-	s.emit(r, "survey.cancelled", "api", nil)
+	s.emit(r, queue.SurveySkipped, "cancelled", nil)
 	return nil
 }
 
@@ -190,8 +199,8 @@ var (
 	errConflict = errors.New("survey is not scheduled")
 )
 
-func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request, idText string) {
+	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil {
 		http.Error(w, "bad id", http.StatusBadRequest)
 		return
@@ -219,8 +228,8 @@ func (s *Service) handleReview(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"review": list})
 }
 
-func (s *Service) handleReviewed(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+func (s *Service) handleReviewed(w http.ResponseWriter, r *http.Request, idText string) {
+	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil {
 		http.Error(w, "bad id", http.StatusBadRequest)
 		return
