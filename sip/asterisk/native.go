@@ -49,5 +49,16 @@ func connectNative(ctx context.Context, cfg Config) (ari.Client, error) {
 		cancel()
 		return nil, fmt.Errorf("asterisk: ARI %s: %w", cfg.URL, err)
 	}
-	return c, nil // Close cancels connCtx
+	return closer{Client: c, cancel: cancel}, nil
+}
+
+// closer also releases the connection's context on Close.
+type closer struct {
+	ari.Client
+	cancel context.CancelFunc
+}
+
+func (c closer) Close() {
+	c.Client.Close()
+	c.cancel()
 }
