@@ -152,7 +152,9 @@ func startSIPp(t *testing.T, scenario string, replace map[string]string, args ..
 	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	full := append([]string{"-sf", sf, "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, args...)
+	// Every SIPp opens a UDP control socket (default 8888): give each its
+	// own, or concurrent SIPps (other tests, other packages) collide.
+	full := append([]string{"-sf", sf, "-nostdin", "-cp", strconv.Itoa(freeUDPPort(t)), "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, args...)
 	cmd := exec.Command("sipp", full...)
 	cmd.Dir = dir
 	r := &sippRun{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
@@ -170,6 +172,16 @@ func startSIPp(t *testing.T, scenario string, replace map[string]string, args ..
 		}
 	})
 	return r
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // wait waits for SIPp to exit and fails the test unless every call passed.
@@ -312,7 +324,7 @@ func TestSIPpCallerPromptDigitMOHAgent(t *testing.T) {
 	time.Sleep(time.Second)
 	agentLeg, err := sw.Dial(ctx, sip.Target{Agent: "a1", RingTimeout: 5 * time.Second})
 	if err != nil {
-		t.Fatalf("Dial agent: %v", err)
+		t.Fatalf("Dial agent: %v; agent SIPp:\n%s", err, tail(agent.out.String()))
 	}
 	if agentLeg.Info().Agent != "a1" || agentLeg.Info().Direction != sip.Outbound {
 		t.Fatalf("agent leg info = %+v", agentLeg.Info())
