@@ -456,6 +456,11 @@ func (l *leg) Hangup(cause sip.Cause) error {
 		if err := cl.Channel().Hangup(l.key, hangupReason(cause)); err != nil {
 			l.sw.log.Debug("ari hangup", "leg", l.info.ID, "error", err)
 		}
+	} else {
+		// During an outage: hang the channel up after reconnecting.
+		l.sw.mu.Lock()
+		l.sw.hangupLater[l.info.ID] = hangupReason(cause)
+		l.sw.mu.Unlock()
 	}
 	l.finish(cause, sip.SideLocal)
 	return nil

@@ -173,8 +173,10 @@ type Switch struct {
 	playbacks map[string]chan string  // playback ID → final state
 	orphans   map[string][]string     // adopted bridge ID → its channels
 	orphanOf  map[string]string       // channel ID → adopted bridge ID
-	startup   time.Time               // Asterisk's startup time at the last connection
-	wg        sync.WaitGroup
+	// hangupLater holds channels hung up during an outage (ID → reason).
+	hangupLater map[string]string
+	startup     time.Time // Asterisk's startup time at the last connection
+	wg          sync.WaitGroup
 }
 
 // pendingDial is an originated channel waiting for its answer.
@@ -196,15 +198,16 @@ func New(cfg Config) (*Switch, error) {
 		return nil, err
 	}
 	return &Switch{
-		cfg:       cfg,
-		log:       cfg.Logger.With("component", "asterisk"),
-		incoming:  make(chan sip.Leg, cfg.IncomingQueue),
-		closed:    make(chan struct{}),
-		legs:      map[string]*leg{},
-		pending:   map[string]*pendingDial{},
-		playbacks: map[string]chan string{},
-		orphans:   map[string][]string{},
-		orphanOf:  map[string]string{},
+		cfg:         cfg,
+		log:         cfg.Logger.With("component", "asterisk"),
+		incoming:    make(chan sip.Leg, cfg.IncomingQueue),
+		closed:      make(chan struct{}),
+		legs:        map[string]*leg{},
+		pending:     map[string]*pendingDial{},
+		playbacks:   map[string]chan string{},
+		orphans:     map[string][]string{},
+		orphanOf:    map[string]string{},
+		hangupLater: map[string]string{},
 	}, nil
 }
 
@@ -623,7 +626,15 @@ func (s *Switch) resync(cl ari.Client) {
 	for id := range s.legs {
 		known[id] = true
 	}
+	later := s.hangupLater
+	s.hangupLater = map[string]string{}
 	s.mu.Unlock()
+	for id, reason := range later {
+		if live[id] {
+			_ = cl.Channel().Hangup(ari.NewKey(ari.ChannelKey, id), reason)
+			known[id] = true // not to be re-adopted
+		}
+	}
 	for _, l := range gone {
 		s.log.Info("ari resync: channel is gone", "leg", l.info.ID)
 		l.destroyed(0)
