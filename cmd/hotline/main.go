@@ -28,10 +28,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":        {runServe, "run the support line: hotline serve -config FILE"},
-		"check-config": {runCheckConfig, "validate a config file: hotline check-config -config FILE [-print]"},
-		"migrate":      {runMigrate, "apply database migrations: hotline migrate [-db URL]"},
-		"staffing":     {runStaffing, "agents needed (Erlang C/A): hotline staffing -calls N -interval 30m -aht 180s -target 80/20"},
+		"serve":           {runServe, "run the support line: hotline serve -config FILE"},
+		"check-config":    {runCheckConfig, "validate a config file: hotline check-config -config FILE [-print]"},
+		"migrate":         {runMigrate, "apply database migrations: hotline migrate [-db URL]"},
+		"staffing":        {runStaffing, "agents needed (Erlang C/A): hotline staffing -calls N -interval 30m -aht 180s -target 80/20"},
+		"report":          {runReport, "print reports: hotline report -by queue|agent|team|interval|fcr|csi|escalations -from -to"},
+		"export":          {runExport, "export history: hotline export queue-log -from -to"},
+		"rebuild-rollups": {runRebuildRollups, "recompute interval rollups from the event log: hotline rebuild-rollups -from -to"},
 	}
 }
 
@@ -65,7 +68,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].usage)
+		fmt.Fprintf(w, "  %-16s %s\n", n, cmds[n].usage)
 	}
 }
 

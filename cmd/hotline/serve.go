@@ -185,27 +185,6 @@ type server struct {
 	stopBg  context.CancelFunc
 }
 
-func reportingConfig(cfg *config.Config) *reporting.Config {
-	rc := &reporting.Config{
-		ShortAbandon: cfg.Reporting.ShortAbandon,
-		RepeatWindow: cfg.Reporting.FCRWindow,
-		Location:     cfg.Service.Location,
-		Queues:       map[string]reporting.QueueConfig{},
-		Teams:        map[string]string{},
-	}
-	for _, q := range cfg.Queues {
-		line := "first"
-		if q.Line == 2 {
-			line = "second"
-		}
-		rc.Queues[q.Name] = reporting.QueueConfig{Threshold: q.SLThreshold, ShortAbandon: q.ShortAbandon, Line: line}
-	}
-	for _, a := range cfg.Agents {
-		rc.Teams[a.ID] = a.Team
-	}
-	return rc
-}
-
 func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log, bus: newEventBus(), reg: prometheus.NewRegistry()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -274,7 +253,7 @@ func nativeConfig(cfg *config.Config, mp *mediaParts, log *slog.Logger) native.C
 // starts the event writer (with its disk spool) and the projector. Without
 // a database, events still feed the Prometheus metrics.
 func (s *server) startReporting(ctx, bg context.Context) error {
-	rc := reportingConfig(s.cfg)
+	rc := reportingConfigOf(s.cfg)
 	url := databaseURL("", s.cfg)
 	if url != "" {
 		if err := migrateAll(ctx, url); err != nil {
@@ -309,7 +288,13 @@ func (s *server) startReporting(ctx, bg context.Context) error {
 	} else {
 		s.log.Warn("no database configured (database.url or DATABASE_URL): events feed metrics only, nothing is stored")
 	}
-	opts := reporting.MetricsOptions{Config: rc}
+	opts := reporting.MetricsOptions{Config: rc, QueuesOf: queuesOfConfig(s.cfg)}
+	for _, q := range s.cfg.Queues {
+		opts.Queues = append(opts.Queues, q.Name)
+	}
+	for _, a := range s.cfg.Agents {
+		opts.Agents = append(opts.Agents, a.ID)
+	}
 	if s.writer != nil {
 		opts.Writer = s.writer
 	}
@@ -319,6 +304,9 @@ func (s *server) startReporting(ctx, bg context.Context) error {
 	}
 	s.metrics = m
 	s.bus.add(m)
+	if s.store != nil {
+		go m.RunFCRRefresh(bg, s.store, 15*time.Minute, s.log.With("component", "fcr"))
+	}
 	return nil
 }
 
@@ -359,6 +347,10 @@ func (s *server) startHTTP() error {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
+	if s.store != nil {
+		api := reporting.NewAPI(s.store, reporting.APIOptions{Log: s.log.With("component", "reports")})
+		mux.Handle("/api/v1/reports/", api.Handler())
+	}
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", s.cfg.HTTP.Listen, err)
