@@ -1,0 +1,319 @@
+package survey
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/reporting"
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/media"
+	"github.com/hotline-cc/hotline/sip/native"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// End to end over the native switch with SIPp as the customer's phone.
+// Loopback addresses 127.0.0.20–29 are this package's.
+const (
+	customerIP = "127.0.0.20" // SIPp customer answering the survey (UAS)
+	busyIP     = "127.0.0.21" // SIPp customer who is busy
+	callerIP   = "127.0.0.22" // SIPp caller of the original inbound call (trunk source)
+	promptsRU  = "/usr/share/asterisk/sounds/ru"
+)
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func needPeers(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test with SIPp: skipped with -short")
+	}
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Fatal("sipp is not installed (Debian package sip-tester)")
+	}
+	if _, err := os.Stat(promptsRU); err != nil {
+		t.Fatal("install asterisk-core-sounds-ru-wav")
+	}
+}
+
+// startNative starts the native switch with real media; its trunk sends
+// outbound calls to trunkAddr.
+func startNative(t *testing.T, trunkAddr string, rtpBase int) (*native.Switch, *lockedBuf) {
+	t.Helper()
+	logs := &lockedBuf{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	eng, err := media.NewEngine(media.EngineConfig{
+		IP: netip.MustParseAddr("127.0.0.1"), PortMin: rtpBase, PortMax: rtpBase + 99,
+		InactivityTimeout: 30 * time.Second, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	cat, err := media.NewCatalog(media.CatalogConfig{
+		Langs: map[string][]string{"ru": {filepath.Join("..", "prompts", "generated", "ru"), promptsRU}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := native.New(native.Config{
+		Listen: "127.0.0.1:0",
+		Trunks: []native.Trunk{{Name: "provider", Allow: []string{callerIP}, Address: trunkAddr, CallerID: "+74950000000"}},
+		Media:  eng, Catalog: cat, Logger: log, RingTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := sw.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sw.Close()
+		if t.Failed() {
+			s := logs.String()
+			if len(s) > 6000 {
+				s = s[len(s)-6000:]
+			}
+			t.Logf("switch log:\n%s", s)
+		}
+	})
+	return sw, logs
+}
+
+type sippProc struct {
+	cmd  *exec.Cmd
+	out  *lockedBuf
+	done chan struct{}
+	err  error
+}
+
+func runSIPp(t *testing.T, scenario string, replace map[string]string, args ...string) *sippProc {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "deploy", "sipp", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	for k, v := range replace {
+		text = strings.ReplaceAll(text, k, v)
+	}
+	dir := t.TempDir()
+	sf := filepath.Join(dir, scenario)
+	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sipp", append([]string{"-sf", sf, "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, args...)...)
+	cmd.Dir = dir
+	p := &sippProc{cmd: cmd, out: &lockedBuf{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *sippProc) wait(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("%s: SIPp did not finish", what)
+	}
+	if p.err != nil {
+		errs, _ := os.ReadFile(filepath.Join(p.cmd.Dir, "errors.log"))
+		t.Fatalf("%s: SIPp failed (%v)\n%s\n%s", what, p.err, p.out.String(), errs)
+	}
+}
+
+// fanout publishes to several consumers (the wiring in cmd/hotline does
+// the same: events go to reporting and to the survey).
+type fanout []queue.Publisher
+
+func (f fanout) Publish(e queue.Event) {
+	for _, p := range f {
+		p.Publish(e)
+	}
+}
+
+func TestEndToEndNativeSIPp(t *testing.T) {
+	needPeers(t)
+	sw, _ := startNative(t, customerIP+":5090", 37100)
+	ev := newCollector()
+	reg := prometheus.NewRegistry()
+	metrics, err := reporting.NewMetrics(reg, reporting.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := demoConfig()
+	cfg.InputTimeout = 6 * time.Second
+	cfg.SayDate = true
+	s, db := startService(t, cfg, sw, fanout{ev, metrics})
+	bus := fanout{metrics, s}
+
+	// The customer's phone waits for the survey call.
+	second := shiftedDTMF(t, "/usr/share/sip-tester/dtmf_2833_1.pcap", 100000)
+	customer := runSIPp(t, "customer.xml", map[string]string{"FIRST_PCAP": "/usr/share/sip-tester/dtmf_2833_4.pcap",
+		"SECOND_PCAP": second, "PAUSE1": "3000", "PAUSE2": "5000"},
+		"-i", customerIP, "-p", "5090", "-mi", customerIP, "-mp", "6100", "-m", "1", "-timeout", "90s", "-timeout_error")
+
+	// A real inbound call from that customer over the trunk: answered, a
+	// prompt played, hung up by hotline.
+	caller := runSIPp(t, "caller.xml", map[string]string{"PAUSE_MS": "200", "DIGIT": "1", "TALK": "20000"},
+		"-i", callerIP, "-p", "5092", "-mi", callerIP, "-mp", "6110", "-m", "1", "-s", "88001234567",
+		"-key", "caller", "89123456789", "-timeout", "60s", "-timeout_error", fmt.Sprintf("127.0.0.1:%d", sw.Addr().Port()))
+	var leg sip.Leg
+	select {
+	case leg = <-sw.Incoming():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no inbound call; SIPp: %s", caller.out.String())
+	}
+	ctx := context.Background()
+	info := leg.Info()
+	callID := "e2e-" + info.ID
+	from := ivr.NormalizeCaller(info.From, "RU")
+	now := func() time.Time { return time.Now().UTC() }
+	bus.Publish(queue.Event{ID: "e1", Type: queue.CallArrived, CallID: callID, Caller: from.ID(), At: now()})
+	if err := leg.Answer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bus.Publish(queue.Event{ID: "e2", Type: queue.QueueJoined, CallID: callID, Queue: "support", At: now()})
+	bus.Publish(queue.Event{ID: "e3", Type: queue.QueueAnswered, CallID: callID, Queue: "support", Agent: "a1", Caller: from.ID(), At: now()})
+	if _, err := leg.Play(ctx, sip.PlayOptions{Prompts: []sip.Prompt{{Name: "hotline/survey-thanks"}}}); err != nil {
+		t.Fatal(err)
+	}
+	leg.Hangup(sip.CauseNormal)
+	bus.Publish(queue.Event{ID: "e4", Type: queue.CallCompleted, CallID: callID, Queue: "support", Agent: "a1", At: now()})
+	bus.Publish(queue.Event{ID: "e5", Type: queue.CallFinished, CallID: callID, Queue: "support", Reason: "answered", At: now()})
+	bus.Publish(queue.Event{ID: "e6", Type: queue.CallEnded, CallID: callID, Reason: "normal", At: now()})
+	caller.wait(t, "caller")
+
+	done := ev.waitFor(t, queue.SurveyCompleted, callID)
+	customer.wait(t, "customer")
+	if done.Data["rating"] != "4" || done.Data["solved"] != "yes" || done.Agent != "a1" {
+		t.Fatalf("survey result %+v", done)
+	}
+	var state string
+	var rating int
+	var solved, number string
+	db.Pool.QueryRow(ctx, `SELECT state, rating, solved, number FROM survey WHERE call_id = $1`, callID).Scan(&state, &rating, &solved, &number)
+	if state != "completed" || rating != 4 || solved != "yes" || number != "+79123456789" {
+		t.Fatalf("stored %s %d %s %s", state, rating, solved, Mask(number))
+	}
+	// Reporting's collectors reflect it: CSI 75 (rating 4), survey FCR 1.
+	mf, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range mf {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			if m.Gauge != nil {
+				got[key] = m.GetGauge().GetValue()
+			}
+			if m.Counter != nil {
+				got[key] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if got["hotline_csi_score,line=first"] != 75 || got["hotline_fcr_ratio,line=first,source=survey"] != 1 ||
+		got["hotline_survey_calls_total,result=completed"] != 1 {
+		t.Fatalf("reporting metrics: %v", got)
+	}
+}
+
+func TestEndToEndBusyCustomerFails(t *testing.T) {
+	needPeers(t)
+	sw, _ := startNative(t, busyIP+":5090", 37300)
+	ev := newCollector()
+	s, db := startService(t, demoConfig(), sw, ev)
+	busy := runSIPp(t, "customer-busy.xml", nil, "-i", busyIP, "-p", "5090", "-m", "3", "-timeout", "90s", "-timeout_error")
+	answeredCall(s, "e2e-busy", "+79123456788", "sales", "a1")
+	failed := ev.waitFor(t, queue.SurveyFailed, "e2e-busy")
+	busy.wait(t, "busy customer")
+	var reasons []string
+	for _, a := range ev.of(queue.SurveyAttempt, "e2e-busy") {
+		reasons = append(reasons, a.Reason)
+	}
+	if strings.Join(reasons, ",") != "busy,busy,busy" || failed.Reason != "busy" {
+		t.Fatalf("attempts %v, failed %+v", reasons, failed)
+	}
+	var state string
+	db.Pool.QueryRow(context.Background(), `SELECT state FROM survey WHERE call_id = 'e2e-busy'`).Scan(&state)
+	if state != "failed" {
+		t.Fatalf("state %s", state)
+	}
+}
+
+// shiftedDTMF copies an RFC 4733 pcap of /usr/share/sip-tester (Ethernet,
+// IPv4, UDP, RTP) with every RTP timestamp moved forward by delta and the
+// UDP checksum cleared (optional over IPv4). SIPp replays timestamps as
+// recorded, and the digit pcaps share one SSRC, so without this a digit
+// recorded "earlier" looks like a late packet of the previous event.
+func shiftedDTMF(t *testing.T, src string, delta uint32) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 24 || binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 || binary.LittleEndian.Uint32(b[20:]) != 1 {
+		t.Fatalf("%s: not a little-endian Ethernet pcap", src)
+	}
+	for off := 24; off+16 <= len(b); {
+		incl := int(binary.LittleEndian.Uint32(b[off+8:]))
+		pkt := b[off+16 : off+16+incl]
+		if len(pkt) >= 42+12 {
+			binary.BigEndian.PutUint16(pkt[40:], 0) // UDP checksum
+			ts := pkt[42+4:]
+			binary.BigEndian.PutUint32(ts, binary.BigEndian.Uint32(ts)+delta)
+		}
+		off += 16 + incl
+	}
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
