@@ -19,7 +19,7 @@ import (
 //	HOTLINE_TEST_ARI_URL=http://127.0.0.1:8088/ari
 //	HOTLINE_TEST_ARI_USER=hotline HOTLINE_TEST_ARI_PASSWORD=...
 //	HOTLINE_TEST_ASTERISK_SIP=127.0.0.1:5060
-//	go test -tags arinative ./sip/asterisk -run TestContract -v
+//	go test ./sip/asterisk -run TestContract -v
 //
 // HOTLINE_TEST_AGENT_PASSWORD_PREFIX (default "hotline-") + user is the
 // agents' password, as in deploy/asterisk/pjsip.conf.
@@ -31,9 +31,6 @@ func TestContract(t *testing.T) {
 			t.Skipf("contract suite against Asterisk skipped: set HOTLINE_TEST_ARI_URL, HOTLINE_TEST_ARI_USER, "+
 				"HOTLINE_TEST_ARI_PASSWORD and HOTLINE_TEST_ASTERISK_SIP (%s is empty) for an Asterisk 22 configured from deploy/asterisk", k)
 		}
-	}
-	if defaultConnect == nil {
-		t.Skip("contract suite against Asterisk skipped: this test binary has no native ARI client; run with -tags arinative")
 	}
 	prefix := os.Getenv("HOTLINE_TEST_AGENT_PASSWORD_PREFIX")
 	if prefix == "" {

@@ -1,10 +1,5 @@
-//go:build arinative
-
-// The native ARI client (github.com/CyCoreSystems/ari/v6/client/native)
-// needs github.com/oklog/ulid and golang.org/x/net/websocket, whose go.sum
-// entries the module does not have yet. Until they are added, this file is
-// built only with -tags arinative (after `go mod download` of those
-// modules); without it Config.Connect must be set.
+// The native ARI client (github.com/CyCoreSystems/ari/v6/client/native):
+// the default Config.Connect.
 
 package asterisk
 

@@ -113,7 +113,7 @@ func (c *Config) defaults() error {
 			c.WebsocketURL = u.String()
 		}
 		if defaultConnect == nil {
-			return errors.New("asterisk: this build has no native ARI client (build tag arinative; go.sum lacks the entries of its dependencies github.com/oklog/ulid and golang.org/x/net): set Config.Connect")
+			return errors.New("asterisk: no ARI connector: set Config.Connect")
 		}
 		c.Connect = defaultConnect
 	}
