@@ -306,6 +306,11 @@ func (s *server) startReporting(ctx, bg context.Context) error {
 	s.bus.add(m)
 	if s.store != nil {
 		go m.RunFCRRefresh(bg, s.store, 15*time.Minute, s.log.With("component", "fcr"))
+		g, err := newStaffingGauge(s.reg, s.store, s.cfg.Queues, s.log.With("component", "staffing"))
+		if err != nil {
+			return err
+		}
+		go g.run(bg, time.Minute)
 	}
 	return nil
 }
