@@ -31,6 +31,8 @@ func commands() map[string]command {
 		"serve":           {runServe, "run the support line: hotline serve -config FILE"},
 		"check-config":    {runCheckConfig, "validate a config file: hotline check-config -config FILE [-print]"},
 		"migrate":         {runMigrate, "apply database migrations: hotline migrate [-db URL]"},
+		"simulate":        {runSimulate, "simulated callers, agents and customers against a running hotline: hotline simulate -config FILE [-duration 3m]"},
+		"board":           {runBoard, "live board of a running hotline in the terminal: hotline board [-api URL] [-duration 5m]"},
 		"staffing":        {runStaffing, "agents needed (Erlang C/A): hotline staffing -calls N -interval 30m -aht 180s -target 80/20"},
 		"report":          {runReport, "print reports: hotline report -by queue|agent|team|interval|fcr|csi|escalations -from -to"},
 		"export":          {runExport, "export history: hotline export queue-log -from -to"},
