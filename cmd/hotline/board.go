@@ -31,6 +31,7 @@ func runBoard(args []string, stdout, stderr io.Writer) int {
 	interval := fs.Duration("interval", 0, "refresh interval (default 1s on a terminal, 10s otherwise)")
 	title := fs.String("title", "", "what the progress bar stands for (e.g. \"simulated traffic\")")
 	mode := fs.String("tty", "auto", "redraw in place: auto (when stdout is a terminal), always, never")
+	whilePID := fs.Int("while-pid", 0, "keep going after -duration while this process runs (the demo's simulator finishing its calls and surveys)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,7 +63,7 @@ func runBoard(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b := &board{api: strings.TrimRight(*api, "/"), http: &http.Client{Timeout: 3 * time.Second},
-		start: time.Now(), duration: *duration, title: *title}
+		start: time.Now(), duration: *duration, title: *title, whilePID: *whilePID}
 	if tty {
 		fmt.Fprint(stdout, "\x1b[?25l\x1b[H\x1b[2J") // hide the cursor, clear
 		defer fmt.Fprint(stdout, "\x1b[?25h")
@@ -83,7 +84,7 @@ func runBoard(args []string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintln(stdout, b.line(snap, time.Now()))
 		}
-		if b.duration > 0 && time.Since(b.start) >= b.duration {
+		if b.done() {
 			return 0
 		}
 		select {
@@ -110,6 +111,34 @@ type board struct {
 	start    time.Time
 	duration time.Duration
 	title    string
+	whilePID int
+}
+
+// done reports whether the board should stop: -duration passed and the
+// -while-pid process (if any) has ended.
+func (b *board) done() bool {
+	if b.duration <= 0 && b.whilePID <= 0 {
+		return false
+	}
+	if b.duration > 0 && time.Since(b.start) < b.duration {
+		return false
+	}
+	return b.whilePID <= 0 || !processRunning(b.whilePID)
+}
+
+// processRunning reports whether a process with this id exists (signal 0)
+// and, where /proc tells, is not a zombie waiting to be reaped.
+func processRunning(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil || p.Signal(syscall.Signal(0)) != nil {
+		return false
+	}
+	if stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // boardQueue is what the board reads of GET /api/v1/queues.
@@ -339,7 +368,11 @@ func (b *board) progress(now time.Time, width int) string {
 	}
 	el := min(now.Sub(b.start), b.duration)
 	n := int(float64(width) * float64(el) / float64(b.duration))
-	return fmt.Sprintf("[%s%s] %s / %s", strings.Repeat("█", n), strings.Repeat("░", width-n), fmtWait(el), fmtWait(b.duration))
+	bar := fmt.Sprintf("[%s%s] %s / %s", strings.Repeat("█", n), strings.Repeat("░", width-n), fmtWait(el), fmtWait(b.duration))
+	if el >= b.duration && b.whilePID > 0 {
+		bar += "  new calls stopped; finishing calls and surveys"
+	}
+	return bar
 }
 
 // render is the full-screen board.
