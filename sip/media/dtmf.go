@@ -50,11 +50,17 @@ func dtmfDigitOf(ev byte) (rune, bool) {
 
 // dtmfDedupe turns RFC 4733 packets into one digit per event: every packet
 // of an event (start, updates, the repeated end packets, retransmissions)
-// carries the event's start timestamp.
+// carries the event's start timestamp. It remembers the start timestamps of
+// the last few events rather than only the newest, so a late packet of a
+// recent event is still a duplicate while a new event is recognised even
+// when its timestamp is lower (SIPp replays each dtmf_2833_N.pcap with its
+// recorded timestamps under one SSRC, so "1" after "4" goes backwards).
 type dtmfDedupe struct {
-	have bool
-	ssrc uint32
-	ts   uint32
+	have   bool
+	ssrc   uint32
+	recent [8]uint32
+	n      int // timestamps held in recent
+	next   int // where the next one goes
 }
 
 func (d *dtmfDedupe) digit(p *rtp.Packet) (rune, bool) {
@@ -65,10 +71,19 @@ func (d *dtmfDedupe) digit(p *rtp.Packet) (rune, bool) {
 	if !ok {
 		return 0, false
 	}
-	if d.have && d.ssrc == p.SSRC && int32(p.Timestamp-d.ts) <= 0 {
-		return 0, false // this event again, or a late packet of an older one
+	if !d.have || d.ssrc != p.SSRC {
+		d.have, d.ssrc, d.n, d.next = true, p.SSRC, 0, 0
 	}
-	d.have, d.ssrc, d.ts = true, p.SSRC, p.Timestamp
+	for i := 0; i < d.n; i++ {
+		if d.recent[i] == p.Timestamp {
+			return 0, false // this event again (update, end, retransmission)
+		}
+	}
+	d.recent[d.next] = p.Timestamp
+	d.next = (d.next + 1) % len(d.recent)
+	if d.n < len(d.recent) {
+		d.n++
+	}
 	return r, true
 }
 
