@@ -287,4 +287,3 @@ func TestEndToEndBusyCustomerFails(t *testing.T) {
 		t.Fatalf("state %s", state)
 	}
 }
-
