@@ -15,10 +15,12 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/reporting"
+	"github.com/hotline-cc/hotline/survey"
 )
 
 type command struct {
@@ -156,6 +158,14 @@ func migrateAll(ctx context.Context, url string) error {
 	defer conn.Close(ctx)
 	if err := reporting.Migrate(ctx, conn); err != nil {
 		return fmt.Errorf("reporting migrations: %w", err)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect: %w", redactURLError(err, url))
+	}
+	defer pool.Close()
+	if err := survey.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("survey migrations: %w", err)
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/sip/media"
 	"github.com/hotline-cc/hotline/sip/native"
+	"github.com/hotline-cc/hotline/survey"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -177,6 +178,7 @@ type server struct {
 	store   *reporting.Store
 	writer  *reporting.Writer
 	metrics *reporting.Metrics
+	survey  *survey.Service
 
 	httpSrv *http.Server
 	httpLn  net.Listener
@@ -204,6 +206,9 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*se
 	}
 	s.exec.Store(s.newExecutor(s.media.flows))
 	if err := s.sw.Start(bg); err != nil {
+		return nil, err
+	}
+	if err := s.startSurvey(bg); err != nil {
 		return nil, err
 	}
 	if err := s.startHTTP(); err != nil {
@@ -332,6 +337,51 @@ func (s *server) project(ctx context.Context, wake <-chan struct{}) {
 	}
 }
 
+// startSurvey starts the next-day survey bot when it is enabled and there
+// is a database (its jobs are durable there).
+func (s *server) startSurvey(bg context.Context) error {
+	sc := s.cfg.Survey
+	if !sc.Enabled {
+		return nil
+	}
+	if s.pool == nil {
+		s.log.Warn("survey enabled but no database: the survey bot is off")
+		return nil
+	}
+	cal, err := ivr.LoadRussianCalendar()
+	if err != nil {
+		return err
+	}
+	cfg := survey.Config{
+		Trunk: sc.Trunk, CallerID: sc.CallerID, Delay: sc.Delay,
+		Window:       survey.Window{From: sc.Window.FromOffset, To: sc.Window.ToOffset},
+		SkipWeekends: sc.SkipWeekends, SkipHolidays: sc.SkipHolidays, Sampling: sc.Sampling,
+		MaxConcurrent: sc.MaxConcurrent, PerMinute: sc.PerMinute, DailyCap: sc.DailyCap,
+		Attempts: sc.Attempts, RetryDelay: sc.RetryDelay, CooldownDays: sc.CooldownDays, LastDay: sc.LastDay,
+		Language: sc.Language, ServiceZone: s.cfg.Service.Location,
+		Teams: map[string]string{}, QueueLines: map[string]int{},
+	}
+	for _, a := range s.cfg.Agents {
+		cfg.Teams[a.ID] = a.Team
+	}
+	for _, q := range s.cfg.Queues {
+		cfg.QueueLines[q.Name] = q.Line
+	}
+	svc, err := survey.New(cfg, survey.Deps{
+		Pool: s.pool, Switch: s.sw, Publisher: s.bus, Holidays: survey.CalendarHolidays(cal),
+		Logger: s.log.With("component", "survey"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(bg); err != nil {
+		return err
+	}
+	s.survey = svc
+	s.bus.add(svc)
+	return nil
+}
+
 func (s *server) newExecutor(flows *ivr.Flows) *ivr.Executor {
 	return ivr.NewExecutor(ivr.ExecutorConfig{
 		Flows:     flows,
@@ -355,6 +405,10 @@ func (s *server) startHTTP() error {
 	if s.store != nil {
 		api := reporting.NewAPI(s.store, reporting.APIOptions{Log: s.log.With("component", "reports")})
 		mux.Handle("/api/v1/reports/", api.Handler())
+	}
+	if s.survey != nil {
+		mux.Handle("/api/v1/surveys", s.survey.Handler())
+		mux.Handle("/api/v1/surveys/", s.survey.Handler())
 	}
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
@@ -452,6 +506,9 @@ func (s *server) shutdown(ctx context.Context) {
 	hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.httpSrv.Shutdown(hctx)
+	if s.survey != nil {
+		s.survey.Stop(hctx)
+	}
 	if s.writer != nil {
 		if err := s.writer.Close(hctx); err != nil {
 			s.log.Warn("event writer closed with events left in the spool (replayed at next start)", "error", err)
