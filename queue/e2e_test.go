@@ -1,0 +1,665 @@
+package queue_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/media"
+	"github.com/hotline-cc/hotline/sip/native"
+)
+
+// End-to-end tests over the native switch with real peers: SIPp callers
+// on the trunk, SIPp agents (digest-registered, echoing RTP), a baresip
+// softphone, tcpdump. `go test -short` skips them. Loopback addresses
+// .12–.14 are used only here (sip/native's tests use .2–.9).
+
+const (
+	e2eTrunkIP = "127.0.0.12" // SIPp callers (the trunk)
+	e2eAgentIP = "127.0.0.13" // SIPp agents
+	e2ePhoneIP = "127.0.0.14" // baresip
+	promptsRU  = "/usr/share/asterisk/sounds/ru"
+	mohDir     = "/usr/share/asterisk/moh"
+	escNumber  = "7000"
+)
+
+func needPeers(t *testing.T, tools ...string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test with real SIP peers: skipped with -short")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: run scripts/install-deps.sh test (Debian packages sip-tester, baresip, tcpdump)", tool)
+		}
+	}
+	for _, d := range []string{promptsRU, mohDir} {
+		if _, err := os.Stat(d); err != nil {
+			t.Fatalf("%s missing: install asterisk-core-sounds-ru-wav and asterisk-moh-opsound-wav", d)
+		}
+	}
+}
+
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return s[len(s)-4000:]
+	}
+	return s
+}
+
+// centre is a native switch, a Runner over it and the API on httptest.
+type centre struct {
+	sw      *native.Switch
+	port    int
+	r       *queue.Runner
+	api     *httptest.Server
+	swLog   *logBuffer
+	qLog    *logBuffer
+	callers chan sip.Leg
+}
+
+var e2eRTPBase = 34000
+
+func startCentre(t *testing.T, qcfg queue.Config, passwords map[string]string) *centre {
+	t.Helper()
+	c := &centre{swLog: &logBuffer{}, qLog: &logBuffer{}, callers: make(chan sip.Leg, 16)}
+	swLogger := slog.New(slog.NewTextHandler(c.swLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	eng, err := media.NewEngine(media.EngineConfig{IP: netip.MustParseAddr("127.0.0.1"), PortMin: e2eRTPBase, PortMax: e2eRTPBase + 399,
+		InactivityTimeout: 30 * time.Second, Logger: swLogger})
+	e2eRTPBase += 400
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	cat, err := media.NewCatalog(media.CatalogConfig{
+		Langs: map[string][]string{"ru": {filepath.Join("..", "prompts", "generated", "ru"), promptsRU}},
+		MOH:   map[string]string{"default": mohDir},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := native.New(native.Config{
+		Listen: "127.0.0.1:0",
+		Trunks: []native.Trunk{{Name: "provider", Allow: []string{e2eTrunkIP}, Address: e2eTrunkIP + ":5399", CallerID: "88001234567"}},
+		// SIPp and Debian's baresip answer MD5 challenges only.
+		DigestAlgorithms: []string{"MD5"},
+		Credentials:      native.StaticCredentials(passwords),
+		Media:            eng, Catalog: cat, Logger: swLogger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := sw.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	c.sw, c.port = sw, int(sw.Addr().Port())
+	r, err := queue.NewRunner(queue.RunnerConfig{
+		Queue: qcfg, Switch: sw, Presence: sw, EscalationNumber: escNumber,
+		Logger: slog.New(slog.NewTextHandler(c.qLog, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	c.r = r
+	runDone := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(runDone) }()
+	// The wiring cmd/hotline does: agents' calls are feature codes, trunk
+	// calls go to the test (in production: the IVR, then Enqueue).
+	go func() {
+		for leg := range sw.Incoming() {
+			if leg.Info().Agent != "" {
+				go r.HandleAgentCall(ctx, leg)
+				continue
+			}
+			c.callers <- leg
+		}
+	}()
+	c.api = httptest.NewServer(r.Handler())
+	t.Cleanup(func() {
+		c.api.CloseClientConnections()
+		c.api.Close()
+		cancel()
+		<-runDone
+		sw.Close()
+		if dir := os.Getenv("HOTLINE_E2E_LOGS"); dir != "" {
+			_ = os.WriteFile(filepath.Join(dir, t.Name()+".queue.log"), []byte(c.qLog.String()), 0o644)
+			_ = os.WriteFile(filepath.Join(dir, t.Name()+".switch.log"), []byte(c.swLog.String()), 0o644)
+		}
+		if t.Failed() {
+			t.Logf("queue log:\n%s", tail(c.qLog.String()))
+			t.Logf("switch log:\n%s", tail(c.swLog.String()))
+		}
+	})
+	return c
+}
+
+// api sends a request and decodes the JSON answer into out (may be nil).
+func (c *centre) apiDo(t *testing.T, method, path, body string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, c.api.URL+path, strings.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s = %d %s", method, path, res.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
+
+// stream is a client of /api/v1/events.
+type stream struct {
+	mu  sync.Mutex
+	evs []queue.Event
+	new chan struct{}
+}
+
+func (c *centre) openStream(t *testing.T) *stream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.api.URL+"/api/v1/events", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stream{new: make(chan struct{}, 1)}
+	go func() {
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var ev queue.Event
+				if json.Unmarshal([]byte(data), &ev) == nil {
+					s.mu.Lock()
+					s.evs = append(s.evs, ev)
+					s.mu.Unlock()
+					select {
+					case s.new <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	return s
+}
+
+// wait returns the first event matching, waiting for it (the deadline
+// only guards against hangs).
+func (s *stream) wait(t *testing.T, what string, match func(queue.Event) bool) queue.Event {
+	t.Helper()
+	deadline := time.After(40 * time.Second)
+	for {
+		s.mu.Lock()
+		for _, ev := range s.evs {
+			if match(ev) {
+				s.mu.Unlock()
+				return ev
+			}
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.new:
+		case <-deadline:
+			t.Fatalf("no event on the stream: %s", what)
+		}
+	}
+}
+
+func (s *stream) all(match func(queue.Event) bool) []queue.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []queue.Event
+	for _, ev := range s.evs {
+		if match(ev) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func is(typ queue.EventType, call, agent string) func(queue.Event) bool {
+	return func(ev queue.Event) bool {
+		return ev.Type == typ && (call == "" || ev.CallID == call) && (agent == "" || ev.Agent == agent)
+	}
+}
+
+// sipp is a running SIPp.
+type sipp struct {
+	cmd  *exec.Cmd
+	out  *logBuffer
+	done chan struct{}
+	err  error
+}
+
+func startSIPp(t *testing.T, scenario string, replace map[string]string, args ...string) *sipp {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "deploy", "sipp", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	for k, v := range replace {
+		text = strings.ReplaceAll(text, k, v)
+	}
+	dir := t.TempDir()
+	sf := filepath.Join(dir, scenario)
+	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sipp", append([]string{"-sf", sf, "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, args...)...)
+	cmd.Dir = dir
+	p := &sipp{cmd: cmd, out: &logBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
+			t.Logf("SIPp %s %v:\n%s\n%s", scenario, args, tail(p.out.String()), tail(string(errs)))
+		}
+	})
+	return p
+}
+
+// wait fails the test unless SIPp exits with every call successful.
+func (p *sipp) wait(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(50 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("%s: SIPp did not finish; output:\n%s", what, tail(p.out.String()))
+	}
+	if p.err != nil {
+		errs, _ := os.ReadFile(filepath.Join(p.cmd.Dir, "errors.log"))
+		t.Fatalf("%s: SIPp failed (%v): %s\n%s", what, p.err, tail(p.out.String()), tail(string(errs)))
+	}
+}
+
+// sippAgent starts a SIPp agent scenario on uasPort and registers user.
+func (c *centre) sippAgent(t *testing.T, scenario string, replace map[string]string, user, pass string, uasPort, rtpPort, calls int) *sipp {
+	t.Helper()
+	uas := startSIPp(t, scenario, replace, "-i", e2eAgentIP, "-p", strconv.Itoa(uasPort), "-mp", strconv.Itoa(rtpPort),
+		"-rtp_echo", "-m", strconv.Itoa(calls), "-s", user, "-au", user, "-ap", pass, "-timeout", "55s", "-timeout_error")
+	reg := startSIPp(t, "register.xml", nil, "-i", e2eAgentIP, "-p", strconv.Itoa(uasPort+1), "-m", "1",
+		"-s", user, "-au", user, "-ap", pass, "-key", "expires", "300",
+		"-key", "contact_host", e2eAgentIP, "-key", "contact_port", strconv.Itoa(uasPort),
+		"-timeout", "20s", "-timeout_error", fmt.Sprintf("127.0.0.1:%d", c.port))
+	reg.wait(t, "register "+user)
+	if !c.sw.Registered(user) {
+		t.Fatalf("%s is not registered after a successful REGISTER", user)
+	}
+	return uas
+}
+
+// feature dials a feature code from a registered phone's address.
+func (c *centre) feature(t *testing.T, fromIP, user, pass, code string, port int) {
+	t.Helper()
+	p := startSIPp(t, "feature.xml", nil, "-i", fromIP, "-p", strconv.Itoa(port), "-m", "1", "-s", code,
+		"-au", user, "-ap", pass, "-key", "agent", user, "-timeout", "20s", "-timeout_error", fmt.Sprintf("127.0.0.1:%d", c.port))
+	p.wait(t, user+" dials "+code)
+}
+
+// SIPp takes the media port given and the next ones (RTP, RTCP, video):
+// tests space them by 10.
+
+// caller starts a SIPp caller on the trunk and enqueues its leg.
+func (c *centre) caller(t *testing.T, number string, port, rtpPort int, talk time.Duration, nc queue.NewCall) (*sipp, string) {
+	t.Helper()
+	p := startSIPp(t, "caller.xml", map[string]string{"PAUSE_MS": "500", "DIGIT": "1", "TALK": strconv.Itoa(int(talk / time.Millisecond))},
+		"-i", e2eTrunkIP, "-p", strconv.Itoa(port), "-mp", strconv.Itoa(rtpPort), "-m", "1", "-s", "88001234567",
+		"-key", "caller", number, "-timeout", "55s", "-timeout_error", fmt.Sprintf("127.0.0.1:%d", c.port))
+	var leg sip.Leg
+	select {
+	case leg = <-c.callers:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("caller %s did not arrive; SIPp:\n%s", number, tail(p.out.String()))
+	}
+	if leg.Info().From != number {
+		t.Fatalf("leg from %q, want %q", leg.Info().From, number)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.r.Enqueue(ctx, leg, nc); err != nil {
+		t.Fatal(err)
+	}
+	return p, leg.Info().ID
+}
+
+func startBaresip(t *testing.T, c *centre, user, pass string, sipPort, rtpPort int) *logBuffer {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`sip_listen %[1]s:%[2]d
+net_interface %[1]s
+audio_player aufile,%[3]s
+audio_source aufile,%[6]s
+audio_alert aufile,/dev/null
+rtp_ports %[4]d-%[5]d
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module_app account.so
+module_app menu.so
+`, e2ePhoneIP, sipPort, filepath.Join(dir, "heard.wav"), rtpPort, rtpPort+9, filepath.Join(promptsRU, "vm-intro.wav"))
+	acct := fmt.Sprintf("<sip:%s@127.0.0.1:%d;transport=udp>;auth_pass=%s;answermode=auto;regint=60;audio_codecs=PCMU,PCMA\n", user, c.port, pass)
+	for name, body := range map[string]string{"config": cfg, "accounts": acct} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &logBuffer{}
+	cmd := exec.Command("baresip", "-f", dir, "-t", "90")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("baresip %s output:\n%s", user, tail(logs.String()))
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !c.sw.Registered(user) {
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip %s did not register", user)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return logs
+}
+
+// capture records UDP packets on lo with tcpdump.
+type capture struct {
+	cmd  *exec.Cmd
+	file string
+}
+
+func startCapture(t *testing.T, filter string) *capture {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("packet capture needs root (tcpdump on lo)")
+	}
+	file := filepath.Join(t.TempDir(), "cap.pcap")
+	cmd := exec.Command("tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-w", file, filter)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tcpdump did not start")
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGINT); _ = cmd.Wait() })
+	return &capture{cmd: cmd, file: file}
+}
+
+// packetsTo counts captured packets to each "ip.port" so far.
+func (c *capture) packetsTo(dsts ...string) map[string]int {
+	out, _ := exec.Command("tcpdump", "-n", "-r", c.file).Output()
+	n := map[string]int{}
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, d := range dsts {
+			if strings.Contains(line, "> "+d+":") {
+				n[d]++
+			}
+		}
+	}
+	return n
+}
+
+type callJSON struct {
+	ID      string `json:"id"`
+	Queue   string `json:"queue"`
+	State   string `json:"state"`
+	Agent   string `json:"agent"`
+	Caller  string `json:"caller"`
+	Context struct {
+		IVRPath     []string          `json:"ivr_path"`
+		Data        map[string]string `json:"data"`
+		FirstAgent  string            `json:"first_agent"`
+		Agents      []string          `json:"agents"`
+		Escalations []struct {
+			FromQueue, FromAgent, ToQueue, Mode string
+		} `json:"escalations"`
+	} `json:"context"`
+}
+
+// TestE2EFairOrderAndEscalationByREFER: three callers queue and hear music
+// on hold; first-line agents logging in one by one take them in arrival
+// order; the second agent's phone escalates its caller by REFER to the
+// escalation number (digest-challenged); a baresip second-line agent, who
+// logged in with a feature code, answers; the API shows the escalation
+// context and the event stream carries call.escalated.
+func TestE2EFairOrderAndEscalationByREFER(t *testing.T) {
+	needPeers(t, "sipp", "baresip", "tcpdump")
+	pw := map[string]string{"f1": "pf1", "f2": "pf2", "f3": "pf3", "s1": "ps1"}
+	c := startCentre(t, queue.Config{
+		Agents: []queue.AgentConfig{{ID: "f1", Line: 1}, {ID: "f2", Line: 1}, {ID: "f3", Line: 1}, {ID: "s1", Line: 2, Name: "Second Line"}},
+		Queues: []queue.QueueConfig{
+			{Name: "support", Line: 1, EscalateTo: "second", RingTimeout: 10 * time.Second},
+			{Name: "second", Line: 2, RingTimeout: 10 * time.Second},
+		},
+	}, pw)
+	ev := c.openStream(t)
+
+	f1 := c.sippAgent(t, "agent.xml", map[string]string{"RING": "300"}, "f1", pw["f1"], 5380, 6600, 1)
+	f2 := c.sippAgent(t, "agent-refer.xml", map[string]string{"RING": "300", "REFER_MS": "1500", "ESCALATION": escNumber},
+		"f2", pw["f2"], 5382, 6610, 1)
+	f3 := c.sippAgent(t, "agent.xml", map[string]string{"RING": "300"}, "f3", pw["f3"], 5384, 6620, 1)
+	startBaresip(t, c, "s1", pw["s1"], 5480, 6500)
+	c.feature(t, e2ePhoneIP, "s1", pw["s1"], "*1", 5486) // s1 logs in from its phone's address
+	ev.wait(t, "s1 logged in by feature code", func(e queue.Event) bool {
+		return e.Type == queue.AgentState && e.Agent == "s1" && e.Data["to"] == "available"
+	})
+
+	capt := startCapture(t, "udp and dst host "+e2eTrunkIP)
+	numbers := []string{"79123450001", "79123450002", "79123450003"}
+	talk := []time.Duration{12 * time.Second, 18 * time.Second, 12 * time.Second}
+	var callers []*sipp
+	var ids []string
+	for i, n := range numbers {
+		p, id := c.caller(t, n, 5370+2*i, 6400+10*i, talk[i], queue.NewCall{Queue: "support", IVRPath: []string{"main", "support"},
+			Data: map[string]string{"history": fmt.Sprintf("%d earlier calls", i+1)}})
+		callers = append(callers, p)
+		ids = append(ids, id)
+	}
+	// Every waiting caller hears music on hold.
+	var dsts []string
+	for i := range numbers {
+		dsts = append(dsts, fmt.Sprintf("%s.%d", e2eTrunkIP, 6400+10*i))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n := capt.packetsTo(dsts...)
+		if n[dsts[0]] >= 25 && n[dsts[1]] >= 25 && n[dsts[2]] >= 25 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callers did not receive music on hold while waiting: %v packets", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var q struct {
+		Waiting []struct {
+			ID       string `json:"id"`
+			Position int    `json:"position"`
+		} `json:"waiting"`
+	}
+	c.apiDo(t, "GET", "/api/v1/queues/support", "", &q)
+	if len(q.Waiting) != 3 || q.Waiting[0].ID != ids[0] || q.Waiting[2].ID != ids[2] || q.Waiting[2].Position != 3 {
+		t.Fatalf("queue before any agent = %+v, want the three callers in arrival order", q.Waiting)
+	}
+
+	// Agents log in one by one: each takes the longest-waiting caller.
+	c.apiDo(t, "POST", "/api/v1/agents/f1/login", "", nil)
+	ev.wait(t, "first caller answered by f1", is(queue.QueueAnswered, ids[0], "f1"))
+	c.apiDo(t, "POST", "/api/v1/agents/f2/login", "", nil)
+	ev.wait(t, "second caller answered by f2", is(queue.QueueAnswered, ids[1], "f2"))
+	c.feature(t, e2eAgentIP, "f3", pw["f3"], "*1", 5388) // f3 logs in from its phone
+	ev.wait(t, "third caller answered by f3", is(queue.QueueAnswered, ids[2], "f3"))
+	var order []string
+	for _, e := range ev.all(func(e queue.Event) bool { return e.Type == queue.QueueAnswered && e.Queue == "support" }) {
+		order = append(order, e.CallID+"@"+e.Agent)
+	}
+	if want := []string{ids[0] + "@f1", ids[1] + "@f2", ids[2] + "@f3"}; strings.Join(order, ",") != strings.Join(want, ",") {
+		t.Fatalf("answer order %v, want %v", order, want)
+	}
+
+	// f2's phone transfers (REFER) to the escalation number.
+	esc := ev.wait(t, "call.escalated", is(queue.CallEscalated, ids[1], "f2"))
+	if esc.Data["to_queue"] != "second" || esc.Data["mode"] != "blind" || esc.Queue != "support" {
+		t.Fatalf("call.escalated = %+v", esc)
+	}
+	ans := ev.wait(t, "second line answers", is(queue.EscalationAnswered, ids[1], "s1"))
+	if ans.Data["from_agent"] != "f2" || ans.Data["from_queue"] != "support" || ans.Data["reach_ms"] == "" {
+		t.Fatalf("call.escalation_answered = %+v", ans)
+	}
+	var call callJSON
+	c.apiDo(t, "GET", "/api/v1/calls/"+ids[1], "", &call)
+	x := call.Context
+	if call.Queue != "second" || call.State != "connected" || call.Agent != "s1" || call.Caller != numbers[1] ||
+		x.FirstAgent != "f2" || strings.Join(x.Agents, ",") != "f2,s1" || x.Data["history"] != "2 earlier calls" ||
+		strings.Join(x.IVRPath, ",") != "main,support" || len(x.Escalations) != 1 ||
+		x.Escalations[0].FromAgent != "f2" || x.Escalations[0].FromQueue != "support" || x.Escalations[0].ToQueue != "second" ||
+		x.Escalations[0].Mode != "blind" {
+		t.Fatalf("GET /api/v1/calls/%s = %+v", ids[1], call)
+	}
+	f2.wait(t, "f2 (REFER accepted, BYE taken)")
+
+	// Everybody hangs up in the end; every call finishes once, answered.
+	for i, p := range callers {
+		p.wait(t, "caller "+numbers[i])
+	}
+	f1.wait(t, "f1")
+	f3.wait(t, "f3")
+	for _, id := range ids {
+		ev.wait(t, "call finished", func(e queue.Event) bool { return e.Type == queue.CallFinished && e.CallID == id })
+		if n := len(ev.all(is(queue.CallFinished, id, ""))); n != 1 {
+			t.Fatalf("%d call_finished events for %s", n, id)
+		}
+		if e := ev.all(is(queue.CallFinished, id, ""))[0]; e.Reason != "answered" {
+			t.Fatalf("call %s finished %q", id, e.Reason)
+		}
+	}
+	for _, n := range numbers {
+		if strings.Contains(c.qLog.String(), n) {
+			t.Fatalf("the queue log contains the caller number %s unmasked", n)
+		}
+	}
+}
+
+// TestE2ERingNoAnswerAutoPause: an agent who does not pick up is skipped
+// for the next one after the ring timeout, and paused ("missed calls")
+// after a second miss; over real SIP (CANCEL on the ring timeout).
+func TestE2ERingNoAnswerAutoPause(t *testing.T) {
+	needPeers(t, "sipp")
+	pw := map[string]string{"n1": "pn1", "y1": "py1"}
+	c := startCentre(t, queue.Config{
+		Agents: []queue.AgentConfig{{ID: "n1"}, {ID: "y1"}},
+		Queues: []queue.QueueConfig{{Name: "support", RingTimeout: 2 * time.Second}},
+	}, pw)
+	ev := c.openStream(t)
+	n1 := c.sippAgent(t, "agent-noanswer.xml", nil, "n1", pw["n1"], 5390, 6630, 2)
+	y1 := c.sippAgent(t, "agent.xml", map[string]string{"RING": "300"}, "y1", pw["y1"], 5392, 6640, 2)
+	// n1 logs in first: it is the longest idle and is offered first.
+	c.apiDo(t, "POST", "/api/v1/agents/n1/login", "", nil)
+	c.apiDo(t, "POST", "/api/v1/agents/y1/login", "", nil)
+
+	c1, id1 := c.caller(t, "79123450011", 5374, 6700, 8*time.Second, queue.NewCall{Queue: "support"})
+	ev.wait(t, "n1 misses the first call", is(queue.AgentRingNoAnswer, id1, "n1"))
+	ev.wait(t, "y1 answers the first call", is(queue.QueueAnswered, id1, "y1"))
+
+	c2, id2 := c.caller(t, "79123450012", 5376, 6710, 16*time.Second, queue.NewCall{Queue: "support"})
+	ev.wait(t, "n1 misses the second call", is(queue.AgentRingNoAnswer, id2, "n1"))
+	ev.wait(t, "n1 paused", func(e queue.Event) bool {
+		return e.Type == queue.AgentState && e.Agent == "n1" && e.Data["to"] == "paused" && e.Reason == "missed calls"
+	})
+	var a struct {
+		State      string `json:"state"`
+		Reason     string `json:"reason"`
+		Missed     int    `json:"missed"`
+		Registered *bool  `json:"registered"`
+	}
+	c.apiDo(t, "GET", "/api/v1/agents/n1", "", &a)
+	if a.State != "paused" || a.Reason != "missed calls" || a.Missed != 2 || a.Registered == nil || !*a.Registered {
+		t.Fatalf("GET /api/v1/agents/n1 = %+v", a)
+	}
+	// The second caller waits for y1, who is free once the first hangs up.
+	ev.wait(t, "y1 answers the second call", is(queue.QueueAnswered, id2, "y1"))
+	c1.wait(t, "caller 1")
+	c2.wait(t, "caller 2")
+	n1.wait(t, "n1 (two CANCELled INVITEs)")
+	y1.wait(t, "y1")
+	if n := len(ev.all(is(queue.AgentRingNoAnswer, "", "n1"))); n != 2 {
+		t.Fatalf("%d misses for n1, want 2", n)
+	}
+}
