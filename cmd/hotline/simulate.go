@@ -55,6 +55,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	agents := fs.String("agents", "", "agents to play: empty for all in the config, a number N for the first N, or ids (a1,a2,a9)")
 	control := fs.String("control", d.Control, "how agents log in, pause and get ready: api, code (feature codes from the phone) or mix")
 	sl := fs.Duration("sl", d.SL, "service-level threshold for the \"answered within\" count")
+	grace := fs.Duration("grace", d.Grace, "time from the menu choice to the queue (hotline's \"connecting\" message): callers' wait and patience count from then")
 	drain := fs.Duration("drain", d.Drain, "after -duration, how long calls in progress may go on")
 	surveyWait := fs.Duration("survey-wait", -1, "after the calls, how long to wait for survey calls (default: survey.delay + 1m when the survey is on and its delay is at most 10m, else 0)")
 	voice := fs.String("voice", "", "WAV (8 kHz 16-bit mono) the simulated people say (default: "+defaultVoice+", else a synthetic voice)")
@@ -94,7 +95,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	}
 	sc.Duration, sc.CallsPerMinute, sc.PauseShare, sc.EscalateShare = *duration, *cpm, *pauseShare, *escalate
 	sc.EscalateVia, sc.ResolvedShare, sc.RepeatShare, sc.SurveyAnswer = *escalateVia, *resolved, *repeat, *surveyAnswer
-	sc.Control, sc.SL, sc.Drain, sc.Seed, sc.Logger = *control, *sl, *drain, *seed, log
+	sc.Control, sc.SL, sc.Drain, sc.Seed, sc.Logger, sc.Grace = *control, *sl, *drain, *seed, log, *grace
 	if sc.Seed == 0 {
 		sc.Seed = uint64(time.Now().UnixNano())
 	}

@@ -62,13 +62,13 @@ func (s *sim) runCaller(ctx context.Context, seq int) {
 	}
 	st.mu.Lock()
 	if st.phase == inIVR {
-		st.phase, st.waitFrom = waiting, time.Now()
+		st.phase, st.waitFrom = waiting, time.Now().Add(s.cfg.Grace)
 	}
 	st.mu.Unlock()
 	s.counts.Add(func(c *Snapshot) { c.Queued++; c.Menu[key]++ })
 	log.Debug("simulate: caller queued", "menu", key)
 
-	timer := time.NewTimer(s.rnd.draw(s.cfg.Patience))
+	timer := time.NewTimer(s.cfg.Grace + s.rnd.draw(s.cfg.Patience))
 	defer timer.Stop()
 	for {
 		select {
@@ -100,7 +100,7 @@ func (s *sim) runCaller(ctx context.Context, seq int) {
 					default:
 					}
 				}
-				timer.Reset(s.rnd.draw(s.cfg.Patience))
+				timer.Reset(s.cfg.Grace + s.rnd.draw(s.cfg.Patience))
 			}
 			st.mu.Unlock()
 		case <-timer.C:
@@ -159,7 +159,7 @@ func (s *sim) agentAnswered(number, queue string) (*callerState, bool) {
 		return nil, false // the caller gave up as the phone was answered
 	}
 	st.phase = talking
-	wait := time.Since(st.waitFrom)
+	wait := max(0, time.Since(st.waitFrom))
 	esc := st.escalated
 	s.counts.Add(func(c *Snapshot) {
 		if esc {
@@ -184,7 +184,7 @@ func (s *sim) escalating(st *callerState) (undo func()) {
 	if st.phase != talking {
 		return func() {}
 	}
-	st.phase, st.waitFrom, st.escalated = waiting, time.Now(), true
+	st.phase, st.waitFrom, st.escalated = waiting, time.Now().Add(s.cfg.Grace), true
 	st.poke()
 	return func() {
 		st.mu.Lock()

@@ -47,7 +47,7 @@ type Snapshot struct {
 	Ratings        map[int]int `json:"ratings"`         // rating pressed → count
 	SolvedYes      int         `json:"solved_yes"`
 	SolvedNo       int         `json:"solved_no"`
-	// Waits, for ASA: the caller's clock from the menu choice to the agent.
+	// Waits, for ASA: the caller's clock from the queue entry (menu choice + Grace) to the agent.
 	WaitSum time.Duration `json:"wait_sum_ns"`
 	// ByQueue counts answers by the queue named in hotline's ring
 	// (X-Hotline-Queue), first and second line alike.
@@ -145,7 +145,7 @@ func (s Snapshot) WriteText(w io.Writer, sl time.Duration) {
 	if d, ok := s.ASA(); ok {
 		asa = d.Round(100 * time.Millisecond).String()
 	}
-	line("average speed of answer", asa, "caller's clock, from the menu choice")
+	line("average speed of answer", asa, "caller's clock, from the queue entry")
 	line("abandoned (patience ran out)", s.Abandoned, pct(s.Abandoned, s.Queued)+" of queued")
 	line("escalated to second line", s.Escalated, fmt.Sprintf("REFER %d, API %d; %s of answered", s.EscalatedByREFER, s.EscalatedByAPI, pct(s.Escalated, s.Answered)))
 	line("escalations answered", s.EscalationAnswered, fmt.Sprintf("abandoned while escalated: %d", s.EscalationAbandon))

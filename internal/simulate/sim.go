@@ -71,6 +71,10 @@ type Config struct {
 	SurveyAnswer   float64 // share of survey calls the customer answers
 	Control        string  // how agents log in and pause: api, code or mix
 	SL             time.Duration
+	// Grace is the time from the menu choice (or an escalation) to the
+	// queue: the "connecting" message. The caller's wait and patience
+	// count from its end, as hotline's wait counts from the queue entry.
+	Grace time.Duration
 	// Drain bounds how long calls still in progress after Duration may
 	// go on before they are hung up.
 	Drain time.Duration
@@ -93,13 +97,13 @@ type Config struct {
 
 // Defaults are the flag defaults of `hotline simulate`.
 var Defaults = struct {
-	Duration, SL, Drain                                                 time.Duration
+	Duration, SL, Drain, Grace                                          time.Duration
 	CallsPerMinute                                                      float64
 	Patience, Talk, RingDelay, AfterCall, PauseLength                   string
 	PauseShare, EscalateShare, ResolvedShare, RepeatShare, SurveyAnswer float64
 	MenuMix, RatingMix, Profile, EscalateVia, Control                   string
 }{
-	Duration: 3 * time.Minute, SL: 20 * time.Second, Drain: 2 * time.Minute,
+	Duration: 3 * time.Minute, SL: 20 * time.Second, Drain: 2 * time.Minute, Grace: 4 * time.Second,
 	CallsPerMinute: 6,
 	Patience:       "exp:75s", Talk: "lognormal:50s:0.5", RingDelay: "uniform:1s-5s", AfterCall: "uniform:2s-8s",
 	PauseLength: "uniform:15s-45s",
