@@ -488,7 +488,10 @@ type callJSON struct {
 		FirstAgent  string            `json:"first_agent"`
 		Agents      []string          `json:"agents"`
 		Escalations []struct {
-			FromQueue, FromAgent, ToQueue, Mode string
+			FromQueue string `json:"from_queue"`
+			FromAgent string `json:"from_agent"`
+			ToQueue   string `json:"to_queue"`
+			Mode      string `json:"mode"`
 		} `json:"escalations"`
 	} `json:"context"`
 }
