@@ -384,7 +384,7 @@ func (b *board) render(s boardSnap, now time.Time) []string {
 	lines := []string{
 		fmt.Sprintf("%s   %s   %s", title, now.Format("15:04:05"), b.progress(now, 30)),
 		"",
-		fmt.Sprintf("%-12s %4s %7s %8s %9s %6s %8s %11s %6s  %s", "queue", "line", "waiting", "longest", "SL today", "ASA", "answered", "abandoned", "", "agents: avail/ring/call/wrap/pause"),
+		fmt.Sprintf("%-12s %4s %7s %8s %9s %6s %8s  %-14s %s", "queue", "line", "waiting", "longest", "SL today", "ASA", "answered", "abandoned", "agents: avail/ring/call/wrap/pause"),
 	}
 	for _, q := range s.queues {
 		sl, ok := s.slToday(q)
@@ -397,9 +397,9 @@ func (b *board) render(s boardSnap, now time.Time) []string {
 		for _, st := range agentStates[:5] {
 			ag = append(ag, strconv.Itoa(len(q.Agents[st])))
 		}
-		lines = append(lines, fmt.Sprintf("%-12s %4d %7d %8s %9s %6s %8d %5d %-6s %6s  %s", q.Name, q.Line, len(q.Waiting),
+		lines = append(lines, fmt.Sprintf("%-12s %4d %7d %8s %9s %6s %8d  %-14s %s", q.Name, q.Line, len(q.Waiting),
 			fmtWait(time.Duration(q.LongestWaitMS)*time.Millisecond), fmtPct(sl, ok), asa, q.Stats.Answered,
-			q.Stats.Abandoned, "("+fmtPct(ab, abOK)+")", "", strings.Join(ag, "/")))
+			fmt.Sprintf("%d (%s)", q.Stats.Abandoned, fmtPct(ab, abOK)), strings.Join(ag, "/")))
 	}
 	lines = append(lines, "", b.agentsLine(s), b.kpiLine(s))
 	if s.err != nil {
