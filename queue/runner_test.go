@@ -302,6 +302,8 @@ func TestRunnerFeatureCodes(t *testing.T) {
 		{"f1", "*1", "login", true, Available},
 		{"f1", "*3", "pause", true, Paused},
 		{"f1", "*4", "ready", true, Available},
+		{"f1", "*312", "pause", true, Paused}, // reason code-12, checked below
+		{"f1", "*4", "ready", true, Available},
 		{"f1", "*9", "escalate", false, Available}, // no call
 		{"f1", "*2", "logout", true, LoggedOut},
 		{"f1", "555", "", false, LoggedOut},
@@ -316,6 +318,14 @@ func TestRunnerFeatureCodes(t *testing.T) {
 		if tc.agent == "f1" {
 			if st := h.agentState("f1"); st != tc.wantState {
 				t.Fatalf("%s dials %s: state %s, want %s", tc.agent, tc.to, st, tc.wantState)
+			}
+		}
+		if tc.to == "*312" {
+			h.r.mu.Lock()
+			a, _ := h.r.eng.Agent("f1")
+			h.r.mu.Unlock()
+			if a.Reason != "code-12" {
+				t.Fatalf("*312 paused with reason %q, want code-12", a.Reason)
 			}
 		}
 		_, played := leg.snapshot()
