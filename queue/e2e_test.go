@@ -666,3 +666,64 @@ func TestE2ERingNoAnswerAutoPause(t *testing.T) {
 		t.Fatalf("%d misses for n1, want 2", n)
 	}
 }
+
+// TestE2EEscalationByCodeAndWarmConsult: a first-line agent presses *9 in
+// the call (RFC 4733 from SIPp) and the caller reaches a second-line agent;
+// then another caller's agent consults second line through the API while the
+// caller waits on hold, and completes the transfer.
+func TestE2EEscalationByCodeAndWarmConsult(t *testing.T) {
+	needPeers(t, "sipp")
+	pw := map[string]string{"f1": "pf1", "f2": "pf2", "s1": "ps1", "s2": "ps2"}
+	c := startCentre(t, queue.Config{
+		Agents: []queue.AgentConfig{{ID: "f1", Line: 1}, {ID: "f2", Line: 1}, {ID: "s1", Line: 2}, {ID: "s2", Line: 2}},
+		Queues: []queue.QueueConfig{
+			{Name: "support", Line: 1, EscalateTo: "second", RingTimeout: 10 * time.Second},
+			{Name: "second", Line: 2, RingTimeout: 10 * time.Second},
+		},
+	}, pw)
+	ev := c.openStream(t)
+	f1 := c.sippAgent(t, "agent-code.xml", map[string]string{"RING": "300", "CODE_MS": "1000"}, "f1", pw["f1"], 5400, 6800, 1)
+	f2 := c.sippAgent(t, "agent.xml", map[string]string{"RING": "300"}, "f2", pw["f2"], 5402, 6810, 1)
+	s1 := c.sippAgent(t, "agent.xml", map[string]string{"RING": "300"}, "s1", pw["s1"], 5404, 6820, 1)
+	s2 := c.sippAgent(t, "agent.xml", map[string]string{"RING": "300"}, "s2", pw["s2"], 5406, 6830, 1)
+	c.apiDo(t, "POST", "/api/v1/agents/f1/login", "", nil)
+	c.apiDo(t, "POST", "/api/v1/agents/s1/login", "", nil)
+
+	x, idX := c.caller(t, "79123450021", 5410, 6840, 14*time.Second, queue.NewCall{Queue: "support"})
+	ev.wait(t, "f1 answers", is(queue.QueueAnswered, idX, "f1"))
+	esc := ev.wait(t, "f1 escalates with *9", is(queue.CallEscalated, idX, "f1"))
+	if esc.Data["mode"] != "code" || esc.Data["to_queue"] != "second" {
+		t.Fatalf("call.escalated = %+v", esc)
+	}
+	ev.wait(t, "s1 answers the escalated call", is(queue.EscalationAnswered, idX, "s1"))
+	// f1's phone took its BYE and is gone: log it out, bring in f2 and s2.
+	c.apiDo(t, "POST", "/api/v1/agents/f1/logout", "", nil)
+	c.apiDo(t, "POST", "/api/v1/agents/f2/login", "", nil)
+	c.apiDo(t, "POST", "/api/v1/agents/s2/login", "", nil)
+
+	y, idY := c.caller(t, "79123450022", 5412, 6850, 14*time.Second, queue.NewCall{Queue: "support"})
+	ev.wait(t, "f2 answers", is(queue.QueueAnswered, idY, "f2"))
+	c.apiDo(t, "POST", "/api/v1/calls/"+idY+"/consult", `{"reason":"billing","notes":"double charge"}`, nil)
+	ev.wait(t, "s2 answers the consultation", is(queue.ConsultAnswered, idY, "s2"))
+	var call callJSON
+	c.apiDo(t, "POST", "/api/v1/calls/"+idY+"/consult/complete", "", &call)
+	if call.Agent != "s2" || call.Queue != "second" || len(call.Context.Escalations) != 1 || call.Context.Escalations[0].Mode != "warm" ||
+		call.Context.FirstAgent != "f2" {
+		t.Fatalf("after consult/complete: %+v", call)
+	}
+	ev.wait(t, "call.escalated warm", func(e queue.Event) bool {
+		return e.Type == queue.CallEscalated && e.CallID == idY && e.Data["mode"] == "warm" && e.Reason == "billing"
+	})
+	f1.wait(t, "f1 (sent *9, took the BYE)")
+	f2.wait(t, "f2 (released after the consultation)")
+	x.wait(t, "caller X")
+	y.wait(t, "caller Y")
+	s1.wait(t, "s1")
+	s2.wait(t, "s2")
+	for _, id := range []string{idX, idY} {
+		e := ev.wait(t, "call finished", is(queue.CallFinished, id, ""))
+		if e.Reason != "answered" || len(ev.all(is(queue.CallFinished, id, ""))) != 1 {
+			t.Fatalf("call %s finished %q (%d times)", id, e.Reason, len(ev.all(is(queue.CallFinished, id, ""))))
+		}
+	}
+}
