@@ -626,7 +626,10 @@ func (r *Runner) releaseAgent(callID, agentID string) {
 // ---- caller legs ----
 
 // watchCaller reports the caller's hangup (once) and callback requests.
+// Digits pressed before the queue took the call (the IVR menu choice is
+// still in the leg's event stream) are not callback requests.
 func (r *Runner) watchCaller(rec *callRec, leg sip.Leg) {
+	since := time.Now()
 	r.wg.Go(func() {
 		evs := leg.Events()
 		for {
@@ -643,6 +646,9 @@ func (r *Runner) watchCaller(rec *callRec, leg sip.Leg) {
 				}
 				switch ev := ev.(type) {
 				case sip.DigitEvent:
+					if ev.At.Before(since) {
+						continue
+					}
 					r.callerDigit(rec, leg, ev.Digit)
 				case sip.TransferEvent:
 					ev.Reply(false)
@@ -864,9 +870,17 @@ func (r *Runner) dialCallback(a DialCallback) {
 			return
 		}
 		rec.dial = nil
+		if conn := r.conns[a.Agent]; conn == nil || conn.callID != a.CallID {
+			// The reserved agent hung up while the caller was dialled.
+			if leg != nil {
+				_ = leg.Hangup(sip.CauseNormal)
+				leg = nil
+			}
+			err = errors.New("queue: the agent left")
+		}
 		if err != nil {
 			reason := causeReason(sip.CauseOf(err))
-			if reason == "rejected" || reason == "unreachable" {
+			if reason == "rejected" || reason == "unreachable" || r.conns[a.Agent] == nil {
 				reason = "failed"
 			}
 			acts, ierr := r.eng.CallbackFailed(a.CallID, reason)

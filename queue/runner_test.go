@@ -372,3 +372,25 @@ func TestMaskNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerCallbackAgentLeaves: the reserved agent hangs up while the
+// caller is being dialled back; the attempt fails and the call keeps its
+// place for the next attempt.
+func TestRunnerCallbackAgentLeaves(t *testing.T) {
+	h := newRunnerHarness(t, nil)
+	h.sw.set("+79123456789", "hold")
+	c := h.caller("c1", "+79123456789", "support")
+	c.events <- sip.DigitEvent{Digit: '5', At: time.Now()}
+	eventually(t, "caller hung up", func() bool { return c.endedBy() == "local" })
+	h.login("f1")
+	a := h.agentLeg("f1", 0)
+	eventually(t, "dialling the caller back", func() bool { return h.sw.dialCount("+79123456789") == 1 })
+	a.remoteHangup()
+	eventually(t, "callback attempt failed", func() bool { return h.log.count(CallbackResult, "c1") == 1 })
+	if e, _ := h.log.find(CallbackResult, "c1"); e.Reason != "failed" {
+		t.Fatalf("callback.result %q", e.Reason)
+	}
+	if st := h.callState("c1"); st != "support/callback-parked" {
+		t.Fatalf("call %s, want parked for the next attempt", st)
+	}
+}
