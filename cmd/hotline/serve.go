@@ -179,6 +179,7 @@ type server struct {
 	writer  *reporting.Writer
 	metrics *reporting.Metrics
 	survey  *survey.Service
+	runner  *queue.Runner
 
 	httpSrv *http.Server
 	httpLn  net.Listener
@@ -204,6 +205,17 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*se
 	if err != nil {
 		return nil, err
 	}
+	rc := runnerConfigOf(cfg, s.sw, s.sw, s.bus)
+	rc.Logger = log.With("component", "queue")
+	rc.MaskNumber = native.MaskNumber
+	if s.runner, err = queue.NewRunner(rc); err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := s.runner.Run(bg); err != nil && bg.Err() == nil {
+			log.Error("queue runner stopped", "error", err)
+		}
+	}()
 	s.exec.Store(s.newExecutor(s.media.flows))
 	if err := s.sw.Start(bg); err != nil {
 		return nil, err
@@ -386,6 +398,7 @@ func (s *server) newExecutor(flows *ivr.Flows) *ivr.Executor {
 	return ivr.NewExecutor(ivr.ExecutorConfig{
 		Flows:     flows,
 		Publisher: s.bus,
+		Enqueuer:  ivrToQueue{runner: s.runner, cfg: s.cfg},
 		Logger:    s.log.With("component", "ivr"),
 		NewID:     s.bus.newID,
 	})
@@ -402,6 +415,7 @@ func (s *server) startHTTP() error {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
+	mux.Handle("/api/v1/", s.runner.Handler())
 	if s.store != nil {
 		api := reporting.NewAPI(s.store, reporting.APIOptions{Log: s.log.With("component", "reports")})
 		mux.Handle("/api/v1/reports/", api.Handler())
@@ -446,8 +460,10 @@ func (s *server) flowFor(called string) string {
 func (s *server) handleCall(ctx context.Context, leg sip.Leg) {
 	info := leg.Info()
 	if info.Agent != "" {
-		s.log.Info("agent call without a queue runner: refused", "agent", info.Agent)
-		_ = leg.Hangup(sip.CauseRejected)
+		res := s.runner.HandleAgentCall(ctx, leg)
+		if res.Err != nil {
+			s.log.Info("agent call", "agent", res.Agent, "feature", res.Feature, "error", res.Err)
+		}
 		return
 	}
 	caller := ivr.NormalizeCaller(info.From, "RU")
@@ -472,8 +488,8 @@ func (s *server) handleCall(ctx context.Context, leg sip.Leg) {
 		return
 	}
 	if res.Outcome == ivr.OutcomeQueue && !res.Handed {
-		s.log.Warn("no queue runner: call ends after the IVR", "call", info.ID, "queue", res.Queue)
-		_ = leg.Hangup(sip.CauseNormal)
+		s.log.Warn("the queue did not take the call: hanging up", "call", info.ID, "queue", res.Queue)
+		_ = leg.Hangup(sip.CauseFailure)
 	}
 }
 
@@ -496,7 +512,7 @@ func (s *server) reload(path string) {
 		creds[a.SIPUser] = a.Password.Value()
 	}
 	s.sw.SetCredentials(creds)
-	s.log.Info("config reloaded: IVR flows and agent credentials")
+	s.log.Info("config reloaded: IVR flows and agent credentials (queue and agent changes apply at the next restart)")
 }
 
 func (s *server) shutdown(ctx context.Context) {
