@@ -206,7 +206,7 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*se
 		return nil, err
 	}
 	rc := runnerConfigOf(cfg, s.sw, s.sw, s.bus)
-	rc.Logger = log.With("component", "queue")
+	rc.Logger = log // the Runner adds component=queue
 	rc.MaskNumber = native.MaskNumber
 	if s.runner, err = queue.NewRunner(rc); err != nil {
 		return nil, err
