@@ -394,3 +394,23 @@ func TestRunnerCallbackAgentLeaves(t *testing.T) {
 		t.Fatalf("call %s, want parked for the next attempt", st)
 	}
 }
+
+// TestRunnerRingAll: ring-all dials every available agent; the first to
+// answer gets the call and the other phones stop ringing.
+func TestRunnerRingAll(t *testing.T) {
+	h := newRunnerHarness(t, func(c *RunnerConfig) { c.Queue.Queues[0].Strategy = RingAll })
+	h.sw.set("f1", "hold")
+	h.login("f1", "f2")
+	c := h.caller("c1", "+79123456789", "support")
+	h.bridged(c, h.agentLeg("f2", 0))
+	eventually(t, "f1 stops ringing and is available", func() bool { return h.agentState("f1") == Available })
+	h.r.mu.Lock()
+	rings := len(h.r.rings)
+	h.r.mu.Unlock()
+	if rings != 0 || h.sw.dialCount("f1") != 1 {
+		t.Fatalf("%d rings left, f1 dialled %d times", rings, h.sw.dialCount("f1"))
+	}
+	if h.log.count(AgentRingNoAnswer, "c1") != 0 {
+		t.Fatal("the losing phone counted a missed ring")
+	}
+}
