@@ -263,7 +263,8 @@ func (r *Runner) shutdown() {
 // defaults to the leg's id and nc.Caller to its From. On success the
 // Runner owns the leg until it ends: the caller's hangup reaches the Engine
 // exactly once, and the Runner hangs the leg up when the Engine is done
-// with the call. On error the leg stays with the caller of Enqueue.
+// with the call. An unknown PreferredAgent is ignored (the call is not
+// refused for it). On error the leg stays with the caller of Enqueue.
 func (r *Runner) Enqueue(ctx context.Context, leg sip.Leg, nc NewCall) error {
 	info := leg.Info()
 	if nc.ID == "" {
@@ -282,6 +283,11 @@ func (r *Runner) Enqueue(ctx context.Context, leg sip.Leg, nc NewCall) error {
 	}
 	if r.calls[nc.ID] != nil {
 		return fmt.Errorf("%w: %q", ErrDuplicate, nc.ID)
+	}
+	if _, ok := r.eng.agents[nc.PreferredAgent]; nc.PreferredAgent != "" && !ok {
+		// E.g. the agent of the caller's previous call left the config.
+		r.log.Info("queue preferred agent unknown, ignored", "call", nc.ID, "agent", nc.PreferredAgent)
+		nc.PreferredAgent, nc.PreferFor = "", 0
 	}
 	rec := &callRec{id: nc.ID, queue: nc.Queue, leg: leg}
 	r.calls[nc.ID] = rec

@@ -414,3 +414,13 @@ func TestRunnerRingAll(t *testing.T) {
 		t.Fatal("the losing phone counted a missed ring")
 	}
 }
+
+func TestRunnerUnknownPreferredAgentIgnored(t *testing.T) {
+	h := newRunnerHarness(t, nil)
+	leg := newFakeLeg("c1", "+79123456789", "88001234567", "", sip.Inbound)
+	if err := h.r.Enqueue(context.Background(), leg, NewCall{Queue: "support", PreferredAgent: "gone", PreferFor: time.Minute}); err != nil {
+		t.Fatalf("Enqueue with an unknown preferred agent: %v", err)
+	}
+	h.login("f1")
+	h.bridged(leg, h.agentLeg("f1", 0))
+}
