@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -82,6 +83,13 @@ func (r redactHandler) Handle(ctx context.Context, rec slog.Record) error {
 }
 
 func redactAttr(a slog.Attr) slog.Attr {
+	if a.Key == "data" {
+		// A whole SIP message (sipgo logs unparsable ones): its headers may
+		// carry credentials in any shape, so keep only the first line.
+		raw := a.Value.String()
+		first, _, _ := strings.Cut(raw, "\n")
+		return slog.String(a.Key, fmt.Sprintf("%s … (%d bytes)", redact(strings.TrimSpace(first)), len(raw)))
+	}
 	switch a.Value.Kind() {
 	case slog.KindString:
 		return slog.String(a.Key, redact(a.Value.String()))

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -199,5 +200,16 @@ func TestParseAllow(t *testing.T) {
 	}
 	if _, err := parseAllow("not-an-address"); err == nil {
 		t.Error("bad allow entry accepted")
+	}
+}
+
+func TestRedactRawMessageData(t *testing.T) {
+	var out strings.Builder
+	log := slog.New(redactHandler{slog.NewTextHandler(&out, nil)})
+	raw := "REGISTER sip:127.0.0.1 SIP/2.0\r\nFrom: <sip:79123456789@x>\r\nX-Broken: password=hunter2\r\n\r\n"
+	log.Error("failed to parse", "data", raw)
+	got := out.String()
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "79123456789") || !strings.Contains(got, "REGISTER sip:127.0.0.1") {
+		t.Fatalf("raw message not reduced to its first line: %s", got)
 	}
 }
