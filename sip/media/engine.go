@@ -47,12 +47,28 @@ type Engine struct {
 	checkEvery int64
 }
 
+// slotsPerTick divides each 20 ms tick into 1 ms slots. Every stream keeps
+// one slot for its life and is sent at that offset into every tick, so a
+// pacer wakes every millisecond for a twentieth of its streams instead of
+// sending all of them in one burst: a stream's packet then leaves at a
+// steady offset, whatever the number of streams (pacing jitter).
+const slotsPerTick = 20
+
 // shard is the set of streams one pacer goroutine serves.
 type shard struct {
 	idx     int
 	mu      sync.Mutex
-	streams []*Stream
-	scratch []*Stream // pacer-owned copy of streams for one tick
+	slots   [slotsPerTick][]*Stream
+	scratch []*Stream // pacer-owned copy of one slot's streams
+}
+
+// count is the number of streams in the shard; sh.mu must be held.
+func (sh *shard) count() int {
+	n := 0
+	for i := range sh.slots {
+		n += len(sh.slots[i])
+	}
+	return n
 }
 
 // NewEngine starts the engine's pacer.
@@ -96,9 +112,9 @@ func newEngine(cfg EngineConfig, tune func(*Engine)) (*Engine, error) {
 		sh := &shard{idx: i}
 		e.shards = append(e.shards, sh)
 		e.wg.Add(1)
-		// Shards tick at evenly spread phases so their work does not pile up
-		// at the same instant.
-		go e.pace(sh, time.Duration(i)*packetDuration/time.Duration(n))
+		// Shards wake at evenly spread phases within a slot so their work
+		// does not pile up at the same instant.
+		go e.pace(sh, time.Duration(i)*packetDuration/slotsPerTick/time.Duration(n))
 	}
 	return e, nil
 }
@@ -143,8 +159,9 @@ func (e *Engine) pace(sh *shard, phase time.Duration) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	n := tickAt(e.mono()) + 1
+	slot := 0
 	for {
-		due := e.epoch.Add(time.Duration(n)*packetDuration + phase)
+		due := e.epoch.Add(time.Duration(n)*packetDuration + phase + time.Duration(slot)*packetDuration/slotsPerTick)
 		if d := time.Until(due); d > 0 {
 			timer.Reset(d)
 			select {
@@ -163,22 +180,33 @@ func (e *Engine) pace(sh *shard, phase time.Duration) {
 			skip := int64(late / packetDuration)
 			e.log.Warn("RTP pacer fell behind; skipping ticks", "late", late, "ticks", skip, "shard", sh.idx)
 			n += skip
+			slot = 0
 		}
 		began := time.Now()
 		sh.mu.Lock()
-		sh.scratch = append(sh.scratch[:0], sh.streams...)
+		sh.scratch = append(sh.scratch[:0], sh.slots[slot]...)
 		sh.mu.Unlock()
 		for _, s := range sh.scratch {
 			s.tick(n)
 		}
-		if e.cfg.InactivityTimeout > 0 && n%e.checkEvery == int64(sh.idx)%e.checkEvery {
-			e.checkInactivity(sh.scratch)
-		}
 		clear(sh.scratch)
+		if slot == 0 && e.cfg.InactivityTimeout > 0 && n%e.checkEvery == int64(sh.idx)%e.checkEvery {
+			sh.mu.Lock()
+			sh.scratch = sh.scratch[:0]
+			for i := range sh.slots {
+				sh.scratch = append(sh.scratch, sh.slots[i]...)
+			}
+			sh.mu.Unlock()
+			e.checkInactivity(sh.scratch)
+			clear(sh.scratch)
+		}
 		if e.onTick != nil {
 			e.onTick(sh.idx, began.Sub(due), time.Since(began))
 		}
-		n++
+		if slot++; slot == slotsPerTick {
+			slot = 0
+			n++
+		}
 	}
 }
 
@@ -250,8 +278,14 @@ func (e *Engine) NewStream(cfg StreamConfig) (*Stream, error) {
 	sh := e.shards[int(e.nextShard.Add(1))%len(e.shards)]
 	s.sh = sh
 	sh.mu.Lock()
-	s.shIdx = len(sh.streams)
-	sh.streams = append(sh.streams, s)
+	// The least used slot keeps the slots even as calls come and go.
+	for i := range sh.slots {
+		if len(sh.slots[i]) < len(sh.slots[s.slot]) {
+			s.slot = i
+		}
+	}
+	s.shIdx = len(sh.slots[s.slot])
+	sh.slots[s.slot] = append(sh.slots[s.slot], s)
 	sh.mu.Unlock()
 
 	go s.receive()
@@ -285,12 +319,12 @@ func (e *Engine) listen() (*net.UDPConn, int, error) {
 func (e *Engine) forget(s *Stream) {
 	sh := s.sh
 	sh.mu.Lock()
-	if i := s.shIdx; i >= 0 && i < len(sh.streams) && sh.streams[i] == s {
-		last := len(sh.streams) - 1
-		sh.streams[i] = sh.streams[last]
-		sh.streams[i].shIdx = i
-		sh.streams[last] = nil
-		sh.streams = sh.streams[:last]
+	if l := sh.slots[s.slot]; s.shIdx >= 0 && s.shIdx < len(l) && l[s.shIdx] == s {
+		i, last := s.shIdx, len(l)-1
+		l[i] = l[last]
+		l[i].shIdx = i
+		l[last] = nil
+		sh.slots[s.slot] = l[:last]
 		s.shIdx = -1
 	}
 	sh.mu.Unlock()

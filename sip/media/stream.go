@@ -26,7 +26,8 @@ type Stream struct {
 	ssrc      uint32
 
 	sh    *shard
-	shIdx int // index in sh.streams, guarded by sh.mu
+	slot  int // pacer slot within the tick (fixed for the stream's life), guarded by sh.mu
+	shIdx int // index in sh.slots[slot], guarded by sh.mu
 
 	// Read by the receive path without locking.
 	media    atomic.Uint32 // packMedia(codec, dtmfPT)
