@@ -184,7 +184,7 @@ cat <<EOF
   live board   bin/hotline board -config $config
   a real softphone as an agent (the simulated agents have logged out):
                baresip: add to ~/.baresip/accounts
-                 <sip:a5@127.0.0.1:5060>;auth_pass=demo-a5;regint=600
+                 <sip:a5@127.0.0.1:5060;transport=udp>;auth_pass=demo-a5;regint=600
                (any SIP phone: user a5, password demo-a5, registrar 127.0.0.1:5060, UDP, MD5 digest)
                dial *1 to log in (*3 pause, *4 ready, *2 log out; REFER to 2000 or *9 escalates),
                then bring simulated callers and a few colleagues:
