@@ -38,6 +38,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -235,11 +236,18 @@ func StartCluster(opts ClusterOptions) (*Cluster, error) {
 	if os.Geteuid() == 0 {
 		c.asUser = "postgres"
 	}
+	c.reapOrphans()
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
 		return nil, err
 	}
 	c.dir = dir
+	// Who owns the cluster: a later run stops it if this process dies
+	// without calling Stop (a killed or timed-out go test).
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	c.data = filepath.Join(dir, "data")
 	c.sock = filepath.Join(dir, "sock")
 	c.logFile = filepath.Join(dir, "postgres.log")
@@ -332,6 +340,27 @@ func (c *Cluster) Halt() error {
 	}
 	c.running = false
 	return nil
+}
+
+const ownerFile = "owner.pid"
+
+// reapOrphans stops and removes the clusters of earlier test processes that
+// died without stopping them (their owner PID no longer exists).
+func (c *Cluster) reapOrphans() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not ours to judge (no owner recorded)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue // the owner is alive (or unknown)
+		}
+		orphan := &Cluster{bin: c.bin, asUser: c.asUser, dir: dir, data: filepath.Join(dir, "data")}
+		_, _ = orphan.run("pg_ctl", "-D", orphan.data, "-w", "-t", "30", "-m", "immediate", "stop")
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // Stop stops the server and removes its files.
