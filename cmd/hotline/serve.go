@@ -29,6 +29,7 @@ import (
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/asterisk"
 	"github.com/hotline-cc/hotline/sip/media"
 	"github.com/hotline-cc/hotline/sip/native"
 	"github.com/hotline-cc/hotline/survey"
@@ -78,6 +79,30 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	srv.shutdown(dctx)
 	return 0
+}
+
+// lineSwitch is what serve needs of a switch beyond the sip contract.
+type lineSwitch interface {
+	sip.Switch
+	Start(ctx context.Context) error
+	Close()
+}
+
+// asteriskConfig maps the config to the ARI switch's.
+func asteriskConfig(cfg *config.Config, log *slog.Logger) asterisk.Config {
+	a := cfg.Asterisk
+	ac := asterisk.Config{
+		URL: a.URL, Username: a.Username, Password: a.Password.Value(), Application: a.Application,
+		AgentEndpoint: a.AgentEndpoint, Trunks: a.Trunks, RingTimeout: cfg.SIP.RingTimeout,
+		DefaultLang: cfg.Service.Language, Logger: log,
+	}
+	if len(cfg.SIP.Trunks) > 0 {
+		ac.DefaultTrunk, ac.CallerID = cfg.SIP.Trunks[0].Name, cfg.SIP.Trunks[0].CallerID
+	}
+	for class := range cfg.Media.MOH {
+		ac.MOHClasses = append(ac.MOHClasses, class)
+	}
+	return ac
 }
 
 // mediaParts are the audio pieces built from the config.
@@ -169,10 +194,12 @@ type server struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	media *mediaParts
-	sw    *native.Switch
-	exec  atomic.Pointer[ivr.Executor]
-	bus   *eventBus
-	reg   *prometheus.Registry
+	sw    lineSwitch
+	// native is the native switch (nil in asterisk mode).
+	native *native.Switch
+	exec   atomic.Pointer[ivr.Executor]
+	bus    *eventBus
+	reg    *prometheus.Registry
 
 	pool    *pgxpool.Pool
 	store   *reporting.Store
@@ -195,17 +222,25 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*se
 	s.stopBg = stopBg
 
 	var err error
-	if s.media, err = buildMedia(cfg, log, true); err != nil {
+	if s.media, err = buildMedia(cfg, log, cfg.SIP.Mode != "asterisk"); err != nil {
 		return nil, err
 	}
 	if err := s.startReporting(ctx, bg); err != nil {
 		return nil, err
 	}
-	s.sw, err = native.New(nativeConfig(cfg, s.media, log))
-	if err != nil {
-		return nil, err
+	var presence interface{ Registered(string) bool }
+	switch cfg.SIP.Mode {
+	case "asterisk":
+		if s.sw, err = asterisk.New(asteriskConfig(cfg, log)); err != nil {
+			return nil, err
+		}
+	default:
+		if s.native, err = native.New(nativeConfig(cfg, s.media, log)); err != nil {
+			return nil, err
+		}
+		s.sw, presence = s.native, s.native
 	}
-	rc := runnerConfigOf(cfg, s.sw, s.sw, s.bus)
+	rc := runnerConfigOf(cfg, s.sw, presence, s.bus)
 	rc.Logger = log // the Runner adds component=queue
 	rc.MaskNumber = native.MaskNumber
 	if s.runner, err = queue.NewRunner(rc); err != nil {
@@ -228,7 +263,11 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*se
 	}
 	go s.acceptCalls(bg)
 	s.ready.Store(true)
-	log.Info("hotline ready", "sip", s.sw.Addr().String(), "http", s.httpLn.Addr().String(),
+	where := "asterisk " + cfg.Asterisk.URL
+	if s.native != nil {
+		where = s.native.Addr().String()
+	}
+	log.Info("hotline ready", "sip", where, "http", s.httpLn.Addr().String(),
 		"agents", len(cfg.Agents), "queues", len(cfg.Queues), "database", s.pool != nil)
 	return s, nil
 }
@@ -511,13 +550,21 @@ func (s *server) reload(path string) {
 	for _, a := range cfg.Agents {
 		creds[a.SIPUser] = a.Password.Value()
 	}
-	s.sw.SetCredentials(creds)
+	if s.native != nil {
+		s.native.SetCredentials(creds)
+	}
 	s.log.Info("config reloaded: IVR flows and agent credentials (queue and agent changes apply at the next restart)")
 }
 
 func (s *server) shutdown(ctx context.Context) {
 	s.ready.Store(false)
-	_ = s.sw.Shutdown(ctx)
+	if s.native != nil {
+		_ = s.native.Shutdown(ctx)
+	} else {
+		// Calls stay in Asterisk; the queue hangs up the legs it owns when
+		// its context ends, and a restart re-adopts what is left.
+		s.sw.Close()
+	}
 	s.calls.Wait()
 	hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -534,5 +581,7 @@ func (s *server) shutdown(ctx context.Context) {
 	if s.pool != nil {
 		s.pool.Close()
 	}
-	_ = s.media.engine.Close()
+	if s.media.engine != nil {
+		_ = s.media.engine.Close()
+	}
 }

@@ -27,6 +27,8 @@ type Config struct {
 	Calendar  Calendar   `yaml:"calendar"`
 	Survey    Survey     `yaml:"survey"`
 	Reporting Reporting  `yaml:"reporting"`
+	// Asterisk configures the ARI switch (used when sip.mode is asterisk).
+	Asterisk Asterisk `yaml:"asterisk"`
 
 	// Warnings are non-fatal findings, each "FILE:LINE: path: message".
 	Warnings []string `yaml:"-"`
@@ -44,6 +46,10 @@ type Service struct {
 
 // SIP configures the SIP listener, registrar and trunks.
 type SIP struct {
+	// Mode picks the switch: "native" (default: hotline's own SIP stack) or
+	// "asterisk" (an existing Asterisk drives SIP and media; hotline takes
+	// the calls over ARI, see the asterisk section).
+	Mode        string `yaml:"mode"`
 	Listen      string `yaml:"listen"`       // "IP:port", UDP and TCP; default "127.0.0.1:5060"
 	AdvertiseIP string `yaml:"advertise_ip"` // required when Listen is unspecified (0.0.0.0)
 	Realm       string `yaml:"realm"`        // digest realm, default "hotline"
@@ -64,6 +70,20 @@ type SIP struct {
 	// Advertise is the address written into SDP and Contact headers:
 	// AdvertiseIP if set, else the listen address.
 	Advertise netip.Addr `yaml:"-"`
+}
+
+// Asterisk configures the ARI connection of sip.mode: asterisk.
+type Asterisk struct {
+	URL         string `yaml:"url"`         // ARI root, e.g. http://127.0.0.1:8088/ari (required in asterisk mode)
+	Username    string `yaml:"username"`    // ari.conf user
+	Password    Secret `yaml:"password"`    // ari.conf password (secret, ${VAR} expands)
+	Application string `yaml:"application"` // Stasis application, default "hotline"
+	// AgentEndpoint is the dial string of an agent's phone with %s for its
+	// SIP user; default "PJSIP/%s".
+	AgentEndpoint string `yaml:"agent_endpoint"`
+	// Trunks maps a trunk name (as in sip.trunks) to the dial string of a
+	// number through it with %s for the number, e.g. "PJSIP/%s@provider".
+	Trunks map[string]string `yaml:"trunks"`
 }
 
 // Register bounds the expiry agents may ask for in REGISTER.

@@ -124,6 +124,10 @@ func (c *Config) Redacted() *Config {
 	}
 	r.Media.MOH = maps.Clone(c.Media.MOH)
 	r.Database.URL = redactURL(c.Database.URL)
+	r.Asterisk.Trunks = maps.Clone(c.Asterisk.Trunks)
+	if r.Asterisk.Password != "" {
+		r.Asterisk.Password = redacted
+	}
 	r.Agents = slices.Clone(c.Agents)
 	for i := range r.Agents {
 		a := &r.Agents[i]

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -148,6 +149,31 @@ func parseHostPort(s string) (netip.AddrPort, error) {
 
 func (v *validator) sip() {
 	s := &v.c.SIP
+	switch s.Mode {
+	case "", "native":
+		s.Mode = "native"
+	case "asterisk":
+		a := &v.c.Asterisk
+		a.Password = Secret(v.expand("asterisk.password", string(a.Password)))
+		if a.URL == "" {
+			v.errorf("asterisk.url", "required when sip.mode is asterisk")
+		} else if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.errorf("asterisk.url", "want an http(s) URL of ARI, e.g. http://127.0.0.1:8088/ari")
+		}
+		if a.Username == "" {
+			v.errorf("asterisk.username", "required when sip.mode is asterisk")
+		}
+		if a.AgentEndpoint != "" && !strings.Contains(a.AgentEndpoint, "%s") {
+			v.errorf("asterisk.agent_endpoint", "must contain %%s for the agent's user")
+		}
+		for name, dial := range a.Trunks {
+			if !strings.Contains(dial, "%s") {
+				v.errorf("asterisk.trunks", "trunk %q: dial string must contain %%s for the number", name)
+			}
+		}
+	default:
+		v.errorf("sip.mode", "unknown mode %q (want native or asterisk)", s.Mode)
+	}
 	if ap, err := parseHostPort(s.Listen); err != nil {
 		v.errorf("sip.listen", "%v", err)
 	} else {
