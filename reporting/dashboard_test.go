@@ -1,15 +1,10 @@
 package reporting
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,43 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hotline-cc/hotline/internal/promtest"
 	"github.com/hotline-cc/hotline/queue"
 )
-
-// dashboardQueries returns every panel query of the Grafana dashboard with
-// the template variables replaced by what "All" and a 1-hour range give.
-func dashboardQueries(t *testing.T) map[string]string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "dashboards", "hotline.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Panels []struct {
-			Title   string
-			Targets []struct{ Expr, RefID string }
-		}
-	}
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatal(err)
-	}
-	vars := strings.NewReplacer(`"$queue"`, `".+"`, `"$formula"`, `"answered|offered|removed"`,
-		"$__range", "1h", "$__rate_interval", "1m", "$__interval", "15s")
-	out := map[string]string{}
-	for _, p := range d.Panels {
-		for _, tg := range p.Targets {
-			if strings.TrimSpace(tg.Expr) == "" {
-				t.Errorf("panel %q target %s has no expr", p.Title, tg.RefID)
-				continue
-			}
-			out[p.Title+" / "+tg.RefID] = vars.Replace(tg.Expr)
-		}
-	}
-	if len(out) < 20 {
-		t.Fatalf("only %d queries in the dashboard", len(out))
-	}
-	return out
-}
 
 // lineTraffic is one round of realistic traffic on every queue: answered
 // calls with rings, misses, talk and wrap-up, dispositions and surveys, a
@@ -122,11 +83,7 @@ func TestDashboardQueries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus")
 	}
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatal("prometheus not found: install the Debian package prometheus (apt-get install prometheus)")
-	}
-	queries := dashboardQueries(t)
+	queries := promtest.DashboardQueries(t, filepath.Join("..", "deploy", "grafana", "dashboards", "hotline.json"))
 
 	reg := prometheus.NewRegistry()
 	member := map[string][]string{"a1": {"sales"}, "a2": {"support"}, "a3": {"sales", "support"}, "b1": {"l2"}}
@@ -165,72 +122,12 @@ func TestDashboardQueries(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	dir := t.TempDir()
 	rules, err := filepath.Abs(filepath.Join("..", "deploy", "prometheus", "rules", "hotline.rules.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files: [%q]
-scrape_configs:
-  - job_name: hotline
-    static_configs:
-      - targets: [%q]
-`, rules, strings.TrimPrefix(srv.URL, "http://"))
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	port := freeTCPPort(t)
-	api := fmt.Sprintf("http://127.0.0.1:%d", port)
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"), fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
-		"--log.level=warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-			t.Logf("prometheus log:\n%s", b)
-		}
-	}()
-
-	// Waits are bounded by a deadline only to fail instead of hanging.
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	waitFor("Prometheus ready", func() bool {
-		resp, err := http.Get(api + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	ingested := func(n int) func() bool {
-		return func() bool {
-			res, err := promQuery(api, `count_over_time(up{job="hotline"}[10m])`)
-			return err == nil && len(res) == 1 && res[0] >= float64(n)
-		}
-	}
-	waitFor("first scrape", ingested(1))
+	prom := promtest.Start(t, rules, strings.TrimPrefix(srv.URL, "http://"))
+	prom.WaitFor(t, "first scrape", func() bool { return prom.Scrapes() >= 1 })
 	// Second round: every counter moves between scrapes, so increase() and
 	// rate() have something to measure.
 	now = time.Now().UTC()
@@ -238,11 +135,11 @@ scrape_configs:
 		m.Publish(e)
 	}
 	after := int(scrapes.Load())
-	waitFor("two scrapes after the second round", func() bool { return int(scrapes.Load()) >= after+2 })
-	waitFor("their ingestion", ingested(after+2))
+	prom.WaitFor(t, "two scrapes after the second round", func() bool { return int(scrapes.Load()) >= after+2 })
+	prom.WaitFor(t, "their ingestion", func() bool { return prom.Scrapes() >= after+2 })
 
 	for name, q := range queries {
-		res, err := promQuery(api, q)
+		res, err := prom.Query(q)
 		if err != nil {
 			t.Errorf("%s: %s: %v", name, q, err)
 			continue
@@ -258,55 +155,8 @@ scrape_configs:
 		}
 	}
 	// The recording rules evaluate on the same series.
-	waitFor("recording rules", func() bool {
-		res, err := promQuery(api, `queue:hotline_agents_logged_in:sum{queue="sales"}`)
+	prom.WaitFor(t, "recording rules", func() bool {
+		res, err := prom.Query(`queue:hotline_agents_logged_in:sum{queue="sales"}`)
 		return err == nil && len(res) == 1 && res[0] == 2
 	})
-}
-
-// promQuery runs an instant query and returns the sample values.
-func promQuery(api, q string) ([]float64, error) {
-	resp, err := http.Get(api + "/api/v1/query?query=" + url.QueryEscape(q))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status, Error string
-		Data          struct {
-			ResultType string
-			Result     []struct {
-				Value [2]any
-			}
-		}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("status %s: %s", body.Status, body.Error)
-	}
-	if body.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("result type %s", body.Data.ResultType)
-	}
-	var out []float64
-	for _, r := range body.Data.Result {
-		s, _ := r.Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
