@@ -176,6 +176,9 @@ type agent struct {
 	pendingLogout bool
 	wrapGen       uint32
 	wrapStart     int64
+	// wrapCall and wrapQueue name the call the wrap-up follows, for the
+	// agent.wrapup_ended event (reporting adds wrap-up to that call's AHT).
+	wrapCall, wrapQueue string
 
 	preferred []*call // restricted calls waiting for this agent
 }
@@ -409,7 +412,7 @@ func (e *Engine) fire(t timer) {
 	c, a := t.c, t.a
 	switch t.kind {
 	case tWrap:
-		e.emit(Event{Type: WrapupEnded, Agent: a.cfg.ID, Data: map[string]string{"wrapup_ms": ms(e.nowNs - a.wrapStart)}})
+		e.emitWrapupEnded(a)
 		e.makeAvailable(a)
 	case tRing:
 		if c.state == stOffering {
@@ -1126,7 +1129,15 @@ func (e *Engine) complete(c *call, by string) {
 	c.agent, a.call = nil, nil
 	w := e.wrapFor(a, c.q)
 	ewma(&c.q.ewmaAHT, &c.q.nAHT, dur(talk+int64(w)))
+	a.wrapCall, a.wrapQueue = c.id, c.q.cfg.Name
 	e.wrapUp(a, w)
+}
+
+// emitWrapupEnded reports the end of a's wrap-up, with the call and queue
+// it followed.
+func (e *Engine) emitWrapupEnded(a *agent) {
+	e.emit(Event{Type: WrapupEnded, Agent: a.cfg.ID, CallID: a.wrapCall, Queue: a.wrapQueue,
+		Data: map[string]string{"wrapup_ms": ms(e.nowNs - a.wrapStart)}})
 }
 
 func (e *Engine) wrapFor(a *agent, q *queue) time.Duration {
@@ -1183,7 +1194,7 @@ func (e *Engine) Logout(agentID string) ([]Action, error) {
 		e.releasePreferred(a)
 	case WrapUp:
 		a.wrapGen++
-		e.emit(Event{Type: WrapupEnded, Agent: a.cfg.ID, Data: map[string]string{"wrapup_ms": ms(e.nowNs - a.wrapStart)}})
+		e.emitWrapupEnded(a)
 		e.setState(a, LoggedOut, "")
 		e.releasePreferred(a)
 	case OnCall:
@@ -1263,7 +1274,7 @@ func (e *Engine) Ready(agentID string) ([]Action, error) {
 		e.makeAvailable(a)
 	case WrapUp:
 		a.wrapGen++
-		e.emit(Event{Type: WrapupEnded, Agent: a.cfg.ID, Data: map[string]string{"wrapup_ms": ms(e.nowNs - a.wrapStart)}})
+		e.emitWrapupEnded(a)
 		e.makeAvailable(a)
 	}
 	return e.end(), nil

@@ -90,7 +90,7 @@ const (
 	CallEscalated EventType = "call.escalated"
 	// AgentState: an agent changed state. Data[from], Data[to], Reason (pause reason).
 	AgentState EventType = "agent.state"
-	// WrapupEnded: the agent's wrap-up after a call ended. Data[wrapup_ms].
+	// WrapupEnded: the agent's wrap-up after a call ended; CallID and Queue name that call. Data[wrapup_ms].
 	WrapupEnded EventType = "agent.wrapup_ended"
 )
 

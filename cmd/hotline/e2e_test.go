@@ -1,0 +1,445 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/internal/pgtest"
+	"github.com/hotline-cc/hotline/internal/promtest"
+)
+
+// TestServeUnderSIPpLoad runs hotline as `serve` does (real switch, IVR,
+// queue, PostgreSQL, survey) against real peers: SIPp callers on the trunk,
+// a SIPp phone answering for two registered agents, a SIPp customer phone
+// answering the survey, and a real Prometheus scraping /metrics. The counts
+// in /metrics and in the PostgreSQL report must equal what SIPp's own
+// statistics say happened; every dashboard query must run on the live
+// series. Loopback addresses 127.0.0.50-59 are this test's.
+func TestServeUnderSIPpLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-peer test: skipped with -short")
+	}
+	for _, tool := range []string{"sipp", "prometheus"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: run scripts/install-deps.sh test", tool)
+		}
+	}
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	if _, err := os.Stat(filepath.Join(root, "prompts", "generated", "ru", "hotline", "greeting.wav")); err != nil {
+		t.Fatalf("generated prompts missing: run make prompts (%v)", err)
+	}
+	db := pgtest.New(t)
+	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
+		"SIPPORT", strconv.Itoa(freeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(freeUDPAndTCPPort(t))).Replace(e2eConfig)
+	cfg, err := config.Parse("e2e.yaml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(t.TempDir(), "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := startServer(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		srv.shutdown(sctx)
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("serve log (tail):\n%s", tailString(string(b), 6000))
+		}
+	})
+	sipAddr := srv.native.Addr().String()
+	api := "http://" + srv.httpLn.Addr().String()
+
+	// Agents b1 and b2 register, both pointing at one SIPp phone that answers
+	// and echoes RTP; then they log in through the API.
+	agentPhone := sippRun(t, root, "agent.xml", map[string]string{"RING": "200"},
+		"-i", "127.0.0.50", "-p", "5600", "-mp", "6600", "-rtp_echo", "-m", "3", "-timeout", "120s")
+	for i, user := range []string{"b1", "b2"} {
+		reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.0.50", "-p", strconv.Itoa(5601+i), "-m", "1",
+			"-s", user, "-au", user, "-ap", "pw-"+user, "-key", "expires", "600",
+			"-key", "contact_host", "127.0.0.50", "-key", "contact_port", "5600", "-timeout", "20s", "-timeout_error", sipAddr)
+		reg.wait(t, "register "+user)
+		post(t, api+"/api/v1/agents/"+user+"/login", "")
+	}
+	// The customer's phone for the next-day survey (delay 2 s here): rates 4,
+	// then says solved (1), with Debian's RFC 4733 pcaps.
+	customer := sippRun(t, root, "customer.xml", map[string]string{"FIRST_PCAP": "/usr/share/sip-tester/dtmf_2833_4.pcap",
+		"SECOND_PCAP": "/usr/share/sip-tester/dtmf_2833_1.pcap", "PAUSE1": "6000", "PAUSE2": "3000"},
+		"-i", "127.0.0.52", "-p", "5090", "-mi", "127.0.0.52", "-mp", "6700", "-m", "1", "-timeout", "120s")
+
+	answered3 := watchAnswered(t, ctx, api)
+	// A real Prometheus scrapes the live /metrics while the calls happen.
+	rules := filepath.Join(root, "deploy", "prometheus", "rules", "hotline.rules.yml")
+	prom := promtest.Start(t, rules, srv.httpLn.Addr().String())
+	prom.WaitFor(t, "first scrape", func() bool { return prom.Scrapes() >= 1 })
+	// Three callers with enough patience: two agents take them (the third
+	// waits for the first agent to free up).
+	patient := sippRun(t, root, "caller-load.xml", map[string]string{"AUDIO": filepath.Join(root, "var", "e2e-voice-alaw.wav")},
+		"-i", "127.0.0.51", "-p", "5610", "-mp", "6610", "-m", "3", "-r", "1", "-d", "6000",
+		"-s", "88001234567", "-key", "caller", "79123456789", "-timeout", "60s", sipAddr)
+	patient.wait(t, "patient callers")
+	// Dispositions for the answered calls (FCR by disposition).
+	waitUntil(t, "three answered calls on the event stream", func() bool { return len(answered3.list()) == 3 })
+	for _, id := range answered3.list() {
+		post(t, api+"/api/v1/calls/"+id+"/disposition", `{"result":"resolved"}`)
+	}
+	// Both agents paused: two callers with 3 s of patience give up in the
+	// queue (short abandons, the prompt takes 1 s of it).
+	post(t, api+"/api/v1/agents/b1/pause", `{"reason":"break"}`)
+	post(t, api+"/api/v1/agents/b2/pause", `{"reason":"break"}`)
+	impatient := sippRun(t, root, "caller-load.xml", map[string]string{"AUDIO": filepath.Join(root, "var", "e2e-voice-alaw.wav")},
+		"-i", "127.0.0.51", "-p", "5611", "-mp", "6620", "-m", "2", "-r", "1", "-d", "3000",
+		"-s", "88001234567", "-key", "caller", "79123456789", "-timeout", "60s", sipAddr)
+	impatient.wait(t, "impatient callers")
+	agentPhone.wait(t, "agent phone")
+	customer.wait(t, "survey customer")
+
+	// What SIPp saw: 5 calls placed, 3 reached an agent's phone.
+	placed := sippStat(t, patient, "SuccessfulCall(C)") + sippStat(t, impatient, "SuccessfulCall(C)")
+	answered := sippStat(t, agentPhone, "SuccessfulCall(C)")
+	if placed != 5 || answered != 3 {
+		t.Fatalf("SIPp: %d calls placed, %d answered by the agents' phone; want 5 and 3", placed, answered)
+	}
+	abandoned := placed - answered
+
+	// /metrics equals SIPp's counts.
+	waitUntil(t, "survey completed", func() bool {
+		return metric(t, api, `hotline_survey_calls_total{result="completed"}`) == 1
+	})
+	for name, want := range map[string]float64{
+		`hotline_calls_offered_total{queue="support"}`:                                 float64(placed),
+		`hotline_calls_answered_total{queue="support"}`:                                float64(answered),
+		`hotline_calls_answered_within_threshold_total{queue="support"}`:               float64(answered),
+		`hotline_calls_abandoned_total{queue="support"}`:                               float64(abandoned),
+		`hotline_calls_short_abandoned_total{queue="support"}`:                         float64(abandoned),
+		`hotline_service_level_ratio{formula="answered",queue="support",window="15m"}`: 1,
+	} {
+		if got := metric(t, api, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	// The PostgreSQL report equals them too.
+	var rep struct {
+		Data []struct {
+			Queue     string `json:"queue"`
+			Offered   int    `json:"offered"`
+			Answered  int    `json:"answered"`
+			Abandoned int    `json:"abandoned"`
+		} `json:"data"`
+	}
+	waitUntil(t, "the report", func() bool {
+		getJSON(t, api+"/api/v1/reports/queues", &rep)
+		for _, r := range rep.Data {
+			if r.Queue == "support" && r.Offered == placed && r.Answered == answered && r.Abandoned == abandoned {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Every dashboard query runs on what Prometheus scraped during the run;
+	// those whose events this run makes return data.
+	seen := prom.Scrapes()
+	prom.WaitFor(t, "two more scrapes", func() bool { return prom.Scrapes() >= seen+2 })
+	// Panels this run has no events for (no escalation, no missed ring) and
+	// the FCR report gauge, which is refreshed from PostgreSQL every 15 min.
+	noEvents := map[string]bool{
+		"FCR by line and signal / B":               true,
+		"Escalation rate to second line (1 h) / A": true,
+		"Agents ($__range) / F":                    true,
+		"Agents ($__range) / C":                    true,
+	}
+	for name, q := range promtest.DashboardQueries(t, filepath.Join(root, "deploy", "grafana", "dashboards", "hotline.json")) {
+		res, err := prom.Query(q)
+		if err != nil {
+			t.Errorf("%s: %s: %v", name, q, err)
+			continue
+		}
+		finite := 0
+		for _, v := range res {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				finite++
+			}
+		}
+		switch {
+		case finite == 0 && !noEvents[name]:
+			t.Errorf("%s: %s: no data from the live run (%v)", name, q, res)
+		case finite == 0:
+			t.Logf("%s: no data (no such events in this run)", name)
+		}
+	}
+}
+
+const e2eConfig = `
+service: {name: hotline-e2e}
+sip:
+  listen: "127.0.0.1:SIPPORT"
+  digest_algorithms: [MD5]
+  trunks:
+    - {name: provider, allow: ["127.0.0.51"], address: "127.0.0.52:5090", caller_id: "88001234567"}
+  numbers: {"*": support}
+media:
+  rtp_ports: "37000-37399"
+  prompts: {ru: [ROOT/prompts/generated/ru, /usr/share/asterisk/sounds/ru], en: [ROOT/prompts/generated/en, /usr/share/asterisk/sounds/en]}
+  moh: {default: /usr/share/asterisk/moh}
+http: {listen: "127.0.0.1:HTTPPORT"}
+database: {url: "DBURL", spool_dir: SPOOL}
+agents:
+  - {id: b1, password: pw-b1, skills: {general: 1}, wrapup: 1s}
+  - {id: b2, password: pw-b2, skills: {general: 1}, wrapup: 1s}
+queues:
+  - {name: support, skill: general, ring_timeout: 10s, announce: {every: 0s}}
+survey:
+  enabled: true
+  delay: 2s
+  window: {from: "00:00", to: "23:59"}
+  skip_holidays: false
+  retry_delay: 5s
+ivr:
+  default_queue: support
+  flows:
+    support:
+      nodes:
+        hello: {type: play, prompt: digits/1, next: queue}
+        queue: {type: queue, queue: support}
+`
+
+type sippProc struct {
+	cmd  *exec.Cmd
+	dir  string
+	out  strings.Builder
+	done chan error
+}
+
+// sippRun starts SIPp with a scenario from deploy/sipp (placeholders
+// replaced) and its statistics written to a CSV.
+func sippRun(t *testing.T, root, scenario string, replace map[string]string, args ...string) *sippProc {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, "deploy", "sipp", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	for k, v := range replace {
+		text = strings.ReplaceAll(text, k, v)
+	}
+	if audio, ok := replace["AUDIO"]; ok {
+		if _, err := os.Stat(audio); err != nil {
+			if out, err := exec.Command("sox", "-V1", "/usr/share/asterisk/sounds/ru/vm-intro.wav", "-t", "wav", "-e", "a-law", audio).CombinedOutput(); err != nil {
+				t.Fatalf("sox: %v: %s", err, out)
+			}
+		}
+	}
+	p := &sippProc{dir: t.TempDir(), done: make(chan error, 1)}
+	sf := filepath.Join(p.dir, scenario)
+	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctrl, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := ctrl.LocalAddr().(*net.UDPAddr).Port
+	ctrl.Close()
+	full := append([]string{"-sf", sf, "-nostdin", "-cp", strconv.Itoa(cp), "-trace_stat", "-fd", "1", "-stf", filepath.Join(p.dir, "stat.csv")}, args...)
+	p.cmd = exec.Command("sipp", full...)
+	p.cmd.Dir = p.dir
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+	return p
+}
+
+func (p *sippProc) wait(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("%s: SIPp failed: %v\n%s", what, err, tailString(p.out.String(), 3000))
+		}
+		p.done <- nil // later waits return at once
+	case <-time.After(150 * time.Second):
+		t.Fatalf("%s: SIPp did not finish", what)
+	}
+}
+
+// sippStat reads a cumulative counter from SIPp's last statistics line.
+func sippStat(t *testing.T, p *sippProc, name string) int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(p.dir, "stat.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comma = ';'
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("SIPp statistics: %v (%d rows)", err, len(rows))
+	}
+	for i, h := range rows[0] {
+		if h == name {
+			n, err := strconv.Atoi(strings.TrimSpace(rows[len(rows)-1][i]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("SIPp statistics have no %s", name)
+	return 0
+}
+
+func post(t *testing.T, url, body string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %s: %s", url, resp.Status, b)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// answeredCalls follows the live event stream and collects the ids of
+// answered calls.
+type answeredCalls struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func watchAnswered(t *testing.T, ctx context.Context, api string) *answeredCalls {
+	t.Helper()
+	a := &answeredCalls{}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v1/events?type=queue.answered", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data:")
+			if !ok {
+				continue
+			}
+			var e struct {
+				CallID string `json:"call_id"`
+			}
+			if json.Unmarshal([]byte(strings.TrimSpace(data)), &e) == nil && e.CallID != "" {
+				a.mu.Lock()
+				a.ids = append(a.ids, e.CallID)
+				a.mu.Unlock()
+			}
+		}
+	}()
+	return a
+}
+
+func (a *answeredCalls) list() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.ids...)
+}
+
+// metric reads one sample from /metrics (0 when absent).
+func metric(t *testing.T, api, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, val, ok := strings.Cut(line, " "); ok && name == series {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// freeUDPAndTCPPort finds a loopback port free on both UDP and TCP (SIP
+// listens on both).
+func freeUDPAndTCPPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free on both UDP and TCP")
+	return 0
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
