@@ -93,6 +93,7 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 		"SECOND_PCAP": "/usr/share/sip-tester/dtmf_2833_1.pcap", "PAUSE1": "6000", "PAUSE2": "3000"},
 		"-i", "127.0.0.52", "-p", "5090", "-mi", "127.0.0.52", "-mp", "6700", "-m", "1", "-timeout", "120s")
 
+	voice := filepath.Join(t.TempDir(), "voice-alaw.wav") // the callers' voice (made by sox below)
 	answered3 := watchAnswered(t, ctx, api)
 	// A real Prometheus scrapes the live /metrics while the calls happen.
 	rules := filepath.Join(root, "deploy", "prometheus", "rules", "hotline.rules.yml")
@@ -100,7 +101,7 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 	prom.WaitFor(t, "first scrape", func() bool { return prom.Scrapes() >= 1 })
 	// Three callers with enough patience: two agents take them (the third
 	// waits for the first agent to free up).
-	patient := sippRun(t, root, "caller-load.xml", map[string]string{"AUDIO": filepath.Join(root, "var", "e2e-voice-alaw.wav")},
+	patient := sippRun(t, root, "caller-load.xml", map[string]string{"AUDIO": voice},
 		"-i", "127.0.0.51", "-p", "5610", "-mp", "6610", "-m", "3", "-r", "1", "-d", "6000",
 		"-s", "88001234567", "-key", "caller", "79123456789", "-timeout", "60s", sipAddr)
 	patient.wait(t, "patient callers")
@@ -113,7 +114,7 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 	// queue (short abandons, the prompt takes 1 s of it).
 	post(t, api+"/api/v1/agents/b1/pause", `{"reason":"break"}`)
 	post(t, api+"/api/v1/agents/b2/pause", `{"reason":"break"}`)
-	impatient := sippRun(t, root, "caller-load.xml", map[string]string{"AUDIO": filepath.Join(root, "var", "e2e-voice-alaw.wav")},
+	impatient := sippRun(t, root, "caller-load.xml", map[string]string{"AUDIO": voice},
 		"-i", "127.0.0.51", "-p", "5611", "-mp", "6620", "-m", "2", "-r", "1", "-d", "3000",
 		"-s", "88001234567", "-key", "caller", "79123456789", "-timeout", "60s", sipAddr)
 	impatient.wait(t, "impatient callers")
