@@ -17,6 +17,7 @@ import (
 	gosip "github.com/emiago/sipgo/sip"
 
 	"github.com/hotline-cc/hotline/sip/media"
+	"github.com/hotline-cc/hotline/sip/siptest"
 )
 
 // phone is a SIP user agent on sipgo with RTP from sip/media: it places
@@ -291,7 +292,7 @@ func (p *phone) dial(ctx context.Context, addr, to, from string) (*call, error) 
 	req.AppendHeader(&cid)
 	req.AppendHeader(gosip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(gosip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"))
-	req.SetBody(offerSDP(stream.LocalAddr(), nil))
+	req.SetBody(siptest.OfferSDP(stream.LocalAddr(), nil))
 	c.callID = string(cid)
 	p.track(c)
 	sess, err := p.dua.WriteInvite(ctx, req)
@@ -313,14 +314,14 @@ func (p *phone) dial(ctx context.Context, addr, to, from string) (*call, error) 
 		return c, err
 	}
 	c.status = 200
-	ans, err := parseSDP(sess.InviteResponse.Body())
+	ans, err := siptest.ParseSDP(sess.InviteResponse.Body())
 	if err != nil {
 		_ = sess.Ack(context.Background())
 		_ = sess.Bye(context.Background())
 		c.finish()
 		return c, err
 	}
-	stream.Update(ans.addr, ans.codec, ans.dtmfPT)
+	stream.Update(ans.Addr, ans.Codec, ans.DTMFPT)
 	if err := sess.Ack(context.Background()); err != nil {
 		c.finish()
 		return c, err
@@ -336,7 +337,7 @@ func (p *phone) handleInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 			return
 		}
 	}
-	offer, err := parseSDP(req.Body())
+	offer, err := siptest.ParseSDP(req.Body())
 	if err != nil {
 		reply(tx, req, 488, "Not Acceptable Here")
 		return
@@ -384,7 +385,7 @@ func (p *phone) handleInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		missed(487)
 		return
 	}
-	stream, err := p.media.NewStream(media.StreamConfig{Remote: offer.addr, Codec: offer.codec, DTMFPT: offer.dtmfPT})
+	stream, err := p.media.NewStream(media.StreamConfig{Remote: offer.Addr, Codec: offer.Codec, DTMFPT: offer.DTMFPT})
 	if err != nil {
 		_ = dlg.Respond(503, "Service Unavailable", nil)
 		missed(503)
@@ -394,7 +395,7 @@ func (p *phone) handleInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	c.stream = stream
 	c.mu.Unlock()
 	stream.Loop([]*media.Sound{p.voice})
-	if err := dlg.RespondSDP(offerSDP(stream.LocalAddr(), &offer.codec)); err != nil {
+	if err := dlg.RespondSDP(siptest.OfferSDP(stream.LocalAddr(), &offer.Codec)); err != nil {
 		missed(487) // a CANCEL crossed the answer, or no ACK
 		return
 	}
@@ -413,10 +414,10 @@ func (p *phone) handleReInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		reply(tx, req, 488, "Not Acceptable Here")
 		return
 	}
-	if rm, err := parseSDP(req.Body()); err == nil {
-		st.Update(rm.addr, rm.codec, rm.dtmfPT)
+	if rm, err := siptest.ParseSDP(req.Body()); err == nil {
+		st.Update(rm.Addr, rm.Codec, rm.DTMFPT)
 	}
-	res := gosip.NewSDPResponseFromRequest(req, offerSDP(st.LocalAddr(), nil))
+	res := gosip.NewSDPResponseFromRequest(req, siptest.OfferSDP(st.LocalAddr(), nil))
 	res.AppendHeader(&p.dua.ContactHDR)
 	_ = tx.Respond(res)
 }

@@ -284,7 +284,7 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*Call, error) {
 	req.AppendHeader(&cid)
 	req.AppendHeader(gosip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(gosip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"))
-	req.SetBody(offerSDP(stream.LocalAddr(), nil))
+	req.SetBody(OfferSDP(stream.LocalAddr(), nil))
 	c.callID = string(cid)
 	p.track(c)
 
@@ -310,14 +310,14 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*Call, error) {
 		return c, &CallError{Status: c.Status, Err: err}
 	}
 	c.Status = 200
-	ans, err := parseSDP(sess.InviteResponse.Body())
+	ans, err := ParseSDP(sess.InviteResponse.Body())
 	if err != nil {
 		_ = sess.Ack(context.Background())
 		_ = sess.Bye(context.Background())
 		c.finish()
 		return c, &CallError{Status: 200, Err: err}
 	}
-	stream.Update(ans.addr, ans.codec, ans.dtmfPT)
+	stream.Update(ans.Addr, ans.Codec, ans.DTMFPT)
 	if err := sess.Ack(context.Background()); err != nil {
 		c.finish()
 		return c, &CallError{Status: 200, Err: err}
@@ -350,7 +350,7 @@ func (p *Phone) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 			return
 		}
 	}
-	offer, err := parseSDP(req.Body())
+	offer, err := ParseSDP(req.Body())
 	if err != nil {
 		reply(tx, req, 488, "Not Acceptable Here")
 		return
@@ -403,7 +403,7 @@ func (p *Phone) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 			return
 		}
 	}
-	stream, err := p.cfg.Media.NewStream(media.StreamConfig{Remote: offer.addr, Codec: offer.codec, DTMFPT: offer.dtmfPT, OnDigit: c.digit})
+	stream, err := p.cfg.Media.NewStream(media.StreamConfig{Remote: offer.Addr, Codec: offer.Codec, DTMFPT: offer.DTMFPT, OnDigit: c.digit})
 	if err != nil {
 		_ = dlg.Respond(503, "Service Unavailable", nil)
 		c.finish()
@@ -414,7 +414,7 @@ func (p *Phone) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	c.mu.Unlock()
 	stream.Loop([]*media.Sound{p.tone})
 	c.Status = 200
-	if err := dlg.RespondSDP(offerSDP(stream.LocalAddr(), &offer.codec)); err != nil {
+	if err := dlg.RespondSDP(OfferSDP(stream.LocalAddr(), &offer.Codec)); err != nil {
 		// A CANCEL that crossed our answer, or no ACK.
 		if dlg.Context().Err() != nil {
 			c.cancelled.Store(true)
@@ -431,9 +431,9 @@ func (p *Phone) onReInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		reply(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	if rm, err := parseSDP(req.Body()); err == nil {
+	if rm, err := ParseSDP(req.Body()); err == nil {
 		if st := c.mediaStream(); st != nil {
-			st.Update(rm.addr, rm.codec, rm.dtmfPT)
+			st.Update(rm.Addr, rm.Codec, rm.DTMFPT)
 		}
 	}
 	st := c.mediaStream()
@@ -441,7 +441,7 @@ func (p *Phone) onReInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		reply(tx, req, 488, "Not Acceptable Here")
 		return
 	}
-	res := gosip.NewSDPResponseFromRequest(req, offerSDP(st.LocalAddr(), nil))
+	res := gosip.NewSDPResponseFromRequest(req, OfferSDP(st.LocalAddr(), nil))
 	res.AppendHeader(&p.dua.ContactHDR)
 	_ = tx.Respond(res)
 }

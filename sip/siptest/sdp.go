@@ -11,18 +11,19 @@ import (
 	"github.com/hotline-cc/hotline/sip/media"
 )
 
-// remoteSDP is what a test phone needs from the other side's SDP.
-type remoteSDP struct {
-	addr   netip.AddrPort
-	codec  media.Codec
-	dtmfPT uint8
+// RemoteSDP is what a test or simulated phone needs from the other side's
+// SDP.
+type RemoteSDP struct {
+	Addr   netip.AddrPort
+	Codec  media.Codec
+	DTMFPT uint8
 }
 
 var sdpVersion atomic.Uint64
 
-// offerSDP is the test phone's offer or answer: PCMU, PCMA (or just codec
-// when it is set) and telephone-event/8000 on payload type 101.
-func offerSDP(local netip.AddrPort, codec *media.Codec) []byte {
+// OfferSDP is a test or simulated phone's offer or answer: PCMU, PCMA (or
+// just codec when it is set) and telephone-event/8000 on payload type 101.
+func OfferSDP(local netip.AddrPort, codec *media.Codec) []byte {
 	codecs := []media.Codec{media.PCMU, media.PCMA}
 	if codec != nil {
 		codecs = []media.Codec{*codec}
@@ -46,11 +47,11 @@ func offerSDP(local netip.AddrPort, codec *media.Codec) []byte {
 	return []byte(b.String())
 }
 
-// parseSDP reads the audio address, the first G.711 codec and the
+// ParseSDP reads the audio address, the first G.711 codec and the
 // telephone-event payload type of an SDP body. It is deliberately small: the
 // switches under test write plain SDP.
-func parseSDP(body []byte) (remoteSDP, error) {
-	var r remoteSDP
+func ParseSDP(body []byte) (RemoteSDP, error) {
+	var r RemoteSDP
 	var ip netip.Addr
 	var port int
 	var fmts []string
@@ -81,18 +82,18 @@ func parseSDP(body []byte) (remoteSDP, error) {
 	if !ip.IsValid() || port == 0 {
 		return r, errors.New("siptest: SDP without an audio address")
 	}
-	r.addr = netip.AddrPortFrom(ip, uint16(port))
+	r.Addr = netip.AddrPortFrom(ip, uint16(port))
 	found := false
 	for _, f := range fmts {
 		name, mapped := rtpmap[f]
 		switch {
 		case !found && ((f == "0" && !mapped) || name == "pcmu/8000"):
-			r.codec, found = media.PCMU, true
+			r.Codec, found = media.PCMU, true
 		case !found && ((f == "8" && !mapped) || name == "pcma/8000"):
-			r.codec, found = media.PCMA, true
+			r.Codec, found = media.PCMA, true
 		case name == "telephone-event/8000":
 			if pt, err := strconv.Atoi(f); err == nil {
-				r.dtmfPT = uint8(pt)
+				r.DTMFPT = uint8(pt)
 			}
 		}
 	}
