@@ -22,13 +22,12 @@ type leg struct {
 
 	done   chan struct{}
 	events chan sip.Event
+	digits *sip.DigitBuffer
 
 	mu          sync.Mutex
 	ended       bool
 	end         sip.End
 	answered    bool
-	digits      []rune
-	digitWake   chan struct{}
 	bridged     bool
 	moh         bool
 	hangupCause int
@@ -40,7 +39,7 @@ func newLeg(s *Switch, info sip.CallInfo, answered bool) *leg {
 	return &leg{
 		sw: s, info: info, key: ari.NewKey(ari.ChannelKey, info.ID),
 		done: make(chan struct{}), events: make(chan sip.Event, 64),
-		digitWake: make(chan struct{}, 1), answered: answered,
+		digits: sip.NewDigitBuffer(), answered: answered,
 	}
 }
 
@@ -156,7 +155,7 @@ func (l *leg) Play(ctx context.Context, opts sip.PlayOptions) (rune, error) {
 		uris = append(uris, u...)
 	}
 	if opts.StopOnDigit {
-		if d, ok := l.peekDigit(); ok {
+		if d, ok := l.digits.Peek(); ok {
 			return d, nil
 		}
 	}
@@ -184,7 +183,7 @@ func (l *leg) Play(ctx context.Context, opts sip.PlayOptions) (rune, error) {
 	stop := func() { _ = cl.Playback().Stop(ari.NewKey(ari.PlaybackKey, id)) }
 	var wake <-chan struct{}
 	if opts.StopOnDigit {
-		wake = l.digitWake
+		wake = l.digits.Wake()
 	}
 	for {
 		select {
@@ -194,7 +193,7 @@ func (l *leg) Play(ctx context.Context, opts sip.PlayOptions) (rune, error) {
 			}
 			return 0, nil
 		case <-wake:
-			if d, ok := l.peekDigit(); ok {
+			if d, ok := l.digits.Peek(); ok {
 				stop()
 				forget()
 				return d, nil
@@ -210,98 +209,27 @@ func (l *leg) Play(ctx context.Context, opts sip.PlayOptions) (rune, error) {
 	}
 }
 
-func (l *leg) peekDigit() (rune, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.digits) == 0 {
-		return 0, false
-	}
-	return l.digits[0], true
-}
-
-func (l *leg) popDigit() (rune, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.digits) == 0 {
-		return 0, false
-	}
-	d := l.digits[0]
-	l.digits = l.digits[1:]
-	return d, true
-}
-
-func (l *leg) rewake() {
-	select {
-	case l.digitWake <- struct{}{}:
-	default:
-	}
-}
-
 // ReadDigits implements sip.Leg with the same timeouts as the native
 // switch: a timeout returns what was collected, without an error.
 func (l *leg) ReadDigits(ctx context.Context, opts sip.DigitOptions) (string, error) {
 	if _, err := l.client(true); err != nil && !errors.Is(err, errNotConnected) {
 		return "", err
 	}
-	if opts.Max < 1 {
-		opts.Max = 1
-	}
-	first, inter := opts.FirstTimeout, opts.InterTimeout
-	if first == 0 {
-		first = 5 * time.Second
-	}
-	if inter == 0 {
-		inter = 3 * time.Second
-	}
-	var got []rune
-	timer := time.NewTimer(first)
-	defer timer.Stop()
-	for {
-		for {
-			d, ok := l.popDigit()
-			if !ok {
-				break
-			}
-			if opts.Terminator != 0 && d == opts.Terminator {
-				return string(got), nil
-			}
-			got = append(got, d)
-			if len(got) >= opts.Max {
-				return string(got), nil
-			}
-			timer.Reset(inter)
-		}
-		select {
-		case <-l.digitWake:
-		case <-timer.C:
-			return string(got), nil
-		case <-l.done:
-			return string(got), sip.ErrHangup
-		case <-ctx.Done():
-			return string(got), ctx.Err()
-		}
-	}
+	return l.digits.Read(ctx, opts, l.done)
 }
 
 // FlushDigits implements sip.Leg.
-func (l *leg) FlushDigits() {
-	l.mu.Lock()
-	l.digits = l.digits[:0]
-	l.mu.Unlock()
-}
+func (l *leg) FlushDigits() { l.digits.Flush() }
 
 // digit takes one ChannelDtmfReceived digit.
 func (l *leg) digit(d rune) {
 	l.mu.Lock()
-	if l.ended {
-		l.mu.Unlock()
+	ended := l.ended
+	l.mu.Unlock()
+	if ended {
 		return
 	}
-	if len(l.digits) < 64 {
-		l.digits = append(l.digits, d)
-	}
-	l.mu.Unlock()
-	l.rewake()
+	l.digits.Push(d)
 	l.emit(sip.DigitEvent{Digit: d, At: l.sw.cfg.Now()})
 }
 

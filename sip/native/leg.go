@@ -27,6 +27,7 @@ type leg struct {
 
 	answered   chan struct{}
 	answerOnce sync.Once
+	digits     *sip.DigitBuffer
 	done       chan struct{}
 	events     chan sip.Event
 
@@ -34,8 +35,6 @@ type leg struct {
 	ended     bool
 	end       sip.End
 	answering bool
-	digits    []rune
-	digitWake chan struct{} // signalled (non-blocking) on every digit
 	bridged   bool
 	hold      bool
 
@@ -45,10 +44,10 @@ type leg struct {
 func newLeg(s *Switch, info sip.CallInfo, key string) *leg {
 	return &leg{
 		sw: s, info: info, key: key,
-		answered:  make(chan struct{}),
-		done:      make(chan struct{}),
-		events:    make(chan sip.Event, 64),
-		digitWake: make(chan struct{}, 1),
+		answered: make(chan struct{}),
+		done:     make(chan struct{}),
+		events:   make(chan sip.Event, 64),
+		digits:   sip.NewDigitBuffer(),
 	}
 }
 
@@ -158,7 +157,7 @@ func (l *leg) Play(ctx context.Context, opts sip.PlayOptions) (rune, error) {
 		sounds = append(sounds, snd)
 	}
 	if opts.StopOnDigit {
-		if d, ok := l.peekDigit(); ok {
+		if d, ok := l.digits.Peek(); ok {
 			return d, nil
 		}
 	}
@@ -173,15 +172,15 @@ func (l *leg) Play(ctx context.Context, opts sip.PlayOptions) (rune, error) {
 			case <-l.done:
 				cancel()
 				return
-			case <-l.digitWake:
+			case <-l.digits.Wake():
 				if opts.StopOnDigit {
-					if d, ok := l.peekDigit(); ok {
+					if d, ok := l.digits.Peek(); ok {
 						stopped <- d
 						cancel()
 						return
 					}
 				} else {
-					l.rewake() // leave the wake-up for ReadDigits
+					l.digits.Rewake() // leave the wake-up for ReadDigits
 					select {
 					case <-pctx.Done():
 						return
@@ -211,104 +210,24 @@ func (l *leg) Play(ctx context.Context, opts sip.PlayOptions) (rune, error) {
 	return 0, nil
 }
 
-func (l *leg) rewake() {
-	select {
-	case l.digitWake <- struct{}{}:
-	default:
-	}
-}
-
-func (l *leg) peekDigit() (rune, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.digits) == 0 {
-		return 0, false
-	}
-	return l.digits[0], true
-}
-
-func (l *leg) popDigit() (rune, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.digits) == 0 {
-		return 0, false
-	}
-	d := l.digits[0]
-	l.digits = l.digits[1:]
-	return d, true
-}
-
 // ReadDigits implements sip.Leg. A timeout is not an error: it returns what
 // was collected (possibly nothing).
 func (l *leg) ReadDigits(ctx context.Context, opts sip.DigitOptions) (string, error) {
 	if _, err := l.mediaReady(); err != nil {
 		return "", err
 	}
-	if opts.Max < 1 {
-		opts.Max = 1
-	}
-	first, inter := opts.FirstTimeout, opts.InterTimeout
-	if first == 0 {
-		first = 5 * time.Second
-	}
-	if inter == 0 {
-		inter = 3 * time.Second
-	}
-	var got []rune
-	timer := time.NewTimer(first)
-	defer timer.Stop()
-	for {
-		for {
-			d, ok := l.popDigit()
-			if !ok {
-				break
-			}
-			if opts.Terminator != 0 && d == opts.Terminator {
-				return string(got), nil
-			}
-			got = append(got, d)
-			if len(got) >= opts.Max {
-				return string(got), nil
-			}
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
-			timer.Reset(inter)
-		}
-		select {
-		case <-l.digitWake:
-		case <-timer.C:
-			return string(got), nil
-		case <-l.done:
-			return string(got), sip.ErrHangup
-		case <-ctx.Done():
-			return string(got), ctx.Err()
-		}
-	}
+	return l.digits.Read(ctx, opts, l.done)
 }
 
 // FlushDigits implements sip.Leg.
-func (l *leg) FlushDigits() {
-	l.mu.Lock()
-	l.digits = l.digits[:0]
-	l.mu.Unlock()
-}
+func (l *leg) FlushDigits() { l.digits.Flush() }
 
 // digit receives one DTMF digit from RTP (RFC 4733) or SIP INFO.
 func (l *leg) digit(d rune) {
-	l.mu.Lock()
-	if l.ended {
-		l.mu.Unlock()
+	if l.isEnded() {
 		return
 	}
-	if len(l.digits) < 64 {
-		l.digits = append(l.digits, d)
-	}
-	l.mu.Unlock()
-	l.rewake()
+	l.digits.Push(d)
 	l.emit(sip.DigitEvent{Digit: d, At: l.sw.cfg.Now()}, false)
 }
 
