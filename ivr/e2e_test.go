@@ -5,19 +5,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip"
@@ -111,12 +109,7 @@ type outcome struct {
 }
 
 func TestSIPpCallersThroughIVR(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-peer test: skipped with -short")
-	}
-	if _, err := exec.LookPath("sipp"); err != nil {
-		t.Fatal("sipp is not installed: run scripts/install-deps.sh test")
-	}
+	sipptest.NeedTools(t, "sipp")
 	root, _ := filepath.Abs(filepath.Join("..", "prompts", "generated", "ru"))
 	if _, err := os.Stat(filepath.Join(root, "hotline", "greeting.wav")); err != nil {
 		t.Fatalf("generated prompts missing (%v): run make prompts", err)
@@ -230,36 +223,9 @@ func TestSIPpCallersThroughIVR(t *testing.T) {
 // pauseMS; a long pause means "presses nothing" (hotline hangs up first).
 func runSIPpCaller(t *testing.T, port uint16, called, digit string, pauseMS int) func() string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "deploy", "sipp", "caller.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.NewReplacer("PAUSE_MS", strconv.Itoa(pauseMS), "DIGIT", digit, "TALK", "90000").Replace(string(src))
-	dir := t.TempDir()
-	sf := filepath.Join(dir, "caller.xml")
-	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrl := cp.LocalAddr().(*net.UDPAddr).Port
-	cp.Close()
-	var out strings.Builder
-	var mu sync.Mutex
-	cmd := exec.Command("sipp", "-sf", sf, "-nostdin", "-cp", strconv.Itoa(ctrl), "-i", "127.0.0.41", "-p", "5400", "-mp", "6400",
-		"-m", "1", "-s", called, "-key", "caller", "79123456789", "-timeout", "90s",
-		fmt.Sprintf("127.0.0.1:%d", port))
-	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	p := sipptest.Start(t, filepath.Join("..", "deploy", "sipp", "caller.xml"),
+		map[string]string{"PAUSE_MS": strconv.Itoa(pauseMS), "DIGIT": digit, "TALK": "90000"},
+		"-i", "127.0.0.41", "-p", "5400", "-mp", "6400", "-m", "1", "-s", called, "-key", "caller", "79123456789",
+		"-timeout", "90s", fmt.Sprintf("127.0.0.1:%d", port))
+	return p.Output
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -3,12 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +20,7 @@ import (
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/internal/pgtest"
 	"github.com/hotline-cc/hotline/internal/promtest"
+	"github.com/hotline-cc/hotline/internal/sipptest"
 )
 
 // TestServeUnderSIPpLoad runs hotline as `serve` does (real switch, IVR,
@@ -32,21 +31,14 @@ import (
 // statistics say happened; every dashboard query must run on the live
 // series. Loopback addresses 127.0.0.50-59 are this test's.
 func TestServeUnderSIPpLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-peer test: skipped with -short")
-	}
-	for _, tool := range []string{"sipp", "prometheus"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run scripts/install-deps.sh test", tool)
-		}
-	}
+	sipptest.NeedTools(t, "sipp", "prometheus", "sox")
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	if _, err := os.Stat(filepath.Join(root, "prompts", "generated", "ru", "hotline", "greeting.wav")); err != nil {
 		t.Fatalf("generated prompts missing: run make prompts (%v)", err)
 	}
 	db := pgtest.New(t)
 	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(freeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(freeUDPAndTCPPort(t))).Replace(e2eConfig)
+		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(e2eConfig)
 	cfg, err := config.Parse("e2e.yaml", []byte(yml))
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +62,7 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 		logf.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
-			t.Logf("serve log (tail):\n%s", tailString(string(b), 6000))
+			t.Logf("serve log (tail):\n%s", sipptest.Tail(string(b), 6000))
 		}
 	})
 	sipAddr := srv.native.Addr().String()
@@ -84,7 +76,7 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 		reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.0.50", "-p", strconv.Itoa(5601+i), "-m", "1",
 			"-s", user, "-au", user, "-ap", "pw-"+user, "-key", "expires", "600",
 			"-key", "contact_host", "127.0.0.50", "-key", "contact_port", "5600", "-timeout", "20s", "-timeout_error", sipAddr)
-		reg.wait(t, "register "+user)
+		reg.Wait(t, "register "+user, 30*time.Second)
 		post(t, api+"/api/v1/agents/"+user+"/login", "")
 	}
 	// The customer's phone for the next-day survey (delay 2 s here): rates 4,
@@ -104,7 +96,7 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 	patient := sippRun(t, root, "caller-load.xml", map[string]string{"AUDIO": voice},
 		"-i", "127.0.0.51", "-p", "5610", "-mp", "6610", "-m", "3", "-r", "1", "-d", "6000",
 		"-s", "88001234567", "-key", "caller", "79123456789", "-timeout", "60s", sipAddr)
-	patient.wait(t, "patient callers")
+	patient.Wait(t, "patient callers", 150*time.Second)
 	// Dispositions for the answered calls (FCR by disposition).
 	waitUntil(t, "three answered calls on the event stream", func() bool { return len(answered3.list()) == 3 })
 	for _, id := range answered3.list() {
@@ -117,13 +109,13 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 	impatient := sippRun(t, root, "caller-load.xml", map[string]string{"AUDIO": voice},
 		"-i", "127.0.0.51", "-p", "5611", "-mp", "6620", "-m", "2", "-r", "1", "-d", "3000",
 		"-s", "88001234567", "-key", "caller", "79123456789", "-timeout", "60s", sipAddr)
-	impatient.wait(t, "impatient callers")
-	agentPhone.wait(t, "agent phone")
-	customer.wait(t, "survey customer")
+	impatient.Wait(t, "impatient callers", 150*time.Second)
+	agentPhone.Wait(t, "agent phone", 150*time.Second)
+	customer.Wait(t, "survey customer", 150*time.Second)
 
 	// What SIPp saw: 5 calls placed, 3 reached an agent's phone.
-	placed := sippStat(t, patient, "SuccessfulCall(C)") + sippStat(t, impatient, "SuccessfulCall(C)")
-	answered := sippStat(t, agentPhone, "SuccessfulCall(C)")
+	placed := patient.Stat(t, "SuccessfulCall(C)") + impatient.Stat(t, "SuccessfulCall(C)")
+	answered := agentPhone.Stat(t, "SuccessfulCall(C)")
 	if placed != 5 || answered != 3 {
 		t.Fatalf("SIPp: %d calls placed, %d answered by the agents' phone; want 5 and 3", placed, answered)
 	}
@@ -231,25 +223,10 @@ ivr:
         queue: {type: queue, queue: support}
 `
 
-type sippProc struct {
-	cmd  *exec.Cmd
-	dir  string
-	out  strings.Builder
-	done chan error
-}
-
-// sippRun starts SIPp with a scenario from deploy/sipp (placeholders
-// replaced) and its statistics written to a CSV.
-func sippRun(t *testing.T, root, scenario string, replace map[string]string, args ...string) *sippProc {
+// sippRun starts SIPp with a scenario from deploy/sipp, making the callers'
+// A-law voice file first when the scenario streams one.
+func sippRun(t *testing.T, root, scenario string, replace map[string]string, args ...string) *sipptest.SIPp {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(root, "deploy", "sipp", scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for k, v := range replace {
-		text = strings.ReplaceAll(text, k, v)
-	}
 	if audio, ok := replace["AUDIO"]; ok {
 		if _, err := os.Stat(audio); err != nil {
 			if out, err := exec.Command("sox", "-V1", "/usr/share/asterisk/sounds/ru/vm-intro.wav", "-t", "wav", "-e", "a-law", audio).CombinedOutput(); err != nil {
@@ -257,68 +234,7 @@ func sippRun(t *testing.T, root, scenario string, replace map[string]string, arg
 			}
 		}
 	}
-	p := &sippProc{dir: t.TempDir(), done: make(chan error, 1)}
-	sf := filepath.Join(p.dir, scenario)
-	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctrl, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := ctrl.LocalAddr().(*net.UDPAddr).Port
-	ctrl.Close()
-	full := append([]string{"-sf", sf, "-nostdin", "-cp", strconv.Itoa(cp), "-trace_stat", "-fd", "1", "-stf", filepath.Join(p.dir, "stat.csv")}, args...)
-	p.cmd = exec.Command("sipp", full...)
-	p.cmd.Dir = p.dir
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
-	return p
-}
-
-func (p *sippProc) wait(t *testing.T, what string) {
-	t.Helper()
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("%s: SIPp failed: %v\n%s", what, err, tailString(p.out.String(), 3000))
-		}
-		p.done <- nil // later waits return at once
-	case <-time.After(150 * time.Second):
-		t.Fatalf("%s: SIPp did not finish", what)
-	}
-}
-
-// sippStat reads a cumulative counter from SIPp's last statistics line.
-func sippStat(t *testing.T, p *sippProc, name string) int {
-	t.Helper()
-	f, err := os.Open(filepath.Join(p.dir, "stat.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.Comma = ';'
-	r.FieldsPerRecord = -1
-	rows, err := r.ReadAll()
-	if err != nil || len(rows) < 2 {
-		t.Fatalf("SIPp statistics: %v (%d rows)", err, len(rows))
-	}
-	for i, h := range rows[0] {
-		if h == name {
-			n, err := strconv.Atoi(strings.TrimSpace(rows[len(rows)-1][i]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("SIPp statistics have no %s", name)
-	return 0
+	return sipptest.Start(t, filepath.Join(root, "deploy", "sipp", scenario), replace, args...)
 }
 
 func post(t *testing.T, url, body string) {
@@ -406,27 +322,6 @@ func metric(t *testing.T, api, series string) float64 {
 	return 0
 }
 
-// freeUDPAndTCPPort finds a loopback port free on both UDP and TCP (SIP
-// listens on both).
-func freeUDPAndTCPPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free on both UDP and TCP")
-	return 0
-}
-
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
@@ -436,11 +331,4 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-}
-
-func tailString(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }

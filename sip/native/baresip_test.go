@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/sip"
 )
 
@@ -79,7 +80,7 @@ func TestBaresipAgent(t *testing.T) {
 
 	// baresip binds RTP to the any-address and sends from 127.0.0.1, so
 	// symmetric RTP latches there: count by its RTP ports, not its address.
-	capt := startCapture(t, "udp and dst portrange 6200-6209")
+	capt := sipptest.StartCapture(t, "udp and dst portrange 6200-6209")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	agentLeg, err := sw.Dial(ctx, sip.Target{Agent: "a2", CallerID: "79123456789", RingTimeout: 10 * time.Second})
@@ -96,7 +97,7 @@ func TestBaresipAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := (len(snd.PCM) + 159) / 160
-	if got := capt.stop(t); got < want*98/100 || got > want*102/100 {
+	if got := len(capt.Stop(t)); got < want*98/100 || got > want*102/100 {
 		t.Fatalf("baresip received %d RTP packets for the prompt; want %d ± 2 %%", got, want)
 	}
 

@@ -1,24 +1,20 @@
 package native
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/sip/media"
 )
@@ -38,14 +34,7 @@ const (
 
 func needPeer(t *testing.T, tools ...string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("real-peer test: skipped with -short")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run scripts/install-deps.sh test (Debian packages sip-tester, baresip, tcpdump)", tool)
-		}
-	}
+	sipptest.NeedTools(t, tools...)
 	for _, d := range []string{promptRU, mohDir} {
 		if _, err := os.Stat(d); err != nil {
 			t.Fatalf("%s missing: install asterisk-core-sounds-ru-wav and asterisk-moh-opsound-wav", d)
@@ -54,22 +43,7 @@ func needPeer(t *testing.T, tools ...string) {
 }
 
 // syncBuffer collects log output for assertions.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = sipptest.Buffer
 
 type testSwitch struct {
 	*Switch
@@ -128,135 +102,16 @@ func startSwitch(t *testing.T, mutate func(*Config)) *testSwitch {
 	return &testSwitch{Switch: sw, logs: logs, port: int(sw.Addr().Port())}
 }
 
-// sipp runs SIPp with a scenario from deploy/sipp (replacing DIGIT with
-// digit when given) and returns its exit code and output.
-type sippRun struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-	err  error
-}
-
-func startSIPp(t *testing.T, scenario string, replace map[string]string, args ...string) *sippRun {
+// startSIPp runs SIPp with a scenario from deploy/sipp.
+func startSIPp(t *testing.T, scenario string, replace map[string]string, args ...string) *sipptest.SIPp {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "..", "deploy", "sipp", scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for k, v := range replace {
-		text = strings.ReplaceAll(text, k, v)
-	}
-	dir := t.TempDir()
-	sf := filepath.Join(dir, scenario)
-	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Every SIPp opens a UDP control socket (default 8888): give each its
-	// own, or concurrent SIPps (other tests, other packages) collide.
-	full := append([]string{"-sf", sf, "-nostdin", "-cp", strconv.Itoa(freeUDPPort(t)), "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, args...)
-	cmd := exec.Command("sipp", full...)
-	cmd.Dir = dir
-	r := &sippRun{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = r.out, r.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { r.err = cmd.Wait(); close(r.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-r.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-r.done
-		}
-	})
-	return r
+	return sipptest.Start(t, filepath.Join("..", "..", "deploy", "sipp", scenario), replace, args...)
 }
 
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// wait waits for SIPp to exit and fails the test unless every call passed.
-func (r *sippRun) wait(t *testing.T, what string, limit time.Duration) {
-	t.Helper()
-	select {
-	case <-r.done:
-	case <-time.After(limit):
-		_ = r.cmd.Process.Kill()
-		<-r.done
-		t.Fatalf("%s: SIPp did not finish within %s; output:\n%s", what, limit, tail(r.out.String()))
-	}
-	if r.err != nil {
-		errs, _ := os.ReadFile(filepath.Join(r.cmd.Dir, "errors.log"))
-		t.Fatalf("%s: SIPp failed (%v): %s\n%s", what, r.err, tail(r.out.String()), errs)
-	}
-}
-
-func tail(s string) string {
-	if len(s) > 3000 {
-		return s[len(s)-3000:]
-	}
-	return s
-}
-
-// capture counts UDP packets to dst with tcpdump on the loopback interface.
-type capture struct {
-	cmd  *exec.Cmd
-	file string
-}
-
-func startCapture(t *testing.T, filter string) *capture {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("packet capture needs root (tcpdump on lo); CI runs as root")
-	}
-	file := filepath.Join(t.TempDir(), "cap.pcap")
-	cmd := exec.Command("tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-w", file, filter)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("tcpdump did not start")
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return &capture{cmd: cmd, file: file}
-}
-
-func (c *capture) stop(t *testing.T) int {
-	t.Helper()
-	time.Sleep(200 * time.Millisecond)
-	_ = c.cmd.Process.Signal(syscall.SIGINT)
-	_ = c.cmd.Wait()
-	out, err := exec.Command("tcpdump", "-n", "-r", c.file).Output()
-	if err != nil {
-		t.Fatalf("tcpdump -r: %v", err)
-	}
-	return bytes.Count(out, []byte("\n"))
-}
+func tail(s string) string { return sipptest.Tail(s, 3000) }
 
 // registerSIPpAgent starts agent.xml (answers, echoes RTP) and registers it.
-func registerSIPpAgent(t *testing.T, sw *testSwitch, user, pass string, uasPort, regPort, rtpPort int) *sippRun {
+func registerSIPpAgent(t *testing.T, sw *testSwitch, user, pass string, uasPort, regPort, rtpPort int) *sipptest.SIPp {
 	t.Helper()
 	uas := startSIPp(t, "agent.xml", map[string]string{"RING": "300"}, "-i", agentIP, "-p", strconv.Itoa(uasPort), "-mp", strconv.Itoa(rtpPort),
 		"-rtp_echo", "-m", "1", "-timeout", "60s", "-timeout_error")
@@ -264,21 +119,21 @@ func registerSIPpAgent(t *testing.T, sw *testSwitch, user, pass string, uasPort,
 		"-s", user, "-au", user, "-ap", pass, "-key", "expires", "300",
 		"-key", "contact_host", agentIP, "-key", "contact_port", strconv.Itoa(uasPort),
 		"-timeout", "20s", "-timeout_error", fmt.Sprintf("127.0.0.1:%d", sw.port))
-	reg.wait(t, "register "+user, 30*time.Second)
+	reg.Wait(t, "register "+user, 30*time.Second)
 	if !sw.Registered(user) {
 		t.Fatalf("%s is not registered after a successful REGISTER", user)
 	}
 	return uas
 }
 
-func nextLeg(t *testing.T, sw *testSwitch, limit time.Duration, peers ...*sippRun) sip.Leg {
+func nextLeg(t *testing.T, sw *testSwitch, limit time.Duration, peers ...*sipptest.SIPp) sip.Leg {
 	t.Helper()
 	select {
 	case l := <-sw.Incoming():
 		return l
 	case <-time.After(limit):
 		for _, p := range peers {
-			t.Logf("SIPp output:\n%s", tail(p.out.String()))
+			t.Logf("SIPp output:\n%s", tail(p.Output()))
 		}
 		t.Fatalf("no inbound leg within %s; log:\n%s", limit, tail(sw.logs.String()))
 	}
@@ -295,7 +150,7 @@ func TestSIPpCallerPromptDigitMOHAgent(t *testing.T) {
 	sw := startSwitch(t, func(c *Config) { c.DigestAlgorithms = []string{"MD5", "SHA-256"} })
 	agent := registerSIPpAgent(t, sw, "a1", "secret", 5172, 5171, 6100)
 
-	capCaller := startCapture(t, "udp and dst host "+trunkIP+" and dst port 6000")
+	capCaller := sipptest.StartCapture(t, "udp and dst host "+trunkIP+" and dst port 6000")
 	caller := startSIPp(t, "caller.xml", map[string]string{"PAUSE_MS": "1500", "DIGIT": "2", "TALK": "9000"},
 		"-i", trunkIP, "-p", "5170", "-mp", "6000", "-m", "1", "-s", "88001234567",
 		"-key", "caller", "79123456789",
@@ -324,12 +179,12 @@ func TestSIPpCallerPromptDigitMOHAgent(t *testing.T) {
 	time.Sleep(time.Second)
 	agentLeg, err := sw.Dial(ctx, sip.Target{Agent: "a1", RingTimeout: 5 * time.Second})
 	if err != nil {
-		t.Fatalf("Dial agent: %v; agent SIPp:\n%s", err, tail(agent.out.String()))
+		t.Fatalf("Dial agent: %v; agent SIPp:\n%s", err, tail(agent.Output()))
 	}
 	if agentLeg.Info().Agent != "a1" || agentLeg.Info().Direction != sip.Outbound {
 		t.Fatalf("agent leg info = %+v", agentLeg.Info())
 	}
-	capAgent := startCapture(t, "udp and dst host "+agentIP+" and dst port 6100")
+	capAgent := sipptest.StartCapture(t, "udp and dst host "+agentIP+" and dst port 6100")
 	err = leg.Bridge(ctx, agentLeg)
 	if err != sip.ErrHangup {
 		t.Fatalf("Bridge = %v; want ErrHangup when the caller hangs up", err)
@@ -339,10 +194,10 @@ func TestSIPpCallerPromptDigitMOHAgent(t *testing.T) {
 	if !ok || end.Cause != sip.CauseNormal || end.Side != sip.SideRemote {
 		t.Fatalf("caller end = %+v %v", end, ok)
 	}
-	caller.wait(t, "caller", 30*time.Second)
-	agent.wait(t, "agent", 30*time.Second)
-	toAgent := capAgent.stop(t)
-	toCaller := capCaller.stop(t)
+	caller.Wait(t, "caller", 30*time.Second)
+	agent.Wait(t, "agent", 30*time.Second)
+	toAgent := len(capAgent.Stop(t))
+	toCaller := len(capCaller.Stop(t))
 	// The caller's pcap audio reached the agent through the relay, and the
 	// caller heard prompt, music and the agent's echo.
 	if toAgent < 50 {
@@ -358,7 +213,7 @@ func TestSIPpCallerPromptDigitMOHAgent(t *testing.T) {
 func TestSIPpPromptPacketCount(t *testing.T) {
 	needPeer(t, "sipp", "tcpdump")
 	sw := startSwitch(t, nil)
-	capt := startCapture(t, "udp and dst host "+trunkIP+" and dst port 6002")
+	capt := sipptest.StartCapture(t, "udp and dst host "+trunkIP+" and dst port 6002")
 	caller := startSIPp(t, "caller.xml", map[string]string{"PAUSE_MS": "100", "DIGIT": "5", "TALK": "30000"},
 		"-i", trunkIP, "-p", "5174", "-mp", "6002", "-m", "1", "-s", "88001234567",
 		"-key", "caller", "79123456789",
@@ -376,8 +231,8 @@ func TestSIPpPromptPacketCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = leg.Hangup(sip.CauseNormal)
-	caller.wait(t, "caller", 30*time.Second)
-	got := capt.stop(t)
+	caller.Wait(t, "caller", 30*time.Second)
+	got := len(capt.Stop(t))
 	want := (len(snd.PCM) + 159) / 160
 	if d := float64(got-want) / float64(want); d > 0.02 || d < -0.02 {
 		t.Fatalf("caller received %d RTP packets for a %v prompt; want %d ± 2 %%", got, snd.Duration(), want)

@@ -1,0 +1,261 @@
+// Package sipptest runs real SIP peers for end-to-end tests: SIPp with the
+// scenarios of deploy/sipp (placeholders substituted, a control port of its
+// own, statistics in a CSV file) and tcpdump captures on the loopback
+// interface, plus the small helpers such tests share.
+package sipptest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// NeedTools skips the test under -short and fails it, with the install
+// hint, when a tool is missing.
+func NeedTools(t *testing.T, tools ...string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real-peer test: skipped with -short")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: run scripts/install-deps.sh test (Debian packages sip-tester, baresip, tcpdump, prometheus)", tool)
+		}
+	}
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers (process output,
+// logs).
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Tail returns the last n bytes of s.
+func Tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// FreeUDPPort returns a UDP port free on 127.0.0.1 now.
+func FreeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// FreeUDPAndTCPPort returns a port free on both UDP and TCP (SIP listens on
+// both).
+func FreeUDPAndTCPPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free on both UDP and TCP")
+	return 0
+}
+
+// SIPp is a running SIPp.
+type SIPp struct {
+	cmd  *exec.Cmd
+	dir  string
+	out  *Buffer
+	done chan struct{}
+	err  error
+}
+
+// Start runs SIPp with the scenario file at path, each placeholder of
+// replace substituted (longest first), its own control port, its unexpected
+// messages in errors.log and its statistics in stat.csv. SIPp is killed at
+// the end of the test if still running.
+func Start(t *testing.T, path string, replace map[string]string, args ...string) *SIPp {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 0, len(replace))
+	for k := range replace {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) })
+	text := string(src)
+	for _, k := range keys {
+		text = strings.ReplaceAll(text, k, replace[k])
+	}
+	s := &SIPp{dir: t.TempDir(), out: &Buffer{}, done: make(chan struct{})}
+	sf := filepath.Join(s.dir, filepath.Base(path))
+	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Every SIPp opens a UDP control socket (default 8888): give each its
+	// own, or concurrent SIPps (other tests, other packages) collide.
+	full := append([]string{"-sf", sf, "-nostdin", "-cp", strconv.Itoa(FreeUDPPort(t)),
+		"-trace_err", "-error_file", filepath.Join(s.dir, "errors.log"),
+		"-trace_stat", "-fd", "1", "-stf", filepath.Join(s.dir, "stat.csv")}, args...)
+	s.cmd = exec.Command("sipp", full...)
+	s.cmd.Dir = s.dir
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	return s
+}
+
+// Done is closed when SIPp has exited.
+func (s *SIPp) Done() <-chan struct{} { return s.done }
+
+// Output is what SIPp printed so far.
+func (s *SIPp) Output() string { return s.out.String() }
+
+// Wait waits for SIPp to exit and fails the test unless every call passed.
+func (s *SIPp) Wait(t *testing.T, what string, limit time.Duration) {
+	t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(limit):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		t.Fatalf("%s: SIPp did not finish within %s; output:\n%s", what, limit, Tail(s.Output(), 3000))
+	}
+	if s.err != nil {
+		errs, _ := os.ReadFile(filepath.Join(s.dir, "errors.log"))
+		t.Fatalf("%s: SIPp failed (%v): %s\n%s", what, s.err, Tail(s.Output(), 3000), errs)
+	}
+}
+
+// Stat reads a counter (e.g. "SuccessfulCall(C)") from SIPp's last
+// statistics line.
+func (s *SIPp) Stat(t *testing.T, name string) int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(s.dir, "stat.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comma = ';'
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("SIPp statistics: %v (%d rows)", err, len(rows))
+	}
+	for i, h := range rows[0] {
+		if h == name {
+			n, err := strconv.Atoi(strings.TrimSpace(rows[len(rows)-1][i]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("SIPp statistics have no %s", name)
+	return 0
+}
+
+// Capture is a running tcpdump on the loopback interface.
+type Capture struct {
+	cmd  *exec.Cmd
+	file string
+}
+
+// StartCapture starts tcpdump with a capture filter; the test is skipped
+// when not root (CI runs as root).
+func StartCapture(t *testing.T, filter string) *Capture {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("packet capture needs root (tcpdump on lo); CI runs as root")
+	}
+	file := filepath.Join(t.TempDir(), "cap.pcap")
+	// --immediate-mode: without it packets still in the kernel's capture
+	// block are lost when tcpdump is stopped.
+	cmd := exec.Command("tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-w", file, filter)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tcpdump did not start")
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return &Capture{cmd: cmd, file: file}
+}
+
+// Stop stops the capture and returns one line per packet (tcpdump -n -r).
+func (c *Capture) Stop(t *testing.T) []string {
+	t.Helper()
+	time.Sleep(200 * time.Millisecond) // packets in flight
+	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	_ = c.cmd.Wait()
+	out, err := exec.Command("tcpdump", "-n", "-r", c.file).Output()
+	if err != nil {
+		t.Fatalf("tcpdump -r: %v", err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
