@@ -2,7 +2,6 @@ package queue_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,10 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/sip/media"
@@ -58,29 +57,9 @@ func needPeers(t *testing.T, tools ...string) {
 	}
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type logBuffer = sipptest.Buffer
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func tail(s string) string {
-	if len(s) > 4000 {
-		return s[len(s)-4000:]
-	}
-	return s
-}
+func tail(s string) string { return sipptest.Tail(s, 4000) }
 
 // centre is a native switch, a Runner over it and the API on httptest.
 type centre struct {
@@ -270,66 +249,11 @@ func is(typ queue.EventType, call, agent string) func(queue.Event) bool {
 	}
 }
 
-// sipp is a running SIPp.
-type sipp struct {
-	cmd  *exec.Cmd
-	out  *logBuffer
-	done chan struct{}
-	err  error
-}
+type sipp = sipptest.SIPp
 
 func startSIPp(t *testing.T, scenario string, replace map[string]string, args ...string) *sipp {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "deploy", "sipp", scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for k, v := range replace {
-		text = strings.ReplaceAll(text, k, v)
-	}
-	dir := t.TempDir()
-	sf := filepath.Join(dir, scenario)
-	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sipp", append([]string{"-sf", sf, "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, args...)...)
-	cmd.Dir = dir
-	p := &sipp{cmd: cmd, out: &logBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
-			t.Logf("SIPp %s %v:\n%s\n%s", scenario, args, tail(p.out.String()), tail(string(errs)))
-		}
-	})
-	return p
-}
-
-// wait fails the test unless SIPp exits with every call successful.
-func (p *sipp) wait(t *testing.T, what string) {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(50 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("%s: SIPp did not finish; output:\n%s", what, tail(p.out.String()))
-	}
-	if p.err != nil {
-		errs, _ := os.ReadFile(filepath.Join(p.cmd.Dir, "errors.log"))
-		t.Fatalf("%s: SIPp failed (%v): %s\n%s", what, p.err, tail(p.out.String()), tail(string(errs)))
-	}
+	return sipptest.Start(t, filepath.Join("..", "deploy", "sipp", scenario), replace, args...)
 }
 
 // sippAgent starts a SIPp agent scenario on uasPort and registers user.
@@ -341,7 +265,7 @@ func (c *centre) sippAgent(t *testing.T, scenario string, replace map[string]str
 		"-s", user, "-au", user, "-ap", pass, "-key", "expires", "300",
 		"-key", "contact_host", e2eAgentIP, "-key", "contact_port", strconv.Itoa(uasPort),
 		"-timeout", "20s", "-timeout_error", fmt.Sprintf("127.0.0.1:%d", c.port))
-	reg.wait(t, "register "+user)
+	reg.Wait(t, "register "+user, 50*time.Second)
 	if !c.sw.Registered(user) {
 		t.Fatalf("%s is not registered after a successful REGISTER", user)
 	}
@@ -353,7 +277,7 @@ func (c *centre) feature(t *testing.T, fromIP, user, pass, code string, port int
 	t.Helper()
 	p := startSIPp(t, "feature.xml", nil, "-i", fromIP, "-p", strconv.Itoa(port), "-m", "1", "-s", code,
 		"-au", user, "-ap", pass, "-key", "agent", user, "-timeout", "20s", "-timeout_error", fmt.Sprintf("127.0.0.1:%d", c.port))
-	p.wait(t, user+" dials "+code)
+	p.Wait(t, user+" dials "+code, 50*time.Second)
 }
 
 // SIPp takes the media port given and the next ones (RTP, RTCP, video):
@@ -369,7 +293,7 @@ func (c *centre) caller(t *testing.T, number string, port, rtpPort int, talk tim
 	select {
 	case leg = <-c.callers:
 	case <-time.After(15 * time.Second):
-		t.Fatalf("caller %s did not arrive; SIPp:\n%s", number, tail(p.out.String()))
+		t.Fatalf("caller %s did not arrive; SIPp:\n%s", number, tail(p.Output()))
 	}
 	if leg.Info().From != number {
 		t.Fatalf("leg from %q, want %q", leg.Info().From, number)
@@ -426,47 +350,10 @@ module_app menu.so
 	return logs
 }
 
-// capture records UDP packets on lo with tcpdump.
-type capture struct {
-	cmd  *exec.Cmd
-	file string
-}
-
-func startCapture(t *testing.T, filter string) *capture {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("packet capture needs root (tcpdump on lo)")
-	}
-	file := filepath.Join(t.TempDir(), "cap.pcap")
-	cmd := exec.Command("tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-w", file, filter)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("tcpdump did not start")
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGINT); _ = cmd.Wait() })
-	return &capture{cmd: cmd, file: file}
-}
-
 // packetsTo counts captured packets to each "ip.port" so far.
-func (c *capture) packetsTo(dsts ...string) map[string]int {
-	out, _ := exec.Command("tcpdump", "-n", "-r", c.file).Output()
+func packetsTo(c *sipptest.Capture, dsts ...string) map[string]int {
 	n := map[string]int{}
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range c.Lines() {
 		for _, d := range dsts {
 			if strings.Contains(line, "> "+d+":") {
 				n[d]++
@@ -524,7 +411,7 @@ func TestE2EFairOrderAndEscalationByREFER(t *testing.T) {
 		return e.Type == queue.AgentState && e.Agent == "s1" && e.Data["to"] == "available"
 	})
 
-	capt := startCapture(t, "udp and dst host "+e2eTrunkIP)
+	capt := sipptest.StartCapture(t, "udp and dst host "+e2eTrunkIP)
 	numbers := []string{"79123450001", "79123450002", "79123450003"}
 	talk := []time.Duration{12 * time.Second, 18 * time.Second, 12 * time.Second}
 	var callers []*sipp
@@ -542,7 +429,7 @@ func TestE2EFairOrderAndEscalationByREFER(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		n := capt.packetsTo(dsts...)
+		n := packetsTo(capt, dsts...)
 		if n[dsts[0]] >= 25 && n[dsts[1]] >= 25 && n[dsts[2]] >= 25 {
 			break
 		}
@@ -596,14 +483,14 @@ func TestE2EFairOrderAndEscalationByREFER(t *testing.T) {
 		x.Escalations[0].Mode != "blind" {
 		t.Fatalf("GET /api/v1/calls/%s = %+v", ids[1], call)
 	}
-	f2.wait(t, "f2 (REFER accepted, BYE taken)")
+	f2.Wait(t, "f2 (REFER accepted, BYE taken)", 50*time.Second)
 
 	// Everybody hangs up in the end; every call finishes once, answered.
 	for i, p := range callers {
-		p.wait(t, "caller "+numbers[i])
+		p.Wait(t, "caller "+numbers[i], 50*time.Second)
 	}
-	f1.wait(t, "f1")
-	f3.wait(t, "f3")
+	f1.Wait(t, "f1", 50*time.Second)
+	f3.Wait(t, "f3", 50*time.Second)
 	for _, id := range ids {
 		ev.wait(t, "call finished", func(e queue.Event) bool { return e.Type == queue.CallFinished && e.CallID == id })
 		if n := len(ev.all(is(queue.CallFinished, id, ""))); n != 1 {
@@ -658,10 +545,10 @@ func TestE2ERingNoAnswerAutoPause(t *testing.T) {
 	}
 	// The second caller waits for y1, who is free once the first hangs up.
 	ev.wait(t, "y1 answers the second call", is(queue.QueueAnswered, id2, "y1"))
-	c1.wait(t, "caller 1")
-	c2.wait(t, "caller 2")
-	n1.wait(t, "n1 (two CANCELled INVITEs)")
-	y1.wait(t, "y1")
+	c1.Wait(t, "caller 1", 50*time.Second)
+	c2.Wait(t, "caller 2", 50*time.Second)
+	n1.Wait(t, "n1 (two CANCELled INVITEs)", 50*time.Second)
+	y1.Wait(t, "y1", 50*time.Second)
 	if n := len(ev.all(is(queue.AgentRingNoAnswer, "", "n1"))); n != 2 {
 		t.Fatalf("%d misses for n1, want 2", n)
 	}
@@ -714,12 +601,12 @@ func TestE2EEscalationByCodeAndWarmConsult(t *testing.T) {
 	ev.wait(t, "call.escalated warm", func(e queue.Event) bool {
 		return e.Type == queue.CallEscalated && e.CallID == idY && e.Data["mode"] == "warm" && e.Reason == "billing"
 	})
-	f1.wait(t, "f1 (sent *9, took the BYE)")
-	f2.wait(t, "f2 (released after the consultation)")
-	x.wait(t, "caller X")
-	y.wait(t, "caller Y")
-	s1.wait(t, "s1")
-	s2.wait(t, "s2")
+	f1.Wait(t, "f1 (sent *9, took the BYE)", 50*time.Second)
+	f2.Wait(t, "f2 (released after the consultation)", 50*time.Second)
+	x.Wait(t, "caller X", 50*time.Second)
+	y.Wait(t, "caller Y", 50*time.Second)
+	s1.Wait(t, "s1", 50*time.Second)
+	s2.Wait(t, "s2", 50*time.Second)
 	for _, id := range []string{idX, idY} {
 		e := ev.wait(t, "call finished", is(queue.CallFinished, id, ""))
 		if e.Reason != "answered" || len(ev.all(is(queue.CallFinished, id, ""))) != 1 {

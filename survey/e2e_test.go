@@ -1,19 +1,17 @@
 package survey
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/reporting"
@@ -32,31 +30,11 @@ const (
 	promptsRU  = "/usr/share/asterisk/sounds/ru"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuf = sipptest.Buffer
 
 func needPeers(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test with SIPp: skipped with -short")
-	}
-	if _, err := exec.LookPath("sipp"); err != nil {
-		t.Fatal("sipp is not installed (Debian package sip-tester)")
-	}
+	sipptest.NeedTools(t, "sipp")
 	if _, err := os.Stat(promptsRU); err != nil {
 		t.Fatal("install asterisk-core-sounds-ru-wav")
 	}
@@ -109,58 +87,9 @@ func startNative(t *testing.T, trunkAddr string, rtpBase int) (*native.Switch, *
 	return sw, logs
 }
 
-type sippProc struct {
-	cmd  *exec.Cmd
-	out  *lockedBuf
-	done chan struct{}
-	err  error
-}
-
-func runSIPp(t *testing.T, scenario string, replace map[string]string, args ...string) *sippProc {
+func runSIPp(t *testing.T, scenario string, replace map[string]string, args ...string) *sipptest.SIPp {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "deploy", "sipp", scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	for k, v := range replace {
-		text = strings.ReplaceAll(text, k, v)
-	}
-	dir := t.TempDir()
-	sf := filepath.Join(dir, scenario)
-	if err := os.WriteFile(sf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sipp", append([]string{"-sf", sf, "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, args...)...)
-	cmd.Dir = dir
-	p := &sippProc{cmd: cmd, out: &lockedBuf{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *sippProc) wait(t *testing.T, what string) {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("%s: SIPp did not finish", what)
-	}
-	if p.err != nil {
-		errs, _ := os.ReadFile(filepath.Join(p.cmd.Dir, "errors.log"))
-		t.Fatalf("%s: SIPp failed (%v)\n%s\n%s", what, p.err, p.out.String(), errs)
-	}
+	return sipptest.Start(t, filepath.Join("..", "deploy", "sipp", scenario), replace, args...)
 }
 
 // fanout publishes to several consumers (the wiring in cmd/hotline does
@@ -205,7 +134,7 @@ func TestEndToEndNativeSIPp(t *testing.T) {
 	select {
 	case leg = <-sw.Incoming():
 	case <-time.After(30 * time.Second):
-		t.Fatalf("no inbound call; SIPp: %s", caller.out.String())
+		t.Fatalf("no inbound call; SIPp: %s", caller.Output())
 	}
 	ctx := context.Background()
 	info := leg.Info()
@@ -225,10 +154,10 @@ func TestEndToEndNativeSIPp(t *testing.T) {
 	bus.Publish(queue.Event{ID: "e4", Type: queue.CallCompleted, CallID: callID, Queue: "support", Agent: "a1", At: now()})
 	bus.Publish(queue.Event{ID: "e5", Type: queue.CallFinished, CallID: callID, Queue: "support", Reason: "answered", At: now()})
 	bus.Publish(queue.Event{ID: "e6", Type: queue.CallEnded, CallID: callID, Reason: "normal", At: now()})
-	caller.wait(t, "caller")
+	caller.Wait(t, "caller", 2*time.Minute)
 
 	done := ev.waitFor(t, queue.SurveyCompleted, callID)
-	customer.wait(t, "customer")
+	customer.Wait(t, "customer", 2*time.Minute)
 	if done.Data["rating"] != "4" || done.Data["solved"] != "yes" || done.Agent != "a1" {
 		t.Fatalf("survey result %+v", done)
 	}
@@ -273,7 +202,7 @@ func TestEndToEndBusyCustomerFails(t *testing.T) {
 	busy := runSIPp(t, "customer-busy.xml", nil, "-i", busyIP, "-p", "5090", "-m", "3", "-timeout", "90s", "-timeout_error")
 	answeredCall(s, "e2e-busy", "+79123456788", "sales", "a1")
 	failed := ev.waitFor(t, queue.SurveyFailed, "e2e-busy")
-	busy.wait(t, "busy customer")
+	busy.Wait(t, "busy customer", 2*time.Minute)
 	var reasons []string
 	for _, a := range ev.of(queue.SurveyAttempt, "e2e-busy") {
 		reasons = append(reasons, a.Reason)

@@ -146,6 +146,10 @@ func Start(t *testing.T, path string, replace map[string]string, args ...string)
 			_ = s.cmd.Process.Kill()
 			<-s.done
 		}
+		if t.Failed() {
+			errs, _ := os.ReadFile(filepath.Join(s.dir, "errors.log"))
+			t.Logf("SIPp %s %v:\n%s\n%s", filepath.Base(path), args, Tail(s.Output(), 3000), Tail(string(errs), 2000))
+		}
 	})
 	return s
 }
@@ -247,9 +251,23 @@ func (c *Capture) Stop(t *testing.T) []string {
 	time.Sleep(200 * time.Millisecond) // packets in flight
 	_ = c.cmd.Process.Signal(syscall.SIGINT)
 	_ = c.cmd.Wait()
-	out, err := exec.Command("tcpdump", "-n", "-r", c.file).Output()
+	lines, err := c.read()
 	if err != nil {
 		t.Fatalf("tcpdump -r: %v", err)
+	}
+	return lines
+}
+
+// Lines returns one line per packet captured so far, without stopping.
+func (c *Capture) Lines() []string {
+	lines, _ := c.read()
+	return lines
+}
+
+func (c *Capture) read() ([]string, error) {
+	out, err := exec.Command("tcpdump", "-n", "-r", c.file).Output()
+	if err != nil && len(out) == 0 {
+		return nil, err
 	}
 	var lines []string
 	for _, l := range strings.Split(string(out), "\n") {
@@ -257,5 +275,5 @@ func (c *Capture) Stop(t *testing.T) []string {
 			lines = append(lines, l)
 		}
 	}
-	return lines
+	return lines, nil
 }
