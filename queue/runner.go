@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -143,7 +142,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.MaskNumber == nil {
-		cfg.MaskNumber = maskNumber
+		cfg.MaskNumber = sip.MaskNumber
 	}
 	if cfg.AgentSIPUser == nil {
 		cfg.AgentSIPUser = func(id string) string { return id }
@@ -911,47 +910,6 @@ func (r *Runner) dialCallback(a DialCallback) {
 }
 
 // ---- helpers ----
-
-// maskNumber hides all but the last four digits (and a leading country
-// digit after '+') of a number for logs; names such as "anonymous" or an
-// agent user stay readable.
-func maskNumber(s string) string {
-	digits := 0
-	letters := false
-	for _, c := range s {
-		switch {
-		case c >= '0' && c <= '9':
-			digits++
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			letters = true
-		}
-	}
-	if digits < 6 {
-		if letters {
-			return s
-		}
-		return strings.Repeat("*", len(s))
-	}
-	keep := 0
-	if strings.HasPrefix(s, "+") {
-		keep = 1
-	}
-	var b strings.Builder
-	seen := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			b.WriteRune(c)
-			continue
-		}
-		seen++
-		if seen <= keep || seen > digits-4 {
-			b.WriteRune(c)
-		} else {
-			b.WriteByte('*')
-		}
-	}
-	return b.String()
-}
 
 // recentCalls remembers finished calls (and their agents) for
 // dispositions, bounded.

@@ -364,15 +364,6 @@ func TestRunnerShutdownHangsUpAndStops(t *testing.T) {
 	}
 }
 
-func TestMaskNumber(t *testing.T) {
-	for in, want := range map[string]string{"+79123456789": "+7******6789", "89123456789": "*******6789", "anonymous": "anonymous",
-		"a1": "a1", "7000": "****", "": ""} {
-		if got := maskNumber(in); got != want {
-			t.Errorf("maskNumber(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestRunnerCallbackAgentLeaves: the reserved agent hangs up while the
 // caller is being dialled back; the attempt fails and the call keeps its
 // place for the next attempt.
