@@ -166,7 +166,7 @@ func TestEndToEndNativeSIPp(t *testing.T) {
 	var solved, number string
 	db.Pool.QueryRow(ctx, `SELECT state, rating, solved, number FROM survey WHERE call_id = $1`, callID).Scan(&state, &rating, &solved, &number)
 	if state != "completed" || rating != 4 || solved != "yes" || number != "+79123456789" {
-		t.Fatalf("stored %s %d %s %s", state, rating, solved, Mask(number))
+		t.Fatalf("stored %s %d %s %s", state, rating, solved, sip.MaskNumber(number))
 	}
 	// Reporting's collectors reflect it: CSI 75 (rating 4), survey FCR 1.
 	mf, err := reg.Gather()

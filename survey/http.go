@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/sip"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 )
@@ -86,7 +87,7 @@ func scanSummaries(rows pgx.Rows) ([]Summary, error) {
 			x.Rating = &r
 		}
 		if x.Number != "" {
-			x.Number = Mask(x.Number)
+			x.Number = sip.MaskNumber(x.Number)
 		}
 		out = append(out, x)
 	}

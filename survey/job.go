@@ -152,7 +152,7 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 	}
 	r.Attempts = n
 
-	s.log.Info("survey call", "call", r.CallID, "number", Mask(r.Number), "attempt", n)
+	s.log.Info("survey call", "call", r.CallID, "number", sip.MaskNumber(r.Number), "attempt", n)
 	outcome, ans := s.call(ctx, r)
 	s.log.Info("survey call ended", "call", r.CallID, "attempt", n, "outcome", outcome, "rating", ans.Rating, "solved", ans.Solved)
 	// Book the result even when ctx was cancelled by a shutdown.

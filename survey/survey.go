@@ -321,11 +321,11 @@ func (s *Service) consider(ctx context.Context, c *callState) error {
 	}
 	r := row{ID: id, CallID: c.CallID, Queue: last.Queue, Agent: last.Agent, Line: max(last.Line, 1), Visits: c.Visits}
 	if reason != "" {
-		s.log.Info("survey skipped", "call", c.CallID, "number", Mask(number), "reason", reason)
+		s.log.Info("survey skipped", "call", c.CallID, "number", sip.MaskNumber(number), "reason", reason)
 		s.emit(r, queue.SurveySkipped, reason, nil)
 		return nil
 	}
-	s.log.Info("survey scheduled", "call", c.CallID, "number", Mask(number), "at", at.UTC(), "zone", zone)
+	s.log.Info("survey scheduled", "call", c.CallID, "number", sip.MaskNumber(number), "at", at.UTC(), "zone", zone)
 	s.emit(r, queue.SurveyScheduled, "", map[string]string{"at": at.UTC().Format(time.RFC3339)})
 	return nil
 }
@@ -396,12 +396,4 @@ func nullTime(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
-}
-
-// Mask hides the middle of a phone number for logs: +7912***6789.
-func Mask(number string) string {
-	if len(number) <= 6 {
-		return "***"
-	}
-	return number[:5] + "***" + number[len(number)-4:]
 }
