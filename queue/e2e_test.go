@@ -308,37 +308,9 @@ func (c *centre) caller(t *testing.T, number string, port, rtpPort int, talk tim
 
 func startBaresip(t *testing.T, c *centre, user, pass string, sipPort, rtpPort int) *logBuffer {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`sip_listen %[1]s:%[2]d
-net_interface %[1]s
-audio_player aufile,%[3]s
-audio_source aufile,%[6]s
-audio_alert aufile,/dev/null
-rtp_ports %[4]d-%[5]d
-module_path /usr/lib/baresip/modules
-module g711.so
-module aufile.so
-module_app account.so
-module_app menu.so
-`, e2ePhoneIP, sipPort, filepath.Join(dir, "heard.wav"), rtpPort, rtpPort+9, filepath.Join(promptsRU, "vm-intro.wav"))
-	acct := fmt.Sprintf("<sip:%s@127.0.0.1:%d;transport=udp>;auth_pass=%s;answermode=auto;regint=60;audio_codecs=PCMU,PCMA\n", user, c.port, pass)
-	for name, body := range map[string]string{"config": cfg, "accounts": acct} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logs := &logBuffer{}
-	cmd := exec.Command("baresip", "-f", dir, "-t", "90")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("baresip %s output:\n%s", user, tail(logs.String()))
-		}
+	logs := sipptest.StartBaresip(t, sipptest.Baresip{
+		IP: e2ePhoneIP, SIPPort: sipPort, RTPPort: rtpPort, User: user, Password: pass,
+		Registrar: fmt.Sprintf("127.0.0.1:%d", c.port), Mic: filepath.Join(promptsRU, "vm-intro.wav"), Seconds: 90,
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for !c.sw.Registered(user) {

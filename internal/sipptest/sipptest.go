@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -276,4 +277,60 @@ func (c *Capture) read() ([]string, error) {
 		}
 	}
 	return lines, nil
+}
+
+// Baresip describes a real baresip softphone (Debian package baresip) for a
+// test: it binds IP, registers User with Password at Registrar (UDP, so
+// Debian's baresip 1.0 accepts it), answers calls by itself, sends Mic (an
+// 8 kHz WAV) as its microphone and plays what it hears into a file.
+type Baresip struct {
+	IP             string
+	SIPPort        int
+	RTPPort        int // ten ports from here
+	User, Password string
+	Registrar      string // host:port
+	Mic            string
+	Seconds        int // it quits by itself after this long (default 60)
+}
+
+// StartBaresip starts the softphone and returns its output; it is stopped
+// at the end of the test, and its output logged if the test failed.
+func StartBaresip(t *testing.T, b Baresip) *Buffer {
+	t.Helper()
+	if b.Seconds == 0 {
+		b.Seconds = 60
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`sip_listen %[1]s:%[2]d
+net_interface %[1]s
+audio_player aufile,%[3]s
+audio_source aufile,%[6]s
+audio_alert aufile,/dev/null
+rtp_ports %[4]d-%[5]d
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module_app account.so
+module_app menu.so
+`, b.IP, b.SIPPort, filepath.Join(dir, "heard.wav"), b.RTPPort, b.RTPPort+9, b.Mic)
+	acct := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;answermode=auto;regint=60;audio_codecs=PCMU,PCMA\n", b.User, b.Registrar, b.Password)
+	for name, body := range map[string]string{"config": cfg, "accounts": acct} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &Buffer{}
+	cmd := exec.Command("baresip", "-f", dir, "-t", strconv.Itoa(b.Seconds))
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("baresip %s output:\n%s", b.User, Tail(logs.String(), 3000))
+		}
+	})
+	return logs
 }

@@ -3,8 +3,6 @@ package native
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,42 +13,13 @@ import (
 )
 
 // startBaresip runs a real baresip softphone registered as user with pass,
-// auto-answering, sending a prompt file as its microphone and writing what it hears to a WAV.
+// auto-answering, sending a prompt file as its microphone.
 func startBaresip(t *testing.T, sw *testSwitch, user, pass string, sipPort, rtpPort int) (logs *syncBuffer) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`sip_listen %[1]s:%[2]d
-net_interface %[1]s
-audio_player aufile,%[3]s
-audio_source aufile,%[6]s
-audio_alert aufile,/dev/null
-rtp_ports %[4]d-%[5]d
-module_path /usr/lib/baresip/modules
-module g711.so
-module aufile.so
-module_app account.so
-module_app menu.so
-`, phoneIP, sipPort, filepath.Join(dir, "heard.wav"), rtpPort, rtpPort+9, filepath.Join(promptRU, "vm-intro.wav"))
-	acct := fmt.Sprintf("<sip:%s@127.0.0.1:%d;transport=udp>;auth_pass=%s;answermode=auto;regint=60;audio_codecs=PCMU,PCMA\n", user, sw.port, pass)
-	for name, body := range map[string]string{"config": cfg, "accounts": acct} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logs = &syncBuffer{}
-	cmd := exec.Command("baresip", "-f", dir, "-t", "60")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("baresip %s output:\n%s", user, tail(logs.String()))
-		}
+	return sipptest.StartBaresip(t, sipptest.Baresip{
+		IP: phoneIP, SIPPort: sipPort, RTPPort: rtpPort, User: user, Password: pass,
+		Registrar: fmt.Sprintf("127.0.0.1:%d", sw.port), Mic: filepath.Join(promptRU, "vm-intro.wav"),
 	})
-	return logs
 }
 
 func waitFor(cond func() bool, limit time.Duration) bool {
