@@ -319,22 +319,19 @@ func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
 	if _, err := o.client(true); err != nil {
 		return fmt.Errorf("asterisk: bridge: other leg: %w", err)
 	}
-	l.mu.Lock()
-	o.mu.Lock()
-	if l.bridged || o.bridged {
-		o.mu.Unlock()
-		l.mu.Unlock()
+	// Claim both legs under the switch's bridge lock: nesting the two legs'
+	// locks would deadlock a.Bridge(b) racing b.Bridge(a).
+	l.sw.bridgeMu.Lock()
+	if l.isBridged() || o.isBridged() {
+		l.sw.bridgeMu.Unlock()
 		return sip.ErrAlreadyBridged
 	}
-	l.bridged, o.bridged = true, true
-	o.mu.Unlock()
-	l.mu.Unlock()
+	l.setBridged(true)
+	o.setBridged(true)
+	l.sw.bridgeMu.Unlock()
 	defer func() {
-		for _, x := range []*leg{l, o} {
-			x.mu.Lock()
-			x.bridged = false
-			x.mu.Unlock()
-		}
+		l.setBridged(false)
+		o.setBridged(false)
 	}()
 	l.stopMOH(cl)
 	o.stopMOH(cl)
@@ -483,4 +480,16 @@ func (l *leg) finish(cause sip.Cause, side sip.Side) {
 	}
 	l.sw.mu.Unlock()
 	l.sw.log.Info("ari leg ended", "leg", l.info.ID, "cause", cause.String(), "side", side.String())
+}
+
+func (l *leg) isBridged() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bridged
+}
+
+func (l *leg) setBridged(b bool) {
+	l.mu.Lock()
+	l.bridged = b
+	l.mu.Unlock()
 }

@@ -159,7 +159,9 @@ func (c *Config) defaults() error {
 // Switch is the sip.Switch over ARI.
 type Switch struct {
 	cfg Config
-	log *slog.Logger
+	// bridgeMu serialises claiming two legs for a bridge.
+	bridgeMu sync.Mutex
+	log      *slog.Logger
 
 	incoming  chan sip.Leg
 	closed    chan struct{}

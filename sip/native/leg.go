@@ -285,25 +285,21 @@ func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
 	if err != nil {
 		return fmt.Errorf("native: bridge: other leg: %w", err)
 	}
-	l.mu.Lock()
-	o.mu.Lock()
-	if l.bridged || o.bridged {
-		o.mu.Unlock()
-		l.mu.Unlock()
+	// Claim both legs under the switch's bridge lock: nesting the two legs'
+	// locks would deadlock a.Bridge(b) racing b.Bridge(a).
+	l.sw.bridgeMu.Lock()
+	if l.isBridged() || o.isBridged() {
+		l.sw.bridgeMu.Unlock()
 		return sip.ErrAlreadyBridged
 	}
-	l.bridged, o.bridged = true, true
-	o.mu.Unlock()
-	l.mu.Unlock()
+	l.setBridged(true)
+	o.setBridged(true)
+	l.sw.bridgeMu.Unlock()
 	unbridge := a.Bridge(b)
 	defer func() {
 		unbridge()
-		l.mu.Lock()
-		l.bridged = false
-		l.mu.Unlock()
-		o.mu.Lock()
-		o.bridged = false
-		o.mu.Unlock()
+		l.setBridged(false)
+		o.setBridged(false)
 	}()
 	select {
 	case <-l.done:
@@ -492,4 +488,16 @@ func (l *leg) remoteTarget() gosip.Uri {
 		return *c.Address.Clone()
 	}
 	return *l.uac.InviteRequest.Recipient.Clone()
+}
+
+func (l *leg) isBridged() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bridged
+}
+
+func (l *leg) setBridged(b bool) {
+	l.mu.Lock()
+	l.bridged = b
+	l.mu.Unlock()
 }

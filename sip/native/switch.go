@@ -92,12 +92,14 @@ type trunk struct {
 
 // Switch is the native SIP switch.
 type Switch struct {
-	cfg    Config
-	log    *slog.Logger
-	trunks []trunk
-	auth   *authenticator
-	lock   *lockout
-	reg    *registrar
+	cfg Config
+	// bridgeMu serialises claiming two legs for a bridge.
+	bridgeMu sync.Mutex
+	log      *slog.Logger
+	trunks   []trunk
+	auth     *authenticator
+	lock     *lockout
+	reg      *registrar
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
