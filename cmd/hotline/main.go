@@ -5,14 +5,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -153,7 +151,7 @@ func runMigrate(args []string, stdout, stderr io.Writer) int {
 func migrateAll(ctx context.Context, url string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return fmt.Errorf("connect: %w", redactURLError(err, url))
+		return fmt.Errorf("connect: %w", redactDSNError(err, url))
 	}
 	defer conn.Close(ctx)
 	if err := reporting.Migrate(ctx, conn); err != nil {
@@ -161,22 +159,11 @@ func migrateAll(ctx context.Context, url string) error {
 	}
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
-		return fmt.Errorf("connect: %w", redactURLError(err, url))
+		return fmt.Errorf("connect: %w", redactDSNError(err, url))
 	}
 	defer pool.Close()
 	if err := survey.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("survey migrations: %w", err)
 	}
 	return nil
-}
-
-// redactURLError keeps a database password out of error messages.
-func redactURLError(err error, url string) error {
-	if i := strings.Index(url, "@"); i > 0 {
-		if j := strings.Index(url, "://"); j >= 0 && strings.Contains(url[j+3:i], ":") {
-			masked := url[:j+3] + url[j+3:strings.Index(url[j+3:], ":")+j+3] + ":***" + url[i:]
-			return errors.New(strings.ReplaceAll(err.Error(), url, masked))
-		}
-	}
-	return err
 }

@@ -317,7 +317,7 @@ func (s *server) startReporting(ctx, bg context.Context) error {
 		}
 		pool, err := pgxpool.New(bg, url)
 		if err != nil {
-			return fmt.Errorf("database: %w", redactURLError(err, url))
+			return fmt.Errorf("database: %w", redactDSNError(err, url))
 		}
 		s.pool = pool
 		s.store = reporting.NewStore(pool, rc, s.log.With("component", "reporting"))
