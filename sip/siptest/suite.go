@@ -743,10 +743,25 @@ func (s *suite) testBridge(t *testing.T) {
 	}
 }
 
+// testTransfer: an agent talking to a caller blind-transfers the call
+// (REFER, as a softphone's transfer key does). The switch reports it on the
+// agent's leg as a TransferEvent with the target, the agent is told the
+// transfer succeeded (NOTIFY 200), and the caller's leg survives the agent
+// leaving: Bridge returns nil and the caller can be played to again, which
+// is what escalation to the second line needs.
 func (s *suite) testTransfer(t *testing.T) {
+	in := s.answered(t)
 	leg, call := s.dialAgent(t)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	drainEvents(in.leg)
 	drainEvents(leg)
-	status, err := call.Refer(ctxT(t), "2000")
+	before := in.call.Received()
+	errc := make(chan error, 1)
+	go func() { errc <- in.leg.Bridge(ctx, leg) }()
+	eventually(t, "the agent's audio to reach the caller", func() bool { return in.call.Received() >= before+25 })
+
+	status, err := call.Refer(ctx, "2000")
 	if err != nil || status != 202 {
 		t.Fatalf("REFER = %d, %v; want 202", status, err)
 	}
@@ -769,15 +784,35 @@ func (s *suite) testTransfer(t *testing.T) {
 		t.Fatalf("TransferEvent.Target = %q, want 2000", tr.Target)
 	}
 	tr.Reply(true)
-	for {
+	notified := false
+	for !notified {
 		select {
 		case body := <-call.Notifies():
-			if strings.Contains(body, "200") {
-				return
-			}
+			notified = strings.Contains(body, "200")
 		case <-time.After(wait):
 			t.Fatal("the agent got no NOTIFY with 200 after Reply(true)")
 		}
+	}
+	// Call logic ends the transferring agent's leg (a switch that carried
+	// out the transfer itself may have ended it already).
+	_ = leg.Hangup(sip.CauseNormal)
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("the caller's Bridge after the transfer = %v, want nil", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("the caller's Bridge did not return after the agent left")
+	}
+	if c, ok := in.leg.Ended(); ok {
+		t.Fatalf("the caller's leg ended with the transfer (%v); it must stay up for the transfer target", c)
+	}
+	mark := settle(t, "after the transfer", in.call)
+	if _, err := in.leg.Play(ctx, sip.PlayOptions{Prompts: []sip.Prompt{s.h.ShortPrompt}}); err != nil {
+		t.Fatalf("Play to the transferred caller: %v", err)
+	}
+	if got := settle(t, "after the prompt", in.call) - mark; got < 10 {
+		t.Fatalf("the transferred caller received %d RTP packets of %s; want the prompt", got, s.h.ShortPrompt)
 	}
 }
 
