@@ -267,12 +267,19 @@ func TestBridge(t *testing.T) {
 	}
 }
 
+// TestBlindTransfer replays what Asterisk 22 sends when an agent bridged
+// to a caller blind-transfers (REFER) to 2000: BridgeBlindTransfer, a Local
+// channel swapped into the bridge for the agent (StasisStart with
+// replace_channel) and its other half entering from [hotline-transfer]
+// with the "transfer" argument. hotline reports the transfer on the agent's
+// leg and hangs both Local halves up; the caller's leg is untouched.
 func TestBlindTransfer(t *testing.T) {
 	f := start(t, nil, nil)
 	agent := f.inbound(t, "agent-ch", "Up", "agent=a1")
 	caller := f.inbound(t, "caller-ch", "Up", "trunk=provider")
 	f.cl.send(&ari.BridgeBlindTransfer{EventData: evData("BridgeBlindTransfer"), Exten: "2000", Context: "hotline-transfer",
-		Result: "Success", Channel: ari.ChannelData{ID: "agent-ch"}, Transferee: ari.ChannelData{ID: "caller-ch"}})
+		Result: "Success", Channel: ari.ChannelData{ID: "agent-ch"}, Transferee: ari.ChannelData{ID: "caller-ch"},
+		ReplaceChannel: ari.ChannelData{ID: "local-1"}})
 	select {
 	case e := <-agent.Events():
 		tr, ok := e.(sip.TransferEvent)
@@ -284,19 +291,83 @@ func TestBlindTransfer(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no TransferEvent")
 	}
-	// The transferee leaves the application and comes back through the
-	// transfer context: its leg survives.
-	f.cl.send(&ari.StasisEnd{EventData: evData("StasisEnd"), Channel: ari.ChannelData{ID: "caller-ch"}})
-	f.cl.send(stasisStart("caller-ch", "79123456789", "2000", "Up", "transfer"))
-	time.Sleep(400 * time.Millisecond) // longer than TransferGrace: the re-entry must have cancelled it
+	swapped := stasisStart("local-1", "79123456789", "2000", "Up")
+	swapped.ReplaceChannel = ari.ChannelData{ID: "agent-ch"}
+	f.cl.send(swapped)
+	f.cl.send(stasisStart("local-2", "79123456789", "2000", "Up", "transfer", "to=2000"))
+	f.rec.waitCall(t, "hangup", "local-1")
+	f.rec.waitCall(t, "hangup", "local-2")
+	select {
+	case l := <-f.sw.Incoming():
+		t.Fatalf("a transfer channel was delivered as a call: %+v", l.Info())
+	case <-time.After(100 * time.Millisecond):
+	}
 	if _, ok := caller.Ended(); ok {
-		t.Fatal("the transferred caller's leg ended although it came back")
+		t.Fatal("the transferred caller's leg ended")
 	}
-	// One that does not come back ends after the grace period.
-	f.cl.send(&ari.StasisEnd{EventData: evData("StasisEnd"), Channel: ari.ChannelData{ID: "agent-ch"}})
-	if end := waitDone(t, agent); end.Cause != sip.CauseNormal || end.Side != sip.SideRemote {
-		t.Fatalf("agent end %+v", end)
+}
+
+// TestLeaveStasis: Asterisk sends no ChannelDestroyed after StasisEnd, so a
+// hang-up is known from the ChannelHangupRequest before it and must end the
+// leg at once; a channel that leaves alive may come back within
+// TransferGrace (200 ms in the fixture), else its leg ends.
+func TestLeaveStasis(t *testing.T) {
+	hangupReq := func(id string, cause int) *ari.ChannelHangupRequest {
+		return &ari.ChannelHangupRequest{EventData: evData("ChannelHangupRequest"), Cause: cause, Channel: ari.ChannelData{ID: id}}
 	}
+	end := func(id string) *ari.StasisEnd {
+		return &ari.StasisEnd{EventData: evData("StasisEnd"), Channel: ari.ChannelData{ID: id}}
+	}
+	for _, tc := range []struct {
+		name   string
+		state  string
+		cause  int
+		want   sip.Cause
+		answer bool
+	}{
+		{"caller hangs up a talking call", "Up", 16, sip.CauseNormal, false},
+		{"caller gives up before the answer", "Ring", 16, sip.CauseCancelled, false},
+		{"caller gives up after hotline answered", "Ring", 16, sip.CauseNormal, true},
+		{"busy", "Up", 17, sip.CauseBusy, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := start(t, nil, nil)
+			l := f.inbound(t, "c1", tc.state, "trunk=provider")
+			if tc.answer {
+				if err := l.Answer(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.cl.send(hangupReq("c1", tc.cause))
+			f.cl.send(end("c1"))
+			select {
+			case <-l.Done():
+			case <-time.After(100 * time.Millisecond): // well inside the 200 ms grace
+				t.Fatal("the leg did not end at StasisEnd after a hang-up request")
+			}
+			if e, _ := l.Ended(); e.Cause != tc.want || e.Side != sip.SideRemote {
+				t.Fatalf("end %+v, want %s remote", e, tc.want)
+			}
+		})
+	}
+	t.Run("left alive and came back", func(t *testing.T) {
+		f := start(t, nil, nil)
+		l := f.inbound(t, "c1", "Up", "trunk=provider")
+		f.cl.send(end("c1"))
+		f.cl.send(stasisStart("c1", "79123456789", "2000", "Up"))
+		time.Sleep(400 * time.Millisecond) // longer than the grace: the re-entry must have cancelled it
+		if _, ok := l.Ended(); ok {
+			t.Fatal("the leg ended although its channel came back")
+		}
+	})
+	t.Run("left alive for good", func(t *testing.T) {
+		f := start(t, nil, nil)
+		l := f.inbound(t, "c1", "Up", "trunk=provider")
+		f.cl.send(end("c1"))
+		if e := waitDone(t, l); e.Cause != sip.CauseNormal || e.Side != sip.SideRemote {
+			t.Fatalf("end %+v", e)
+		}
+	})
 }
 
 func TestDial(t *testing.T) {

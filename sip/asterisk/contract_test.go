@@ -36,7 +36,11 @@ func TestContract(t *testing.T) {
 	if prefix == "" {
 		prefix = "hotline-"
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level := slog.LevelInfo
+	if os.Getenv("HOTLINE_TEST_LOG") == "debug" { // every ARI event
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	sw, err := New(Config{
 		URL: env["HOTLINE_TEST_ARI_URL"], Username: env["HOTLINE_TEST_ARI_USER"], Password: env["HOTLINE_TEST_ARI_PASSWORD"],
 		Application: "hotline",
@@ -77,14 +81,9 @@ func TestContract(t *testing.T) {
 		PromptPackets: packets,
 		ShortPrompt:   sip.Prompt{Name: "queue-thereare", Lang: "ru"},
 		MOHClass:      "default",
-		// PJSIP/<endpoint> rings the AOR's first contact only; INFO digits
-		// depend on the endpoint's dtmf_mode.
-		Caps: siptest.Caps{NoFork: true},
-		Known: map[siptest.Case]string{
-			siptest.CaseTransfer: "Asterisk carries out a REFER only for a bridged channel (it moves the bridge peer); " +
-				"the suite REFERs an unbridged agent leg, which Asterisk refuses. Transfers arrive as BridgeBlindTransfer " +
-				"(docs/asterisk.md); covered by TestBlindTransfer on fakes",
-		},
+		// PJSIP/<endpoint> rings the AOR's first contact only. PJSIP takes
+		// INFO digits whatever the endpoint's dtmf_mode.
+		Caps:   siptest.Caps{NoFork: true, InfoDTMF: true},
 		Logger: log,
 	})
 }

@@ -31,6 +31,7 @@ type leg struct {
 	bridged     bool
 	moh         bool
 	hangupCause int
+	hangingUp   bool // a ChannelHangupRequest was seen
 	evClosed    bool
 	leaveTimer  *time.Timer
 }
@@ -377,6 +378,10 @@ func (l *leg) Hangup(cause sip.Cause) error {
 	if l.isEnded() {
 		return nil
 	}
+	// The end is recorded before the request: Asterisk's ChannelHangupRequest
+	// and StasisEnd for it may arrive before DELETE returns, and must not
+	// turn a local hang-up into a remote one.
+	l.finish(cause, sip.SideLocal)
 	if cl := l.sw.current(); cl != nil {
 		if err := cl.Channel().Hangup(l.key, hangupReason(cause)); err != nil {
 			l.sw.log.Debug("ari hangup", "leg", l.info.ID, "error", err)
@@ -387,7 +392,6 @@ func (l *leg) Hangup(cause sip.Cause) error {
 		l.sw.hangupLater[l.info.ID] = hangupReason(cause)
 		l.sw.mu.Unlock()
 	}
-	l.finish(cause, sip.SideLocal)
 	return nil
 }
 
@@ -403,6 +407,7 @@ func (l *leg) isEnded() bool {
 func (l *leg) setHangupCause(c int) {
 	l.mu.Lock()
 	l.hangupCause = c
+	l.hangingUp = true
 	l.mu.Unlock()
 }
 
@@ -422,15 +427,24 @@ func (l *leg) destroyed(code int) {
 	l.finish(cause, sip.SideRemote)
 }
 
-// leftStasis handles StasisEnd: a hang-up is followed by ChannelDestroyed;
-// a blind transfer sends the channel through the dialplan, which brings it
-// back (StasisStart) within TransferGrace, else the leg ends.
+// leftStasis handles StasisEnd. A channel that is hanging up (Asterisk
+// sends ChannelHangupRequest, then StasisEnd, and no ChannelDestroyed: the
+// application's subscription ends with StasisEnd) ends its leg at once with
+// the requested cause. A channel that leaves alive (a dialplan `continue`)
+// gets TransferGrace to come back (StasisStart with the same ID), else its
+// leg ends.
 func (l *leg) leftStasis() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.ended || l.leaveTimer != nil {
+		l.mu.Unlock()
 		return
 	}
+	if l.hangingUp {
+		l.mu.Unlock()
+		l.destroyed(0)
+		return
+	}
+	defer l.mu.Unlock()
 	l.leaveTimer = time.AfterFunc(l.sw.cfg.TransferGrace, func() {
 		l.sw.log.Info("ari leg left the application and did not come back", "leg", l.info.ID)
 		l.finish(sip.CauseNormal, sip.SideRemote)

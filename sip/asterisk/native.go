@@ -47,13 +47,17 @@ func connectNative(ctx context.Context, cfg Config) (ari.Client, error) {
 	return closer{Client: c, cancel: cancel}, nil
 }
 
-// closer also releases the connection's context on Close.
+// closer closes the connection without the library's Close, which writes
+// the client's connected flag while its listener goroutine may be writing it
+// too (a data race -race reports). Cancelling the context the client was
+// connected with stops the listener and closes the websocket; closing the
+// bus ends the subscriptions.
 type closer struct {
 	ari.Client
 	cancel context.CancelFunc
 }
 
 func (c closer) Close() {
-	c.Client.Close()
 	c.cancel()
+	c.Client.Bus().Close()
 }

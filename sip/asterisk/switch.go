@@ -73,9 +73,8 @@ type Config struct {
 	BackoffMin, BackoffMax time.Duration
 	// ConnectTimeout bounds one connection attempt; 10 s.
 	ConnectTimeout time.Duration
-	// TransferGrace is how long a channel that left the application (a
-	// blind transfer sends it through the dialplan) may take to come back
-	// before its leg ends; 5 s.
+	// TransferGrace is how long a channel that left the application alive
+	// (a dialplan `continue`) may take to come back before its leg ends; 5 s.
 	TransferGrace time.Duration
 
 	Logger *slog.Logger
@@ -403,6 +402,9 @@ func (s *Switch) handle(cl ari.Client, e ari.Event) {
 	if app := e.GetApplication(); app != "" && app != s.cfg.Application {
 		return
 	}
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("ari event", "type", e.GetType(), "keys", e.Keys())
+	}
 	switch ev := e.(type) {
 	case *ari.StasisStart:
 		s.onStasisStart(cl, ev)
@@ -467,6 +469,9 @@ func stasisArgs(args []string) map[string]string {
 const (
 	outPrefix = "hl-out-" // channel IDs hotline originates
 	argDial   = "dial"    // application argument of originated channels
+	// argTransfer marks the dialplan half of a blind transfer
+	// (extensions.conf [hotline-transfer]).
+	argTransfer = "transfer"
 )
 
 func (s *Switch) onStasisStart(cl ari.Client, ev *ari.StasisStart) {
@@ -492,6 +497,18 @@ func (s *Switch) onStasisStart(cl ari.Client, ev *ari.StasisStart) {
 	s.mu.Unlock()
 
 	args := stasisArgs(ev.Args)
+	if _, ok := args[argTransfer]; ok || ev.ReplaceChannel.ID != "" {
+		// A blind transfer out of a Stasis bridge: Asterisk swaps a Local
+		// channel in for the transferer (StasisStart with replace_channel)
+		// and runs the transfer target in the dialplan on its other half,
+		// which [hotline-transfer] sends here with the "transfer" argument.
+		// hotline routes the transfer itself (TransferEvent on the agent's
+		// leg, from BridgeBlindTransfer), so both halves are hung up.
+		s.log.Info("ari: ending Asterisk's transfer channel; hotline routes the transfer", "channel", id,
+			"replaces", ev.ReplaceChannel.ID)
+		_ = cl.Channel().Hangup(ari.NewKey(ari.ChannelKey, id), "normal")
+		return
+	}
 	if _, ok := args[argDial]; ok || strings.HasPrefix(id, outPrefix) {
 		// Originated by an earlier hotline process that is gone.
 		s.log.Info("ari: hanging up a channel originated before a restart", "channel", id)
