@@ -231,7 +231,9 @@ func (v *validator) sip() {
 			}
 			names[t.Name] = true
 		}
-		if len(t.Allow) == 0 {
+		// In asterisk mode Asterisk admits trunk calls (pjsip.conf identify);
+		// hotline never sees their SIP.
+		if len(t.Allow) == 0 && s.Mode != "asterisk" {
 			v.errorf(p+".allow", "at least one source address or CIDR is required")
 		}
 		t.AllowRules = make([]AllowRule, 0, len(t.Allow))
@@ -256,6 +258,13 @@ func (v *validator) sip() {
 		t.Password = Secret(v.expand(p+".password", string(t.Password)))
 		if t.Password != "" && t.Username == "" {
 			v.errorf(p+".username", "required when a password is set")
+		}
+	}
+	if s.Mode == "asterisk" {
+		for name := range v.c.Asterisk.Trunks {
+			if !names[name] {
+				v.errorf("asterisk.trunks", "trunk %q is not in sip.trunks", name)
+			}
 		}
 	}
 	for num, flow := range s.Numbers {
