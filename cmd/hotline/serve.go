@@ -174,20 +174,39 @@ func (b *eventBus) add(p queue.Publisher) {
 	b.mu.Unlock()
 }
 
-// Publish implements queue.Publisher.
-func (b *eventBus) Publish(e queue.Event) {
+// stamp sets a missing ID and time.
+func (b *eventBus) stamp(e queue.Event) queue.Event {
 	if e.ID == "" {
 		e.ID = b.newID()
 	}
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
 	}
+	return e
+}
+
+// Publish implements queue.Publisher.
+func (b *eventBus) Publish(e queue.Event) {
+	e = b.stamp(e)
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, s := range b.subs {
 		s.Publish(e)
 	}
 }
+
+// liveEvents publishes the IVR's and the survey's events through the queue
+// Runner's broadcaster, so that the live stream (/api/v1/events) carries
+// them as it carries the queue's; the broadcaster forwards them to the bus.
+type liveEvents struct {
+	bus *eventBus
+	hub *queue.Broadcaster
+}
+
+func (l liveEvents) Publish(e queue.Event) { l.hub.Publish(l.bus.stamp(e)) }
+
+// live is where events from outside the queue are published.
+func (s *server) live() liveEvents { return liveEvents{s.bus, s.runner.Events()} }
 
 // server is a running hotline.
 type server struct {
@@ -419,7 +438,7 @@ func (s *server) startSurvey(bg context.Context) error {
 		cfg.QueueLines[q.Name] = q.Line
 	}
 	svc, err := survey.New(cfg, survey.Deps{
-		Pool: s.pool, Switch: s.sw, Publisher: s.bus, Holidays: survey.CalendarHolidays(cal),
+		Pool: s.pool, Switch: s.sw, Publisher: s.live(), Holidays: survey.CalendarHolidays(cal),
 		Logger: s.log.With("component", "survey"),
 	})
 	if err != nil {
@@ -436,7 +455,7 @@ func (s *server) startSurvey(bg context.Context) error {
 func (s *server) newExecutor(flows *ivr.Flows) *ivr.Executor {
 	return ivr.NewExecutor(ivr.ExecutorConfig{
 		Flows:     flows,
-		Publisher: s.bus,
+		Publisher: s.live(),
 		Enqueuer:  ivrToQueue{runner: s.runner, cfg: s.cfg},
 		Logger:    s.log.With("component", "ivr"),
 		NewID:     s.bus.newID,
@@ -506,12 +525,12 @@ func (s *server) handleCall(ctx context.Context, leg sip.Leg) {
 		return
 	}
 	caller := ivr.NormalizeCaller(info.From, "RU")
-	s.bus.Publish(queue.Event{Type: queue.CallArrived, CallID: info.ID, Caller: caller.ID(),
+	s.live().Publish(queue.Event{Type: queue.CallArrived, CallID: info.ID, Caller: caller.ID(),
 		Data: map[string]string{"to": info.To, "trunk": info.Trunk}})
 	defer func() {
 		<-leg.Done()
 		end, _ := leg.Ended()
-		s.bus.Publish(queue.Event{Type: queue.CallEnded, CallID: info.ID, Reason: end.Cause.String(),
+		s.live().Publish(queue.Event{Type: queue.CallEnded, CallID: info.ID, Reason: end.Cause.String(),
 			Data: map[string]string{"side": end.Side.String()}})
 	}()
 	flow := s.flowFor(info.To)
