@@ -98,14 +98,18 @@ func TestHangupCauses(t *testing.T) {
 func TestLocalHangupReasons(t *testing.T) {
 	for _, tc := range []struct {
 		cause  sip.Cause
+		state  string
 		reason string
 	}{
-		{sip.CauseNormal, "normal"}, {sip.CauseBusy, "busy"}, {sip.CauseNoAnswer, "no_answer"},
-		{sip.CauseRejected, "rejected"}, {sip.CauseUnreachable, "unallocated"}, {sip.CauseShutdown, "congestion"},
+		{sip.CauseNormal, "Up", "normal"}, {sip.CauseNormal, "Ring", "normal_unspecified"},
+		{sip.CauseCancelled, "Ring", "normal_unspecified"}, {sip.CauseBusy, "Ring", "busy"},
+		{sip.CauseNoAnswer, "Ring", "no_answer"}, {sip.CauseRejected, "Ring", "rejected"},
+		{sip.CauseUnreachable, "Ring", "unallocated"}, {sip.CauseShutdown, "Ring", "congestion"},
+		{sip.CauseFailure, "Up", "failure"},
 	} {
-		t.Run(tc.cause.String(), func(t *testing.T) {
+		t.Run(tc.cause.String()+"-"+tc.state, func(t *testing.T) {
 			f := start(t, nil, nil)
-			l := f.inbound(t, "c1", "Ring")
+			l := f.inbound(t, "c1", tc.state)
 			if err := l.Hangup(tc.cause); err != nil {
 				t.Fatal(err)
 			}
@@ -264,6 +268,32 @@ func TestBridge(t *testing.T) {
 	f.rec.waitCall(t, "bridge-delete", c.id)
 	if _, ok := a.Ended(); ok {
 		t.Fatal("the remaining leg ended with the bridge")
+	}
+}
+
+// TestCloseLeavesBridge: closing the switch (hotline stopping) ends the
+// legs for their users but leaves the call in Asterisk: the bridge is not
+// dismantled, so the conversation goes on until a restarted hotline finds
+// it (TestRealRestart shows that on a real Asterisk).
+func TestCloseLeavesBridge(t *testing.T) {
+	f := start(t, nil, nil)
+	a := f.inbound(t, "c1", "Up")
+	b := f.inbound(t, "c2", "Up")
+	res := make(chan error, 1)
+	go func() { res <- a.Bridge(context.Background(), b) }()
+	c := f.rec.waitCall(t, "bridge-create", "")
+	f.rec.waitCall(t, "bridge-add", c.id)
+	f.sw.Close()
+	if err := <-res; !errors.Is(err, sip.ErrHangup) {
+		t.Fatalf("Bridge after Close = %v, want ErrHangup", err)
+	}
+	if e, _ := a.Ended(); e.Cause != sip.CauseShutdown {
+		t.Fatalf("end %+v, want shutdown", e)
+	}
+	for _, op := range []string{"bridge-remove", "bridge-delete", "hangup"} {
+		if f.rec.has(op, c.id) || f.rec.has(op, "c1") || f.rec.has(op, "c2") {
+			t.Fatalf("Close made ARI request %s; the call must stay up in Asterisk", op)
+		}
 	}
 }
 

@@ -66,9 +66,14 @@ func causeFromDialStatus(s string) (sip.Cause, bool) {
 }
 
 // hangupReason is the reason ARI's DELETE /channels/{id} takes for a
-// cause; Asterisk turns it into the SIP status the peer sees (busy → 486,
-// no_answer → 480, rejected → 603, unallocated → 404, congestion → 503).
-func hangupReason(c sip.Cause) string {
+// cause. For a channel not yet answered PJSIP turns it into the SIP answer
+// the caller gets; measured on Asterisk 22 (TestRealHangupStatus): busy →
+// 486, no_answer → 480, rejected → 403, unallocated → 404, congestion →
+// 503, failure → 500, normal_unspecified → 480. "normal" (cause 16) has no
+// SIP status in PJSIP and comes out as 603 Decline, so an unanswered
+// channel ended normally is sent normal_unspecified: 480, as the native
+// switch answers.
+func hangupReason(c sip.Cause, answered bool) string {
 	switch c {
 	case sip.CauseBusy:
 		return "busy"
@@ -82,6 +87,9 @@ func hangupReason(c sip.Cause) string {
 		return "congestion"
 	case sip.CauseFailure, sip.CauseMediaTimeout:
 		return "failure"
+	}
+	if !answered {
+		return "normal_unspecified"
 	}
 	return "normal"
 }

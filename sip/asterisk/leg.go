@@ -343,6 +343,11 @@ func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
 		return fmt.Errorf("asterisk: create bridge: %w", err)
 	}
 	defer func() {
+		if l.sw.closing() {
+			// hotline is stopping: the call goes on in Asterisk and a
+			// restarted hotline finds the bridge (docs/asterisk.md).
+			return
+		}
 		// Unbridge what is still up (Bridge returns with both legs up on
 		// cancellation), then remove the bridge.
 		for _, x := range []*leg{l, o} {
@@ -381,15 +386,16 @@ func (l *leg) Hangup(cause sip.Cause) error {
 	// The end is recorded before the request: Asterisk's ChannelHangupRequest
 	// and StasisEnd for it may arrive before DELETE returns, and must not
 	// turn a local hang-up into a remote one.
+	reason := hangupReason(cause, l.isAnswered())
 	l.finish(cause, sip.SideLocal)
 	if cl := l.sw.current(); cl != nil {
-		if err := cl.Channel().Hangup(l.key, hangupReason(cause)); err != nil {
+		if err := cl.Channel().Hangup(l.key, reason); err != nil {
 			l.sw.log.Debug("ari hangup", "leg", l.info.ID, "error", err)
 		}
 	} else {
 		// During an outage: hang the channel up after reconnecting.
 		l.sw.mu.Lock()
-		l.sw.hangupLater[l.info.ID] = hangupReason(cause)
+		l.sw.hangupLater[l.info.ID] = reason
 		l.sw.mu.Unlock()
 	}
 	return nil

@@ -253,6 +253,16 @@ func (s *Switch) Close() {
 	})
 }
 
+// closing reports whether Close has begun.
+func (s *Switch) closing() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Connected reports whether the switch has a working ARI connection.
 func (s *Switch) Connected() bool {
 	s.mu.Lock()

@@ -1,0 +1,309 @@
+package asterisk
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/media"
+	"github.com/hotline-cc/hotline/sip/siptest"
+)
+
+// realEnv is a real Asterisk 22 configured from deploy/asterisk, named by
+// the environment (see TestContract); tests that need it are skipped with
+// that message otherwise.
+type realEnv struct {
+	url, user, password string
+	sip                 string // the Asterisk SIP address the phones use
+	agentPrefix         string // agent password = prefix + user
+	log                 *slog.Logger
+}
+
+func needAsterisk(t *testing.T) realEnv {
+	t.Helper()
+	env := map[string]string{}
+	for _, k := range []string{"HOTLINE_TEST_ARI_URL", "HOTLINE_TEST_ARI_USER", "HOTLINE_TEST_ARI_PASSWORD", "HOTLINE_TEST_ASTERISK_SIP"} {
+		env[k] = os.Getenv(k)
+		if env[k] == "" {
+			t.Skipf("test against a real Asterisk skipped: set HOTLINE_TEST_ARI_URL, HOTLINE_TEST_ARI_USER, "+
+				"HOTLINE_TEST_ARI_PASSWORD and HOTLINE_TEST_ASTERISK_SIP (%s is empty) for an Asterisk 22 configured from deploy/asterisk", k)
+		}
+	}
+	prefix := os.Getenv("HOTLINE_TEST_AGENT_PASSWORD_PREFIX")
+	if prefix == "" {
+		prefix = "hotline-"
+	}
+	level := slog.LevelInfo
+	if os.Getenv("HOTLINE_TEST_LOG") == "debug" { // every ARI event
+		level = slog.LevelDebug
+	}
+	return realEnv{
+		url: env["HOTLINE_TEST_ARI_URL"], user: env["HOTLINE_TEST_ARI_USER"], password: env["HOTLINE_TEST_ARI_PASSWORD"],
+		sip: env["HOTLINE_TEST_ASTERISK_SIP"], agentPrefix: prefix,
+		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+	}
+}
+
+// config is the switch configuration the real-Asterisk tests use.
+func (e realEnv) config() Config {
+	return Config{
+		URL: e.url, Username: e.user, Password: e.password, Application: "hotline",
+		Trunks: map[string]string{"provider": "PJSIP/%s@provider"}, DefaultTrunk: "provider",
+		CallerID: "88001234567", RingTimeout: 10 * time.Second,
+		MOHClasses: []string{"default"},
+		Logger:     e.log,
+	}
+}
+
+// start connects a switch; it is closed at cleanup (Close hangs nothing up).
+func (e realEnv) start(t *testing.T) *Switch {
+	t.Helper()
+	sw, err := New(e.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := sw.Start(ctx); err != nil {
+		t.Fatalf("connect to ARI: %v", err)
+	}
+	t.Cleanup(sw.Close)
+	return sw
+}
+
+// phone starts a test phone on ip (127.0.0.31 is the trunk provider that
+// deploy/asterisk/pjsip.conf identifies; it listens on port 5390).
+func (e realEnv) phone(t *testing.T, ip string, port int, user string) *siptest.Phone {
+	t.Helper()
+	eng, err := media.NewEngine(media.EngineConfig{IP: netip.MustParseAddr(ip), PortMin: 43000, PortMax: 43999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	cfg := siptest.PhoneConfig{IP: ip, Port: port, User: user, Media: eng, Logger: e.log}
+	if user != "" {
+		cfg.Password = e.agentPrefix + user
+	}
+	p, err := siptest.NewPhone(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	if user != "" {
+		if err := p.Register(ctxFor(t, 10*time.Second), e.sip, 5*time.Minute); err != nil {
+			t.Fatalf("register %s with Asterisk: %v", user, err)
+		}
+		t.Cleanup(func() { _ = p.Register(ctxFor(t, 5*time.Second), e.sip, 0) })
+	}
+	return p
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// callIn places a trunk call from number and returns the switch's leg for
+// it and a channel with the caller's outcome.
+func callIn(t *testing.T, e realEnv, sw *Switch, trunk *siptest.Phone, number string) (sip.Leg, <-chan callOutcome) {
+	t.Helper()
+	out := make(chan callOutcome, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	go func() {
+		c, err := trunk.Call(ctx, siptest.CallOptions{Addr: e.sip, To: "88001234567", From: number})
+		out <- callOutcome{c, err}
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l := <-sw.Incoming():
+			if l.Info().From == number {
+				return l, out
+			}
+			_ = l.Hangup(sip.CauseRejected) // left over from another test
+		case <-deadline:
+			t.Fatalf("no leg for the call from %s", number)
+		}
+	}
+}
+
+type callOutcome struct {
+	call *siptest.Call
+	err  error
+}
+
+// answeredCall answers the leg and returns the caller's side.
+func answeredCall(t *testing.T, l sip.Leg, out <-chan callOutcome) *siptest.Call {
+	t.Helper()
+	if err := l.Answer(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-out:
+		if r.err != nil {
+			t.Fatalf("the caller did not get the answer: %v", r.err)
+		}
+		t.Cleanup(func() { _ = r.call.Hangup(ctxFor(t, 5*time.Second)) })
+		return r.call
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller got no answer")
+	}
+	return nil
+}
+
+func flowing(t *testing.T, what string, c *siptest.Call) {
+	t.Helper()
+	mark := c.Received()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Received() < mark+50 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no audio %s (%d packets, no more)", what, c.Received())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRealHangupStatus: the SIP answer a trunk caller gets when hotline
+// hangs up an unanswered call with each cause (the reason hotline sends in
+// DELETE /channels, turned into a status by PJSIP). docs/asterisk.md has
+// this table.
+func TestRealHangupStatus(t *testing.T) {
+	env := needAsterisk(t)
+	sw := env.start(t)
+	trunk := env.phone(t, "127.0.0.31", 5390, "")
+	for i, tc := range []struct {
+		cause sip.Cause
+		want  int
+	}{
+		{sip.CauseNormal, 480}, // as the native switch
+		{sip.CauseCancelled, 480},
+		{sip.CauseBusy, 486},
+		{sip.CauseNoAnswer, 480},
+		{sip.CauseRejected, 403}, // the native switch sends 603
+		{sip.CauseUnreachable, 404},
+		{sip.CauseShutdown, 503},
+		{sip.CauseFailure, 500},
+	} {
+		t.Run(tc.cause.String(), func(t *testing.T) {
+			l, out := callIn(t, env, sw, trunk, fmt.Sprintf("7912000%04d", i))
+			if err := l.Hangup(tc.cause); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case r := <-out:
+				got := siptest.StatusOf(r.err)
+				t.Logf("%s → %d (%v)", tc.cause, got, r.err)
+				if got != tc.want {
+					t.Errorf("Hangup(%s) of an unanswered call: the caller got %d, want %d", tc.cause, got, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the caller got no final answer")
+			}
+		})
+	}
+}
+
+// TestRealRestart: hotline goes away (its switch closes without hanging up,
+// as a crash or restart does) while one caller waits with music and another
+// talks to an agent; a new switch connects. Nothing goes silent: both calls
+// keep their audio during the outage, the waiting caller is re-adopted
+// (delivered again, answered, with music, and playable), and the talking
+// call is left to go on until the agent hangs up, when hotline ends the
+// caller's side too.
+func TestRealRestart(t *testing.T) {
+	env := needAsterisk(t)
+	trunk := env.phone(t, "127.0.0.31", 5390, "")
+	agent := env.phone(t, "127.0.0.32", 0, "a9")
+
+	sw1, err := New(env.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw1.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			sw1.Close()
+		}
+	})
+	wleg, out := callIn(t, env, sw1, trunk, "79120001001")
+	waiting := answeredCall(t, wleg, out)
+	if err := wleg.StartMOH("default"); err != nil {
+		t.Fatal(err)
+	}
+	flowing(t, "of music to the waiting caller", waiting)
+
+	tleg, out := callIn(t, env, sw1, trunk, "79120001002")
+	talking := answeredCall(t, tleg, out)
+	aleg, err := sw1.Dial(ctxFor(t, 15*time.Second), sip.Target{Agent: "a9", RingTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("dial the agent: %v", err)
+	}
+	var agentCall *siptest.Call
+	select {
+	case agentCall = <-agent.Incoming():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent's phone did not ring")
+	}
+	go func() { _ = tleg.Bridge(context.Background(), aleg) }()
+	flowing(t, "from the agent to the caller", talking)
+	flowing(t, "from the caller to the agent", agentCall)
+
+	sw1.Close() // hotline is gone
+	closed = true
+	flowing(t, "of music to the waiting caller while hotline is away", waiting)
+	flowing(t, "from the agent to the caller while hotline is away", talking)
+
+	sw2 := env.start(t)
+	var adopted sip.Leg
+	select {
+	case adopted = <-sw2.Incoming():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting caller was not re-adopted")
+	}
+	if info := adopted.Info(); info.ID != wleg.Info().ID || info.Direction != sip.Inbound || info.From != "79120001001" {
+		t.Fatalf("re-adopted %+v; want the waiting caller's channel %s", info, wleg.Info().ID)
+	}
+	if err := adopted.Answer(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatalf("Answer on a re-adopted, answered leg: %v", err)
+	}
+	flowing(t, "of music to the re-adopted caller", waiting)
+	if _, err := adopted.Play(ctxFor(t, 20*time.Second), sip.PlayOptions{Prompts: []sip.Prompt{{Name: "queue-thereare", Lang: "ru"}}}); err != nil {
+		t.Fatalf("Play to the re-adopted caller: %v", err)
+	}
+	select {
+	case l := <-sw2.Incoming():
+		t.Fatalf("the bridged call was delivered as a new call: %+v", l.Info())
+	default:
+	}
+	flowing(t, "between caller and agent after the restart", talking)
+
+	if err := agentCall.Hangup(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-talking.Done():
+		if !talking.RemoteHangup() {
+			t.Fatal("the talking caller's call ended without a BYE")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller was left in the bridge after the agent hung up")
+	}
+	if err := adopted.Hangup(sip.CauseNormal); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-waiting.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the re-adopted caller got no BYE")
+	}
+}
