@@ -3,9 +3,14 @@ package asterisk
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/netip"
+	"net/url"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -305,5 +310,198 @@ func TestRealRestart(t *testing.T) {
 	case <-waiting.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the re-adopted caller got no BYE")
+	}
+}
+
+// ariProxy relays TCP to Asterisk's HTTP server so that a test can cut the
+// ARI connection (websocket and REST) and restore it.
+type ariProxy struct {
+	ln       net.Listener
+	upstream string
+	mu       sync.Mutex
+	conns    []net.Conn
+	down     bool
+}
+
+func newARIProxy(t *testing.T, upstream string) *ariProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &ariProxy{ln: ln, upstream: upstream}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			down := p.down
+			p.mu.Unlock()
+			if down {
+				c.Close()
+				continue
+			}
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+// cut drops every connection and refuses new ones until restore.
+func (p *ariProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *ariProxy) restore() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
+// TestRealOutage: the ARI connection drops (websocket and REST) while one
+// caller waits with music and another is in the IVR; the second hangs up
+// during the outage, so its events are lost. The switch notices, reconnects
+// with backoff, and reconciles from what Asterisk lists rather than from
+// events: the waiting caller's leg is kept and usable, the gone caller's leg
+// ends, nobody is delivered twice.
+func TestRealOutage(t *testing.T) {
+	env := needAsterisk(t)
+	u, err := url.Parse(env.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newARIProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	cfg := env.config()
+	cfg.URL = u.String()
+	cfg.Heartbeat = 500 * time.Millisecond
+	cfg.ConnectTimeout = 2 * time.Second
+	sw, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Start(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sw.Close)
+	trunk := env.phone(t, "127.0.0.31", 5390, "")
+
+	wleg, out := callIn(t, env, sw, trunk, "79120002001")
+	waiting := answeredCall(t, wleg, out)
+	if err := wleg.StartMOH("default"); err != nil {
+		t.Fatal(err)
+	}
+	gleg, out := callIn(t, env, sw, trunk, "79120002002")
+	gone := answeredCall(t, gleg, out)
+
+	proxy.cut()
+	waitFor(t, "the switch to notice the outage", func() bool { return !sw.Connected() })
+	if err := gone.Hangup(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	flowing(t, "of music to the waiting caller during the outage", waiting)
+	if _, ok := gleg.Ended(); ok {
+		t.Fatal("the gone caller's leg ended although its events could not arrive")
+	}
+	proxy.restore()
+	waitFor(t, "the switch to reconnect", sw.Connected)
+	select {
+	case <-gleg.Done():
+		if e, _ := gleg.Ended(); e.Side != sip.SideRemote {
+			t.Fatalf("the gone caller's leg ended %+v, want remote", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the leg of the caller who hung up during the outage did not end after the resync")
+	}
+	if _, ok := wleg.Ended(); ok {
+		t.Fatal("the waiting caller's leg ended in the resync")
+	}
+	select {
+	case l := <-sw.Incoming():
+		t.Fatalf("a known call was delivered again after the resync: %+v", l.Info())
+	default:
+	}
+	if _, err := wleg.Play(ctxFor(t, 20*time.Second), sip.PlayOptions{Prompts: []sip.Prompt{{Name: "queue-thereare", Lang: "ru"}}}); err != nil {
+		t.Fatalf("Play to the waiting caller after the reconnection: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRealReferUnbridged: an agent's phone REFERs while its channel is in
+// no bridge (e.g. during a whisper prompt before the caller is connected).
+// Asterisk has no transferee, so it refuses the REFER; the leg stays up and
+// no TransferEvent is reported. docs/asterisk.md "Transfers".
+func TestRealReferUnbridged(t *testing.T) {
+	env := needAsterisk(t)
+	sw := env.start(t)
+	agent := env.phone(t, "127.0.0.32", 0, "a9")
+	leg, err := sw.Dial(ctxFor(t, 15*time.Second), sip.Target{Agent: "a9", RingTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("dial the agent: %v", err)
+	}
+	t.Cleanup(func() { _ = leg.Hangup(sip.CauseNormal) })
+	var call *siptest.Call
+	select {
+	case call = <-agent.Incoming():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent's phone did not ring")
+	}
+	<-call.Answered()
+	// Asterisk answers 202, then fails the transfer in a NOTIFY (400) and
+	// reports a BridgeBlindTransfer with result Invalid.
+	if st, err := call.Refer(ctxFor(t, 5*time.Second), "2000"); err != nil || st != 202 {
+		t.Fatalf("REFER = %d, %v; want 202 (then a failing NOTIFY)", st, err)
+	}
+	for final := false; !final; {
+		select {
+		case n := <-call.Notifies():
+			if strings.Contains(n, " 1") { // 100 Trying
+				continue
+			}
+			if strings.Contains(n, " 2") {
+				t.Fatalf("NOTIFY %q: the transfer succeeded with nobody to transfer", n)
+			}
+			final = true
+		case <-time.After(5 * time.Second):
+			t.Fatal("no final NOTIFY for the REFER")
+		}
+	}
+	select {
+	case e := <-leg.Events():
+		if _, ok := e.(sip.TransferEvent); ok {
+			t.Fatalf("TransferEvent for a transfer Asterisk did not carry out: %+v", e)
+		}
+	case <-time.After(time.Second):
+	}
+	if _, ok := leg.Ended(); ok {
+		t.Fatal("the agent's leg ended after a failed REFER")
 	}
 }

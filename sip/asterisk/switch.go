@@ -441,7 +441,15 @@ func (s *Switch) handle(cl ari.Client, e ari.Event) {
 		}
 		s.mu.Unlock()
 	case *ari.BridgeBlindTransfer:
-		if l := s.legFor(ev.Channel.ID); l != nil {
+		l := s.legFor(ev.Channel.ID)
+		switch {
+		case l == nil:
+		case ev.Result != "Success":
+			// Asterisk did not transfer (e.g. Invalid: the channel was in
+			// no bridge, so nobody to transfer); the phone got a failing
+			// NOTIFY and the call goes on as it was.
+			s.log.Info("ari: Asterisk did not carry out a blind transfer", "leg", l.info.ID, "result", ev.Result)
+		default:
 			l.transfer(ev.Exten, ev.Result)
 		}
 	case *ari.ChannelHold:
