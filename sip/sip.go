@@ -80,6 +80,10 @@ type CallInfo struct {
 	Agent     string    // authenticated agent user for legs from or to an agent phone
 	Codec     string    // negotiated audio codec, "PCMU" or "PCMA"
 	Created   time.Time // when the switch saw the leg first
+	// Resumed: the call was in progress before this switch instance took
+	// it over (Asterisk mode: re-adopted after a hotline restart). Its
+	// history so far is in the event log, written by the earlier process.
+	Resumed bool
 }
 
 // Leg is one call leg between hotline and a peer. Methods that wait (Play,
@@ -204,6 +208,10 @@ type End struct {
 	Cause Cause
 	Side  Side
 	At    time.Time
+	// Detached: the switch let go of the leg without ending the call, which
+	// goes on outside this process (Asterisk mode, hotline stopping; a
+	// restarted hotline resumes it). Call logic records no outcome for it.
+	Detached bool
 }
 
 // DialError is returned by Switch.Dial when the call was not answered.

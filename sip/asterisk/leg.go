@@ -480,13 +480,20 @@ func (l *leg) transfer(target, result string) {
 
 // finish records the end once and wakes every waiter.
 func (l *leg) finish(cause sip.Cause, side sip.Side) {
+	l.finishEnd(sip.End{Cause: cause, Side: side})
+}
+
+// finishEnd records e (its time set now) once and wakes every waiter.
+func (l *leg) finishEnd(e sip.End) {
+	cause, side := e.Cause, e.Side
 	l.mu.Lock()
 	if l.ended {
 		l.mu.Unlock()
 		return
 	}
 	l.ended = true
-	l.end = sip.End{Cause: cause, Side: side, At: l.sw.cfg.Now()}
+	e.At = l.sw.cfg.Now()
+	l.end = e
 	if l.leaveTimer != nil {
 		l.leaveTimer.Stop()
 	}
@@ -499,7 +506,7 @@ func (l *leg) finish(cause sip.Cause, side sip.Side) {
 		delete(l.sw.legs, l.info.ID)
 	}
 	l.sw.mu.Unlock()
-	l.sw.log.Info("ari leg ended", "leg", l.info.ID, "cause", cause.String(), "side", side.String())
+	l.sw.log.Info("ari leg ended", "leg", l.info.ID, "cause", cause.String(), "side", side.String(), "detached", e.Detached)
 }
 
 func (l *leg) isBridged() bool {

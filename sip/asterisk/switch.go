@@ -235,7 +235,7 @@ func (s *Switch) Incoming() <-chan sip.Leg { return s.incoming }
 
 // Close disconnects from ARI. Calls in Asterisk are left as they are (see
 // docs/asterisk.md: a restarted hotline re-adopts them); legs end with
-// CauseShutdown.
+// CauseShutdown, Detached.
 func (s *Switch) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
@@ -247,7 +247,7 @@ func (s *Switch) Close() {
 		}
 		s.mu.Unlock()
 		for _, l := range legs {
-			l.finish(sip.CauseShutdown, sip.SideLocal)
+			l.finishEnd(sip.End{Cause: sip.CauseShutdown, Side: sip.SideLocal, Detached: true})
 		}
 		close(s.incoming)
 	})
@@ -727,7 +727,9 @@ func (s *Switch) adopt(cl ari.Client, id string) {
 	if err != nil || data == nil {
 		return
 	}
-	l := newLeg(s, inboundInfo(id, *data, nil, s.cfg.Now()), data.State == "Up")
+	info := inboundInfo(id, *data, nil, s.cfg.Now())
+	info.Resumed = true
+	l := newLeg(s, info, data.State == "Up")
 	if l.isAnswered() {
 		if err := cl.Channel().MOH(key, s.cfg.AdoptMOHClass); err == nil {
 			l.mu.Lock()
