@@ -76,6 +76,12 @@ type NewCall struct {
 	PreferFor      time.Duration
 	IVRPath        []string          // nodes the caller went through
 	Data           map[string]string // caller lookup, history, collected values
+	// Resumed is when a call that was already waiting in Queue joined it,
+	// for a call taken over after a restart (sip.CallInfo.Resumed): it keeps
+	// its place (ordered by that time) and its wait counts from then; its
+	// queue.joined says resumed=1 so that it is not offered twice. Zero for
+	// a new call.
+	Resumed time.Time
 }
 
 // Escalation describes a first-line hand-over to second line.
@@ -131,6 +137,8 @@ type call struct {
 	orderAt  int64 // when the caller first joined a queue (escalations keep it)
 	seq      uint64
 	joinedNs int64 // when the call joined q
+	resumeNs int64 // NewCall.Resumed, for its first join
+	resumed  bool  // this join resumes a wait from before a restart
 	counted  bool  // counted in q.size
 	ewt      int   // estimate given at join, seconds
 	hops     int
@@ -774,6 +782,9 @@ func (e *Engine) Enqueue(nc NewCall) ([]Action, error) {
 	}
 	c := &call{id: nc.ID, caller: nc.Caller, lang: lang, basePrio: nc.Priority, tprio: e.rand32(), orderAt: e.nowNs}
 	c.ctx = CallContext{IVRPath: slices.Clone(nc.IVRPath), Data: nc.Data, Lang: lang, Arrived: e.now}
+	if r := nc.Resumed.UnixNano(); !nc.Resumed.IsZero() && r < e.nowNs {
+		c.orderAt, c.resumeNs, c.ctx.Arrived = r, r, nc.Resumed
+	}
 	if pref != nil && nc.PreferFor > 0 {
 		c.preferred, c.preferUntil = pref, e.nowNs+int64(nc.PreferFor)
 	}
@@ -787,6 +798,10 @@ func (e *Engine) join(c *call, q *queue) {
 	c.q = q
 	c.prio = c.basePrio + q.cfg.Priority
 	c.joinedNs = e.nowNs
+	c.resumed = c.resumeNs != 0
+	if c.resumed {
+		c.joinedNs, c.resumeNs = c.resumeNs, 0
+	}
 	c.counted = false
 	if !c.callback {
 		if emptyUnder(q, q.cfg.JoinWhenNoAgents) {
@@ -824,6 +839,11 @@ func (e *Engine) admit(c *call) {
 	if c.callback {
 		d["callback"] = "1"
 	}
+	if c.resumed {
+		d["resumed"] = "1"
+		d["joined_at"] = time.Unix(0, c.joinedNs).UTC().Format(time.RFC3339Nano)
+		c.resumed = false
+	}
 	e.emit(Event{Type: QueueJoined, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Priority: c.prio, Data: d})
 	if !c.callback {
 		e.act(StartMOH{CallID: c.id, Class: q.cfg.MOHClass})
@@ -834,7 +854,7 @@ func (e *Engine) admit(c *call) {
 			e.addTimer(tAnnounce, c, nil, e.nowNs+int64(q.cfg.AnnounceInterval))
 		}
 		if q.cfg.MaxWait > 0 {
-			e.addTimer(tMaxWait, c, nil, e.nowNs+int64(q.cfg.MaxWait))
+			e.addTimer(tMaxWait, c, nil, c.joinedNs+int64(q.cfg.MaxWait))
 		}
 	}
 	e.removeFromTree(c)

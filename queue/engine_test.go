@@ -778,3 +778,32 @@ func TestSetTimerAndSnapshot(t *testing.T) {
 		ids[ev.ID] = true
 	}
 }
+
+// TestResumedCallKeepsPlace: a call resumed after a restart (it had waited
+// since 60 s ago) goes before calls that joined after it, its wait counts
+// from its original join, and its queue.joined says resumed.
+func TestResumedCallKeepsPlace(t *testing.T) {
+	h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q"}}})
+	h.enqueue("new1", "q", 0)
+	h.advance(time.Second)
+	h.ok(h.e.Enqueue(NewCall{ID: "old", Caller: "+79000000001", Queue: "q", Resumed: h.clk.t.Add(-60 * time.Second)}))
+	h.advance(time.Second)
+	h.enqueue("new2", "q", 0)
+	joined := h.eventsOf(QueueJoined)
+	if len(joined) != 3 || joined[1].CallID != "old" || joined[1].Data["resumed"] != "1" || joined[0].Data["resumed"] != "" {
+		t.Fatalf("queue.joined events %+v; want the second marked resumed", joined)
+	}
+	if want := t0.Add(-59 * time.Second).UTC().Format(time.RFC3339Nano); joined[1].Data["joined_at"] != want {
+		t.Fatalf("resumed joined_at %q, want %q", joined[1].Data["joined_at"], want)
+	}
+	h.login("a1")
+	r := rings(h.last)
+	if len(r) != 1 || !strings.HasPrefix(r[0], "old>") {
+		t.Fatalf("first ring %v; the resumed call waited longest", r)
+	}
+	h.ok(h.e.RingAnswered("old", "a1"))
+	ans := h.eventsOf(QueueAnswered)
+	if len(ans) != 1 || ans[0].Data["wait_ms"] != "61000" {
+		t.Fatalf("queue.answered %+v; want wait_ms 61000 (since the original join)", ans)
+	}
+}

@@ -534,6 +534,11 @@ func (r *Runner) agentEnded(conn *agentConn) {
 	if r.conns[conn.agent] != conn || conn.detached || r.closed {
 		return
 	}
+	if end, _ := conn.leg.Ended(); end.Detached {
+		// The switch let go of the call (hotline stopping, the call goes
+		// on in Asterisk): nothing happened to it that could be recorded.
+		return
+	}
 	delete(r.conns, conn.agent)
 	c := r.eng.calls[conn.callID]
 	if c == nil {
@@ -668,6 +673,9 @@ func (r *Runner) callerEnded(rec *callRec, leg sip.Leg) {
 	defer r.mu.Unlock()
 	if r.calls[rec.id] != rec || rec.leg != leg || r.closed {
 		return // hung up by the Runner, or handed off
+	}
+	if end, _ := leg.Ended(); end.Detached {
+		return // the switch let go of the call; see agentEnded
 	}
 	rec.leg = nil
 	r.log.Info("queue caller hung up", "call", rec.id)
