@@ -406,3 +406,35 @@ func TestMoscowToday(t *testing.T) {
 		}
 	}
 }
+
+// TestResumedWait: hotline restarted while the caller waited (Asterisk
+// mode). The new process's queue.joined (resumed, joined_at = the original
+// join) continues the same visit: one offer, the wait counted from the first
+// join. When the old process's events are missing, the wait still starts at
+// joined_at.
+func TestResumedWait(t *testing.T) {
+	resumed := func(g *gen, at time.Time) queue.Event {
+		return g.ev(at, queue.QueueJoined, "c", "q", "", map[string]string{
+			"resumed": "1", "joined_at": t0.UTC().Format(time.RFC3339Nano)})
+	}
+	for _, tc := range []struct {
+		name    string
+		withOld bool
+	}{{"old join logged", true}, {"old join lost", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &gen{}
+			var evs []queue.Event
+			if tc.withOld {
+				evs = append(evs, g.ev(t0, queue.QueueJoined, "c", "q", "", nil))
+			}
+			evs = append(evs,
+				resumed(g, t0.Add(sec(70))),
+				g.ev(t0.Add(sec(90)), queue.QueueAnswered, "c", "q", "x", map[string]string{"wait_ms": "90000"}),
+			)
+			_, vs := BuildCall(evs, nil)
+			if len(vs) != 1 || vs[0].Outcome != OutcomeAnswered || !vs[0].JoinedAt.Equal(t0) || vs[0].Wait != sec(90) {
+				t.Fatalf("visits = %+v; want one answered visit joined at t0 with a 90 s wait", vs)
+			}
+		})
+	}
+}

@@ -259,6 +259,14 @@ func (m *Metrics) Publish(e queue.Event) {
 			m.agentLocked(e.Agent).state = CanonicalState(e.Data["to"])
 		}
 	case queue.QueueJoined:
+		if at, ok := resumedJoin(e); ok {
+			// A wait resumed after a restart: the process that counted the
+			// offer is gone (Prometheus sums counters across the reset).
+			if v := m.open[e.CallID]; v == nil || v.queue != e.Queue {
+				m.open[e.CallID] = &openVisit{queue: e.Queue, joinedAt: at, line: m.cfg.lineFor(e.Queue, e.Data["escalated_from"] != "")}
+			}
+			break
+		}
 		if v := m.open[e.CallID]; v != nil { // joined again with no outcome: the old wait ended
 			m.finish(e.CallID, v, OutcomeOverflowed, e.At.Sub(v.joinedAt), e.At)
 		}

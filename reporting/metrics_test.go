@@ -184,3 +184,27 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+
+// TestMetricsResumedWait: in a process restarted while a caller waited, the
+// resumed queue.joined is not a new offer, and the answer measures the wait
+// from the first join (joined_at): 25 s, over the 20 s threshold.
+func TestMetricsResumedWait(t *testing.T) {
+	base := time.Date(2024, 3, 10, 10, 0, 0, 0, time.UTC)
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg, MetricsOptions{Now: func() time.Time { return base.Add(time.Minute) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gen{}
+	m.Publish(g.ev(base.Add(sec(15)), queue.QueueJoined, "c1", "sales", "",
+		map[string]string{"resumed": "1", "joined_at": base.Format(time.RFC3339Nano)}))
+	m.Publish(g.ev(base.Add(sec(25)), queue.QueueAnswered, "c1", "sales", "a1", nil))
+	for _, c := range []struct {
+		vec  *prometheus.CounterVec
+		want float64
+	}{{m.offered, 0}, {m.answered, 1}, {m.withinT, 0}} {
+		if got := counterValue(t, c.vec.WithLabelValues("sales")); got != c.want {
+			t.Errorf("%v = %v, want %v", c.vec, got, c.want)
+		}
+	}
+}

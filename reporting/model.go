@@ -219,6 +219,19 @@ func dataMS(e queue.Event, key string) (time.Duration, bool) {
 	return time.Duration(n) * time.Millisecond, true
 }
 
+// resumedJoin reports a queue.joined of a wait resumed after a restart
+// (queue.NewCall.Resumed) and when that wait began.
+func resumedJoin(e queue.Event) (time.Time, bool) {
+	if e.Type != queue.QueueJoined || e.Data["resumed"] != "1" {
+		return time.Time{}, false
+	}
+	at, err := time.Parse(time.RFC3339Nano, e.Data["joined_at"])
+	if err != nil {
+		return e.At, true
+	}
+	return at, true
+}
+
 // SortEvents orders events by time, then by ID (IDs sort by creation).
 func SortEvents(evs []queue.Event) {
 	sort.SliceStable(evs, func(i, j int) bool {
@@ -287,6 +300,11 @@ func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
 		case queue.IVRLanguage:
 			c.Language = e.Data["lang"]
 		case queue.QueueJoined:
+			if at, ok := resumedJoin(e); ok && cur >= 0 && vs[cur].Queue == e.Queue {
+				continue // the same wait, resumed after a restart
+			} else if ok {
+				e.At = at // the earlier process's events are missing: the wait began then
+			}
 			if cur >= 0 { // joined again without an outcome: the first wait ended here
 				closeVisit(queue.Event{At: e.At}, OutcomeOverflowed)
 			}

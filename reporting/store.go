@@ -118,6 +118,15 @@ func (s *Store) Events(ctx context.Context, from, to time.Time) ([]queue.Event, 
 	return scanEvents(rows)
 }
 
+// CallEvents returns every stored event of one call, in order.
+func (s *Store) CallEvents(ctx context.Context, callID string) ([]queue.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE call_id = $1 ORDER BY at, id`, callID)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
 // span collects the earliest and latest instants a change touched.
 type span struct{ lo, hi time.Time }
 
