@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,87 +39,19 @@ import (
 // Asterisk must see hotline's generated prompts (deploy/asterisk/README.md,
 // "Prompts"): the test checks that through ARI first.
 func TestServeAsteriskMode(t *testing.T) {
-	env := map[string]string{}
-	for _, k := range []string{"HOTLINE_TEST_ARI_URL", "HOTLINE_TEST_ARI_USER", "HOTLINE_TEST_ARI_PASSWORD", "HOTLINE_TEST_ASTERISK_SIP"} {
-		if env[k] = os.Getenv(k); env[k] == "" {
-			t.Skipf("Asterisk mode end to end skipped: set HOTLINE_TEST_ARI_URL, HOTLINE_TEST_ARI_USER, "+
-				"HOTLINE_TEST_ARI_PASSWORD and HOTLINE_TEST_ASTERISK_SIP (%s is empty) for an Asterisk 22 configured from deploy/asterisk", k)
-		}
-	}
-	prefix := os.Getenv("HOTLINE_TEST_AGENT_PASSWORD_PREFIX")
-	if prefix == "" {
-		prefix = "hotline-"
-	}
-	ariURL, sipAddr := env["HOTLINE_TEST_ARI_URL"], env["HOTLINE_TEST_ASTERISK_SIP"]
-	for _, p := range []string{"hotline/menu-main", "hotline/survey-greeting", "hotline/survey-rate", "hotline/survey-solved", "hotline/survey-thanks"} {
-		req, _ := http.NewRequest(http.MethodGet, ariURL+"/sounds/"+url.PathEscape(p), nil)
-		req.SetBasicAuth(env["HOTLINE_TEST_ARI_USER"], env["HOTLINE_TEST_ARI_PASSWORD"])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("Asterisk has no sound %q (%s): copy prompts/generated/<lang>/hotline into its sounds directory "+
-				"as deploy/asterisk/README.md says", p, resp.Status)
-		}
-	}
-
-	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	env := needAsteriskEnv(t)
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"HTTPPORT", fmt.Sprint(sipptest.FreeUDPAndTCPPort(t)), "ARIURL", ariURL,
-		"ARIUSER", env["HOTLINE_TEST_ARI_USER"], "ARIPASS", env["HOTLINE_TEST_ARI_PASSWORD"]).Replace(asteriskE2EConfig)
-	cfg, err := config.Parse("asterisk-e2e.yaml", []byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(t.TempDir(), "serve.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := startServer(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		srv.shutdown(sctx)
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("serve log (tail):\n%s", sipptest.Tail(string(b), 8000))
-		}
-	})
-	api := "http://" + srv.httpLn.Addr().String()
-	events := watchEvents(t, ctx, api)
+	srv := startAsteriskServe(t, env, db.DSN, t.TempDir())
+	api := srv.api
+	events := watchEvents(t, srv.ctx, api)
+	sipAddr, prefix := env.sip, env.agentPrefix
 
 	// The phones: the trunk side (caller, later the survey's customer) at
 	// the provider's address deploy/asterisk/pjsip.conf identifies, and two
 	// agents registered with Asterisk.
-	phone := func(ip string, port int, user, password string) *siptest.Phone {
-		t.Helper()
-		eng, err := media.NewEngine(media.EngineConfig{IP: netip.MustParseAddr(ip), PortMin: 43000, PortMax: 43999})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = eng.Close() })
-		p, err := siptest.NewPhone(siptest.PhoneConfig{IP: ip, Port: port, User: user, Password: password, Media: eng,
-			AnswerDelay: 300 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Close)
-		return p
-	}
-	trunk := phone("127.0.0.31", 5390, "", "")
-	first := phone("127.0.0.32", 0, "a9", prefix+"a9")
-	second := phone("127.0.0.33", 0, "a10", prefix+"a10")
+	trunk := testPhone(t, "127.0.0.31", 5390, "", "")
+	first := testPhone(t, "127.0.0.32", 0, "a9", prefix+"a9")
+	second := testPhone(t, "127.0.0.33", 0, "a10", prefix+"a10")
 	for _, p := range []*siptest.Phone{first, second} {
 		if err := p.Register(ctxTimeout(t, 10*time.Second), sipAddr, 5*time.Minute); err != nil {
 			t.Fatalf("register %s with Asterisk: %v", p.User(), err)
@@ -221,6 +154,183 @@ func TestServeAsteriskMode(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestServeAsteriskRestart: hotline is restarted (SIGTERM-style shutdown,
+// then a new process on the same database) while a caller waits in the
+// support queue. In Asterisk mode the call is not dropped: the caller hears
+// music throughout, the new process takes the call back into the same
+// queue at its place (its wait counts from the first join), an agent who
+// logs in afterwards gets it, and the report shows one offered, answered
+// call, not an abandon plus a new call.
+func TestServeAsteriskRestart(t *testing.T) {
+	env := needAsteriskEnv(t)
+	db := pgtest.New(t)
+	spool := t.TempDir()
+	first := startAsteriskServe(t, env, db.DSN, spool)
+	events := watchEvents(t, first.ctx, first.api)
+
+	trunk := testPhone(t, "127.0.0.31", 5390, "", "")
+	agent := testPhone(t, "127.0.0.32", 0, "a9", env.agentPrefix+"a9")
+	if err := agent.Register(ctxTimeout(t, 10*time.Second), env.sip, 5*time.Minute); err != nil {
+		t.Fatalf("register a9 with Asterisk: %v", err)
+	}
+	t.Cleanup(func() { _ = agent.Register(ctxTimeout(t, 5*time.Second), env.sip, 0) })
+
+	call, err := trunk.Call(ctxTimeout(t, 20*time.Second), siptest.CallOptions{Addr: env.sip, To: "88001234567", From: "79123450001"})
+	if err != nil {
+		t.Fatalf("the 8-800 call was not answered: %v", err)
+	}
+	t.Cleanup(func() { _ = call.Hangup(ctxTimeout(t, 5*time.Second)) })
+	waitFor(t, "the menu prompt", func() bool { return call.Received() > 50 })
+	if err := call.SendDTMF(ctxTimeout(t, 5*time.Second), "1"); err != nil {
+		t.Fatal(err)
+	}
+	joined := events.wait(t, "queue.joined", func(e queue.Event) bool { return e.Type == queue.QueueJoined })
+	time.Sleep(2 * time.Second) // the caller waits (nobody is logged in)
+
+	first.stop() // hotline stops; the call stays in Asterisk
+	mark := call.Received()
+	waitFor(t, "music while hotline is down", func() bool { return call.Received() > mark+50 })
+
+	second := startAsteriskServe(t, env, db.DSN, spool)
+	events = watchEvents(t, second.ctx, second.api)
+	resumed := events.wait(t, "the call back in its queue", func(e queue.Event) bool {
+		return e.Type == queue.QueueJoined && e.CallID == joined.CallID
+	})
+	if resumed.Queue != "support" || resumed.Data["resumed"] != "1" {
+		t.Fatalf("queue.joined after the restart %+v; want support, resumed", resumed)
+	}
+	if at, err := time.Parse(time.RFC3339Nano, resumed.Data["joined_at"]); err != nil || at.Sub(joined.At).Abs() > time.Millisecond {
+		t.Fatalf("resumed joined_at %q, want the first join %s", resumed.Data["joined_at"], joined.At)
+	}
+	mark = call.Received()
+	waitFor(t, "music after the restart", func() bool { return call.Received() > mark+50 })
+
+	post(t, second.api+"/api/v1/agents/a9/login", "")
+	agentCall := nextIncoming(t, agent)
+	ans := events.wait(t, "queue.answered", func(e queue.Event) bool {
+		return e.Type == queue.QueueAnswered && e.CallID == joined.CallID
+	})
+	if w, _ := strconv.Atoi(ans.Data["wait_ms"]); time.Duration(w)*time.Millisecond < ans.At.Sub(joined.At)-time.Second {
+		t.Fatalf("wait_ms %s; want the wait since the first join (%s)", ans.Data["wait_ms"], ans.At.Sub(joined.At))
+	}
+	mark = agentCall.Received()
+	waitFor(t, "the caller's audio at the agent", func() bool { return agentCall.Received() > mark+50 })
+	if err := agentCall.Hangup(ctxTimeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitChan(t, "the caller to be hung up after the agent", call.Done())
+
+	var rep struct {
+		Data []struct {
+			Queue     string `json:"queue"`
+			Offered   int    `json:"offered"`
+			Answered  int    `json:"answered"`
+			Abandoned int    `json:"abandoned"`
+		} `json:"data"`
+	}
+	waitUntil(t, "the report", func() bool {
+		getJSON(t, second.api+"/api/v1/reports/queues", &rep)
+		for _, r := range rep.Data {
+			if r.Queue == "support" && r.Answered == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	for _, r := range rep.Data {
+		if r.Queue == "support" && (r.Offered != 1 || r.Abandoned != 0) {
+			t.Fatalf("report for support %+v; want 1 offered, 1 answered, 0 abandoned", r)
+		}
+	}
+}
+
+// asteriskEnv is a real Asterisk configured from deploy/asterisk (see
+// sip/asterisk TestContract).
+type asteriskEnv struct {
+	ariURL, ariUser, ariPassword, sip, agentPrefix string
+}
+
+func needAsteriskEnv(t *testing.T) asteriskEnv {
+	t.Helper()
+	env := map[string]string{}
+	for _, k := range []string{"HOTLINE_TEST_ARI_URL", "HOTLINE_TEST_ARI_USER", "HOTLINE_TEST_ARI_PASSWORD", "HOTLINE_TEST_ASTERISK_SIP"} {
+		if env[k] = os.Getenv(k); env[k] == "" {
+			t.Skipf("Asterisk mode end to end skipped: set HOTLINE_TEST_ARI_URL, HOTLINE_TEST_ARI_USER, "+
+				"HOTLINE_TEST_ARI_PASSWORD and HOTLINE_TEST_ASTERISK_SIP (%s is empty) for an Asterisk 22 configured from deploy/asterisk", k)
+		}
+	}
+	e := asteriskEnv{ariURL: env["HOTLINE_TEST_ARI_URL"], ariUser: env["HOTLINE_TEST_ARI_USER"],
+		ariPassword: env["HOTLINE_TEST_ARI_PASSWORD"], sip: env["HOTLINE_TEST_ASTERISK_SIP"],
+		agentPrefix: os.Getenv("HOTLINE_TEST_AGENT_PASSWORD_PREFIX")}
+	if e.agentPrefix == "" {
+		e.agentPrefix = "hotline-"
+	}
+	// Asterisk must see hotline's generated prompts (deploy/asterisk/README.md).
+	for _, p := range []string{"hotline/menu-main", "hotline/survey-greeting", "hotline/survey-rate", "hotline/survey-solved", "hotline/survey-thanks"} {
+		req, _ := http.NewRequest(http.MethodGet, e.ariURL+"/sounds/"+url.PathEscape(p), nil)
+		req.SetBasicAuth(e.ariUser, e.ariPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("Asterisk has no sound %q (%s): copy prompts/generated/<lang>/hotline into its sounds directory "+
+				"as deploy/asterisk/README.md says", p, resp.Status)
+		}
+	}
+	return e
+}
+
+// asteriskServe is a running `serve` in Asterisk mode.
+type asteriskServe struct {
+	*server
+	api  string
+	ctx  context.Context
+	stop func() // graceful shutdown, as SIGTERM does; also at cleanup
+}
+
+func startAsteriskServe(t *testing.T, env asteriskEnv, dsn, spool string) *asteriskServe {
+	t.Helper()
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	yml := strings.NewReplacer("ROOT", root, "DBURL", dsn, "SPOOL", spool,
+		"HTTPPORT", fmt.Sprint(sipptest.FreeUDPAndTCPPort(t)), "ARIURL", env.ariURL,
+		"ARIUSER", env.ariUser, "ARIPASS", env.ariPassword).Replace(asteriskE2EConfig)
+	cfg, err := config.Parse("asterisk-e2e.yaml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(t.TempDir(), "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := startServer(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+			defer c()
+			srv.shutdown(sctx)
+			cancel()
+		})
+	}
+	t.Cleanup(func() {
+		stop()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("serve log (tail):\n%s", sipptest.Tail(string(b), 8000))
+		}
+	})
+	return &asteriskServe{server: srv, api: "http://" + srv.httpLn.Addr().String(), ctx: ctx, stop: stop}
 }
 
 const asteriskE2EConfig = `
@@ -333,6 +443,23 @@ func (l *eventLog) wait(t *testing.T, what string, match func(queue.Event) bool)
 			t.Fatalf("timed out waiting for %s; events so far: %s", what, strings.Join(types, " "))
 		}
 	}
+}
+
+// testPhone is a SIP/RTP phone on ip (port 0: any).
+func testPhone(t *testing.T, ip string, port int, user, password string) *siptest.Phone {
+	t.Helper()
+	eng, err := media.NewEngine(media.EngineConfig{IP: netip.MustParseAddr(ip), PortMin: 43000, PortMax: 43999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	p, err := siptest.NewPhone(siptest.PhoneConfig{IP: ip, Port: port, User: user, Password: password, Media: eng,
+		AnswerDelay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }
 
 func nextIncoming(t *testing.T, p *siptest.Phone) *siptest.Call {
