@@ -351,8 +351,8 @@ media:
 http: {listen: "127.0.0.1:HTTPPORT"}
 database: {url: "DBURL", spool_dir: SPOOL}
 agents:
-  - {id: a9, password: unused-a9, line: 1, skills: {general: 1}, wrapup: 1s}
-  - {id: a10, password: unused-a10, line: 2, skills: {expert: 1}, wrapup: 1s}
+  - {id: a9, line: 1, skills: {general: 1}, wrapup: 1s}
+  - {id: a10, line: 2, skills: {expert: 1}, wrapup: 1s}
 queues:
   - {name: support, skill: general, line: 1, ring_timeout: 10s, announce: {every: 0s}}
   - {name: second, skill: expert, line: 2, ring_timeout: 10s, announce: {every: 0s}}

@@ -20,6 +20,8 @@ func TestAsteriskMode(t *testing.T) {
 		{"asterisk trunk without allow", "asterisk", noAllow, "asterisk:\n  url: http://a/ari\n  username: u\n  trunks: {q: \"PJSIP/%s@q\"}\n", ""},
 		{"dial string for an unknown trunk", "asterisk", "", "asterisk:\n  url: http://a/ari\n  username: u\n  trunks: {x: \"PJSIP/%s@x\"}\n", `asterisk.trunks: trunk "x" is not in sip.trunks`},
 		{"native trunk without allow", "native", noAllow, "", "sip.trunks[1].allow: at least one source address or CIDR is required"},
+		{"asterisk agent without password", "asterisk", "", "asterisk:\n  url: http://a/ari\n  username: u\nagents:\n  - {id: a1, skills: {general: 1}}\n", ""},
+		{"native agent without password", "native", "", "agents:\n  - {id: a1, skills: {general: 1}}\n", "agents[0].password: is required"},
 		{"unknown mode", "freeswitch", "", "", `t.yaml:2: sip.mode: unknown mode "freeswitch"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -388,7 +388,8 @@ func (v *validator) agents() {
 			}
 		}
 		a.Password = Secret(v.expand(p+".password", string(a.Password)))
-		if a.Password == "" {
+		// In asterisk mode phones register with Asterisk (pjsip.conf auth).
+		if a.Password == "" && v.c.SIP.Mode != "asterisk" {
 			v.errorf(p+".password", "is required")
 		}
 		if a.Line != 1 && a.Line != 2 {
