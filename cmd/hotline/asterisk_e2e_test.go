@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/internal/pgtest"
 	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/queue"
@@ -284,53 +282,14 @@ func needAsteriskEnv(t *testing.T) asteriskEnv {
 	return e
 }
 
-// asteriskServe is a running `serve` in Asterisk mode.
-type asteriskServe struct {
-	*server
-	api  string
-	ctx  context.Context
-	stop func() // graceful shutdown, as SIGTERM does; also at cleanup
-}
-
-func startAsteriskServe(t *testing.T, env asteriskEnv, dsn, spool string) *asteriskServe {
+// startAsteriskServe starts `serve` in Asterisk mode on env.
+func startAsteriskServe(t *testing.T, env asteriskEnv, dsn, spool string) *testServe {
 	t.Helper()
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	yml := strings.NewReplacer("ROOT", root, "DBURL", dsn, "SPOOL", spool,
 		"HTTPPORT", fmt.Sprint(sipptest.FreeUDPAndTCPPort(t)), "ARIURL", env.ariURL,
 		"ARIUSER", env.ariUser, "ARIPASS", env.ariPassword).Replace(asteriskE2EConfig)
-	cfg, err := config.Parse("asterisk-e2e.yaml", []byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(t.TempDir(), "serve.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := startServer(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-			defer c()
-			srv.shutdown(sctx)
-			cancel()
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("serve log (tail):\n%s", sipptest.Tail(string(b), 8000))
-		}
-	})
-	return &asteriskServe{server: srv, api: "http://" + srv.httpLn.Addr().String(), ctx: ctx, stop: stop}
+	return startTestServe(t, "asterisk-e2e.yaml", yml)
 }
 
 const asteriskE2EConfig = `
@@ -415,6 +374,19 @@ func watchEvents(t *testing.T, ctx context.Context, api string) *eventLog {
 		}
 	}()
 	return l
+}
+
+// matching returns the events so far that match.
+func (l *eventLog) matching(match func(queue.Event) bool) []queue.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []queue.Event
+	for _, e := range l.all {
+		if match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // wait returns the first event (from the start of the stream) that matches.

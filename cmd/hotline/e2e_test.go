@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/hotline-cc/hotline/internal/pgtest"
 	"github.com/hotline-cc/hotline/internal/promtest"
 	"github.com/hotline-cc/hotline/internal/sipptest"
+	"github.com/hotline-cc/hotline/queue"
 )
 
 // TestServeUnderSIPpLoad runs hotline as `serve` does (real switch, IVR,
@@ -39,34 +39,8 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 	db := pgtest.New(t)
 	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
 		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(e2eConfig)
-	cfg, err := config.Parse("e2e.yaml", []byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(t.TempDir(), "serve.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := startServer(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		srv.shutdown(sctx)
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("serve log (tail):\n%s", sipptest.Tail(string(b), 6000))
-		}
-	})
-	sipAddr := srv.native.Addr().String()
-	api := "http://" + srv.httpLn.Addr().String()
+	srv := startTestServe(t, "e2e.yaml", yml)
+	sipAddr, api := srv.native.Addr().String(), srv.api
 
 	// Agents b1 and b2 register, both pointing at one SIPp phone that answers
 	// and echoes RTP; then they log in through the API.
@@ -86,7 +60,10 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 		"-i", "127.0.0.52", "-p", "5090", "-mi", "127.0.0.52", "-mp", "6700", "-m", "1", "-timeout", "120s")
 
 	voice := filepath.Join(t.TempDir(), "voice-alaw.wav") // the callers' voice (made by sox below)
-	answered3 := watchAnswered(t, ctx, api)
+	events := watchEvents(t, srv.ctx, api)
+	answeredEvents := func() []queue.Event {
+		return events.matching(func(e queue.Event) bool { return e.Type == queue.QueueAnswered })
+	}
 	// A real Prometheus scrapes the live /metrics while the calls happen.
 	rules := filepath.Join(root, "deploy", "prometheus", "rules", "hotline.rules.yml")
 	prom := promtest.Start(t, rules, srv.httpLn.Addr().String())
@@ -98,9 +75,9 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 		"-s", "88001234567", "-key", "caller", "79123456789", "-timeout", "60s", sipAddr)
 	patient.Wait(t, "patient callers", 150*time.Second)
 	// Dispositions for the answered calls (FCR by disposition).
-	waitUntil(t, "three answered calls on the event stream", func() bool { return len(answered3.list()) == 3 })
-	for _, id := range answered3.list() {
-		post(t, api+"/api/v1/calls/"+id+"/disposition", `{"result":"resolved"}`)
+	waitUntil(t, "three answered calls on the event stream", func() bool { return len(answeredEvents()) == 3 })
+	for _, e := range answeredEvents() {
+		post(t, api+"/api/v1/calls/"+e.CallID+"/disposition", `{"result":"resolved"}`)
 	}
 	// Both agents paused: two callers with 3 s of patience give up in the
 	// queue (short abandons, the prompt takes 1 s of it).
@@ -262,46 +239,52 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
-// answeredCalls follows the live event stream and collects the ids of
-// answered calls.
-type answeredCalls struct {
-	mu  sync.Mutex
-	ids []string
+// testServe is `serve` started in-process from a YAML config; it is stopped
+// gracefully at cleanup (or earlier by stop), and its log is shown when the
+// test failed.
+type testServe struct {
+	*server
+	api  string
+	ctx  context.Context
+	stop func() // graceful shutdown, as on SIGTERM
 }
 
-func watchAnswered(t *testing.T, ctx context.Context, api string) *answeredCalls {
+func startTestServe(t *testing.T, name, yml string) *testServe {
 	t.Helper()
-	a := &answeredCalls{}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v1/events?type=queue.answered", nil)
-	resp, err := http.DefaultClient.Do(req)
+	cfg, err := config.Parse(name, []byte(yml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			data, ok := strings.CutPrefix(sc.Text(), "data:")
-			if !ok {
-				continue
-			}
-			var e struct {
-				CallID string `json:"call_id"`
-			}
-			if json.Unmarshal([]byte(strings.TrimSpace(data)), &e) == nil && e.CallID != "" {
-				a.mu.Lock()
-				a.ids = append(a.ids, e.CallID)
-				a.mu.Unlock()
-			}
+	logPath := filepath.Join(t.TempDir(), "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := startServer(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+			defer c()
+			srv.shutdown(sctx)
+			cancel()
+		})
+	}
+	t.Cleanup(func() {
+		stop()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("serve log (tail):\n%s", sipptest.Tail(string(b), 8000))
 		}
-	}()
-	return a
-}
-
-func (a *answeredCalls) list() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.ids...)
+	})
+	return &testServe{server: srv, api: "http://" + srv.httpLn.Addr().String(), ctx: ctx, stop: stop}
 }
 
 // metric reads one sample from /metrics (0 when absent).
