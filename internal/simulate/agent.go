@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/internal/config"
+
+	"github.com/hotline-cc/hotline/sip/siptest"
 )
 
 // registerExpiry is how long the agents' registrations last; they are
@@ -19,7 +21,7 @@ const registerExpiry = 5 * time.Minute
 type agent struct {
 	s       *sim
 	cfg     config.Agent
-	ph      *phone
+	ph      *siptest.Phone
 	log     *slog.Logger
 	useCode bool // feature codes instead of the API for login, pause, ready
 	ctx     context.Context
@@ -40,7 +42,7 @@ func (s *sim) startAgents(ctx context.Context) error {
 		if user == "" {
 			user = ac.ID
 		}
-		ph, err := newPhone(phoneConfig{IP: s.cfg.AgentIP, User: user, Password: ac.Password.Value(),
+		ph, err := siptest.NewPhone(siptest.PhoneConfig{UserAgent: "hotline-simulate", QuietSIP: true, IP: s.cfg.AgentIP, User: user, Password: ac.Password.Value(),
 			Media: s.agentMedia, Voice: s.cfg.Voice, Logger: s.log, Handler: a})
 		if err != nil {
 			return fmt.Errorf("agent %s: %w", ac.ID, err)
@@ -48,7 +50,7 @@ func (s *sim) startAgents(ctx context.Context) error {
 		a.ph = ph
 		s.agents = append(s.agents, a)
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = ph.register(rctx, s.cfg.SIP, registerExpiry)
+		err = ph.Register(rctx, s.cfg.SIP, registerExpiry)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("agent %s: %w (is hotline running at %s with this config?)", ac.ID, err, s.cfg.SIP)
@@ -82,9 +84,9 @@ func (s *sim) stopAgents() {
 		if err := a.s.api.do(ctx, "POST", "/api/v1/agents/"+a.cfg.ID+"/logout", nil, nil); err != nil {
 			a.log.Debug("simulate: logout", "error", err)
 		}
-		_ = a.ph.register(ctx, s.cfg.SIP, 0)
+		_ = a.ph.Register(ctx, s.cfg.SIP, 0)
 		cancel()
-		a.ph.close()
+		a.ph.Close()
 	}
 }
 
@@ -92,7 +94,7 @@ func (s *sim) stopAgents() {
 func (a *agent) keepRegistered() {
 	for sleep(a.ctx, registerExpiry/2) {
 		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
-		if err := a.ph.register(ctx, a.s.cfg.SIP, registerExpiry); err != nil && a.ctx.Err() == nil {
+		if err := a.ph.Register(ctx, a.s.cfg.SIP, registerExpiry); err != nil && a.ctx.Err() == nil {
 			a.log.Warn("simulate: re-registration failed", "error", err)
 			a.s.counts.Add(func(c *Snapshot) { c.AgentErrors++ })
 		}
@@ -133,14 +135,14 @@ func (a *agent) dialCode(ctx context.Context, code string) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := a.ph.dial(dctx, a.s.cfg.SIP, code, a.ph.user)
+	c, err := a.ph.Call(dctx, siptest.CallOptions{Addr: a.s.cfg.SIP, To: code})
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", code, err)
 	}
 	select {
 	case <-c.Done(): // hotline played the confirmation and hung up
 	case <-dctx.Done():
-		_ = c.hangup(context.Background())
+		_ = c.Hangup(context.Background())
 		return fmt.Errorf("dial %s: hotline did not hang up after the confirmation", code)
 	}
 	return nil
@@ -148,7 +150,7 @@ func (a *agent) dialCode(ctx context.Context, code string) error {
 
 // ring is the agent's phone ringing: busy on a call, it refuses; else it
 // answers after a drawn delay.
-func (a *agent) ring(c *call, cancelled <-chan struct{}) bool {
+func (a *agent) Ring(c *siptest.Call, cancelled <-chan struct{}) bool {
 	a.mu.Lock()
 	if a.busy {
 		a.mu.Unlock()
@@ -168,7 +170,7 @@ func (a *agent) ring(c *call, cancelled <-chan struct{}) bool {
 	}
 }
 
-func (a *agent) missed(*call) {
+func (a *agent) Missed(*siptest.Call) {
 	a.mu.Lock()
 	a.busy = false
 	a.mu.Unlock()
@@ -176,13 +178,13 @@ func (a *agent) missed(*call) {
 
 // answered is the agent's call: talk, maybe escalate, hang up, set the
 // disposition, after-call work, maybe a pause.
-func (a *agent) answered(c *call) {
+func (a *agent) Answered(c *siptest.Call) {
 	a.wg.Add(1)
 	defer a.wg.Done()
 	s := a.s
-	callID, queue := c.header("X-Hotline-Call"), c.header("X-Hotline-Queue")
+	callID, queue := c.Header("X-Hotline-Call"), c.Header("X-Hotline-Queue")
 	log := a.log.With("call", callID, "queue", queue)
-	st, wasEscalated := s.agentAnswered(c.from, queue)
+	st, wasEscalated := s.agentAnswered(c.From, queue)
 	talk := s.rnd.draw(s.cfg.Talk)
 	escalate := a.cfg.Line != 2 && st != nil && !wasEscalated && s.cfg.EscalateShare > 0 && s.rnd.chance(s.cfg.EscalateShare)
 	if escalate {
@@ -201,7 +203,7 @@ func (a *agent) answered(c *call) {
 			result = "escalated"
 		}
 		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = c.hangup(hctx)
+		_ = c.Hangup(hctx)
 		cancel()
 	}
 	a.mu.Lock()
@@ -225,7 +227,7 @@ func (a *agent) answered(c *call) {
 		log.Warn("simulate: disposition not taken", "error", err)
 		s.counts.Add(func(c *Snapshot) { c.AgentErrors++ })
 	} else {
-		s.people.setResolved(c.from, result == "resolved")
+		s.people.setResolved(c.From, result == "resolved")
 		s.counts.Add(func(c *Snapshot) {
 			switch result {
 			case "resolved":
@@ -240,7 +242,7 @@ func (a *agent) answered(c *call) {
 
 // escalate hands the call to second line by REFER to the escalation
 // number or by the API, and reports whether hotline took it.
-func (a *agent) escalate(c *call, st *callerState, callID string, log *slog.Logger) bool {
+func (a *agent) escalate(c *siptest.Call, st *callerState, callID string, log *slog.Logger) bool {
 	s := a.s
 	via := s.cfg.EscalateVia
 	if via == "mix" {
@@ -255,7 +257,7 @@ func (a *agent) escalate(c *call, st *callerState, callID string, log *slog.Logg
 	var err error
 	if via == "refer" {
 		var code int
-		code, err = c.refer(ctx, s.cfg.EscalationNumber)
+		code, err = c.Refer(ctx, s.cfg.EscalationNumber)
 		if err == nil && code/100 != 2 {
 			err = fmt.Errorf("REFER %s: status %d", s.cfg.EscalationNumber, code)
 		}

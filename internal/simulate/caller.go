@@ -3,6 +3,8 @@ package simulate
 import (
 	"context"
 	"time"
+
+	"github.com/hotline-cc/hotline/sip/siptest"
 )
 
 // Quiet periods that tell a prompt has ended and hotline waits for input.
@@ -20,31 +22,27 @@ func (s *sim) runCaller(ctx context.Context, seq int) {
 	log := s.log.With("caller", seq, "number", who.number)
 	s.counts.Add(func(c *Snapshot) { c.Placed++ })
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	c, err := s.trunk.dial(dctx, s.cfg.SIP, s.cfg.Number, who.number)
+	c, err := s.trunk.Call(dctx, siptest.CallOptions{Addr: s.cfg.SIP, To: s.cfg.Number, From: who.number})
 	cancel()
 	if err != nil {
-		status := 0
-		if c != nil {
-			status = c.status
-		}
-		log.Warn("simulate: call not connected", "status", status, "error", err)
+		log.Warn("simulate: call not connected", "status", siptest.StatusOf(err), "error", err)
 		s.counts.Add(func(c *Snapshot) { c.Failed++ })
 		return
 	}
 	defer func() {
 		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = c.hangup(hctx)
+		_ = c.Hangup(hctx)
 	}()
 
 	// The menu: wait for the greeting and menu prompt to end, press a key.
 	key := s.rnd.pick(s.cfg.MenuMix)
-	if !c.waitPrompt(ctx, promptQuiet, promptLimit) {
+	if !c.WaitPrompt(ctx, promptQuiet, promptLimit) {
 		s.endedInIVR(ctx, c, st, log)
 		return
 	}
 	if key == "9" { // English, then the English menu
-		if err := c.sendDigits(ctx, "9"); err != nil || !c.waitPrompt(ctx, promptQuiet, promptLimit) {
+		if err := c.SendDTMF(ctx, "9"); err != nil || !c.WaitPrompt(ctx, promptQuiet, promptLimit) {
 			s.endedInIVR(ctx, c, st, log)
 			return
 		}
@@ -56,7 +54,7 @@ func (s *sim) runCaller(ctx context.Context, seq int) {
 	if digit == "9" || digit == "none" {
 		digit = "1"
 	}
-	if err := c.sendDigits(ctx, digit); err != nil {
+	if err := c.SendDTMF(ctx, digit); err != nil {
 		s.endedInIVR(ctx, c, st, log)
 		return
 	}
@@ -126,7 +124,7 @@ func (s *sim) runCaller(ctx context.Context, seq int) {
 	}
 }
 
-func (s *sim) endedInIVR(ctx context.Context, c *call, st *callerState, log interface {
+func (s *sim) endedInIVR(ctx context.Context, c *siptest.Call, st *callerState, log interface {
 	Info(string, ...any)
 }) {
 	s.callerGone(st)
@@ -134,7 +132,7 @@ func (s *sim) endedInIVR(ctx context.Context, c *call, st *callerState, log inte
 		return
 	}
 	s.counts.Add(func(c *Snapshot) { c.EndedInIVR++ })
-	log.Info("simulate: call ended in the IVR", "hotline_hung_up", c.remoteBye.Load())
+	log.Info("simulate: call ended in the IVR", "hotline_hung_up", c.RemoteHangup())
 }
 
 func (s *sim) callerGone(st *callerState) {

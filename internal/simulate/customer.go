@@ -3,6 +3,8 @@ package simulate
 import (
 	"strconv"
 	"time"
+
+	"github.com/hotline-cc/hotline/sip/siptest"
 )
 
 // customers are the customers' phones behind the trunk: they get hotline's
@@ -10,7 +12,7 @@ import (
 // press a rating and whether the problem was solved.
 type customers struct{ s *sim }
 
-func (cs customers) ring(c *call, cancelled <-chan struct{}) bool {
+func (cs customers) Ring(c *siptest.Call, cancelled <-chan struct{}) bool {
 	s := cs.s
 	s.counts.Add(func(c *Snapshot) { c.SurveyCalls++ })
 	s.people.surveyStarted()
@@ -29,40 +31,40 @@ func (cs customers) ring(c *call, cancelled <-chan struct{}) bool {
 	}
 }
 
-func (cs customers) missed(*call) { cs.s.people.surveyEnded() }
+func (cs customers) Missed(*siptest.Call) { cs.s.people.surveyEnded() }
 
 // answered follows the survey: when the greeting and the rating question
 // have played and hotline listens, press a rating; when the "solved?"
 // question has played, press 1 (yes) or 2 (no) as the customer's last
 // call went; then wait for hotline's thanks and hangup.
-func (cs customers) answered(c *call) {
+func (cs customers) Answered(c *siptest.Call) {
 	s := cs.s
 	defer s.people.surveyEnded()
 	s.counts.Add(func(c *Snapshot) { c.SurveyAnswered++ })
 	ctx := s.surveyCtx
-	log := s.log.With("survey_to", c.to)
+	log := s.log.With("survey_to", c.To)
 	defer func() {
 		select {
 		case <-c.Done():
 		case <-time.After(20 * time.Second): // no thanks and hangup: hang up
 		case <-ctx.Done():
 		}
-		_ = c.hangup(ctx)
+		_ = c.Hangup(ctx)
 	}()
-	if !c.waitPrompt(ctx, promptQuiet, promptLimit) {
+	if !c.WaitPrompt(ctx, promptQuiet, promptLimit) {
 		log.Info("simulate: survey ended before the rating question")
 		return
 	}
 	rating := s.rnd.pick(s.cfg.RatingMix)
-	if err := c.sendDigits(ctx, rating); err != nil {
+	if err := c.SendDTMF(ctx, rating); err != nil {
 		return
 	}
 	r, _ := strconv.Atoi(rating)
 	s.counts.Add(func(c *Snapshot) { c.Ratings[r]++ })
-	if !c.waitPrompt(ctx, promptQuiet, promptLimit) {
+	if !c.WaitPrompt(ctx, promptQuiet, promptLimit) {
 		return
 	}
-	resolved, known := s.people.lastResolved(c.to)
+	resolved, known := s.people.lastResolved(c.To)
 	if !known {
 		resolved = s.rnd.chance(s.cfg.ResolvedShare)
 	}
@@ -70,7 +72,7 @@ func (cs customers) answered(c *call) {
 	if resolved {
 		digit = "1"
 	}
-	if err := c.sendDigits(ctx, digit); err != nil {
+	if err := c.SendDTMF(ctx, digit); err != nil {
 		return
 	}
 	s.counts.Add(func(c *Snapshot) {

@@ -28,6 +28,8 @@ import (
 
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/sip/media"
+
+	"github.com/hotline-cc/hotline/sip/siptest"
 )
 
 // Config is one simulation run.
@@ -158,7 +160,7 @@ type sim struct {
 	people *people
 
 	callerMedia, agentMedia *media.Engine
-	trunk                   *phone
+	trunk                   *siptest.Phone
 	agents                  []*agent
 	agentWG                 sync.WaitGroup
 	surveyCtx               context.Context // the run's context, for survey calls
@@ -274,12 +276,12 @@ func Run(ctx context.Context, cfg Config) (Snapshot, error) {
 	defer s.agentMedia.Close()
 	// One SIP socket on the trunk's outbound address: callers dial from it
 	// and the customers' phones receive the survey calls on it.
-	s.trunk, err = newPhone(phoneConfig{IP: cfg.CustomerAddr.Addr().String(), Port: int(cfg.CustomerAddr.Port()),
+	s.trunk, err = siptest.NewPhone(siptest.PhoneConfig{UserAgent: "hotline-simulate", QuietSIP: true, IP: cfg.CustomerAddr.Addr().String(), Port: int(cfg.CustomerAddr.Port()),
 		User: "trunk", Media: s.callerMedia, Voice: cfg.Voice, Logger: s.log, Handler: customers{s}})
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("trunk side (is another simulator running?): %w", err)
 	}
-	defer s.trunk.close()
+	defer s.trunk.Close()
 
 	if cfg.Progress != nil && cfg.ProgressEvery > 0 {
 		pctx, stop := context.WithCancel(ctx)
@@ -372,5 +374,20 @@ func (s *sim) waitSurveys(ctx context.Context) {
 	}
 	for i := 0; i < 30 && s.people.surveysActive() > 0 && ctx.Err() == nil; i++ {
 		sleep(ctx, time.Second) // let a survey in progress finish
+	}
+}
+
+// sleep waits d or until ctx is done; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

@@ -49,6 +49,30 @@ type PhoneConfig struct {
 	// AnswerDelay is how long an Answer-mode phone rings first.
 	AnswerDelay time.Duration
 	Logger      *slog.Logger
+	// UserAgent is the User-Agent header; default User.
+	UserAgent string
+	// Voice is what the phone sends while a call is up; default a 440 Hz
+	// tone.
+	Voice *media.Sound
+	// QuietSIP keeps only sipgo's errors in the log (it logs every
+	// retransmission and dialog detail otherwise).
+	QuietSIP bool
+	// Handler, when set, decides about incoming calls instead of the
+	// phone's AnswerMode (a simulated person).
+	Handler Handler
+}
+
+// Handler is what the user of a phone does with incoming calls.
+type Handler interface {
+	// Ring runs in the INVITE's handler after 180 Ringing and returns true
+	// to answer (false: 486 Busy Here). It must return when cancelled is
+	// closed (the caller gave up).
+	Ring(c *Call, cancelled <-chan struct{}) bool
+	// Answered runs in its own goroutine once the 200 OK went out.
+	Answered(c *Call)
+	// Missed runs when Ring said no, or said yes but the call could not be
+	// answered (cancelled meanwhile, no media).
+	Missed(c *Call)
 }
 
 // Phone is a small SIP user agent for tests, built on sipgo and sip/media:
@@ -90,8 +114,17 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 	port := conn.LocalAddr().(*net.UDPAddr).Port
 	local := net.JoinHostPort(cfg.IP, strconv.Itoa(port))
 	log := cfg.Logger.With("phone", cfg.User, "addr", local)
+	if cfg.QuietSIP {
+		log = slog.New(levelFilter{h: log.Handler(), min: slog.LevelError})
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = cfg.User
+	}
+	if cfg.Voice == nil {
+		cfg.Voice = Tone(440, time.Second)
+	}
 	ua, err := sipgo.NewUA(
-		sipgo.WithUserAgent(cfg.User),
+		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgentHostname(cfg.IP),
 		sipgo.WithUserAgentTransportLayerOptions(gosip.WithTransportLayerLogger(log)),
 		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(log)),
@@ -114,7 +147,7 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 	p := &Phone{
 		cfg: cfg, ua: ua, srv: srv, cli: cli, conn: conn,
 		addr:      netip.MustParseAddrPort(local),
-		tone:      Tone(440, time.Second),
+		tone:      cfg.Voice,
 		incoming:  make(chan *Call, 16),
 		calls:     map[string]*Call{},
 		regCallID: fmt.Sprintf("reg-%s-%d@%s", cfg.User, rand.Uint32(), cfg.IP),
@@ -151,6 +184,23 @@ func Tone(freq float64, d time.Duration) *media.Sound {
 		pcm[i] = int16(6000 * math.Sin(2*math.Pi*freq*float64(i)/8000))
 	}
 	return &media.Sound{Name: fmt.Sprintf("tone-%g", freq), PCM: pcm}
+}
+
+// levelFilter drops records below min.
+type levelFilter struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+func (f levelFilter) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+func (f levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelFilter{h: f.h.WithAttrs(as), min: f.min}
+}
+func (f levelFilter) WithGroup(g string) slog.Handler {
+	return levelFilter{h: f.h.WithGroup(g), min: f.min}
 }
 
 func reply(tx gosip.ServerTransaction, req *gosip.Request, code int, reason string) {
@@ -369,6 +419,10 @@ func (p *Phone) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	}
 	c.cseq.Store(uint32(1000 + rand.IntN(1000)))
 	p.track(c)
+	if p.cfg.Handler != nil {
+		p.handle(c, dlg, offer)
+		return
+	}
 	select {
 	case p.incoming <- c:
 	default:
@@ -423,6 +477,50 @@ func (p *Phone) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		return
 	}
 	close(c.answered)
+}
+
+// handle lets the Handler decide about an incoming call.
+func (p *Phone) handle(c *Call, dlg *sipgo.DialogServerSession, offer RemoteSDP) {
+	h := p.cfg.Handler
+	_ = dlg.Respond(180, "Ringing", nil)
+	missed := func(status int) {
+		c.Status = status
+		if status == 487 {
+			c.cancelled.Store(true)
+		}
+		c.finish()
+		h.Missed(c)
+	}
+	if !h.Ring(c, dlg.Context().Done()) {
+		if dlg.Context().Err() != nil {
+			missed(487)
+			return
+		}
+		_ = dlg.Respond(486, "Busy Here", nil)
+		missed(486)
+		return
+	}
+	if dlg.Context().Err() != nil {
+		missed(487)
+		return
+	}
+	stream, err := p.cfg.Media.NewStream(media.StreamConfig{Remote: offer.Addr, Codec: offer.Codec, DTMFPT: offer.DTMFPT, OnDigit: c.digit})
+	if err != nil {
+		_ = dlg.Respond(503, "Service Unavailable", nil)
+		missed(503)
+		return
+	}
+	c.mu.Lock()
+	c.stream = stream
+	c.mu.Unlock()
+	stream.Loop([]*media.Sound{p.tone})
+	if err := dlg.RespondSDP(OfferSDP(stream.LocalAddr(), &offer.Codec)); err != nil {
+		missed(487) // a CANCEL crossed the answer, or no ACK
+		return
+	}
+	c.Status = 200
+	close(c.answered)
+	go h.Answered(c)
 }
 
 func (p *Phone) onReInvite(req *gosip.Request, tx gosip.ServerTransaction) {
@@ -532,6 +630,49 @@ func (c *Call) finish() {
 		c.p.mu.Unlock()
 		close(c.done)
 	})
+}
+
+// Header returns a header of the INVITE of a received call ("" if absent
+// or for a placed call).
+func (c *Call) Header(name string) string {
+	if c.uas == nil {
+		return ""
+	}
+	if h := c.uas.InviteRequest.GetHeader(name); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// WaitPrompt waits until the other side has played something and then
+// been quiet for quiet (hotline sends RTP only while it plays: a quiet
+// stream after a prompt means it waits for input). It returns false if
+// that did not happen within limit, or the call or ctx ended.
+func (c *Call) WaitPrompt(ctx context.Context, quiet, limit time.Duration) bool {
+	st := c.mediaStream()
+	if st == nil {
+		return false
+	}
+	base := st.Stats().PacketsReceived
+	deadline := time.Now().Add(limit)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-c.done:
+			return false
+		case now := <-t.C:
+			s := st.Stats()
+			if s.PacketsReceived > base+5 && now.Sub(s.LastReceived) >= quiet {
+				return true
+			}
+			if now.After(deadline) {
+				return false
+			}
+		}
+	}
 }
 
 // Answered is closed once the call is answered.
