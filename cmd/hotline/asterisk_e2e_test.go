@@ -121,13 +121,23 @@ func TestServeAsteriskMode(t *testing.T) {
 	if !strings.HasSuffix(survey.To, caller) {
 		t.Fatalf("the survey called %q, want the caller's number %s", survey.To, caller)
 	}
-	time.Sleep(6 * time.Second) // greeting and the rating question
+	// Answer each question once the bot waits for input (its prompt ended).
+	if !survey.WaitPrompt(ctxTimeout(t, 30*time.Second), time.Second, 30*time.Second) {
+		t.Fatal("the survey's rating question never ended")
+	}
 	if err := survey.SendDTMF(ctxTimeout(t, 5*time.Second), "4"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second) // the "solved?" question
+	if !survey.WaitPrompt(ctxTimeout(t, 30*time.Second), time.Second, 30*time.Second) {
+		t.Fatal("the survey's solved question never ended")
+	}
+	// The bot may thank and hang up while the digit's last packets go out.
 	if err := survey.SendDTMF(ctxTimeout(t, 5*time.Second), "1"); err != nil {
-		t.Fatal(err)
+		select {
+		case <-survey.Done(): // the call ended under the digit: the event below says whether it counted
+		case <-time.After(2 * time.Second):
+			t.Fatal(err)
+		}
 	}
 	done := events.wait(t, "survey.completed", func(e queue.Event) bool { return e.Type == queue.SurveyCompleted && e.CallID == callID })
 	if done.Data["rating"] != "4" || done.Data["solved"] != "yes" {

@@ -250,9 +250,11 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*se
 	var presence interface{ Registered(string) bool }
 	switch cfg.SIP.Mode {
 	case "asterisk":
-		if s.sw, err = asterisk.New(asteriskConfig(cfg, log)); err != nil {
+		asw, err := asterisk.New(asteriskConfig(cfg, log))
+		if err != nil {
 			return nil, err
 		}
+		s.sw, presence = asw, asw // presence: Asterisk's endpoint states
 	default:
 		if s.native, err = native.New(nativeConfig(cfg, s.media, log)); err != nil {
 			return nil, err

@@ -604,3 +604,39 @@ func TestCauseMapping(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistered: the queue asks Registered before ringing an agent. The
+// switch follows the agents' PJSIP endpoint states (read at connection,
+// then EndpointStateChange); only an endpoint Asterisk calls offline is not
+// rung, and an unknown one is.
+func TestRegistered(t *testing.T) {
+	f := start(t, nil, func(c *fakeClient) { c.eps = map[string]string{"a1": "online", "a2": "offline"} })
+	f.rec.waitCall(t, "subscribe", "hotline")
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	eventually("a2 offline from the listing", func() bool { return !f.sw.Registered("a2") })
+	if !f.sw.Registered("a1") || !f.sw.Registered("a3") {
+		t.Fatal("an online or unknown agent counts as not registered")
+	}
+	f.cl.send(&ari.EndpointStateChange{EventData: evData("EndpointStateChange"),
+		Endpoint: ari.EndpointData{Technology: "PJSIP", Resource: "a1", State: "offline"}})
+	eventually("a1 offline after its event", func() bool { return !f.sw.Registered("a1") })
+	f.cl.send(&ari.EndpointStateChange{EventData: evData("EndpointStateChange"),
+		Endpoint: ari.EndpointData{Technology: "PJSIP", Resource: "a2", State: "online"}})
+	eventually("a2 online after its event", func() bool { return f.sw.Registered("a2") })
+
+	// A dial string that is not TECH/%s: no states, everybody is rung.
+	g := start(t, func(c *Config) { c.AgentEndpoint = "PJSIP/%s@office" }, func(c *fakeClient) { c.eps = map[string]string{"a2": "offline"} })
+	time.Sleep(50 * time.Millisecond)
+	if !g.sw.Registered("a2") || g.rec.has("subscribe", "") {
+		t.Fatal("presence used for a dial string it cannot map to an endpoint")
+	}
+}

@@ -92,7 +92,8 @@ type fakeClient struct {
 	app     ari.ApplicationData
 	bridges map[string][]string
 	chans   map[string]*ari.ChannelData
-	down    atomic.Bool // Info fails: Asterisk is unreachable
+	down    atomic.Bool       // Info fails: Asterisk is unreachable
+	eps     map[string]string // PJSIP resource → state
 	startup time.Time
 	mu      sync.Mutex
 }
@@ -108,6 +109,7 @@ func (c *fakeClient) Bridge() ari.Bridge           { return &fakeBridge{c: c} }
 func (c *fakeClient) Playback() ari.Playback       { return &fakePlayback{c: c} }
 func (c *fakeClient) Asterisk() ari.Asterisk       { return &fakeAsterisk{c: c} }
 func (c *fakeClient) Application() ari.Application { return &fakeApplication{c: c} }
+func (c *fakeClient) Endpoint() ari.Endpoint       { return &fakeEndpoint{c: c} }
 func (c *fakeClient) send(e ari.Event)             { c.bus.Send(e) }
 func (c *fakeClient) ApplicationName() string      { return "hotline" }
 
@@ -190,6 +192,33 @@ func (f *fakeAsterisk) Info(*ari.Key) (*ari.AsteriskInfo, error) {
 type fakeApplication struct {
 	ari.Application
 	c *fakeClient
+}
+
+func (f *fakeApplication) Subscribe(k *ari.Key, source string) error {
+	f.c.rec.add("subscribe", k.ID, source)
+	return nil
+}
+
+type fakeEndpoint struct {
+	ari.Endpoint
+	c *fakeClient
+}
+
+func (f *fakeEndpoint) ListByTech(tech string, _ *ari.Key) ([]*ari.Key, error) {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	var keys []*ari.Key
+	for r := range f.c.eps {
+		keys = append(keys, ari.NewKey(ari.EndpointKey, ari.EndpointID(tech, r)))
+	}
+	return keys, nil
+}
+
+func (f *fakeEndpoint) Data(k *ari.Key) (*ari.EndpointData, error) {
+	tech, res, _ := strings.Cut(k.ID, "/") // ari.EndpointID
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	return &ari.EndpointData{Technology: tech, Resource: res, State: f.c.eps[res]}, nil
 }
 
 func (f *fakeApplication) Data(*ari.Key) (*ari.ApplicationData, error) {

@@ -44,7 +44,7 @@ func connectNative(ctx context.Context, cfg Config) (ari.Client, error) {
 		cancel()
 		return nil, fmt.Errorf("asterisk: ARI %s: %w", cfg.URL, err)
 	}
-	return closer{Client: c, cancel: cancel}, nil
+	return &closer{Client: c, cancel: cancel}, nil // a pointer: clients are compared
 }
 
 // closer closes the connection without the library's Close, which writes

@@ -505,3 +505,17 @@ func TestRealReferUnbridged(t *testing.T) {
 		t.Fatal("the agent's leg ended after a failed REFER")
 	}
 }
+
+// TestRealRegistered: Registered follows a phone registering with Asterisk
+// and unregistering (PJSIP endpoint online/offline).
+func TestRealRegistered(t *testing.T) {
+	env := needAsterisk(t)
+	sw := env.start(t)
+	waitFor(t, "a10 offline before its phone registers", func() bool { return !sw.Registered("a10") })
+	p := env.phone(t, "127.0.0.33", 0, "a10")
+	waitFor(t, "a10 registered", func() bool { return sw.Registered("a10") })
+	if err := p.Register(ctxFor(t, 5*time.Second), env.sip, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a10 offline after unregistering", func() bool { return !sw.Registered("a10") })
+}

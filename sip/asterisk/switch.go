@@ -172,6 +172,7 @@ type Switch struct {
 	legs      map[string]*leg         // by channel ID
 	pending   map[string]*pendingDial // originated, not yet answered, by channel ID
 	playbacks map[string]chan string  // playback ID → final state
+	endpoints map[string]string       // "PJSIP/a1" → Asterisk's endpoint state
 	orphans   map[string][]string     // adopted bridge ID → its channels
 	orphanOf  map[string]string       // channel ID → adopted bridge ID
 	// hangupLater holds channels hung up during an outage (ID → reason).
@@ -207,6 +208,7 @@ func New(cfg Config) (*Switch, error) {
 		pending:     map[string]*pendingDial{},
 		playbacks:   map[string]chan string{},
 		orphans:     map[string][]string{},
+		endpoints:   map[string]string{},
 		orphanOf:    map[string]string{},
 		hangupLater: map[string]string{},
 	}, nil
@@ -251,6 +253,69 @@ func (s *Switch) Close() {
 		}
 		close(s.incoming)
 	})
+}
+
+// agentTech is the channel technology of Config.AgentEndpoint when it is
+// of the form "TECH/%s" (then an agent's endpoint state can be known), else
+// "".
+func (s *Switch) agentTech() string {
+	tech, rest, ok := strings.Cut(s.cfg.AgentEndpoint, "/")
+	if !ok || rest != "%s" || tech == "" {
+		return ""
+	}
+	return tech
+}
+
+// watchEndpoints keeps the agents' endpoint states for Registered: the
+// application subscribes to the technology's endpoint events, and the
+// current states are read once per connection in the background (what
+// was missed during an outage is not trusted).
+func (s *Switch) watchEndpoints(cl ari.Client) {
+	tech := s.agentTech()
+	s.mu.Lock()
+	s.endpoints = map[string]string{}
+	s.mu.Unlock()
+	if tech == "" {
+		return
+	}
+	if err := cl.Application().Subscribe(ari.NewKey(ari.ApplicationKey, s.cfg.Application), "endpoint:"+tech); err != nil {
+		s.log.Warn("ari: cannot follow agents' endpoint states; agents are dialled without checking", "error", err)
+		return
+	}
+	go func() {
+		keys, err := cl.Endpoint().ListByTech(tech, nil)
+		if err != nil {
+			s.log.Warn("ari: cannot list endpoints", "technology", tech, "error", err)
+			return
+		}
+		for _, k := range keys {
+			d, err := cl.Endpoint().Data(k)
+			if err != nil || d == nil {
+				continue
+			}
+			id := d.Technology + "/" + d.Resource
+			s.mu.Lock()
+			if _, seen := s.endpoints[id]; !seen && s.client == cl { // an event is newer
+				s.endpoints[id] = d.State
+			}
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// Registered reports whether an agent's phone can be rung: false only when
+// Asterisk says its endpoint is offline (no registered contact). It never
+// blocks on Asterisk; an endpoint whose state is not known yet counts as
+// registered (the dial then decides).
+func (s *Switch) Registered(user string) bool {
+	tech := s.agentTech()
+	if tech == "" {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.endpoints[tech+"/"+user]
+	return !ok || st != "offline"
 }
 
 // closing reports whether Close has begun.
@@ -324,6 +389,7 @@ func (s *Switch) run(ctx context.Context, first chan<- error) {
 			s.log.Warn("asterisk restarted while hotline was disconnected: calls in progress are gone")
 		}
 		s.resync(cl)
+		s.watchEndpoints(cl)
 		s.log.Info("ari connected", "application", s.cfg.Application)
 		if first != nil {
 			first <- nil
@@ -460,6 +526,10 @@ func (s *Switch) handle(cl ari.Client, e ari.Event) {
 		if l := s.legFor(ev.Channel.ID); l != nil {
 			l.emit(sip.HoldEvent{Hold: false, At: s.cfg.Now()})
 		}
+	case *ari.EndpointStateChange:
+		s.mu.Lock()
+		s.endpoints[ev.Endpoint.Technology+"/"+ev.Endpoint.Resource] = ev.Endpoint.State
+		s.mu.Unlock()
 	}
 }
 
