@@ -606,12 +606,10 @@ func TestCauseMapping(t *testing.T) {
 }
 
 // TestRegistered: the queue asks Registered before ringing an agent. The
-// switch follows the agents' PJSIP endpoint states (read at connection,
-// then EndpointStateChange); only an endpoint Asterisk calls offline is not
-// rung, and an unknown one is.
+// switch polls the agents' PJSIP endpoint states (at connection, then every
+// heartbeat); an endpoint the poll found offline is checked again live
+// before the agent is skipped, online and unknown ones are rung.
 func TestRegistered(t *testing.T) {
-	f := start(t, nil, func(c *fakeClient) { c.eps = map[string]string{"a1": "online", "a2": "offline"} })
-	f.rec.waitCall(t, "subscribe", "hotline")
 	eventually := func(what string, ok func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -622,21 +620,38 @@ func TestRegistered(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	eventually("a2 offline from the listing", func() bool { return !f.sw.Registered("a2") })
+	setState := func(f *fixture, r, st string) {
+		f.cl.mu.Lock()
+		f.cl.eps[r] = st
+		f.cl.mu.Unlock()
+	}
+	// No polling after the first (heartbeat 1 h).
+	f := start(t, nil, func(c *fakeClient) { c.eps = map[string]string{"a1": "online", "a2": "offline"} })
+	eventually("a2 offline", func() bool { return !f.sw.Registered("a2") })
 	if !f.sw.Registered("a1") || !f.sw.Registered("a3") {
 		t.Fatal("an online or unknown agent counts as not registered")
 	}
-	f.cl.send(&ari.EndpointStateChange{EventData: evData("EndpointStateChange"),
-		Endpoint: ari.EndpointData{Technology: "PJSIP", Resource: "a1", State: "offline"}})
-	eventually("a1 offline after its event", func() bool { return !f.sw.Registered("a1") })
-	f.cl.send(&ari.EndpointStateChange{EventData: evData("EndpointStateChange"),
-		Endpoint: ari.EndpointData{Technology: "PJSIP", Resource: "a2", State: "online"}})
-	eventually("a2 online after its event", func() bool { return f.sw.Registered("a2") })
+	setState(f, "a2", "online") // the phone registered after the poll
+	if !f.sw.Registered("a2") {
+		t.Fatal("a stale offline state kept an agent who registered since from being rung")
+	}
+	reads := f.cl.epReads.Load()
+	if f.sw.Registered("a2"); f.cl.epReads.Load() != reads {
+		t.Fatal("an online agent cost a request to Asterisk")
+	}
+
+	// Polling follows changes.
+	g := start(t, func(c *Config) { c.Heartbeat = 10 * time.Millisecond },
+		func(c *fakeClient) { c.eps = map[string]string{"a1": "online"} })
+	time.Sleep(30 * time.Millisecond)
+	setState(g, "a1", "offline")
+	eventually("a1 offline at a later poll", func() bool { return !g.sw.Registered("a1") })
 
 	// A dial string that is not TECH/%s: no states, everybody is rung.
-	g := start(t, func(c *Config) { c.AgentEndpoint = "PJSIP/%s@office" }, func(c *fakeClient) { c.eps = map[string]string{"a2": "offline"} })
+	h := start(t, func(c *Config) { c.AgentEndpoint = "PJSIP/%s@office"; c.Heartbeat = 10 * time.Millisecond },
+		func(c *fakeClient) { c.eps = map[string]string{"a2": "offline"} })
 	time.Sleep(50 * time.Millisecond)
-	if !g.sw.Registered("a2") || g.rec.has("subscribe", "") {
+	if !h.sw.Registered("a2") || h.cl.epReads.Load() != 0 {
 		t.Fatal("presence used for a dial string it cannot map to an endpoint")
 	}
 }

@@ -94,6 +94,7 @@ type fakeClient struct {
 	chans   map[string]*ari.ChannelData
 	down    atomic.Bool       // Info fails: Asterisk is unreachable
 	eps     map[string]string // PJSIP resource → state
+	epReads atomic.Int32      // EndpointStates calls
 	startup time.Time
 	mu      sync.Mutex
 }
@@ -109,7 +110,6 @@ func (c *fakeClient) Bridge() ari.Bridge           { return &fakeBridge{c: c} }
 func (c *fakeClient) Playback() ari.Playback       { return &fakePlayback{c: c} }
 func (c *fakeClient) Asterisk() ari.Asterisk       { return &fakeAsterisk{c: c} }
 func (c *fakeClient) Application() ari.Application { return &fakeApplication{c: c} }
-func (c *fakeClient) Endpoint() ari.Endpoint       { return &fakeEndpoint{c: c} }
 func (c *fakeClient) send(e ari.Event)             { c.bus.Send(e) }
 func (c *fakeClient) ApplicationName() string      { return "hotline" }
 
@@ -194,33 +194,6 @@ type fakeApplication struct {
 	c *fakeClient
 }
 
-func (f *fakeApplication) Subscribe(k *ari.Key, source string) error {
-	f.c.rec.add("subscribe", k.ID, source)
-	return nil
-}
-
-type fakeEndpoint struct {
-	ari.Endpoint
-	c *fakeClient
-}
-
-func (f *fakeEndpoint) ListByTech(tech string, _ *ari.Key) ([]*ari.Key, error) {
-	f.c.mu.Lock()
-	defer f.c.mu.Unlock()
-	var keys []*ari.Key
-	for r := range f.c.eps {
-		keys = append(keys, ari.NewKey(ari.EndpointKey, ari.EndpointID(tech, r)))
-	}
-	return keys, nil
-}
-
-func (f *fakeEndpoint) Data(k *ari.Key) (*ari.EndpointData, error) {
-	tech, res, _ := strings.Cut(k.ID, "/") // ari.EndpointID
-	f.c.mu.Lock()
-	defer f.c.mu.Unlock()
-	return &ari.EndpointData{Technology: tech, Resource: res, State: f.c.eps[res]}, nil
-}
-
 func (f *fakeApplication) Data(*ari.Key) (*ari.ApplicationData, error) {
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
@@ -253,6 +226,18 @@ func start(t *testing.T, mutate func(*Config), prepare func(*fakeClient)) *fixtu
 		Heartbeat:  time.Hour, BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond,
 		TransferGrace: 200 * time.Millisecond,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		EndpointStates: func(_ context.Context, _ Config, _, resource string) (map[string]string, error) {
+			f.cl.mu.Lock()
+			defer f.cl.mu.Unlock()
+			f.cl.epReads.Add(1)
+			out := map[string]string{}
+			for r, st := range f.cl.eps {
+				if resource == "" || r == resource {
+					out["PJSIP/"+r] = st
+				}
+			}
+			return out, nil
+		},
 		Connect: func(ctx context.Context, cfg Config) (ari.Client, error) {
 			select {
 			case c := <-f.clients:

@@ -14,9 +14,11 @@ package asterisk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -83,6 +85,10 @@ type Config struct {
 	// Connect opens an ARI client; default: the library's native client
 	// (tests pass fakes).
 	Connect func(ctx context.Context, cfg Config) (ari.Client, error)
+	// EndpointStates reads the states of a technology's endpoints ("PJSIP/a1"
+	// → "online"), or of one when resource is set; default: GET
+	// /endpoints/{tech}[/{resource}] at URL (tests pass fakes).
+	EndpointStates func(ctx context.Context, cfg Config, tech, resource string) (map[string]string, error)
 }
 
 // defaultConnect opens the library's native client; nil in builds without
@@ -142,6 +148,9 @@ func (c *Config) defaults() error {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.EndpointStates == nil {
+		c.EndpointStates = endpointStates
 	}
 	if c.TransferGrace == 0 {
 		c.TransferGrace = 5 * time.Second
@@ -266,56 +275,112 @@ func (s *Switch) agentTech() string {
 	return tech
 }
 
-// watchEndpoints keeps the agents' endpoint states for Registered: the
-// application subscribes to the technology's endpoint events, and the
-// current states are read once per connection in the background (what
-// was missed during an outage is not trusted).
-func (s *Switch) watchEndpoints(cl ari.Client) {
+// pollEndpoints refreshes the agents' endpoint states for Registered, once
+// at connection and then every Heartbeat, with one request for all of the
+// technology's endpoints. (Subscribing the application to
+// "endpoint:PJSIP" for EndpointStateChange instead makes Asterisk deliver
+// every channel event of those endpoints twice, once per subscription:
+// measured on Asterisk 22, digits came in pairs.)
+func (s *Switch) pollEndpoints(stop <-chan struct{}) {
 	tech := s.agentTech()
-	s.mu.Lock()
-	s.endpoints = map[string]string{}
-	s.mu.Unlock()
 	if tech == "" {
 		return
 	}
-	if err := cl.Application().Subscribe(ari.NewKey(ari.ApplicationKey, s.cfg.Application), "endpoint:"+tech); err != nil {
-		s.log.Warn("ari: cannot follow agents' endpoint states; agents are dialled without checking", "error", err)
-		return
-	}
-	go func() {
-		keys, err := cl.Endpoint().ListByTech(tech, nil)
-		if err != nil {
-			s.log.Warn("ari: cannot list endpoints", "technology", tech, "error", err)
-			return
-		}
-		for _, k := range keys {
-			d, err := cl.Endpoint().Data(k)
-			if err != nil || d == nil {
-				continue
-			}
-			id := d.Technology + "/" + d.Resource
+	t := time.NewTicker(s.cfg.Heartbeat)
+	defer t.Stop()
+	warned := false
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ConnectTimeout)
+		states, err := s.cfg.EndpointStates(ctx, s.cfg, tech, "")
+		cancel()
+		switch {
+		case err != nil && !warned:
+			s.log.Warn("ari: cannot read the agents' endpoint states; agents are rung without checking", "error", err)
+			warned = true
+		case err == nil:
 			s.mu.Lock()
-			if _, seen := s.endpoints[id]; !seen && s.client == cl { // an event is newer
-				s.endpoints[id] = d.State
-			}
+			s.endpoints = states
 			s.mu.Unlock()
+			warned = false
 		}
-	}()
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// endpointStates reads GET /endpoints/{tech} ("PJSIP/a1" → state), or
+// /endpoints/{tech}/{resource} for one. The library's ListByTech drops the
+// state and would need a request per endpoint.
+func endpointStates(ctx context.Context, cfg Config, tech, resource string) (map[string]string, error) {
+	path := "/endpoints/" + url.PathEscape(tech)
+	if resource != "" {
+		path += "/" + url.PathEscape(resource)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(cfg.URL, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(cfg.Username, cfg.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	type endpoint struct {
+		Technology, Resource, State string
+	}
+	var list []endpoint
+	if resource != "" {
+		var one endpoint
+		err = json.NewDecoder(resp.Body).Decode(&one)
+		list = append(list, one)
+	} else {
+		err = json.NewDecoder(resp.Body).Decode(&list)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	out := make(map[string]string, len(list))
+	for _, e := range list {
+		out[e.Technology+"/"+e.Resource] = e.State
+	}
+	return out, nil
 }
 
 // Registered reports whether an agent's phone can be rung: false only when
-// Asterisk says its endpoint is offline (no registered contact). It never
-// blocks on Asterisk; an endpoint whose state is not known yet counts as
+// Asterisk says its endpoint is offline (no registered contact). An offline
+// state from the last poll is checked again with Asterisk first (the phone
+// may have registered since: a refusal counts as the agent's miss), so
+// this may take one request; an unknown state, or no answer, counts as
 // registered (the dial then decides).
 func (s *Switch) Registered(user string) bool {
 	tech := s.agentTech()
 	if tech == "" {
 		return true
 	}
+	id := tech + "/" + user
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, ok := s.endpoints[tech+"/"+user]
-	return !ok || st != "offline"
+	st, ok := s.endpoints[id]
+	s.mu.Unlock()
+	if !ok || st != "offline" {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	fresh, err := s.cfg.EndpointStates(ctx, s.cfg, tech, user)
+	if err != nil {
+		return true
+	}
+	s.mu.Lock()
+	s.endpoints[id] = fresh[id]
+	s.mu.Unlock()
+	return fresh[id] != "offline"
 }
 
 // closing reports whether Close has begun.
@@ -389,7 +454,6 @@ func (s *Switch) run(ctx context.Context, first chan<- error) {
 			s.log.Warn("asterisk restarted while hotline was disconnected: calls in progress are gone")
 		}
 		s.resync(cl)
-		s.watchEndpoints(cl)
 		s.log.Info("ari connected", "application", s.cfg.Application)
 		if first != nil {
 			first <- nil
@@ -424,6 +488,7 @@ func (s *Switch) serve(ctx context.Context, cl ari.Client, sub ari.Subscription,
 	stop := make(chan struct{})
 	defer close(stop)
 	go s.heartbeat(cl, startup, lost, stop)
+	go s.pollEndpoints(stop)
 	for {
 		select {
 		case <-ctx.Done():
@@ -526,10 +591,6 @@ func (s *Switch) handle(cl ari.Client, e ari.Event) {
 		if l := s.legFor(ev.Channel.ID); l != nil {
 			l.emit(sip.HoldEvent{Hold: false, At: s.cfg.Now()})
 		}
-	case *ari.EndpointStateChange:
-		s.mu.Lock()
-		s.endpoints[ev.Endpoint.Technology+"/"+ev.Endpoint.Resource] = ev.Endpoint.State
-		s.mu.Unlock()
 	}
 }
 
@@ -709,6 +770,15 @@ func (s *Switch) resync(cl ari.Client) {
 	if err != nil {
 		s.log.Error("ari resync: cannot list the application's channels", "error", err)
 		return
+	}
+	if len(app.EndpointIDs) > 0 || len(app.DeviceNames) > 0 {
+		// Subscriptions outlive connections in Asterisk, and a channel of a
+		// subscribed endpoint has its events delivered once more per
+		// subscription: every digit would count twice.
+		s.log.Warn("ari: the application is subscribed to endpoints or devices (by an earlier client?); "+
+			"Asterisk then sends their channels' events twice. Remove them with "+
+			"DELETE /ari/applications/"+s.cfg.Application+"/subscription?eventSource=endpoint:<tech> (repeat per subscription)",
+			"endpoints", app.EndpointIDs, "devices", app.DeviceNames)
 	}
 	live := map[string]bool{}
 	for _, id := range app.ChannelIDs {
