@@ -25,7 +25,7 @@ import (
 func runBoard(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("board", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	api := fs.String("api", "", "hotline's HTTP base URL (default: http://<http.listen of -config>)")
+	api := fs.String("api", "", "hotline's HTTP base URL (default: http://<http.listen of -config>; the API token is http.token of -config, or $HOTLINE_API_TOKEN)")
 	path := fs.String("config", "examples/hotline.yaml", "config file, for the HTTP address when -api is not given")
 	duration := fs.Duration("duration", 0, "stop after this long, with a progress bar (0: until Ctrl-C)")
 	interval := fs.Duration("interval", 0, "refresh interval (default 1s on a terminal, 10s otherwise)")
@@ -35,6 +35,7 @@ func runBoard(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	token := os.Getenv("HOTLINE_API_TOKEN")
 	if *api == "" {
 		cfg, err := loadConfig(*path, io.Discard)
 		if err != nil {
@@ -42,6 +43,9 @@ func runBoard(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		*api = "http://" + cfg.HTTP.Listen
+		if token == "" {
+			token = cfg.HTTP.Token.Value()
+		}
 	}
 	tty := false
 	switch *mode {
@@ -62,7 +66,7 @@ func runBoard(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &board{api: strings.TrimRight(*api, "/"), http: &http.Client{Timeout: 3 * time.Second},
+	b := &board{api: strings.TrimRight(*api, "/"), token: token, http: &http.Client{Timeout: 3 * time.Second},
 		start: time.Now(), duration: *duration, title: *title, whilePID: *whilePID}
 	if tty {
 		fmt.Fprint(stdout, "\x1b[?25l\x1b[H\x1b[2J") // hide the cursor, clear
@@ -107,6 +111,7 @@ func isTerminal(w io.Writer) bool {
 
 type board struct {
 	api      string
+	token    string // API bearer token ("" = none)
 	http     *http.Client
 	start    time.Time
 	duration time.Duration
@@ -192,6 +197,9 @@ func (b *board) get(ctx context.Context, path string) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", b.api+path, nil)
 	if err != nil {
 		return nil, err
+	}
+	if b.token != "" {
+		req.Header.Set("Authorization", "Bearer "+b.token)
 	}
 	res, err := b.http.Do(req)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -475,15 +476,17 @@ func (s *server) startHTTP() error {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	mux.Handle("/api/v1/", s.runner.Handler())
+	api := http.NewServeMux()
+	api.Handle("/api/v1/", s.runner.Handler())
 	if s.store != nil {
-		api := reporting.NewAPI(s.store, reporting.APIOptions{Log: s.log.With("component", "reports")})
-		mux.Handle("/api/v1/reports/", api.Handler())
+		reports := reporting.NewAPI(s.store, reporting.APIOptions{Log: s.log.With("component", "reports")})
+		api.Handle("/api/v1/reports/", reports.Handler())
 	}
 	if s.survey != nil {
-		mux.Handle("/api/v1/surveys", s.survey.Handler())
-		mux.Handle("/api/v1/surveys/", s.survey.Handler())
+		api.Handle("/api/v1/surveys", s.survey.Handler())
+		api.Handle("/api/v1/surveys/", s.survey.Handler())
 	}
+	mux.Handle("/api/", requireToken(s.cfg.HTTP.Token.Value(), api))
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", s.cfg.HTTP.Listen, err)
@@ -496,6 +499,25 @@ func (s *server) startHTTP() error {
 		}
 	}()
 	return nil
+}
+
+// requireToken lets a request through to next only with the header
+// "Authorization: Bearer <token>" (compared in constant time); an empty
+// token lets everything through (the API then listens on loopback only,
+// which the config enforces).
+func requireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
+			http.Error(w, "a valid API token is required (Authorization: Bearer <http.token>)", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // acceptCalls takes inbound legs: agents' phones go to the queue's feature

@@ -155,6 +155,7 @@ func simulateConfig(cfg *config.Config, f simFlags) (simulate.Config, error) {
 	if sc.API == "" {
 		sc.API = "http://" + cfg.HTTP.Listen
 	}
+	sc.APIToken = cfg.HTTP.Token.Value()
 	// The trunk: callers send from its address, customers answer at it.
 	name := f.trunk
 	if name == "" {

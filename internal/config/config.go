@@ -149,6 +149,11 @@ type Media struct {
 // HTTP configures the HTTP server (API, metrics, health).
 type HTTP struct {
 	Listen string `yaml:"listen"` // default "127.0.0.1:8080"
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// /api/ (agents' control, calls with caller numbers, reports, surveys);
+	// /metrics and the health checks stay open. Required when Listen is not
+	// a loopback address. Secret; ${VAR} expands.
+	Token Secret `yaml:"token"`
 }
 
 // Database configures PostgreSQL and the local spool used while it is down.

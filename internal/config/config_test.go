@@ -242,6 +242,7 @@ func TestErrors(t *testing.T) {
 		{"unknown nested key", base + "sip2: 1\nsurvey:\n  window: {form: \"10:00\"}\n", 12, `survey.window: unknown key "form" (did you mean "from"?)`},
 		{"duplicate key", base + "http: {listen: \"127.0.0.1:1\"}\nhttp: {}\n", 11, `duplicate key "http"`},
 		{"wrong kind", base + "http: 5\n", 10, `http: want a mapping, got "5"`},
+		{"api open to the network without a token", base + "http:\n  listen: 0.0.0.0:8080\n", 11, `http.token: required when http.listen (0.0.0.0:8080) is not a loopback address`},
 		{"bad timezone", base + "service: {timezone: Mars/Olympus}\n", 10, `service.timezone: unknown time zone "Mars/Olympus"`},
 		{"bad language", base + "service: {language: de}\n", 10, `service.language: "de" is not one of ru, en`},
 		{"bad duration", base + "sip:\n", 0, ""}, // placeholder replaced below
@@ -426,10 +427,11 @@ func TestAnchorsAndMerge(t *testing.T) {
 
 func TestRedacted(t *testing.T) {
 	c := mustParse(t, strings.Replace(base, "allow:", "username: u\n      password: trunkpw\n      allow:", 1)+
-		"database: {url: \"postgres://hl:dbpw@db:5432/hotline\"}\n")
+		"database: {url: \"postgres://hl:dbpw@db:5432/hotline\"}\nhttp: {listen: \"10.0.0.5:8080\", token: apitoken}\n")
 	r := c.Redacted()
-	if r.Agents[0].Password != "***" || r.SIP.Trunks[0].Password != "***" || r.Database.URL != "postgres://hl:%2A%2A%2A@db:5432/hotline" {
-		t.Errorf("redacted: %+v %+v %q", r.Agents[0], r.SIP.Trunks[0], r.Database.URL)
+	if r.Agents[0].Password != "***" || r.SIP.Trunks[0].Password != "***" || r.Database.URL != "postgres://hl:%2A%2A%2A@db:5432/hotline" ||
+		r.HTTP.Token != "***" || c.HTTP.Token.Value() != "apitoken" {
+		t.Errorf("redacted: %+v %+v %q %q", r.Agents[0], r.SIP.Trunks[0], r.Database.URL, r.HTTP.Token)
 	}
 	if c.Agents[0].Password.Value() != "p1" || c.SIP.Trunks[0].Password.Value() != "trunkpw" || !strings.Contains(c.Database.URL, "dbpw") {
 		t.Error("Redacted modified the original")

@@ -124,6 +124,9 @@ func (c *Config) Redacted() *Config {
 	}
 	r.Media.MOH = maps.Clone(c.Media.MOH)
 	r.Database.URL = redactURL(c.Database.URL)
+	if r.HTTP.Token != "" {
+		r.HTTP.Token = redacted
+	}
 	r.Asterisk.Trunks = maps.Clone(c.Asterisk.Trunks)
 	if r.Asterisk.Password != "" {
 		r.Asterisk.Password = redacted

@@ -349,8 +349,16 @@ func (v *validator) media() {
 }
 
 func (v *validator) http() {
-	if _, err := parseHostPort(v.c.HTTP.Listen); err != nil {
+	h := &v.c.HTTP
+	h.Token = Secret(v.expand("http.token", string(h.Token)))
+	ap, err := parseHostPort(h.Listen)
+	if err != nil {
 		v.errorf("http.listen", "%v", err)
+		return
+	}
+	if !ap.Addr().IsLoopback() && h.Token == "" {
+		v.r.errorAt(v.r.lineOf("http.listen"), "http.token",
+			"required when http.listen (%s) is not a loopback address: the API controls agents and shows callers' numbers", h.Listen)
 	}
 }
 

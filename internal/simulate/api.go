@@ -11,8 +11,9 @@ import (
 
 // apiClient calls hotline's HTTP API.
 type apiClient struct {
-	base string
-	http *http.Client
+	base  string
+	token string // bearer token ("" = none)
+	http  *http.Client
 }
 
 // do sends a request with an optional JSON body and decodes a JSON answer
@@ -33,6 +34,9 @@ func (a *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	res, err := a.http.Do(req)
 	if err != nil {

@@ -49,7 +49,8 @@ func TestEndToEnd(t *testing.T) {
 	for _, r := range []struct{ old, new string }{
 		{`listen: "127.0.0.1:5060"`, fmt.Sprintf(`listen: "127.0.0.1:%d"`, sipPort)},
 		{`address: "127.0.0.2:5080"`, fmt.Sprintf(`address: "127.0.0.2:%d"`, trunkPort)},
-		{`listen: "127.0.0.1:8080"`, fmt.Sprintf(`listen: "127.0.0.1:%d"`, httpPort)},
+		// The API wants a token here: simulate must send it from the config.
+		{`listen: "127.0.0.1:8080"`, fmt.Sprintf("listen: \"127.0.0.1:%d\"\n  token: e2e-api-token", httpPort)},
 		{`rtp_ports: "20000-29999"`, `rtp_ports: "36000-36999"`},
 		{`spool_dir: var/spool`, "spool_dir: " + filepath.Join(dir, "spool")},
 		{`delay: 30s `, `delay: 5s `},
@@ -84,13 +85,27 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}()
 	waitReady(t, ctx, api+"/readyz", serveLog)
-	if res, err := http.Get(api + "/api/v1/agents"); err != nil || res.StatusCode == http.StatusNotFound {
-		if res != nil {
-			res.Body.Close()
+	// The API answers only with the token; /metrics stays open.
+	for _, tc := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/api/v1/agents", "", http.StatusUnauthorized},
+		{"/api/v1/agents", "e2e-api-token", http.StatusOK},
+		{"/metrics", "", http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, api+tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
 		}
-		t.Skip("hotline serve does not serve the queue API yet (no queue Runner wired)")
-	} else {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
 		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Fatalf("GET %s with token %q: %s, want %d", tc.path, tc.token, res.Status, tc.want)
+		}
 	}
 
 	countsPath := filepath.Join(dir, "simulate.json")

@@ -37,6 +37,8 @@ type Config struct {
 	// SIP is hotline's SIP address (host:port), API its HTTP base URL
 	// ("http://127.0.0.1:8080").
 	SIP, API string
+	// APIToken is hotline's http.token, sent as a bearer token ("" = none).
+	APIToken string
 	// CallerIP is the trunk's address the callers send from; CustomerAddr
 	// the trunk's outbound address where survey calls arrive (the
 	// customers' phones listen there; callers send from it too).
@@ -258,7 +260,7 @@ func Run(ctx context.Context, cfg Config) (Snapshot, error) {
 	s := &sim{
 		cfg: cfg, log: cfg.Logger, counts: &Counts{},
 		rnd:    &rng{r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))},
-		api:    &apiClient{base: strings.TrimRight(cfg.API, "/"), http: cfg.HTTP},
+		api:    &apiClient{base: strings.TrimRight(cfg.API, "/"), token: cfg.APIToken, http: cfg.HTTP},
 		people: newPeople(),
 	}
 	s.surveyCtx = ctx
