@@ -4,7 +4,7 @@ BIN     := bin/hotline
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build test unit vet deps-test deps-demo bench run prompts demo clean
+.PHONY: all build test race unit vet deps-test deps-demo bench run prompts demo clean
 
 all: build
 
@@ -24,6 +24,10 @@ vet:
 # Every test, end-to-end ones included (real PostgreSQL, SIPp, baresip, promtool).
 test: deps-test vet prompts
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# The whole suite under the race detector (slower; clean as of this writing).
+race: deps-test vet prompts
+	$(GO) test -race $(TESTFLAGS) $(PKGS)
 
 # Unit tests only: no external peers.
 unit:
