@@ -21,6 +21,7 @@ import (
 // agents' password, as in deploy/asterisk/pjsip.conf.
 func TestContract(t *testing.T) {
 	env := needAsterisk(t)
+	env.needSounds(t, "ru", "vm-intro", "queue-thereare")
 	sw := env.start(t)
 	log := env.log
 

@@ -2,10 +2,12 @@ package asterisk
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -62,6 +64,34 @@ func (e realEnv) config() Config {
 		CallerID: "88001234567", RingTimeout: 10 * time.Second,
 		MOHClasses: []string{"default"},
 		Logger:     e.log,
+	}
+}
+
+// needSounds fails with instructions when Asterisk lacks a sound in a
+// language (GET /sounds/{name}): the suite plays Asterisk's Russian core
+// prompts.
+func (e realEnv) needSounds(t *testing.T, lang string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		req, _ := http.NewRequest(http.MethodGet, strings.TrimRight(e.url, "/")+"/sounds/"+url.PathEscape(name), nil)
+		req.SetBasicAuth(e.user, e.password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snd struct {
+			Formats []struct{ Language string }
+		}
+		err = json.NewDecoder(resp.Body).Decode(&snd)
+		resp.Body.Close()
+		found := false
+		for _, f := range snd.Formats {
+			found = found || f.Language == lang
+		}
+		if err != nil || !found {
+			t.Fatalf("Asterisk has no %q sound %q (GET /sounds: %s): install Asterisk's %s core sounds into its sounds directory "+
+				"(Debian: asterisk-core-sounds-%s-wav; see deploy/asterisk/README.md, \"Prompts\")", lang, name, resp.Status, lang, lang)
+		}
 	}
 }
 
