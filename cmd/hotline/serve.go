@@ -116,6 +116,9 @@ type mediaParts struct {
 // buildMedia loads the prompt catalog and the IVR flows (checking every
 // prompt they name) and, with withEngine, starts the RTP engine.
 func buildMedia(cfg *config.Config, log *slog.Logger, withEngine bool) (*mediaParts, error) {
+	if len(cfg.Media.Missing) > 0 {
+		return nil, cfg.Media.Missing
+	}
 	cat, err := media.NewCatalog(media.CatalogConfig{Langs: cfg.Media.Prompts, DefaultLang: cfg.Service.Language, MOH: cfg.Media.MOH})
 	if err != nil {
 		return nil, err

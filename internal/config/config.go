@@ -144,6 +144,11 @@ type Media struct {
 	// RTPPortMin and RTPPortMax are RTPPorts parsed (both inclusive).
 	RTPPortMin int `yaml:"-"`
 	RTPPortMax int `yaml:"-"`
+	// Missing lists the prompt and music-on-hold directories that do not
+	// exist, each as "FILE:LINE: path: directory ... does not exist: <what
+	// provides it>". Loading only warns (report and migrate need no
+	// sounds); what plays them (serve, check-config) refuses to start.
+	Missing ErrorList `yaml:"-"`
 }
 
 // HTTP configures the HTTP server (API, metrics, health).

@@ -367,12 +367,58 @@ func TestAllErrorsCollected(t *testing.T) {
 func TestWarnings(t *testing.T) {
 	c := mustParse(t, strings.Replace(base, "skill: general", "skill: expert", 1)+"media:\n  prompts:\n    ru: [/missing/ru, /ok]\n  moh: {default: /missing/moh}\n")
 	want := []string{
-		`test.yaml:12: media.prompts.ru[0]: directory "/missing/ru" does not exist`,
-		`test.yaml:13: media.moh.default: directory "/missing/moh" does not exist`,
 		`test.yaml:8: queues[0]: no agent can serve queue "q1" (line 1, skill "expert" at level 1 or more)`,
 	}
 	if fmt.Sprint(c.Warnings) != fmt.Sprint(want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(c.Warnings, "\n"), strings.Join(want, "\n"))
+	}
+	// Missing sound directories are not warnings: serve and check-config
+	// refuse them (TestMissingSounds).
+	missing := []string{
+		`test.yaml:12: media.prompts.ru[0]: directory "/missing/ru" does not exist`,
+		`test.yaml:13: media.moh.default: directory "/missing/moh" does not exist`,
+	}
+	if got, want := c.Media.Missing.Error(), strings.Join(missing, "\n"); got != want {
+		t.Errorf("Media.Missing:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestMissingSounds: a missing sound directory names what provides it.
+func TestMissingSounds(t *testing.T) {
+	e := testEnv()
+	e.stat = func(p string) (os.FileInfo, error) { return nil, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist} }
+	c, err := parse(file, []byte(base+"media:\n  prompts:\n    ru: [prompts/generated/ru, /usr/share/asterisk/sounds/ru]\n    en: [/usr/share/asterisk/sounds/en_US_f_Allison]\n  moh: {default: /usr/share/asterisk/moh}\n"), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`test.yaml:13: media.prompts.en[0]: directory "/usr/share/asterisk/sounds/en_US_f_Allison" does not exist: install it: apt-get install asterisk-core-sounds-en-wav`,
+		`test.yaml:12: media.prompts.ru[0]: directory "prompts/generated/ru" does not exist: generate hotline's prompts with ` + "`make prompts`" + ` (scripts/make-prompts.sh)`,
+		`test.yaml:12: media.prompts.ru[1]: directory "/usr/share/asterisk/sounds/ru" does not exist: install it: apt-get install asterisk-core-sounds-ru asterisk-core-sounds-ru-wav`,
+		`test.yaml:14: media.moh.default: directory "/usr/share/asterisk/moh" does not exist: install it: apt-get install asterisk-moh-opsound-wav`,
+	}
+	if got := c.Media.Missing.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("Media.Missing:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+func TestSoundsFix(t *testing.T) {
+	tests := []struct{ dir, want string }{
+		{"/usr/share/asterisk/sounds/ru", "install it: apt-get install asterisk-core-sounds-ru asterisk-core-sounds-ru-wav"},
+		{"/usr/share/asterisk/sounds/en_US/", "install it: apt-get install asterisk-core-sounds-en asterisk-core-sounds-en-wav"},
+		{"/usr/share/asterisk/sounds/ru/digits", "install it: apt-get install asterisk-core-sounds-ru asterisk-core-sounds-ru-wav"},
+		{"/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU", "install it: apt-get install asterisk-core-sounds-ru-wav"},
+		{"/usr/share/asterisk/moh", "install it: apt-get install asterisk-moh-opsound-wav"},
+		{"/srv/hotline/prompts/generated/en", "generate hotline's prompts with `make prompts` (scripts/make-prompts.sh)"},
+		{"/usr/share/asterisk/sounds/custom", ""},
+		{"/usr/share/asterisk/sounds/de", ""}, // Debian has no German core sounds
+		{"/usr/share/asterisk/sounds/fr_FR", "install it: apt-get install asterisk-core-sounds-fr asterisk-core-sounds-fr-wav"},
+		{"/srv/recordings", ""},
+	}
+	for _, tt := range tests {
+		if got := SoundsFix(tt.dir); got != tt.want {
+			t.Errorf("SoundsFix(%q) = %q, want %q", tt.dir, got, tt.want)
+		}
 	}
 }
 

@@ -15,6 +15,10 @@ func TestExampleFile(t *testing.T) {
 	for _, w := range c.Warnings {
 		t.Errorf("warning: %s", w)
 	}
+	// make test installs the sounds and generates the prompts it names.
+	for _, m := range c.Media.Missing {
+		t.Errorf("missing: %s", m)
+	}
 	if len(c.Agents) != 10 || len(c.Queues) != 3 || c.IVR == nil {
 		t.Fatalf("agents %d, queues %d, ivr present %v", len(c.Agents), len(c.Queues), c.IVR != nil)
 	}

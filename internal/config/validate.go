@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -101,17 +102,62 @@ func (v *validator) ident(path, what, s string) bool {
 	return true
 }
 
-// dirExists warns when a directory is missing.
-func (v *validator) dirExists(path, dir string) {
+// soundDirExists records a missing prompt or music-on-hold directory in
+// Media.Missing, with what provides it (not as a warning: commands that play
+// no sound do not need it, and those that do refuse to start).
+func (v *validator) soundDirExists(path, dir string) {
 	fi, err := v.e.stat(dir)
+	var msg string
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		v.r.warnf(path, "directory %q does not exist", dir)
+		msg = fmt.Sprintf("directory %q does not exist", dir)
 	case err != nil:
-		v.r.warnf(path, "directory %q: %v", dir, err)
+		msg = fmt.Sprintf("directory %q: %v", dir, err)
 	case !fi.IsDir():
-		v.r.warnf(path, "%q is not a directory", dir)
+		msg = fmt.Sprintf("%q is not a directory", dir)
+	default:
+		return
 	}
+	if fix := SoundsFix(dir); fix != "" {
+		msg += ": " + fix
+	}
+	v.c.Media.Missing = append(v.c.Media.Missing, &Error{File: v.r.file, Line: v.r.lineOf(path), Path: path, Msg: msg})
+}
+
+// debianSounds is where Debian's sound packages put their files.
+const debianSounds = "/usr/share/asterisk/sounds/"
+
+// debianSoundLangs are the languages Debian 12 has asterisk-core-sounds-*
+// packages for.
+var debianSoundLangs = []string{"en", "es", "fr", "it", "ru"}
+
+// SoundsFix says what provides a well-known sound directory: the Debian
+// package (Asterisk's core sounds, the opsound music on hold) or the
+// command that generates hotline's own prompts; "" when it is not known.
+func SoundsFix(dir string) string {
+	d := filepath.Clean(dir)
+	switch {
+	case d == "/usr/share/asterisk/moh":
+		return "install it: apt-get install asterisk-moh-opsound-wav"
+	case filepath.Base(filepath.Dir(d)) == "generated" && filepath.Base(filepath.Dir(filepath.Dir(d))) == "prompts":
+		return "generate hotline's prompts with `make prompts` (scripts/make-prompts.sh)"
+	case strings.HasPrefix(d, debianSounds):
+		name, _, _ := strings.Cut(strings.TrimPrefix(d, debianSounds), "/")
+		// ru, ru_RU (links made by asterisk-core-sounds-ru) or
+		// ru_RU_f_IvrvoiceRU (the files, in asterisk-core-sounds-ru-wav).
+		lang, rest, _ := strings.Cut(name, "_")
+		if !slices.Contains(debianSoundLangs, lang) {
+			return ""
+		}
+		// The first makes the links and depends on any of -wav, -gsm or
+		// -g722; hotline reads WAV.
+		pkgs := "asterisk-core-sounds-" + lang + " asterisk-core-sounds-" + lang + "-wav"
+		if strings.Contains(rest, "_") {
+			pkgs = "asterisk-core-sounds-" + lang + "-wav"
+		}
+		return "install it: apt-get install " + pkgs
+	}
+	return ""
 }
 
 func (v *validator) service() {
@@ -332,7 +378,7 @@ func (v *validator) media() {
 			v.errorf(p, "at least one directory is required")
 		}
 		for i, dir := range m.Prompts[lang] {
-			v.dirExists(joinIndex(p, i), dir)
+			v.soundDirExists(joinIndex(p, i), dir)
 		}
 	}
 	if _, ok := m.Prompts[v.c.Service.Language]; !ok && slices.Contains(languages, v.c.Service.Language) {
@@ -344,7 +390,7 @@ func (v *validator) media() {
 			v.errorf(p, "directory must not be empty")
 			continue
 		}
-		v.dirExists(p, m.MOH[class])
+		v.soundDirExists(p, m.MOH[class])
 	}
 }
 

@@ -43,8 +43,12 @@ type Engine struct {
 	onSend func(s *Stream, tick int64)
 	// onTick, when set (benchmarks), gets each tick's lateness and duration.
 	onTick func(shard int, late, took time.Duration)
-	// checkEvery is how often (in ticks) the pacers look for dead streams.
+	// checkEvery is how often (in ticks) the pacers look for dead streams;
+	// 0 leaves the checks to the caller of checkInactivity (tests).
 	checkEvery int64
+	// recvClock, when set (tests), replaces mono as the clock of the
+	// inactivity timeout: when a packet was last received, and now.
+	recvClock func() int64
 }
 
 // slotsPerTick divides each 20 ms tick into 1 ms slots. Every stream keeps
@@ -150,6 +154,15 @@ func (e *Engine) Streams() int {
 // mono is the monotonic time since the engine's epoch.
 func (e *Engine) mono() int64 { return int64(time.Since(e.epoch)) }
 
+// recvNow is the clock of the inactivity timeout (mono unless a test
+// injects one).
+func (e *Engine) recvNow() int64 {
+	if e.recvClock != nil {
+		return e.recvClock()
+	}
+	return e.mono()
+}
+
 // tickAt is the pacer tick that time t (as mono) falls in.
 func tickAt(mono int64) int64 { return mono / int64(packetDuration) }
 
@@ -190,7 +203,7 @@ func (e *Engine) pace(sh *shard, phase time.Duration) {
 			s.tick(n)
 		}
 		clear(sh.scratch)
-		if slot == 0 && e.cfg.InactivityTimeout > 0 && n%e.checkEvery == int64(sh.idx)%e.checkEvery {
+		if slot == 0 && e.cfg.InactivityTimeout > 0 && e.checkEvery > 0 && n%e.checkEvery == int64(sh.idx)%e.checkEvery {
 			sh.mu.Lock()
 			sh.scratch = sh.scratch[:0]
 			for i := range sh.slots {
@@ -210,8 +223,10 @@ func (e *Engine) pace(sh *shard, phase time.Duration) {
 	}
 }
 
+// checkInactivity times out the streams that have received nothing for the
+// inactivity timeout (unless on hold), each once.
 func (e *Engine) checkInactivity(streams []*Stream) {
-	now := e.mono()
+	now := e.recvNow()
 	limit := int64(e.cfg.InactivityTimeout)
 	for _, s := range streams {
 		if s.onTimeout == nil || s.hold.Load() || s.timedOut.Load() || s.closed.Load() {
@@ -262,7 +277,7 @@ func (e *Engine) NewStream(cfg StreamConfig) (*Stream, error) {
 		s.sender.init(conn, rc)
 	}
 	s.media.Store(packMedia(cfg.Codec, cfg.DTMFPT))
-	s.lastRecv.Store(e.mono())
+	s.lastRecv.Store(e.recvNow())
 	s.hdr = rtp.Header{Version: 2, SSRC: s.ssrc}
 
 	e.mu.Lock()

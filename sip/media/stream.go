@@ -167,7 +167,7 @@ func (s *Stream) Update(remote netip.AddrPort, codec Codec, dtmfPT uint8) {
 // SetHold marks the peer on hold (it may stop sending: no inactivity timeout).
 func (s *Stream) SetHold(hold bool) {
 	if !hold {
-		s.lastRecv.Store(s.e.mono()) // the timeout starts afresh
+		s.lastRecv.Store(s.e.recvNow()) // the timeout starts afresh
 	}
 	s.hold.Store(hold)
 }
@@ -393,7 +393,7 @@ func (s *Stream) receive() {
 		if !isDTMF && pt != PCMU.PT && pt != PCMA.PT && pt != codecPT && pt != ptComfortNoise {
 			continue // not RTP we negotiated (RTCP, stray traffic)
 		}
-		s.lastRecv.Store(s.e.mono())
+		s.lastRecv.Store(s.e.recvNow())
 		if !s.latched.Load() {
 			s.latch(from)
 		}

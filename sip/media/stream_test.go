@@ -369,48 +369,92 @@ func TestSendDTMF(t *testing.T) {
 }
 
 func TestInactivityTimeout(t *testing.T) {
+	// The timeout's clock is injected and the checks are run by the test, so
+	// what is asserted does not depend on how busy the machine is: a stream
+	// times out when the clock says it has been silent for longer than the
+	// timeout, never otherwise.
+	const timeout = 100 * time.Millisecond
+	var clock atomic.Int64
 	e := testEngine(t, 10, func(e *Engine) {
-		e.cfg.InactivityTimeout = 100 * time.Millisecond
-		e.checkEvery = 1
+		e.cfg.InactivityTimeout = timeout
+		e.checkEvery = 0 // no checks from the pacers
+		e.recvClock = clock.Load
 	})
+	check := func() {
+		e.mu.Lock()
+		streams := make([]*Stream, 0, len(e.streams))
+		for s := range e.streams {
+			streams = append(streams, s)
+		}
+		e.mu.Unlock()
+		e.checkInactivity(streams)
+	}
 	var dead, held, alive atomic.Int32
 	p := newPeer(t)
 	sDead := newStream(t, e, p, StreamConfig{OnTimeout: func() { dead.Add(1) }})
 	sHeld := newStream(t, e, p, StreamConfig{OnTimeout: func() { held.Add(1) }})
 	sHeld.SetHold(true)
 	sAlive := newStream(t, e, p, StreamConfig{OnTimeout: func() { alive.Add(1) }})
-	_ = sDead
-	// Keep sAlive fed until the dead one has timed out, and for a while after.
-	stop := make(chan struct{})
-	go func() {
-		for seq := uint16(0); ; seq++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			p.send(sAlive.LocalAddr(), rtp.Header{PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 1}, make([]byte, 160))
-			sleep20()
+	// feed gives sAlive its next packet and waits until it has been received.
+	var fed uint16
+	feed := func() {
+		p.send(sAlive.LocalAddr(), rtp.Header{PayloadType: 0, SequenceNumber: fed, Timestamp: uint32(fed) * 160, SSRC: 1}, make([]byte, 160))
+		fed++
+		eventually(t, "packet received", func() bool { return sAlive.Stats().PacketsReceived == uint64(fed) })
+	}
+	// Ten rounds of 60 ms: sAlive receives a packet in each, the others none.
+	for round := range 10 {
+		feed()
+		clock.Add(int64(60 * time.Millisecond))
+		check()
+		silent := time.Duration(clock.Load())
+		if got, want := sDead.timedOut.Load(), silent > timeout; got != want {
+			t.Fatalf("round %d: silent stream timed out = %v after %v, want %v", round, got, silent, want)
 		}
-	}()
-	eventually(t, "timeout of the dead stream", func() bool { return dead.Load() > 0 })
-	// 25 more check rounds (five timeouts' worth).
-	for range 25 {
-		sleep20()
+		if sHeld.timedOut.Load() {
+			t.Fatalf("round %d: stream on hold timed out", round)
+		}
+		if sAlive.timedOut.Load() {
+			t.Fatalf("round %d: live stream timed out", round)
+		}
 	}
-	close(stop)
+	eventually(t, "OnTimeout of the silent stream", func() bool { return dead.Load() == 1 })
+	// Off hold, the timeout starts afresh.
+	sHeld.SetHold(false)
+	feed()
+	clock.Add(int64(60 * time.Millisecond))
+	check()
+	if sHeld.timedOut.Load() {
+		t.Fatal("stream timed out 60 ms after leaving hold")
+	}
+	feed()
+	clock.Add(int64(60 * time.Millisecond))
+	check()
+	if sAlive.timedOut.Load() {
+		t.Fatal("live stream timed out")
+	}
+	if !sHeld.timedOut.Load() {
+		t.Fatal("stream did not time out 120 ms after leaving hold")
+	}
+	eventually(t, "OnTimeout after unhold", func() bool { return held.Load() == 1 })
 	if got := dead.Load(); got != 1 {
-		t.Errorf("OnTimeout called %d times, want once", got)
-	}
-	if got := held.Load(); got != 0 {
-		t.Errorf("OnTimeout called %d times on hold", got)
+		t.Errorf("OnTimeout called %d times on the silent stream, want once", got)
 	}
 	if got := alive.Load(); got != 0 {
 		t.Errorf("OnTimeout called %d times on a live stream", got)
 	}
-	// Off hold, the silent stream times out.
-	sHeld.SetHold(false)
-	eventually(t, "timeout after unhold", func() bool { return held.Load() == 1 })
+}
+
+// TestInactivityCheckedByPacer: the pacers run the inactivity check on their
+// own (real clock; only the positive outcome is awaited).
+func TestInactivityCheckedByPacer(t *testing.T) {
+	e := testEngine(t, 2, func(e *Engine) {
+		e.cfg.InactivityTimeout = 100 * time.Millisecond
+		e.checkEvery = 1
+	})
+	var dead atomic.Int32
+	newStream(t, e, newPeer(t), StreamConfig{OnTimeout: func() { dead.Add(1) }})
+	eventually(t, "timeout of a silent stream", func() bool { return dead.Load() == 1 })
 }
 
 func TestPortPool(t *testing.T) {
