@@ -386,7 +386,9 @@ func TestWarnings(t *testing.T) {
 // TestMissingSounds: a missing sound directory names what provides it.
 func TestMissingSounds(t *testing.T) {
 	e := testEnv()
-	e.stat = func(p string) (os.FileInfo, error) { return nil, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist} }
+	e.stat = func(p string) (os.FileInfo, error) {
+		return nil, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+	}
 	c, err := parse(file, []byte(base+"media:\n  prompts:\n    ru: [prompts/generated/ru, /usr/share/asterisk/sounds/ru]\n    en: [/usr/share/asterisk/sounds/en_US_f_Allison]\n  moh: {default: /usr/share/asterisk/moh}\n"), e)
 	if err != nil {
 		t.Fatal(err)
