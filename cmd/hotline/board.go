@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // runBoard is `hotline board`: a live wallboard of a running hotline in
@@ -227,7 +229,11 @@ func (b *board) getMetrics(ctx context.Context) (metricSet, error) {
 		return nil, err
 	}
 	defer body.Close()
-	return parseMetrics(io.LimitReader(body, 16<<20))
+	m, err := parseMetrics(io.LimitReader(body, 16<<20))
+	if err != nil {
+		return m, fmt.Errorf("GET /metrics: %w", err)
+	}
+	return m, nil
 }
 
 // metricSet holds samples of the Prometheus text format.
@@ -239,71 +245,43 @@ type metricSample struct {
 	value  float64
 }
 
-// parseMetrics reads the Prometheus text exposition format (only what the
-// board needs: names, labels, values; no timestamps, no escapes beyond \").
+// parseMetrics reads the Prometheus text exposition format (version
+// 0.0.4, what hotline's /metrics serves) with expfmt's parser, names
+// validated as UTF-8 (the current Prometheus rule; legacy names are a
+// subset). Every sample becomes one metricSample: histograms and summaries
+// are flattened back into their _bucket (label le), quantile, _sum and
+// _count series, the way they appear in the text. Families come in name
+// order, samples within a family in the order of the text. Timestamps are
+// dropped. A malformed line is an error naming its line (an
+// expfmt.ParseError); the samples read before it are returned with it, so
+// the board can still show them (a histogram or summary cut short by the
+// error may lack series).
 func parseMetrics(r io.Reader) (metricSet, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	names := make([]string, 0, len(fams))
+	for name := range fams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	var out metricSet
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
+	for _, name := range names {
+		vec, xerr := expfmt.ExtractSamples(&expfmt.DecodeOptions{}, fams[name])
+		if xerr != nil && err == nil {
+			err = xerr
 		}
-		s := metricSample{labels: map[string]string{}}
-		rest := line
-		if i := strings.IndexByte(line, '{'); i >= 0 {
-			j := strings.LastIndexByte(line, '}')
-			if j < i {
-				continue
+		for _, smp := range vec {
+			s := metricSample{name: string(smp.Metric[model.MetricNameLabel]), labels: make(map[string]string, len(smp.Metric)-1),
+				value: float64(smp.Value)}
+			for k, v := range smp.Metric {
+				if k != model.MetricNameLabel {
+					s.labels[string(k)] = string(v)
+				}
 			}
-			s.name = line[:i]
-			parseLabels(line[i+1:j], s.labels)
-			rest = strings.TrimSpace(line[j+1:])
-		} else {
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			s.name, rest = f[0], f[1]
-		}
-		if f := strings.Fields(rest); len(f) > 0 {
-			v, err := strconv.ParseFloat(f[0], 64)
-			if err != nil {
-				continue
-			}
-			s.value = v
 			out = append(out, s)
 		}
 	}
-	return out, sc.Err()
-}
-
-func parseLabels(s string, into map[string]string) {
-	for len(s) > 0 {
-		eq := strings.IndexByte(s, '=')
-		if eq < 0 || eq+1 >= len(s) || s[eq+1] != '"' {
-			return
-		}
-		name := strings.TrimSpace(strings.TrimLeft(s[:eq], ","))
-		var val strings.Builder
-		i := eq + 2
-		for ; i < len(s) && s[i] != '"'; i++ {
-			if s[i] == '\\' && i+1 < len(s) {
-				i++
-				if s[i] == 'n' {
-					val.WriteByte('\n')
-					continue
-				}
-			}
-			val.WriteByte(s[i])
-		}
-		into[name] = val.String()
-		if i+1 >= len(s) {
-			return
-		}
-		s = s[i+1:]
-	}
+	return out, err
 }
 
 // get returns the value of the first sample named name whose labels
