@@ -13,7 +13,7 @@
 // production calendar shipped in calendar/) and on the caller's history, and
 // ends with a [Result]: hand the call to a queue, play a closing message and
 // hang up, record a callback request, or the caller hung up. Every step is
-// published as a queue.Event (ivr.node, ivr.digits, ivr.timeout, ...).
+// published as a eventlog.Event (ivr.node, ivr.digits, ivr.timeout, ...).
 //
 // The package owns no goroutines and no global state; time comes from a
 // [Clock], caller history from a [History], prompt existence from a

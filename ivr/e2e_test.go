@@ -15,9 +15,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/ivr"
-	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/sip/media"
 	"github.com/hotline-cc/hotline/sip/native"
@@ -70,16 +70,16 @@ func (c fixedClock) Now() time.Time { return c.t }
 
 type eventLog struct {
 	mu sync.Mutex
-	ev []queue.Event
+	ev []eventlog.Event
 }
 
-func (l *eventLog) Publish(e queue.Event) {
+func (l *eventLog) Publish(e eventlog.Event) {
 	l.mu.Lock()
 	l.ev = append(l.ev, e)
 	l.mu.Unlock()
 }
 
-func (l *eventLog) count(call string, typ queue.EventType) int {
+func (l *eventLog) count(call string, typ eventlog.Type) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -91,7 +91,7 @@ func (l *eventLog) count(call string, typ queue.EventType) int {
 	return n
 }
 
-func (l *eventLog) find(call string, typ queue.EventType) (queue.Event, bool) {
+func (l *eventLog) find(call string, typ eventlog.Type) (eventlog.Event, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, e := range l.ev {
@@ -99,7 +99,7 @@ func (l *eventLog) find(call string, typ queue.EventType) (queue.Event, bool) {
 			return e, true
 		}
 	}
-	return queue.Event{}, false
+	return eventlog.Event{}, false
 }
 
 type outcome struct {
@@ -179,7 +179,7 @@ func TestSIPpCallersThroughIVR(t *testing.T) {
 			if o.res.Outcome != ivr.OutcomeQueue || o.res.Queue != "billing" {
 				t.Fatalf("result = %+v, want queue billing", o.res)
 			}
-			if e, ok := events.find(o.res.CallID, queue.IVRDigits); !ok || e.Data["digits"] != "2" {
+			if e, ok := events.find(o.res.CallID, eventlog.IVRDigits); !ok || e.Data["digits"] != "2" {
 				t.Fatalf("no ivr.digits event with 2: %+v", e)
 			}
 		}},
@@ -187,7 +187,7 @@ func TestSIPpCallersThroughIVR(t *testing.T) {
 			if o.res.Outcome != ivr.OutcomeQueue || o.res.Queue != "first-line" {
 				t.Fatalf("result = %+v, want the default queue first-line", o.res)
 			}
-			if n := events.count(o.res.CallID, queue.IVRTimeout); n != 3 {
+			if n := events.count(o.res.CallID, eventlog.IVRTimeout); n != 3 {
 				t.Fatalf("%d ivr.timeout events, want 3 (one per try)", n)
 			}
 		}},
@@ -195,7 +195,7 @@ func TestSIPpCallersThroughIVR(t *testing.T) {
 			if o.res.Outcome != ivr.OutcomeMessage || o.res.Reason != "after-hours" {
 				t.Fatalf("result = %+v, want message after-hours", o.res)
 			}
-			if e, ok := events.find(o.res.CallID, queue.IVRMessage); !ok || e.Reason != "after-hours" {
+			if e, ok := events.find(o.res.CallID, eventlog.IVRMessage); !ok || e.Reason != "after-hours" {
 				t.Fatalf("ivr.message event = %+v, want reason after-hours", e)
 			}
 			if o.end.Side != sip.SideLocal {

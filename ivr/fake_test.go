@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 	"go.yaml.in/yaml/v3"
 )
@@ -161,10 +161,10 @@ func (c *fakeClock) Now() time.Time { return c.t }
 // events records published events.
 type events struct {
 	mu  sync.Mutex
-	all []queue.Event
+	all []eventlog.Event
 }
 
-func (e *events) Publish(ev queue.Event) {
+func (e *events) Publish(ev eventlog.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.all = append(e.all, ev)
@@ -176,17 +176,17 @@ func (e *events) summary() []string {
 	for _, ev := range e.all {
 		s := string(ev.Type)
 		switch ev.Type {
-		case queue.IVRNode:
+		case eventlog.IVRNode:
 			s += " " + ev.Data["node"]
-		case queue.IVRDigits, queue.IVRInvalid:
+		case eventlog.IVRDigits, eventlog.IVRInvalid:
 			s += " " + ev.Data["node"] + " " + ev.Data["digits"]
-		case queue.IVRTimeout:
+		case eventlog.IVRTimeout:
 			s += " " + ev.Data["node"] + " try=" + ev.Data["try"]
-		case queue.IVRLanguage:
+		case eventlog.IVRLanguage:
 			s += " " + ev.Data["lang"]
-		case queue.IVRCollect:
+		case eventlog.IVRCollect:
 			s += " " + ev.Data["var"] + "=" + ev.Data["value"]
-		case queue.IVRMessage, queue.IVRCallback:
+		case eventlog.IVRMessage, eventlog.IVRCallback:
 			s += " " + ev.Reason
 		}
 		out = append(out, s)

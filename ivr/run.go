@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 )
 
@@ -85,12 +85,12 @@ type Call struct {
 // ExecutorConfig wires an Executor.
 type ExecutorConfig struct {
 	Flows     *Flows
-	Publisher queue.Publisher // required
-	History   History         // nil: lookup nodes see an empty history
-	Enqueuer  Enqueuer        // nil: Run only returns the Result for the wiring to hand over
-	Callbacks Callbacks       // nil: Run only returns the request in the Result
-	Clock     Clock           // nil: the system clock
-	Logger    *slog.Logger    // nil: slog.Default()
+	Publisher eventlog.Publisher // required
+	History   History            // nil: lookup nodes see an empty history
+	Enqueuer  Enqueuer           // nil: Run only returns the Result for the wiring to hand over
+	Callbacks Callbacks          // nil: Run only returns the request in the Result
+	Clock     Clock              // nil: the system clock
+	Logger    *slog.Logger       // nil: slog.Default()
 	// NewID makes event IDs; nil: time-ordered IDs from this executor.
 	NewID func() string
 	// MaxSteps bounds the nodes one call may visit (a guard against a
@@ -118,7 +118,7 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 		cfg.MaxSteps = 200
 	}
 	if cfg.Publisher == nil {
-		cfg.Publisher = queue.PublisherFunc(func(queue.Event) {})
+		cfg.Publisher = eventlog.PublisherFunc(func(eventlog.Event) {})
 	}
 	return &Executor{cfg: cfg}
 }
@@ -189,7 +189,7 @@ func (r *run) result(o Outcome) Result {
 	}
 }
 
-func (r *run) emit(t queue.EventType, reason string, data map[string]string) {
+func (r *run) emit(t eventlog.Type, reason string, data map[string]string) {
 	now := r.e.cfg.Clock.Now().UTC()
 	id := ""
 	if r.e.cfg.NewID != nil {
@@ -197,7 +197,7 @@ func (r *run) emit(t queue.EventType, reason string, data map[string]string) {
 	} else {
 		id = fmt.Sprintf("%016x-ivr-%06x", now.UnixNano(), r.e.seq.Add(1)&0xffffff)
 	}
-	r.e.cfg.Publisher.Publish(queue.Event{
+	r.e.cfg.Publisher.Publish(eventlog.Event{
 		ID: id, At: now, Type: t, CallID: r.call.ID, Caller: r.call.Caller.ID(), Reason: reason, Data: data,
 	})
 }
@@ -236,7 +236,7 @@ func (r *run) flow(ctx context.Context, fl *Flow) (Result, error) {
 func (r *run) nodeEvent(fl *Flow, nd *Node, extra map[string]string) {
 	data := map[string]string{"flow": fl.Name, "node": nd.Name, "type": string(nd.Type)}
 	maps.Copy(data, extra)
-	r.emit(queue.IVRNode, "", data)
+	r.emit(eventlog.IVRNode, "", data)
 }
 
 // node executes one node and says where to go next, or returns the result.
@@ -255,7 +255,7 @@ func (r *run) node(ctx context.Context, fl *Flow, nd *Node) (next string, nextFl
 	case NodeLanguage:
 		r.nodeEvent(fl, nd, nil)
 		r.call.Lang = nd.Lang
-		r.emit(queue.IVRLanguage, "", map[string]string{"lang": nd.Lang, "node": nd.Name})
+		r.emit(eventlog.IVRLanguage, "", map[string]string{"lang": nd.Lang, "node": nd.Name})
 		return nd.Next.Node, nil, res, false, nil
 	case NodeHours:
 		open := nd.Schedule.Open(r.e.cfg.Clock.Now())
@@ -338,15 +338,15 @@ func (r *run) menu(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, Resu
 		}
 		tries := strconv.Itoa(try)
 		if digits == "" {
-			r.emit(queue.IVRTimeout, "", map[string]string{"node": nd.Name, "try": tries})
+			r.emit(eventlog.IVRTimeout, "", map[string]string{"node": nd.Name, "try": tries})
 			pre = nd.TimeoutPrompts
 			continue
 		}
 		if t, ok := nd.Options[[]rune(digits)[0]]; ok {
-			r.emit(queue.IVRDigits, "", map[string]string{"node": nd.Name, "digits": digits})
+			r.emit(eventlog.IVRDigits, "", map[string]string{"node": nd.Name, "digits": digits})
 			return t.Node, nil, Result{}, false, nil
 		}
-		r.emit(queue.IVRInvalid, "", map[string]string{"node": nd.Name, "digits": digits, "try": tries})
+		r.emit(eventlog.IVRInvalid, "", map[string]string{"node": nd.Name, "digits": digits, "try": tries})
 		r.leg.FlushDigits()
 		pre = nd.InvalidPrompts
 	}
@@ -383,19 +383,19 @@ func (r *run) collect(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, R
 		}
 		tries := strconv.Itoa(try)
 		if digits == "" {
-			r.emit(queue.IVRTimeout, "", map[string]string{"node": nd.Name, "try": tries})
+			r.emit(eventlog.IVRTimeout, "", map[string]string{"node": nd.Name, "try": tries})
 			pre = nd.TimeoutPrompts
 			continue
 		}
 		if len(digits) < nd.MinDigits || nd.Pattern != nil && !nd.Pattern.MatchString(digits) {
-			r.emit(queue.IVRInvalid, "", map[string]string{"node": nd.Name, "digits": digits, "try": tries})
+			r.emit(eventlog.IVRInvalid, "", map[string]string{"node": nd.Name, "digits": digits, "try": tries})
 			r.leg.FlushDigits()
 			pre = nd.InvalidPrompts
 			continue
 		}
 		r.call.Vars[nd.Var] = digits
-		r.emit(queue.IVRDigits, "", map[string]string{"node": nd.Name, "digits": digits})
-		r.emit(queue.IVRCollect, "", map[string]string{"node": nd.Name, "var": nd.Var, "value": digits})
+		r.emit(eventlog.IVRDigits, "", map[string]string{"node": nd.Name, "digits": digits})
+		r.emit(eventlog.IVRCollect, "", map[string]string{"node": nd.Name, "var": nd.Var, "value": digits})
 		return nd.Next.Node, nil, Result{}, false, nil
 	}
 	return r.afterTries(ctx, fl, nd, pre)
@@ -507,7 +507,7 @@ func (r *run) finish(ctx context.Context, nd *Node, o Outcome, prompts []PromptR
 	if len(prompts) == 0 {
 		data["prompt"] = "none"
 	}
-	r.emit(queue.IVRMessage, reason, data)
+	r.emit(eventlog.IVRMessage, reason, data)
 	res := r.result(o)
 	res.Reason = reason
 	if err := r.leg.Hangup(sip.CauseNormal); err != nil && !errors.Is(err, sip.ErrHangup) {
@@ -539,7 +539,7 @@ func (r *run) callback(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, 
 			return "", nil, res, true, err
 		}
 	}
-	r.emit(queue.IVRCallback, nd.Reason, map[string]string{"node": nd.Name, "queue": req.Queue})
+	r.emit(eventlog.IVRCallback, nd.Reason, map[string]string{"node": nd.Name, "queue": req.Queue})
 	res, err := r.finish(ctx, nd, OutcomeCallback, nd.Prompts, nd.Reason)
 	res.Queue = req.Queue
 	return "", nil, res, true, err

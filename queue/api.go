@@ -27,7 +27,6 @@ import (
 //	POST /api/v1/calls/{id}/consult           {"queue", "reason", "notes"}
 //	POST /api/v1/calls/{id}/consult/complete
 //	POST /api/v1/calls/{id}/consult/cancel
-//	GET  /api/v1/events                       Server-Sent Events, every Event as JSON
 //
 // Errors are {"error": "..."}: 400 for invalid input, 404 for unknown ids,
 // 409 when the call or agent is not in a state that allows the request.
@@ -46,7 +45,6 @@ func (r *Runner) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/calls/{id}/escalate", r.postEscalate)
 	mux.HandleFunc("POST /api/v1/calls/{id}/consult", r.postConsult)
 	mux.HandleFunc("POST /api/v1/calls/{id}/consult/{op}", r.postConsultOp)
-	mux.Handle("GET /api/v1/events", r.hub)
 	return mux
 }
 

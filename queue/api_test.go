@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // TestAPI walks every endpoint through one centre's life: each row may
@@ -74,7 +76,7 @@ func TestAPI(t *testing.T) {
 			[]string{`"agent":"f1"`, `"result":"escalated"`}},
 		{func() {
 			c1.remoteHangup()
-			eventually(t, "c1 finished", func() bool { return h.log.count(CallFinished, "c1") == 1 })
+			eventually(t, "c1 finished", func() bool { return h.log.count(eventlog.CallFinished, "c1") == 1 })
 		}, "GET", "/api/v1/calls/c1", "", 404, []string{"unknown call"}},
 		{nil, "POST", "/api/v1/calls/c1/disposition", `{"result":"resolved"}`, 200, []string{`"agent":"f1"`}},
 	}
@@ -103,7 +105,7 @@ func TestAPI(t *testing.T) {
 			}
 		}
 	}
-	e, ok := h.log.find(CallDisposition, "c1")
+	e, ok := h.log.find(eventlog.CallDisposition, "c1")
 	if !ok || e.Agent != "f1" || e.Reason != "escalated" || e.Data["code"] != "E1" || e.Data["no_survey"] != "1" {
 		t.Fatalf("disposition event = %+v", e)
 	}
@@ -112,7 +114,7 @@ func TestAPI(t *testing.T) {
 // sseClient reads a Server-Sent Events stream.
 type sseClient struct {
 	cancel context.CancelFunc
-	events chan Event
+	events chan eventlog.Event
 }
 
 func openSSE(t *testing.T, url, lastID string) *sseClient {
@@ -130,7 +132,7 @@ func openSSE(t *testing.T, url, lastID string) *sseClient {
 	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type %q", ct)
 	}
-	c := &sseClient{cancel: cancel, events: make(chan Event, 1024)}
+	c := &sseClient{cancel: cancel, events: make(chan eventlog.Event, 1024)}
 	go func() {
 		defer res.Body.Close()
 		defer close(c.events)
@@ -145,7 +147,7 @@ func openSSE(t *testing.T, url, lastID string) *sseClient {
 			case strings.HasPrefix(line, "event: "):
 				typ = line[7:]
 			case strings.HasPrefix(line, "data: "):
-				var ev Event
+				var ev eventlog.Event
 				if json.Unmarshal([]byte(line[6:]), &ev) == nil && ev.ID == id && string(ev.Type) == typ {
 					c.events <- ev
 				}
@@ -157,7 +159,7 @@ func openSSE(t *testing.T, url, lastID string) *sseClient {
 }
 
 // next waits for the next event of type typ.
-func (c *sseClient) next(t *testing.T, typ EventType) Event {
+func (c *sseClient) next(t *testing.T, typ eventlog.Type) eventlog.Event {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -175,57 +177,42 @@ func (c *sseClient) next(t *testing.T, typ EventType) Event {
 	}
 }
 
+// TestAPIEventStream: the Runner's events reach the live stream (served
+// beside the Runner's API by the composition, as in serve).
 func TestAPIEventStream(t *testing.T) {
-	h := newRunnerHarness(t, nil)
-	srv := httptest.NewServer(h.r.Handler())
+	live := eventlog.NewBroadcaster(0)
+	h := newRunnerHarness(t, func(c *RunnerConfig) {
+		next := c.Publisher
+		c.Publisher = eventlog.PublisherFunc(func(e eventlog.Event) { next.Publish(e); live.Publish(e) })
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", h.r.Handler())
+	mux.Handle("GET /api/v1/events", live)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	all := openSSE(t, srv.URL+"/api/v1/events", "")
 	joins := openSSE(t, srv.URL+"/api/v1/events?type=queue.joined", "")
 	h.login("f1")
-	first := all.next(t, AgentState)
+	first := all.next(t, eventlog.AgentState)
 	if first.Agent != "f1" || first.Data["to"] != "available" {
 		t.Fatalf("first event %+v", first)
 	}
 	h.caller("c1", "+79123456789", "support")
-	j := joins.next(t, QueueJoined)
+	j := joins.next(t, eventlog.QueueJoined)
 	if j.CallID != "c1" || j.Caller != "+79123456789" {
 		t.Fatalf("joined %+v: the stream carries the caller for agents", j)
 	}
 	select {
 	case ev := <-joins.events:
-		if ev.Type != QueueJoined {
+		if ev.Type != eventlog.QueueJoined {
 			t.Fatalf("filtered stream delivered %s", ev.Type)
 		}
 	default:
 	}
-	all.next(t, QueueAnswered)
+	all.next(t, eventlog.QueueAnswered)
 	// A client that reconnects with Last-Event-ID gets what it missed.
 	again := openSSE(t, srv.URL+"/api/v1/events", first.ID)
-	if ev := again.next(t, QueueJoined); ev.CallID != "c1" || ev.ID <= first.ID {
+	if ev := again.next(t, eventlog.QueueJoined); ev.CallID != "c1" || ev.ID <= first.ID {
 		t.Fatalf("replayed %+v", ev)
-	}
-}
-
-func TestBroadcasterDropsSlowSubscriber(t *testing.T) {
-	b := NewBroadcaster(4, nil)
-	slow := b.Subscribe(2, "")
-	for i := 0; i < 5; i++ {
-		b.Publish(Event{ID: string(rune('a' + i)), Type: AgentState})
-	}
-	n := 0
-	for range slow.C { // closed after the buffer filled: the client reconnects
-		n++
-	}
-	if n != 2 {
-		t.Fatalf("slow subscriber got %d events before being dropped, want its buffer (2)", n)
-	}
-	late := b.Subscribe(10, "b")
-	b.Close()
-	var ids []string
-	for ev := range late.C {
-		ids = append(ids, ev.ID)
-	}
-	if strings.Join(ids, "") != "cde" { // history holds the last 4: b..e; after b: c, d, e
-		t.Fatalf("replay after b = %v", ids)
 	}
 }

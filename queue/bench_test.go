@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // benchWorld is a loaded Engine: every agent on a call and many callers
@@ -41,7 +43,7 @@ func newBenchWorld(b *testing.B, nAgents, nQueues, nSkills, nWaiting int) *bench
 		w.agents = append(w.agents, a.ID)
 	}
 	cfg.EventIDPrefix = "bench"
-	e, err := New(cfg, w.clk, PublisherFunc(func(Event) { w.events++ }))
+	e, err := New(cfg, w.clk, eventlog.PublisherFunc(func(eventlog.Event) { w.events++ }))
 	if err != nil {
 		b.Fatal(err)
 	}

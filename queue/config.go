@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // Config is everything the Engine needs to know up front. It is a plain
@@ -11,9 +13,11 @@ import (
 type Config struct {
 	Agents []AgentConfig
 	Queues []QueueConfig
-	// EventIDPrefix starts every event ID; IDs are the prefix, a dash and a
-	// zero-padded sequence number, so they sort by creation. Empty means the
-	// clock's time at New, formatted as 20060102T150405.000000000.
+	// IDs stamps every event (eventlog's one ID scheme); nil means a
+	// generator of the Engine's own, with EventIDPrefix.
+	IDs *eventlog.IDs
+	// EventIDPrefix is the prefix of the Engine's own generator; empty
+	// means eventlog.DefaultPrefix of the clock's time at New.
 	EventIDPrefix string
 }
 

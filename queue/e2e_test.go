@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip"
@@ -173,7 +174,7 @@ func (c *centre) apiDo(t *testing.T, method, path, body string, out any) {
 // stream is a client of /api/v1/events.
 type stream struct {
 	mu  sync.Mutex
-	evs []queue.Event
+	evs []eventlog.Event
 	new chan struct{}
 }
 
@@ -193,7 +194,7 @@ func (c *centre) openStream(t *testing.T) *stream {
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var ev queue.Event
+				var ev eventlog.Event
 				if json.Unmarshal([]byte(data), &ev) == nil {
 					s.mu.Lock()
 					s.evs = append(s.evs, ev)
@@ -211,7 +212,7 @@ func (c *centre) openStream(t *testing.T) *stream {
 
 // wait returns the first event matching, waiting for it (the deadline
 // only guards against hangs).
-func (s *stream) wait(t *testing.T, what string, match func(queue.Event) bool) queue.Event {
+func (s *stream) wait(t *testing.T, what string, match func(eventlog.Event) bool) eventlog.Event {
 	t.Helper()
 	deadline := time.After(40 * time.Second)
 	for {
@@ -231,10 +232,10 @@ func (s *stream) wait(t *testing.T, what string, match func(queue.Event) bool) q
 	}
 }
 
-func (s *stream) all(match func(queue.Event) bool) []queue.Event {
+func (s *stream) all(match func(eventlog.Event) bool) []eventlog.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []queue.Event
+	var out []eventlog.Event
 	for _, ev := range s.evs {
 		if match(ev) {
 			out = append(out, ev)
@@ -243,8 +244,8 @@ func (s *stream) all(match func(queue.Event) bool) []queue.Event {
 	return out
 }
 
-func is(typ queue.EventType, call, agent string) func(queue.Event) bool {
-	return func(ev queue.Event) bool {
+func is(typ eventlog.Type, call, agent string) func(eventlog.Event) bool {
+	return func(ev eventlog.Event) bool {
 		return ev.Type == typ && (call == "" || ev.CallID == call) && (agent == "" || ev.Agent == agent)
 	}
 }
@@ -379,8 +380,8 @@ func TestE2EFairOrderAndEscalationByREFER(t *testing.T) {
 	f3 := c.sippAgent(t, "agent.xml", map[string]string{"RING": "300"}, "f3", pw["f3"], 5384, 6620, 1)
 	startBaresip(t, c, "s1", pw["s1"], 5480, 6500)
 	c.feature(t, e2ePhoneIP, "s1", pw["s1"], "*1", 5486) // s1 logs in from its phone's address
-	ev.wait(t, "s1 logged in by feature code", func(e queue.Event) bool {
-		return e.Type == queue.AgentState && e.Agent == "s1" && e.Data["to"] == "available"
+	ev.wait(t, "s1 logged in by feature code", func(e eventlog.Event) bool {
+		return e.Type == eventlog.AgentState && e.Agent == "s1" && e.Data["to"] == "available"
 	})
 
 	capt := sipptest.StartCapture(t, "udp and dst host "+e2eTrunkIP)
@@ -423,13 +424,13 @@ func TestE2EFairOrderAndEscalationByREFER(t *testing.T) {
 
 	// Agents log in one by one: each takes the longest-waiting caller.
 	c.apiDo(t, "POST", "/api/v1/agents/f1/login", "", nil)
-	ev.wait(t, "first caller answered by f1", is(queue.QueueAnswered, ids[0], "f1"))
+	ev.wait(t, "first caller answered by f1", is(eventlog.QueueAnswered, ids[0], "f1"))
 	c.apiDo(t, "POST", "/api/v1/agents/f2/login", "", nil)
-	ev.wait(t, "second caller answered by f2", is(queue.QueueAnswered, ids[1], "f2"))
+	ev.wait(t, "second caller answered by f2", is(eventlog.QueueAnswered, ids[1], "f2"))
 	c.feature(t, e2eAgentIP, "f3", pw["f3"], "*1", 5388) // f3 logs in from its phone
-	ev.wait(t, "third caller answered by f3", is(queue.QueueAnswered, ids[2], "f3"))
+	ev.wait(t, "third caller answered by f3", is(eventlog.QueueAnswered, ids[2], "f3"))
 	var order []string
-	for _, e := range ev.all(func(e queue.Event) bool { return e.Type == queue.QueueAnswered && e.Queue == "support" }) {
+	for _, e := range ev.all(func(e eventlog.Event) bool { return e.Type == eventlog.QueueAnswered && e.Queue == "support" }) {
 		order = append(order, e.CallID+"@"+e.Agent)
 	}
 	if want := []string{ids[0] + "@f1", ids[1] + "@f2", ids[2] + "@f3"}; strings.Join(order, ",") != strings.Join(want, ",") {
@@ -437,11 +438,11 @@ func TestE2EFairOrderAndEscalationByREFER(t *testing.T) {
 	}
 
 	// f2's phone transfers (REFER) to the escalation number.
-	esc := ev.wait(t, "call.escalated", is(queue.CallEscalated, ids[1], "f2"))
+	esc := ev.wait(t, "call.escalated", is(eventlog.CallEscalated, ids[1], "f2"))
 	if esc.Data["to_queue"] != "second" || esc.Data["mode"] != "blind" || esc.Queue != "support" {
 		t.Fatalf("call.escalated = %+v", esc)
 	}
-	ans := ev.wait(t, "second line answers", is(queue.EscalationAnswered, ids[1], "s1"))
+	ans := ev.wait(t, "second line answers", is(eventlog.EscalationAnswered, ids[1], "s1"))
 	if ans.Data["from_agent"] != "f2" || ans.Data["from_queue"] != "support" || ans.Data["reach_ms"] == "" {
 		t.Fatalf("call.escalation_answered = %+v", ans)
 	}
@@ -464,11 +465,11 @@ func TestE2EFairOrderAndEscalationByREFER(t *testing.T) {
 	f1.Wait(t, "f1", 50*time.Second)
 	f3.Wait(t, "f3", 50*time.Second)
 	for _, id := range ids {
-		ev.wait(t, "call finished", func(e queue.Event) bool { return e.Type == queue.CallFinished && e.CallID == id })
-		if n := len(ev.all(is(queue.CallFinished, id, ""))); n != 1 {
+		ev.wait(t, "call finished", func(e eventlog.Event) bool { return e.Type == eventlog.CallFinished && e.CallID == id })
+		if n := len(ev.all(is(eventlog.CallFinished, id, ""))); n != 1 {
 			t.Fatalf("%d call_finished events for %s", n, id)
 		}
-		if e := ev.all(is(queue.CallFinished, id, ""))[0]; e.Reason != "answered" {
+		if e := ev.all(is(eventlog.CallFinished, id, ""))[0]; e.Reason != "answered" {
 			t.Fatalf("call %s finished %q", id, e.Reason)
 		}
 	}
@@ -497,13 +498,13 @@ func TestE2ERingNoAnswerAutoPause(t *testing.T) {
 	c.apiDo(t, "POST", "/api/v1/agents/y1/login", "", nil)
 
 	c1, id1 := c.caller(t, "79123450011", 5374, 6700, 8*time.Second, queue.NewCall{Queue: "support"})
-	ev.wait(t, "n1 misses the first call", is(queue.AgentRingNoAnswer, id1, "n1"))
-	ev.wait(t, "y1 answers the first call", is(queue.QueueAnswered, id1, "y1"))
+	ev.wait(t, "n1 misses the first call", is(eventlog.AgentRingNoAnswer, id1, "n1"))
+	ev.wait(t, "y1 answers the first call", is(eventlog.QueueAnswered, id1, "y1"))
 
 	c2, id2 := c.caller(t, "79123450012", 5376, 6710, 16*time.Second, queue.NewCall{Queue: "support"})
-	ev.wait(t, "n1 misses the second call", is(queue.AgentRingNoAnswer, id2, "n1"))
-	ev.wait(t, "n1 paused", func(e queue.Event) bool {
-		return e.Type == queue.AgentState && e.Agent == "n1" && e.Data["to"] == "paused" && e.Reason == "missed calls"
+	ev.wait(t, "n1 misses the second call", is(eventlog.AgentRingNoAnswer, id2, "n1"))
+	ev.wait(t, "n1 paused", func(e eventlog.Event) bool {
+		return e.Type == eventlog.AgentState && e.Agent == "n1" && e.Data["to"] == "paused" && e.Reason == "missed calls"
 	})
 	var a struct {
 		State      string `json:"state"`
@@ -516,12 +517,12 @@ func TestE2ERingNoAnswerAutoPause(t *testing.T) {
 		t.Fatalf("GET /api/v1/agents/n1 = %+v", a)
 	}
 	// The second caller waits for y1, who is free once the first hangs up.
-	ev.wait(t, "y1 answers the second call", is(queue.QueueAnswered, id2, "y1"))
+	ev.wait(t, "y1 answers the second call", is(eventlog.QueueAnswered, id2, "y1"))
 	c1.Wait(t, "caller 1", 50*time.Second)
 	c2.Wait(t, "caller 2", 50*time.Second)
 	n1.Wait(t, "n1 (two CANCELled INVITEs)", 50*time.Second)
 	y1.Wait(t, "y1", 50*time.Second)
-	if n := len(ev.all(is(queue.AgentRingNoAnswer, "", "n1"))); n != 2 {
+	if n := len(ev.all(is(eventlog.AgentRingNoAnswer, "", "n1"))); n != 2 {
 		t.Fatalf("%d misses for n1, want 2", n)
 	}
 }
@@ -549,29 +550,29 @@ func TestE2EEscalationByCodeAndWarmConsult(t *testing.T) {
 	c.apiDo(t, "POST", "/api/v1/agents/s1/login", "", nil)
 
 	x, idX := c.caller(t, "79123450021", 5410, 6840, 14*time.Second, queue.NewCall{Queue: "support"})
-	ev.wait(t, "f1 answers", is(queue.QueueAnswered, idX, "f1"))
-	esc := ev.wait(t, "f1 escalates with *9", is(queue.CallEscalated, idX, "f1"))
+	ev.wait(t, "f1 answers", is(eventlog.QueueAnswered, idX, "f1"))
+	esc := ev.wait(t, "f1 escalates with *9", is(eventlog.CallEscalated, idX, "f1"))
 	if esc.Data["mode"] != "code" || esc.Data["to_queue"] != "second" {
 		t.Fatalf("call.escalated = %+v", esc)
 	}
-	ev.wait(t, "s1 answers the escalated call", is(queue.EscalationAnswered, idX, "s1"))
+	ev.wait(t, "s1 answers the escalated call", is(eventlog.EscalationAnswered, idX, "s1"))
 	// f1's phone took its BYE and is gone: log it out, bring in f2 and s2.
 	c.apiDo(t, "POST", "/api/v1/agents/f1/logout", "", nil)
 	c.apiDo(t, "POST", "/api/v1/agents/f2/login", "", nil)
 	c.apiDo(t, "POST", "/api/v1/agents/s2/login", "", nil)
 
 	y, idY := c.caller(t, "79123450022", 5412, 6850, 14*time.Second, queue.NewCall{Queue: "support"})
-	ev.wait(t, "f2 answers", is(queue.QueueAnswered, idY, "f2"))
+	ev.wait(t, "f2 answers", is(eventlog.QueueAnswered, idY, "f2"))
 	c.apiDo(t, "POST", "/api/v1/calls/"+idY+"/consult", `{"reason":"billing","notes":"double charge"}`, nil)
-	ev.wait(t, "s2 answers the consultation", is(queue.ConsultAnswered, idY, "s2"))
+	ev.wait(t, "s2 answers the consultation", is(eventlog.ConsultAnswered, idY, "s2"))
 	var call callJSON
 	c.apiDo(t, "POST", "/api/v1/calls/"+idY+"/consult/complete", "", &call)
 	if call.Agent != "s2" || call.Queue != "second" || len(call.Context.Escalations) != 1 || call.Context.Escalations[0].Mode != "warm" ||
 		call.Context.FirstAgent != "f2" {
 		t.Fatalf("after consult/complete: %+v", call)
 	}
-	ev.wait(t, "call.escalated warm", func(e queue.Event) bool {
-		return e.Type == queue.CallEscalated && e.CallID == idY && e.Data["mode"] == "warm" && e.Reason == "billing"
+	ev.wait(t, "call.escalated warm", func(e eventlog.Event) bool {
+		return e.Type == eventlog.CallEscalated && e.CallID == idY && e.Data["mode"] == "warm" && e.Reason == "billing"
 	})
 	f1.Wait(t, "f1 (sent *9, took the BYE)", 50*time.Second)
 	f2.Wait(t, "f2 (released after the consultation)", 50*time.Second)
@@ -580,9 +581,9 @@ func TestE2EEscalationByCodeAndWarmConsult(t *testing.T) {
 	s1.Wait(t, "s1", 50*time.Second)
 	s2.Wait(t, "s2", 50*time.Second)
 	for _, id := range []string{idX, idY} {
-		e := ev.wait(t, "call finished", is(queue.CallFinished, id, ""))
-		if e.Reason != "answered" || len(ev.all(is(queue.CallFinished, id, ""))) != 1 {
-			t.Fatalf("call %s finished %q (%d times)", id, e.Reason, len(ev.all(is(queue.CallFinished, id, ""))))
+		e := ev.wait(t, "call finished", is(eventlog.CallFinished, id, ""))
+		if e.Reason != "answered" || len(ev.all(is(eventlog.CallFinished, id, ""))) != 1 {
+			t.Fatalf("call %s finished %q (%d times)", id, e.Reason, len(ev.all(is(eventlog.CallFinished, id, ""))))
 		}
 	}
 }

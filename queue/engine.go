@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // Clock tells the Engine the time. Tests use a fake one; production uses
@@ -216,9 +218,9 @@ type QueueStats struct {
 // Engine is the ACD state machine. It is not safe for concurrent use: the
 // Runner serializes inputs (one goroutine or a mutex).
 type Engine struct {
-	clock  Clock
-	pub    Publisher
-	prefix string
+	clock Clock
+	pub   eventlog.Publisher
+	ids   *eventlog.IDs
 
 	agents    map[string]*agent
 	agentList []*agent
@@ -235,7 +237,6 @@ type Engine struct {
 	nowNs    int64
 	seq      uint64
 	offerSeq uint64
-	evSeq    uint64
 	rng      uint64
 	acts     []Action
 	evicting []*queue
@@ -245,7 +246,7 @@ type Engine struct {
 
 // New builds an Engine from cfg (validated, defaults applied). pub may be
 // nil. All agents start logged out.
-func New(cfg Config, clock Clock, pub Publisher) (*Engine, error) {
+func New(cfg Config, clock Clock, pub eventlog.Publisher) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -255,7 +256,7 @@ func New(cfg Config, clock Clock, pub Publisher) (*Engine, error) {
 	e := &Engine{
 		clock:    clock,
 		pub:      pub,
-		prefix:   cfg.EventIDPrefix,
+		ids:      cfg.IDs,
 		agents:   make(map[string]*agent, len(cfg.Agents)),
 		queues:   make(map[string]*queue, len(cfg.Queues)),
 		calls:    map[string]*call{},
@@ -264,8 +265,12 @@ func New(cfg Config, clock Clock, pub Publisher) (*Engine, error) {
 	}
 	e.now = clock.Now()
 	e.nowNs = e.now.UnixNano()
-	if e.prefix == "" {
-		e.prefix = e.now.UTC().Format("20060102T150405.000000000")
+	if e.ids == nil {
+		prefix := cfg.EventIDPrefix
+		if prefix == "" {
+			prefix = eventlog.DefaultPrefix(e.now)
+		}
+		e.ids = eventlog.NewIDs(prefix)
 	}
 	for i, qc := range cfg.Queues {
 		qc.applyDefaults()
@@ -342,20 +347,11 @@ func (e *Engine) end() []Action {
 
 func (e *Engine) act(a Action) { e.acts = append(e.acts, a) }
 
-func (e *Engine) emit(ev Event) {
+func (e *Engine) emit(ev eventlog.Event) {
 	if e.pub == nil {
 		return
 	}
-	e.evSeq++
-	n := strconv.FormatUint(e.evSeq, 10)
-	id := make([]byte, 0, len(e.prefix)+1+12)
-	id = append(id, e.prefix...)
-	id = append(id, '-')
-	for i := len(n); i < 12; i++ {
-		id = append(id, '0')
-	}
-	id = append(id, n...)
-	ev.ID = string(id)
+	ev.ID = e.ids.Next()
 	ev.At = e.now.UTC()
 	e.pub.Publish(ev)
 }
@@ -495,7 +491,7 @@ func (e *Engine) setState(a *agent, to AgentStatus, reason string) {
 		}
 	}
 	a.state, a.reason, a.sinceNs = to, reason, e.nowNs
-	e.emit(Event{Type: AgentState, Agent: a.cfg.ID, Reason: reason, Data: map[string]string{"from": from.String(), "to": to.String()}})
+	e.emit(eventlog.Event{Type: eventlog.AgentState, Agent: a.cfg.ID, Reason: reason, Data: map[string]string{"from": from.String(), "to": to.String()}})
 }
 
 func b2i(b bool) int {
@@ -649,7 +645,7 @@ func (e *Engine) offer(c *call, as ...*agent) {
 		if s := a.slotFor(c.q); s != nil {
 			s.lastOffered = e.offerSeq
 		}
-		e.emit(Event{Type: AgentOffered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Caller: c.caller,
+		e.emit(eventlog.Event{Type: eventlog.AgentOffered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Caller: c.caller,
 			Priority: c.prio, Data: map[string]string{"purpose": purpose.String()}})
 		e.setState(a, Ringing, "")
 		e.act(RingAgent{CallID: c.id, Agent: a.cfg.ID, Queue: c.q.cfg.Name, Caller: c.caller, Purpose: purpose, Timeout: c.q.cfg.RingTimeout})
@@ -676,7 +672,7 @@ func (e *Engine) ringFailed(c *call, a *agent, reason string, byTimer bool) {
 		return
 	}
 	c.ringing = slices.Delete(c.ringing, i, i+1)
-	e.emit(Event{Type: AgentRingNoAnswer, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason,
+	e.emit(eventlog.Event{Type: eventlog.AgentRingNoAnswer, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason,
 		Data: map[string]string{"ring_ms": ms(e.nowNs - c.ringStart)}})
 	if byTimer {
 		e.act(StopRinging{CallID: c.id, Agent: a.cfg.ID})
@@ -709,7 +705,7 @@ func (e *Engine) announce(c *call) {
 	pos := treapRank(c.q.root, c) + 1
 	ewt := e.ewt(c.q, pos)
 	e.act(Announce{CallID: c.id, Queue: c.q.cfg.Name, Position: pos, EWT: ewt, Lang: c.lang})
-	e.emit(Event{Type: QueueAnnounced, CallID: c.id, Queue: c.q.cfg.Name,
+	e.emit(eventlog.Event{Type: eventlog.QueueAnnounced, CallID: c.id, Queue: c.q.cfg.Name,
 		Data: map[string]string{"position": itoa(pos), "ewt_s": itoa(ewt)}})
 }
 
@@ -844,7 +840,7 @@ func (e *Engine) admit(c *call) {
 		d["joined_at"] = time.Unix(0, c.joinedNs).UTC().Format(time.RFC3339Nano)
 		c.resumed = false
 	}
-	e.emit(Event{Type: QueueJoined, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Priority: c.prio, Data: d})
+	e.emit(eventlog.Event{Type: eventlog.QueueJoined, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Priority: c.prio, Data: d})
 	if !c.callback {
 		e.act(StartMOH{CallID: c.id, Class: q.cfg.MOHClass})
 		if q.cfg.AnnounceOnJoin {
@@ -919,14 +915,14 @@ func (e *Engine) exitCall(c *call, x Exit, reason string) {
 		}
 		e.leaveQueue(c)
 		c.hops++
-		e.emit(Event{Type: QueueOverflowed, CallID: c.id, Queue: q.cfg.Name, Reason: reason,
+		e.emit(eventlog.Event{Type: eventlog.QueueOverflowed, CallID: c.id, Queue: q.cfg.Name, Reason: reason,
 			Data: map[string]string{"to_queue": x.Queue, "wait_ms": wait}})
 		e.act(Overflow{CallID: c.id, From: q.cfg.Name, To: x.Queue, Reason: reason})
 		e.join(c, e.queues[x.Queue])
 	case ExitCallback:
 		e.cancel(c, tMaxWait, tAnnounce)
 		c.callback, c.cbNumber = true, c.caller
-		e.emit(Event{Type: CallbackRequested, CallID: c.id, Queue: q.cfg.Name, Reason: reason, Data: map[string]string{"wait_ms": wait}})
+		e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: q.cfg.Name, Reason: reason, Data: map[string]string{"wait_ms": wait}})
 		e.act(HangupCaller{CallID: c.id, Prompt: q.cfg.Callback.Prompt, Lang: c.lang, Reason: "callback"})
 		if c.counted {
 			e.placeCall(c)
@@ -938,7 +934,7 @@ func (e *Engine) exitCall(c *call, x Exit, reason string) {
 			q.st.TimedOut++
 		}
 		e.leaveQueue(c)
-		e.emit(Event{Type: QueueTimeout, CallID: c.id, Queue: q.cfg.Name, Reason: reason, Data: map[string]string{"wait_ms": wait}})
+		e.emit(eventlog.Event{Type: eventlog.QueueTimeout, CallID: c.id, Queue: q.cfg.Name, Reason: reason, Data: map[string]string{"wait_ms": wait}})
 		e.act(HangupCaller{CallID: c.id, Prompt: x.Message, Lang: c.lang, Reason: reason})
 		outcome := "timeout"
 		if reason != "max-wait" {
@@ -975,7 +971,7 @@ func (e *Engine) finish(c *call, outcome, wait string) {
 	if wait != "" {
 		d = map[string]string{"wait_ms": wait}
 	}
-	e.emit(Event{Type: CallFinished, CallID: c.id, Queue: c.q.cfg.Name, Reason: outcome, Data: d})
+	e.emit(eventlog.Event{Type: eventlog.CallFinished, CallID: c.id, Queue: c.q.cfg.Name, Reason: outcome, Data: d})
 }
 
 // connect bridges c with a (who answered) and records the answer.
@@ -994,7 +990,7 @@ func (e *Engine) connect(c *call, a *agent, moh bool) {
 	if inSL {
 		d["within_sl"] = "1"
 	}
-	e.emit(Event{Type: QueueAnswered, CallID: c.id, Queue: q.cfg.Name, Agent: a.cfg.ID, Caller: c.caller, Priority: c.prio, Data: d})
+	e.emit(eventlog.Event{Type: eventlog.QueueAnswered, CallID: c.id, Queue: q.cfg.Name, Agent: a.cfg.ID, Caller: c.caller, Priority: c.prio, Data: d})
 	if c.escalatedNs != 0 {
 		e.emitEscalationAnswered(c, a, e.nowNs-c.escalatedNs)
 		c.escalatedNs = 0
@@ -1015,7 +1011,7 @@ func (e *Engine) emitEscalationAnswered(c *call, a *agent, reach int64) {
 		d["from_queue"] = c.ctx.Escalations[n-1].FromQueue
 		d["from_agent"] = c.ctx.Escalations[n-1].FromAgent
 	}
-	e.emit(Event{Type: EscalationAnswered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Data: d})
+	e.emit(eventlog.Event{Type: eventlog.EscalationAnswered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Data: d})
 }
 
 // RingAnswered: agentID answered the offer of callID.
@@ -1043,7 +1039,7 @@ func (e *Engine) RingAnswered(callID, agentID string) ([]Action, error) {
 	case c.kind == kConsult:
 		c.state, c.agent, c.answeredNs = stConnected, a, e.nowNs
 		e.setState(a, OnCall, "consult")
-		e.emit(Event{Type: ConsultAnswered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID,
+		e.emit(eventlog.Event{Type: eventlog.ConsultAnswered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID,
 			Data: map[string]string{"wait_ms": ms(e.nowNs - c.joinedNs)}})
 		e.act(ConsultBridge{CallID: c.id, Agent: c.parent.agent.cfg.ID, Consultant: a.cfg.ID})
 	case c.callback:
@@ -1113,7 +1109,7 @@ func (e *Engine) Hangup(callID string, by Party) ([]Action, error) {
 			d["short"] = "1"
 			q.st.ShortAbandoned++
 		}
-		e.emit(Event{Type: QueueAbandoned, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Priority: c.prio, Data: d})
+		e.emit(eventlog.Event{Type: eventlog.QueueAbandoned, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Priority: c.prio, Data: d})
 		e.finish(c, "abandoned", wait)
 		for _, a := range as {
 			e.makeAvailable(a)
@@ -1144,7 +1140,7 @@ func (e *Engine) Hangup(callID string, by Party) ([]Action, error) {
 func (e *Engine) complete(c *call, by string) {
 	a := c.agent
 	talk := e.nowNs - c.answeredNs
-	e.emit(Event{Type: CallCompleted, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID,
+	e.emit(eventlog.Event{Type: eventlog.CallCompleted, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID,
 		Data: map[string]string{"talk_ms": ms(talk), "by": by}})
 	c.agent, a.call = nil, nil
 	w := e.wrapFor(a, c.q)
@@ -1156,7 +1152,7 @@ func (e *Engine) complete(c *call, by string) {
 // emitWrapupEnded reports the end of a's wrap-up, with the call and queue
 // it followed.
 func (e *Engine) emitWrapupEnded(a *agent) {
-	e.emit(Event{Type: WrapupEnded, Agent: a.cfg.ID, CallID: a.wrapCall, Queue: a.wrapQueue,
+	e.emit(eventlog.Event{Type: eventlog.WrapupEnded, Agent: a.cfg.ID, CallID: a.wrapCall, Queue: a.wrapQueue,
 		Data: map[string]string{"wrapup_ms": ms(e.nowNs - a.wrapStart)}})
 }
 
@@ -1326,7 +1322,7 @@ func (e *Engine) RequestCallback(callID, number string) ([]Action, error) {
 	e.cancel(c, tMaxWait, tAnnounce)
 	c.maxWaitDue = false
 	c.callback, c.cbNumber = true, number
-	e.emit(Event{Type: CallbackRequested, CallID: c.id, Queue: c.q.cfg.Name, Caller: c.caller,
+	e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: c.q.cfg.Name, Caller: c.caller,
 		Data: map[string]string{"wait_ms": ms(e.nowNs - c.joinedNs)}})
 	e.act(HangupCaller{CallID: c.id, Prompt: c.q.cfg.Callback.Prompt, Lang: c.lang, Reason: "callback"})
 	if !c.inTree {
@@ -1349,7 +1345,7 @@ func (e *Engine) CallbackAnswered(callID string) ([]Action, error) {
 		return nil, fmt.Errorf("%w: call %q is not being dialled back", ErrStale, callID)
 	}
 	e.begin()
-	e.emit(Event{Type: CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: "connected",
+	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: "connected",
 		Data: map[string]string{"attempt": itoa(c.cbAttempt + 1)}})
 	e.connect(c, c.agent, false)
 	return e.end(), nil
@@ -1375,7 +1371,7 @@ func (e *Engine) CallbackFailed(callID, reason string) ([]Action, error) {
 	if final {
 		d["final"] = "1"
 	}
-	e.emit(Event{Type: CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason, Data: d})
+	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason, Data: d})
 	if final {
 		e.finish(c, "callback-failed", ms(e.nowNs-c.joinedNs))
 	} else {
@@ -1421,7 +1417,7 @@ func (e *Engine) record(c *call, from *queue, a *agent, to *queue, x Escalation)
 	if x.Notes != "" {
 		d["notes"] = x.Notes
 	}
-	e.emit(Event{Type: CallEscalated, CallID: c.id, Queue: from.cfg.Name, Agent: a.cfg.ID, Caller: c.caller, Reason: x.Reason, Data: d})
+	e.emit(eventlog.Event{Type: eventlog.CallEscalated, CallID: c.id, Queue: from.cfg.Name, Agent: a.cfg.ID, Caller: c.caller, Reason: x.Reason, Data: d})
 }
 
 // Escalate hands the connected call to second line (blind): the first
@@ -1481,7 +1477,7 @@ func (e *Engine) ConsultStart(callID string, x Escalation) ([]Action, error) {
 	k.ctx.Escalations = []EscalationRecord{{At: e.now, FromQueue: c.q.cfg.Name, FromAgent: c.agent.cfg.ID, ToQueue: to.cfg.Name,
 		Reason: x.Reason, Notes: x.Notes, Mode: x.Mode}}
 	c.consult = k
-	e.emit(Event{Type: ConsultStarted, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: x.Reason,
+	e.emit(eventlog.Event{Type: eventlog.ConsultStarted, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: x.Reason,
 		Data: map[string]string{"to_queue": to.cfg.Name}})
 	e.act(StartMOH{CallID: c.id, Class: c.q.cfg.MOHClass})
 	k.prio = k.basePrio + to.cfg.Priority
@@ -1516,7 +1512,7 @@ func (e *Engine) completeConsult(c *call) {
 	e.act(ReleaseAgent{CallID: c.id, Agent: a1.cfg.ID})
 	e.complete(c, "transfer")
 	e.record(c, from, a1, k.q, Escalation{Reason: x.Reason, Notes: x.Notes, Mode: "warm"})
-	e.emit(Event{Type: ConsultEnded, CallID: c.id, Queue: k.q.cfg.Name, Agent: a2.cfg.ID, Reason: "completed"})
+	e.emit(eventlog.Event{Type: eventlog.ConsultEnded, CallID: c.id, Queue: k.q.cfg.Name, Agent: a2.cfg.ID, Reason: "completed"})
 	c.consult = nil
 	k.state = stEnded
 	c.q, c.prio, c.class, c.escMode = k.q, k.prio, 1, "warm"
@@ -1557,7 +1553,7 @@ func (e *Engine) endConsult(c *call, reason string) {
 		as = append(as, a)
 	}
 	k.state = stEnded
-	e.emit(Event{Type: ConsultEnded, CallID: c.id, Queue: k.q.cfg.Name, Reason: reason})
+	e.emit(eventlog.Event{Type: eventlog.ConsultEnded, CallID: c.id, Queue: k.q.cfg.Name, Reason: reason})
 	for _, a := range as {
 		e.makeAvailable(a)
 	}
@@ -1581,7 +1577,7 @@ func (e *Engine) Dispose(d Disposition) error {
 	if d.NoSurvey {
 		data["no_survey"] = "1"
 	}
-	e.emit(Event{Type: CallDisposition, CallID: d.CallID, Agent: d.Agent, Reason: d.Result, Data: data})
+	e.emit(eventlog.Event{Type: eventlog.CallDisposition, CallID: d.CallID, Agent: d.Agent, Reason: d.Result, Data: data})
 	e.end()
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 func TestValidate(t *testing.T) {
@@ -242,7 +244,7 @@ func TestWrapUpPrecedence(t *testing.T) {
 			if got := rings(acts); !eq(got, []string{"c2>a1"}) {
 				t.Fatalf("after wrap-up: rings %v", got)
 			}
-			if n := len(h.eventsOf(WrapupEnded)); n != 1 {
+			if n := len(h.eventsOf(eventlog.WrapupEnded)); n != 1 {
 				t.Fatalf("%d wrap-up ends, want 1", n)
 			}
 		})
@@ -314,18 +316,18 @@ func TestQueueExits(t *testing.T) {
 		name     string
 		q        QueueConfig
 		trigger  string // "maxwait" | "full" | "noagents-join" | "noagents-leave"
-		wantEv   EventType
+		wantEv   eventlog.Type
 		wantFin  string // CallFinished reason; "" means the call lives on
 		wantAct  string
 		wantPlay string
 	}{
-		{"max wait message", QueueConfig{MaxWait: time.Minute, OnMaxWait: Exit{Message: "bye"}}, "maxwait", QueueTimeout, "timeout", "hangup", "bye"},
-		{"max wait overflow", QueueConfig{MaxWait: time.Minute, OnMaxWait: Exit{Kind: ExitOverflow, Queue: "spill"}}, "maxwait", QueueOverflowed, "", "overflow", ""},
-		{"max wait callback", QueueConfig{MaxWait: time.Minute, OnMaxWait: Exit{Kind: ExitCallback}}, "maxwait", CallbackRequested, "", "hangup", ""},
-		{"full message", QueueConfig{MaxLen: 1}, "full", QueueTimeout, "rejected", "hangup", ""},
-		{"full overflow", QueueConfig{MaxLen: 1, OnFull: Exit{Kind: ExitOverflow, Queue: "spill"}}, "full", QueueOverflowed, "", "overflow", ""},
-		{"join no agents", QueueConfig{JoinWhenNoAgents: NoneLoggedIn, OnNoAgents: Exit{Message: "closed"}}, "noagents-join", QueueTimeout, "rejected", "hangup", "closed"},
-		{"leave no agents", QueueConfig{LeaveWhenNoAgents: NoneReady, OnNoAgents: Exit{Kind: ExitOverflow, Queue: "spill"}}, "noagents-leave", QueueOverflowed, "", "overflow", ""},
+		{"max wait message", QueueConfig{MaxWait: time.Minute, OnMaxWait: Exit{Message: "bye"}}, "maxwait", eventlog.QueueTimeout, "timeout", "hangup", "bye"},
+		{"max wait overflow", QueueConfig{MaxWait: time.Minute, OnMaxWait: Exit{Kind: ExitOverflow, Queue: "spill"}}, "maxwait", eventlog.QueueOverflowed, "", "overflow", ""},
+		{"max wait callback", QueueConfig{MaxWait: time.Minute, OnMaxWait: Exit{Kind: ExitCallback}}, "maxwait", eventlog.CallbackRequested, "", "hangup", ""},
+		{"full message", QueueConfig{MaxLen: 1}, "full", eventlog.QueueTimeout, "rejected", "hangup", ""},
+		{"full overflow", QueueConfig{MaxLen: 1, OnFull: Exit{Kind: ExitOverflow, Queue: "spill"}}, "full", eventlog.QueueOverflowed, "", "overflow", ""},
+		{"join no agents", QueueConfig{JoinWhenNoAgents: NoneLoggedIn, OnNoAgents: Exit{Message: "closed"}}, "noagents-join", eventlog.QueueTimeout, "rejected", "hangup", "closed"},
+		{"leave no agents", QueueConfig{LeaveWhenNoAgents: NoneReady, OnNoAgents: Exit{Kind: ExitOverflow, Queue: "spill"}}, "noagents-leave", eventlog.QueueOverflowed, "", "overflow", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -378,7 +380,7 @@ func TestQueueExits(t *testing.T) {
 					t.Fatalf("after overflow: %+v %v", ci, err)
 				}
 			}
-			fin := h.eventsOf(CallFinished)
+			fin := h.eventsOf(eventlog.CallFinished)
 			if tt.wantFin == "" {
 				for _, f := range fin {
 					if f.CallID == "c1" {
@@ -402,7 +404,7 @@ func TestOverflowCycleEnds(t *testing.T) {
 	h.enqueue("x", "a", 0)
 	h.enqueue("y", "b", 0)
 	h.enqueue("z", "a", 0)
-	fin := h.eventsOf(CallFinished)
+	fin := h.eventsOf(eventlog.CallFinished)
 	if len(fin) != 1 || fin[0].CallID != "z" || fin[0].Reason != "rejected" {
 		t.Fatalf("finished %+v", fin)
 	}
@@ -441,13 +443,13 @@ func TestAnnouncementsAndEWT(t *testing.T) {
 	if !ok || an.CallID != "c2" || an.Position != 1 || an.EWT != 100 {
 		t.Fatalf("periodic announcement %#v (want position 1, ewt 100 = 1 × 100 s / 1 ready agent)", acts)
 	}
-	j := h.eventsOf(QueueJoined)
+	j := h.eventsOf(eventlog.QueueJoined)
 	if j[len(j)-1].Data["ewt_s"] == "" {
 		t.Fatal("no ewt_s at join")
 	}
 	h.ok(h.e.Hangup("c1", ByCaller))
 	h.ok(h.e.RingAnswered("c2", "a2"))
-	ans := h.eventsOf(QueueAnswered)
+	ans := h.eventsOf(eventlog.QueueAnswered)
 	last := ans[len(ans)-1]
 	if last.Data["wait_ms"] != "30000" || last.Data["ewt_s"] == "" {
 		t.Fatalf("answered %+v", last)
@@ -504,7 +506,7 @@ func TestCallback(t *testing.T) {
 	if b, ok := find[Bridge](acts); !ok || b.Agent != "a1" {
 		t.Fatalf("bridge %#v", acts)
 	}
-	res := h.eventsOf(CallbackResult)
+	res := h.eventsOf(eventlog.CallbackResult)
 	if len(res) != 2 || res[0].Reason != "no-answer" || res[1].Reason != "connected" || res[1].Data["attempt"] != "2" {
 		t.Fatalf("results %+v", res)
 	}
@@ -522,11 +524,11 @@ func TestCallback(t *testing.T) {
 		h.ok(h.e.Pause("a1", "x"))
 		h.advance(time.Minute)
 	}
-	fin := h.eventsOf(CallFinished)
+	fin := h.eventsOf(eventlog.CallFinished)
 	if f := fin[len(fin)-1]; f.CallID != "c3" || f.Reason != "callback-failed" {
 		t.Fatalf("finish %+v", f)
 	}
-	if res := h.eventsOf(CallbackResult); res[len(res)-1].Data["final"] != "1" {
+	if res := h.eventsOf(eventlog.CallbackResult); res[len(res)-1].Data["final"] != "1" {
 		t.Fatalf("last result %+v", res[len(res)-1])
 	}
 }
@@ -577,11 +579,11 @@ func TestEscalationBlind(t *testing.T) {
 	if _, ok := find[StartMOH](acts); !ok {
 		t.Fatalf("no MOH %#v", acts)
 	}
-	esc := h.eventsOf(CallEscalated)
+	esc := h.eventsOf(eventlog.CallEscalated)
 	if len(esc) != 1 || esc[0].Queue != "l1" || esc[0].Agent != "f1" || esc[0].Data["to_queue"] != "l2" || esc[0].Reason != "billing" || esc[0].Data["mode"] != "code" {
 		t.Fatalf("escalated %+v", esc)
 	}
-	joined := h.eventsOf(QueueJoined)
+	joined := h.eventsOf(eventlog.QueueJoined)
 	if j := joined[len(joined)-1]; j.Data["escalated_from"] != "l1" || j.Data["original_at"] != t0.Format(time.RFC3339Nano) || j.Data["position"] != "1" {
 		t.Fatalf("joined %+v", j)
 	}
@@ -596,7 +598,7 @@ func TestEscalationBlind(t *testing.T) {
 	}
 	h.advance(5 * time.Second)
 	h.ok(h.e.RingAnswered("c1", "s1"))
-	ea := h.eventsOf(EscalationAnswered)
+	ea := h.eventsOf(eventlog.EscalationAnswered)
 	if len(ea) != 1 || ea[0].Data["reach_ms"] != "5000" || ea[0].Data["from_agent"] != "f1" {
 		t.Fatalf("escalation answered %+v", ea)
 	}
@@ -681,7 +683,7 @@ func TestPauseAndLogoutDuringCall(t *testing.T) {
 		t.Fatalf("ready while logged out: %v", err)
 	}
 	// every state change is an event with from and to
-	for _, ev := range h.eventsOf(AgentState) {
+	for _, ev := range h.eventsOf(eventlog.AgentState) {
 		if ev.Data["from"] == "" || ev.Data["to"] == "" || ev.Agent != "a1" || ev.ID == "" {
 			t.Fatalf("bad agent.state event %+v", ev)
 		}
@@ -698,7 +700,7 @@ func TestReadyEndsWrapUpEarly(t *testing.T) {
 	h.ok(h.e.Ready("a1"))
 	h.wantState("a1", Available)
 	h.advance(time.Minute) // the stale wrap-up timer must not fire
-	if n := len(h.eventsOf(WrapupEnded)); n != 1 {
+	if n := len(h.eventsOf(eventlog.WrapupEnded)); n != 1 {
 		t.Fatalf("%d wrap-up ends", n)
 	}
 }
@@ -718,7 +720,7 @@ func TestAbandonAndStale(t *testing.T) {
 	if stops != 2 {
 		t.Fatalf("stop rings %d: %#v", stops, acts)
 	}
-	ab := h.eventsOf(QueueAbandoned)
+	ab := h.eventsOf(eventlog.QueueAbandoned)
 	if len(ab) != 1 || ab[0].Data["short"] != "1" || ab[0].Data["wait_ms"] != "2000" {
 		t.Fatalf("abandoned %+v", ab)
 	}
@@ -789,7 +791,7 @@ func TestResumedCallKeepsPlace(t *testing.T) {
 	h.ok(h.e.Enqueue(NewCall{ID: "old", Caller: "+79000000001", Queue: "q", Resumed: h.clk.t.Add(-60 * time.Second)}))
 	h.advance(time.Second)
 	h.enqueue("new2", "q", 0)
-	joined := h.eventsOf(QueueJoined)
+	joined := h.eventsOf(eventlog.QueueJoined)
 	if len(joined) != 3 || joined[1].CallID != "old" || joined[1].Data["resumed"] != "1" || joined[0].Data["resumed"] != "" {
 		t.Fatalf("queue.joined events %+v; want the second marked resumed", joined)
 	}
@@ -802,7 +804,7 @@ func TestResumedCallKeepsPlace(t *testing.T) {
 		t.Fatalf("first ring %v; the resumed call waited longest", r)
 	}
 	h.ok(h.e.RingAnswered("old", "a1"))
-	ans := h.eventsOf(QueueAnswered)
+	ans := h.eventsOf(eventlog.QueueAnswered)
 	if len(ans) != 1 || ans[0].Data["wait_ms"] != "61000" {
 		t.Fatalf("queue.answered %+v; want wait_ms 61000 (since the original join)", ans)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 )
 
@@ -200,16 +201,16 @@ func (s *fakeSwitch) dialCount(target string) int {
 // eventLog collects published events.
 type eventLog struct {
 	mu  sync.Mutex
-	evs []Event
+	evs []eventlog.Event
 }
 
-func (l *eventLog) Publish(e Event) {
+func (l *eventLog) Publish(e eventlog.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.evs = append(l.evs, e)
 }
 
-func (l *eventLog) count(t EventType, callID string) int {
+func (l *eventLog) count(t eventlog.Type, callID string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -221,7 +222,7 @@ func (l *eventLog) count(t EventType, callID string) int {
 	return n
 }
 
-func (l *eventLog) find(t EventType, callID string) (Event, bool) {
+func (l *eventLog) find(t eventlog.Type, callID string) (eventlog.Event, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, e := range l.evs {
@@ -229,7 +230,7 @@ func (l *eventLog) find(t EventType, callID string) (Event, bool) {
 			return e, true
 		}
 	}
-	return Event{}, false
+	return eventlog.Event{}, false
 }
 
 // eventually polls cond until it holds; the deadline only guards against

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 type fakeClock struct{ t time.Time }
@@ -17,7 +19,7 @@ type harness struct {
 	t      testing.TB
 	clk    *fakeClock
 	e      *Engine
-	events []Event
+	events []eventlog.Event
 	last   []Action
 }
 
@@ -27,7 +29,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 	if cfg.EventIDPrefix == "" {
 		cfg.EventIDPrefix = "t"
 	}
-	e, err := New(cfg, h.clk, PublisherFunc(func(ev Event) { h.events = append(h.events, ev) }))
+	e, err := New(cfg, h.clk, eventlog.PublisherFunc(func(ev eventlog.Event) { h.events = append(h.events, ev) }))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -99,8 +101,8 @@ func find[T Action](acts []Action) (T, bool) {
 	return zero, false
 }
 
-func (h *harness) eventsOf(typ EventType) []Event {
-	var out []Event
+func (h *harness) eventsOf(typ eventlog.Type) []eventlog.Event {
+	var out []eventlog.Event
 	for _, ev := range h.events {
 		if ev.Type == typ {
 			out = append(out, ev)

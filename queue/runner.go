@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 )
 
@@ -25,9 +26,14 @@ type RunnerConfig struct {
 	// AgentSIPUser maps an agent id to the SIP user its phone registers as;
 	// nil means the id itself.
 	AgentSIPUser func(agentID string) string
-	// Publisher receives every Engine event (reporting); optional. It is
-	// called with the Runner's lock held and must not block.
-	Publisher Publisher
+	// Publisher receives every Engine event; optional. It is called with
+	// the Runner's lock held, so it must only hand the event on: an
+	// eventlog.Bus queues it and delivers it to the consumers (reporting,
+	// survey, the live stream) on its own goroutine.
+	Publisher eventlog.Publisher
+	// IDs stamps the Engine's events (the Bus's generator, so that every
+	// event of the process has one ID scheme); nil: the Engine's own.
+	IDs *eventlog.IDs
 	// Clock is the Engine's clock; nil means SystemClock.
 	Clock  Clock
 	Logger *slog.Logger
@@ -58,9 +64,6 @@ type RunnerConfig struct {
 	// MaskNumber hides caller numbers in logs; nil keeps the last four
 	// digits ("+7******6789").
 	MaskNumber func(string) string
-	// EventHistory is how many recent events the live stream replays to a
-	// client reconnecting with Last-Event-ID; 0 means 1024.
-	EventHistory int
 	// RecentCalls is how many finished calls are remembered for
 	// dispositions; 0 means 4096.
 	RecentCalls int
@@ -75,7 +78,6 @@ type Runner struct {
 	log  *slog.Logger
 	mask func(string) string
 	sw   sip.Switch
-	hub  *Broadcaster
 
 	base context.Context
 	stop context.CancelFunc
@@ -165,7 +167,6 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		log:    cfg.Logger.With("component", "queue"),
 		mask:   cfg.MaskNumber,
 		sw:     cfg.Switch,
-		hub:    NewBroadcaster(cfg.EventHistory, cfg.Publisher),
 		wake:   make(chan struct{}, 1),
 		calls:  map[string]*callRec{},
 		conns:  map[string]*agentConn{},
@@ -174,7 +175,11 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		recent: newRecentCalls(cfg.RecentCalls),
 	}
 	r.base, r.stop = context.WithCancel(context.Background())
-	eng, err := New(cfg.Queue, cfg.Clock, r.hub)
+	qc := cfg.Queue
+	if cfg.IDs != nil {
+		qc.IDs = cfg.IDs
+	}
+	eng, err := New(qc, cfg.Clock, cfg.Publisher)
 	if err != nil {
 		return nil, err
 	}
@@ -188,9 +193,6 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	}
 	return r, nil
 }
-
-// Events returns the Runner's event broadcaster (the live stream's source).
-func (r *Runner) Events() *Broadcaster { return r.hub }
 
 // Run fires the Engine's timers until ctx ends. Then it hangs up every leg
 // the Runner owns, stops every goroutine it started and returns ctx.Err().
@@ -255,7 +257,6 @@ func (r *Runner) shutdown() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
-	r.hub.Close()
 }
 
 // Enqueue hands a caller's answered leg to a queue (from the IVR). nc.ID

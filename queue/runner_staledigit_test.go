@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 )
 
@@ -22,13 +23,13 @@ func TestRunnerIgnoresDigitsPressedBeforeTheQueue(t *testing.T) {
 	c.events <- sip.DigitEvent{Digit: '7', At: time.Now()}
 	eventually(t, "events read", func() bool { return len(c.events) == 0 })
 	time.Sleep(50 * time.Millisecond) // let the watcher act on what it read
-	if c.endedBy() != "up" || h.log.count(CallbackRequested, "c1") != 0 {
+	if c.endedBy() != "up" || h.log.count(eventlog.CallbackRequested, "c1") != 0 {
 		t.Fatalf("a digit pressed in the IVR requested a callback (caller ended by %q)", c.endedBy())
 	}
 	h.login("f1")
 	a := h.agentLeg("f1", 0)
 	h.bridged(c, a)
-	if h.log.count(CallbackRequested, "c1") != 0 {
+	if h.log.count(eventlog.CallbackRequested, "c1") != 0 {
 		t.Fatal("a digit pressed in the IVR requested a callback")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 )
 
@@ -40,12 +41,12 @@ func TestRunnerAnswerAndHangup(t *testing.T) {
 			if c.endedBy() != tc.wantCaller || a.endedBy() != tc.wantAgent {
 				t.Fatalf("caller ended %s, agent ended %s; want %s, %s", c.endedBy(), a.endedBy(), tc.wantCaller, tc.wantAgent)
 			}
-			eventually(t, "call finished", func() bool { return h.log.count(CallFinished, "c1") == 1 })
-			if e, _ := h.log.find(CallCompleted, "c1"); e.Data["by"] != tc.hangup {
+			eventually(t, "call finished", func() bool { return h.log.count(eventlog.CallFinished, "c1") == 1 })
+			if e, _ := h.log.find(eventlog.CallCompleted, "c1"); e.Data["by"] != tc.hangup {
 				t.Fatalf("call.completed by %q, want %q", e.Data["by"], tc.hangup)
 			}
 			h.stop()
-			if n := h.log.count(CallCompleted, "c1"); n != 1 {
+			if n := h.log.count(eventlog.CallCompleted, "c1"); n != 1 {
 				t.Fatalf("%d call.completed events, want exactly 1", n)
 			}
 		})
@@ -78,12 +79,12 @@ func TestRunnerCallerHangupReachesEngineOnce(t *testing.T) {
 			c := h.caller("c1", "+79123456789", "support")
 			tc.setup(h)
 			c.remoteHangup()
-			eventually(t, "call finished", func() bool { return h.log.count(CallFinished, "c1") == 1 })
-			if e, _ := h.log.find(CallFinished, "c1"); e.Reason != tc.want {
+			eventually(t, "call finished", func() bool { return h.log.count(eventlog.CallFinished, "c1") == 1 })
+			if e, _ := h.log.find(eventlog.CallFinished, "c1"); e.Reason != tc.want {
 				t.Fatalf("finished %q, want %q", e.Reason, tc.want)
 			}
 			h.stop()
-			if n := h.log.count(QueueAbandoned, "c1") + h.log.count(CallCompleted, "c1"); n != 1 {
+			if n := h.log.count(eventlog.QueueAbandoned, "c1") + h.log.count(eventlog.CallCompleted, "c1"); n != 1 {
 				t.Fatalf("%d abandons and completions, want 1", n)
 			}
 			if st := h.agentState("f1"); st == Ringing || st == OnCall {
@@ -99,7 +100,7 @@ func TestRunnerRingFailureAndAutoPause(t *testing.T) {
 	c := h.caller("c1", "+79123456789", "support")
 	h.login("f1")
 	eventually(t, "f1 paused after two misses", func() bool { return h.agentState("f1") == Paused })
-	if n := h.log.count(AgentRingNoAnswer, "c1"); n != 2 {
+	if n := h.log.count(eventlog.AgentRingNoAnswer, "c1"); n != 2 {
 		t.Fatalf("%d ring_noanswer, want 2", n)
 	}
 	h.r.mu.Lock()
@@ -183,7 +184,7 @@ func TestRunnerEscalation(t *testing.T) {
 			if ci.Context.FirstAgent != "f1" || len(ci.Context.Escalations) != 1 || ci.Context.Escalations[0].Mode != tc.wantMode {
 				t.Fatalf("context = %+v", ci.Context)
 			}
-			if e, ok := h.log.find(EscalationAnswered, "c1"); !ok || e.Agent != "s1" || e.Data["from_agent"] != "f1" {
+			if e, ok := h.log.find(eventlog.EscalationAnswered, "c1"); !ok || e.Agent != "s1" || e.Data["from_agent"] != "f1" {
 				t.Fatalf("escalation_answered = %+v", e)
 			}
 		})
@@ -248,7 +249,7 @@ func TestRunnerCallback(t *testing.T) {
 	if _, played := c.snapshot(); !slices.Contains(played, "hotline/callback-confirm") {
 		t.Fatalf("played %v", played)
 	}
-	if h.log.count(QueueAbandoned, "c1") != 0 {
+	if h.log.count(eventlog.QueueAbandoned, "c1") != 0 {
 		t.Fatal("a callback request was reported as an abandon")
 	}
 	h.login("f1")
@@ -256,8 +257,8 @@ func TestRunnerCallback(t *testing.T) {
 	back := h.agentLeg("+79123456789", 0)
 	h.bridged(back, a)
 	back.remoteHangup()
-	eventually(t, "callback finished", func() bool { return h.log.count(CallFinished, "c1") == 1 })
-	if e, _ := h.log.find(CallFinished, "c1"); e.Reason != "answered" {
+	eventually(t, "callback finished", func() bool { return h.log.count(eventlog.CallFinished, "c1") == 1 })
+	if e, _ := h.log.find(eventlog.CallFinished, "c1"); e.Reason != "answered" {
 		t.Fatalf("finished %q", e.Reason)
 	}
 }
@@ -269,7 +270,7 @@ func TestRunnerTimersFire(t *testing.T) {
 	})
 	c := h.caller("c1", "+79123456789", "support")
 	eventually(t, "max wait hangs the caller up", func() bool { return c.endedBy() == "local" })
-	if e, _ := h.log.find(CallFinished, "c1"); e.Reason != "timeout" {
+	if e, _ := h.log.find(eventlog.CallFinished, "c1"); e.Reason != "timeout" {
 		t.Fatalf("finished %q", e.Reason)
 	}
 	if _, played := c.snapshot(); !slices.Contains(played, "hotline/queue-full") {
@@ -377,8 +378,8 @@ func TestRunnerCallbackAgentLeaves(t *testing.T) {
 	a := h.agentLeg("f1", 0)
 	eventually(t, "dialling the caller back", func() bool { return h.sw.dialCount("+79123456789") == 1 })
 	a.remoteHangup()
-	eventually(t, "callback attempt failed", func() bool { return h.log.count(CallbackResult, "c1") == 1 })
-	if e, _ := h.log.find(CallbackResult, "c1"); e.Reason != "failed" {
+	eventually(t, "callback attempt failed", func() bool { return h.log.count(eventlog.CallbackResult, "c1") == 1 })
+	if e, _ := h.log.find(eventlog.CallbackResult, "c1"); e.Reason != "failed" {
 		t.Fatalf("callback.result %q", e.Reason)
 	}
 	if st := h.callState("c1"); st != "support/callback-parked" {
@@ -401,7 +402,7 @@ func TestRunnerRingAll(t *testing.T) {
 	if rings != 0 || h.sw.dialCount("f1") != 1 {
 		t.Fatalf("%d rings left, f1 dialled %d times", rings, h.sw.dialCount("f1"))
 	}
-	if h.log.count(AgentRingNoAnswer, "c1") != 0 {
+	if h.log.count(eventlog.AgentRingNoAnswer, "c1") != 0 {
 		t.Fatal("the losing phone counted a missed ring")
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // The simulation plays a random call centre against the Engine, acting as
@@ -63,14 +65,14 @@ type sim struct {
 	consult   *set[string]
 	queueOf   map[string]string
 	violation error
-	counts    map[EventType]int
+	counts    map[eventlog.Type]int
 }
 
 func newSim(t *testing.T, seed uint64, size simSize) *sim {
 	s := &sim{t: t, rng: rand.New(rand.NewPCG(seed, seed*7919)), clk: &fakeClock{t: t0}, size: size,
 		finished: map[string]int{}, agentSt: map[string]string{}, rings: newSet[ringKey](),
 		callerUp: newSet[string](), bridged: newSet[string](), dialing: newSet[string](),
-		consult: newSet[string](), queueOf: map[string]string{}, counts: map[EventType]int{}}
+		consult: newSet[string](), queueOf: map[string]string{}, counts: map[eventlog.Type]int{}}
 	var cfg Config
 	strategies := []Strategy{LongestIdle, RoundRobin, SkillLevel, RingAll}
 	n2 := size.queues / 4 // second-line queues
@@ -112,7 +114,7 @@ func newSim(t *testing.T, seed uint64, size simSize) *sim {
 		s.agentSt[a.ID] = LoggedOut.String()
 	}
 	cfg.EventIDPrefix = "sim"
-	e, err := New(cfg, s.clk, PublisherFunc(s.onEvent))
+	e, err := New(cfg, s.clk, eventlog.PublisherFunc(s.onEvent))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,18 +129,18 @@ func (s *sim) fail(format string, args ...any) {
 }
 
 // onEvent checks the offer invariants at the moment of the decision.
-func (s *sim) onEvent(ev Event) {
+func (s *sim) onEvent(ev eventlog.Event) {
 	switch ev.Type {
-	case CallEscalated, EscalationAnswered, QueueOverflowed, QueueTimeout, CallbackRequested, AgentRingNoAnswer, ConsultStarted:
+	case eventlog.CallEscalated, eventlog.EscalationAnswered, eventlog.QueueOverflowed, eventlog.QueueTimeout, eventlog.CallbackRequested, eventlog.AgentRingNoAnswer, eventlog.ConsultStarted:
 		s.counts[ev.Type]++
 	}
 	switch ev.Type {
-	case AgentState:
+	case eventlog.AgentState:
 		if s.agentSt[ev.Agent] != ev.Data["from"] {
 			s.fail("agent %s went %s→%s but was %s", ev.Agent, ev.Data["from"], ev.Data["to"], s.agentSt[ev.Agent])
 		}
 		s.agentSt[ev.Agent] = ev.Data["to"]
-	case AgentOffered:
+	case eventlog.AgentOffered:
 		s.offers++
 		if st := s.agentSt[ev.Agent]; st != Available.String() {
 			s.fail("call %s offered to agent %s in state %s", ev.CallID, ev.Agent, st)
@@ -164,7 +166,7 @@ func (s *sim) onEvent(ev Event) {
 				s.fail("call %s overtook %s reserved for %s", c.id, p.id, a.cfg.ID)
 			}
 		}
-	case CallFinished:
+	case eventlog.CallFinished:
 		s.finished[ev.CallID]++
 		if s.finished[ev.CallID] > 1 {
 			s.fail("call %s finished twice", ev.CallID)
@@ -173,7 +175,7 @@ func (s *sim) onEvent(ev Event) {
 		s.bridged.del(ev.CallID)
 		s.dialing.del(ev.CallID)
 		s.consult.del(ev.CallID)
-	case ConsultEnded:
+	case eventlog.ConsultEnded:
 		s.consult.del(ev.CallID)
 	}
 }

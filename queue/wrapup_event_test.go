@@ -3,6 +3,8 @@ package queue
 import (
 	"testing"
 	"time"
+
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // agent.wrapup_ended names the call and queue it follows, so reporting can
@@ -14,8 +16,8 @@ func TestWrapupEndedNamesCallAndQueue(t *testing.T) {
 	a := h.agentLeg("f1", 0)
 	h.bridged(c, a)
 	c.remoteHangup()
-	eventually(t, "wrap-up ended", func() bool { return h.log.count(WrapupEnded, "c1") == 1 })
-	e, _ := h.log.find(WrapupEnded, "c1")
+	eventually(t, "wrap-up ended", func() bool { return h.log.count(eventlog.WrapupEnded, "c1") == 1 })
+	e, _ := h.log.find(eventlog.WrapupEnded, "c1")
 	if e.Queue != "support" || e.Agent != "f1" || e.Data["wrapup_ms"] == "" {
 		t.Fatalf("wrapup_ended = %+v", e)
 	}

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/hotline-cc/hotline/queue"
 )
 
 // BenchmarkMetricsScrape measures one /metrics scrape (promhttp handler,
@@ -44,7 +43,7 @@ func BenchmarkMetricsScrape(b *testing.B) {
 	g := &gen{}
 	states := []string{"available", "on-call", "wrap-up", "paused", "ringing"}
 	for i, a := range as {
-		m.Publish(g.ev(now.Add(-2*time.Hour), queue.AgentState, "", "", a, map[string]string{"from": "logged-out", "to": states[i%len(states)]}))
+		m.Publish(g.ev(now.Add(-2*time.Hour), eventlog.AgentState, "", "", a, map[string]string{"from": "logged-out", "to": states[i%len(states)]}))
 	}
 	for i := 0; i < queues*30; i++ {
 		q, agent := qname(i), as[i%agents]
@@ -54,7 +53,7 @@ func BenchmarkMetricsScrape(b *testing.B) {
 		}
 	}
 	for i := 0; i < queues*5; i++ {
-		m.Publish(g.ev(now.Add(-time.Duration(i%90)*time.Second), queue.QueueJoined, fmt.Sprintf("w%d", i), qname(i), "", nil))
+		m.Publish(g.ev(now.Add(-time.Duration(i%90)*time.Second), eventlog.QueueJoined, fmt.Sprintf("w%d", i), qname(i), "", nil))
 	}
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true})
 	req := httptest.NewRequest("GET", "/metrics", nil)

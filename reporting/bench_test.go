@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // BenchmarkInsertEvents measures events written per second into PostgreSQL
@@ -17,14 +17,14 @@ func BenchmarkInsertEvents(b *testing.B) {
 	ctx := context.Background()
 	const batch = 5000
 	base := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC)
-	evs := make([]queue.Event, batch)
+	evs := make([]eventlog.Event, batch)
 	b.ResetTimer()
 	n := 0
 	for i := 0; i < b.N; i++ {
 		for j := range evs {
 			n++
-			evs[j] = queue.Event{ID: fmt.Sprintf("ev-%012d", n), At: base.Add(time.Duration(n) * time.Millisecond),
-				Type: queue.QueueAnswered, CallID: fmt.Sprintf("call-%d", n/8), Queue: "support", Agent: "a17",
+			evs[j] = eventlog.Event{ID: fmt.Sprintf("ev-%012d", n), At: base.Add(time.Duration(n) * time.Millisecond),
+				Type: eventlog.QueueAnswered, CallID: fmt.Sprintf("call-%d", n/8), Queue: "support", Agent: "a17",
 				Data: map[string]string{"wait_ms": "12345"}}
 		}
 		if err := s.InsertEvents(ctx, evs); err != nil {

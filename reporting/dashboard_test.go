@@ -15,15 +15,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/promtest"
-	"github.com/hotline-cc/hotline/queue"
 )
 
 // lineTraffic is one round of realistic traffic on every queue: answered
 // calls with rings, misses, talk and wrap-up, dispositions and surveys, a
 // short and a long abandon, an overflow, an escalation to second line.
-func lineTraffic(g *gen, round int, now time.Time) []queue.Event {
-	var evs []queue.Event
+func lineTraffic(g *gen, round int, now time.Time) []eventlog.Event {
+	var evs []eventlog.Event
 	id := func(s string) string { return fmt.Sprintf("r%d-%s", round, s) }
 	t := now.Add(-10 * time.Minute)
 	for qi, q := range []string{"sales", "support"} {
@@ -31,17 +31,17 @@ func lineTraffic(g *gen, round int, now time.Time) []queue.Event {
 		for k, wait := range []float64{8, 15, 35} {
 			call := id(fmt.Sprintf("%s-ans%d", q, k))
 			ce := g.answered(call, fmt.Sprintf("+7900%07d", round*10+k), q, t, sec(wait), agent, sec(120+30*float64(k)), sec(20))
-			ce = append(ce, g.ev(ce[len(ce)-1].At, queue.CallDisposition, call, q, agent, nil))
+			ce = append(ce, g.ev(ce[len(ce)-1].At, eventlog.CallDisposition, call, q, agent, nil))
 			ce[len(ce)-1].Reason = []string{"resolved", "not_resolved", "resolved"}[k]
 			evs = append(evs, ce...)
 			evs = append(evs,
-				g.ev(t.Add(sec(1)), queue.AgentRingNoAnswer, call, q, "a3", map[string]string{"ring_ms": "4000"}),
-				g.ev(t.Add(time.Minute), queue.SurveyScheduled, call, "", "", nil),
-				g.ev(t.Add(2*time.Minute), queue.SurveyAttempt, call, "", "", nil))
+				g.ev(t.Add(sec(1)), eventlog.AgentRingNoAnswer, call, q, "a3", map[string]string{"ring_ms": "4000"}),
+				g.ev(t.Add(time.Minute), eventlog.SurveyScheduled, call, "", "", nil),
+				g.ev(t.Add(2*time.Minute), eventlog.SurveyAttempt, call, "", "", nil))
 			if k == 2 {
-				evs = append(evs, g.ev(t.Add(3*time.Minute), queue.SurveyFailed, call, "", "", nil))
+				evs = append(evs, g.ev(t.Add(3*time.Minute), eventlog.SurveyFailed, call, "", "", nil))
 			} else {
-				evs = append(evs, g.ev(t.Add(3*time.Minute), queue.SurveyCompleted, call, "", "",
+				evs = append(evs, g.ev(t.Add(3*time.Minute), eventlog.SurveyCompleted, call, "", "",
 					map[string]string{"rating": strconv.Itoa(3 + k), "solved": []string{"yes", "no"}[k]}))
 			}
 			t = t.Add(20 * time.Second)
@@ -50,25 +50,25 @@ func lineTraffic(g *gen, round int, now time.Time) []queue.Event {
 		evs = append(evs, g.abandoned(id(q+"-long"), q, t, sec(50))...)
 		ov := id(q + "-ov")
 		evs = append(evs,
-			g.ev(t, queue.QueueJoined, ov, q, "", nil),
-			g.ev(t.Add(sec(60)), queue.QueueOverflowed, ov, q, "", map[string]string{"wait_ms": "60000", "to_queue": "support"}),
-			g.ev(t.Add(sec(60)), queue.CallEnded, ov, "", "", nil))
+			g.ev(t, eventlog.QueueJoined, ov, q, "", nil),
+			g.ev(t.Add(sec(60)), eventlog.QueueOverflowed, ov, q, "", map[string]string{"wait_ms": "60000", "to_queue": "support"}),
+			g.ev(t.Add(sec(60)), eventlog.CallEnded, ov, "", "", nil))
 	}
 	// Escalation sales → l2.
 	esc := id("esc")
 	t = now.Add(-5 * time.Minute)
 	evs = append(evs,
-		g.ev(t, queue.QueueJoined, esc, "sales", "", nil),
-		g.ev(t.Add(sec(5)), queue.QueueAnswered, esc, "sales", "a1", map[string]string{"wait_ms": "5000"}),
-		g.ev(t.Add(sec(65)), queue.CallEscalated, esc, "sales", "a1", map[string]string{"to_queue": "l2"}),
-		g.ev(t.Add(sec(65)), queue.CallCompleted, esc, "sales", "a1", map[string]string{"talk_ms": "60000"}),
-		g.ev(t.Add(sec(65)), queue.QueueJoined, esc, "l2", "", map[string]string{"escalated_from": "sales"}),
-		g.ev(t.Add(sec(80)), queue.QueueAnswered, esc, "l2", "b1", map[string]string{"wait_ms": "15000"}),
-		g.ev(t.Add(sec(200)), queue.CallCompleted, esc, "l2", "b1", map[string]string{"talk_ms": "120000"}),
-		g.ev(t.Add(sec(200)), queue.CallEnded, esc, "", "", nil),
-		g.ev(t.Add(sec(230)), queue.WrapupEnded, esc, "l2", "b1", map[string]string{"wrapup_ms": "30000"}))
+		g.ev(t, eventlog.QueueJoined, esc, "sales", "", nil),
+		g.ev(t.Add(sec(5)), eventlog.QueueAnswered, esc, "sales", "a1", map[string]string{"wait_ms": "5000"}),
+		g.ev(t.Add(sec(65)), eventlog.CallEscalated, esc, "sales", "a1", map[string]string{"to_queue": "l2"}),
+		g.ev(t.Add(sec(65)), eventlog.CallCompleted, esc, "sales", "a1", map[string]string{"talk_ms": "60000"}),
+		g.ev(t.Add(sec(65)), eventlog.QueueJoined, esc, "l2", "", map[string]string{"escalated_from": "sales"}),
+		g.ev(t.Add(sec(80)), eventlog.QueueAnswered, esc, "l2", "b1", map[string]string{"wait_ms": "15000"}),
+		g.ev(t.Add(sec(200)), eventlog.CallCompleted, esc, "l2", "b1", map[string]string{"talk_ms": "120000"}),
+		g.ev(t.Add(sec(200)), eventlog.CallEnded, esc, "", "", nil),
+		g.ev(t.Add(sec(230)), eventlog.WrapupEnded, esc, "l2", "b1", map[string]string{"wrapup_ms": "30000"}))
 	// One caller still waiting.
-	evs = append(evs, g.ev(now.Add(-40*time.Second), queue.QueueJoined, id("waiting"), "support", "", nil))
+	evs = append(evs, g.ev(now.Add(-40*time.Second), eventlog.QueueJoined, id("waiting"), "support", "", nil))
 	SortEvents(evs)
 	return evs
 }
@@ -106,7 +106,7 @@ func TestDashboardQueries(t *testing.T) {
 	g := &gen{}
 	now := time.Now().UTC()
 	for _, a := range []string{"a1", "a2", "a3", "b1"} {
-		m.Publish(g.ev(now.Add(-time.Hour), queue.AgentState, "", "", a, map[string]string{"from": "logged-out", "to": "available"}))
+		m.Publish(g.ev(now.Add(-time.Hour), eventlog.AgentState, "", "", a, map[string]string{"from": "logged-out", "to": "available"}))
 	}
 	for _, e := range lineTraffic(g, 1, now) {
 		m.Publish(e)

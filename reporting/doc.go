@@ -6,12 +6,12 @@
 //
 // The flow:
 //
-//	producers ──queue.Event──► Writer.Publish ──batched COPY──► events
+//	producers ──eventlog.Event──► Writer.Publish ──batched COPY──► events
 //	                              │ (DB down: journal file, replayed in order)
 //	                              ▼
 //	                         Projector ──► calls, queue_visits, agent_states, rollup_*
 //
-//	producers ──queue.Event──► Metrics.Publish ──► Prometheus collectors
+//	producers ──eventlog.Event──► Metrics.Publish ──► Prometheus collectors
 //
 // Every formula is documented in docs/metrics.md. Pure functions (BuildCall,
 // QueueFigures, AgentFigures, FCR, CSI, Escalations) do the arithmetic; the

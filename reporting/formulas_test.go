@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 var t0 = time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC)
@@ -42,7 +42,7 @@ func findQueue(t *testing.T, fs []QueueFigures, q string) QueueFigures {
 //	abandon rate = 3/7; without short abandons = 2/6; longest wait 40 s
 func TestQueueFormulas(t *testing.T) {
 	g := &gen{}
-	var evs []queue.Event
+	var evs []eventlog.Event
 	evs = append(evs, g.answered("c1", "+79000000001", "sales", t0, sec(10), "a1", sec(100), sec(10))...)
 	evs = append(evs, g.answered("c2", "+79000000002", "sales", t0.Add(time.Minute), sec(20), "a1", sec(200), sec(20))...)
 	evs = append(evs, g.answered("c3", "+79000000003", "sales", t0.Add(2*time.Minute), sec(30), "a2", sec(300), sec(30))...)
@@ -51,12 +51,12 @@ func TestQueueFormulas(t *testing.T) {
 	evs = append(evs, g.abandoned("c6", "sales", t0.Add(5*time.Minute), sec(40))...)
 	t7 := t0.Add(6 * time.Minute)
 	evs = append(evs,
-		g.ev(t7, queue.CallArrived, "c7", "", "", nil),
-		g.ev(t7, queue.QueueJoined, "c7", "sales", "", nil),
-		g.ev(t7.Add(sec(25)), queue.QueueOverflowed, "c7", "sales", "", map[string]string{"wait_ms": "25000", "to_queue": "backup"}),
-		g.ev(t7.Add(sec(25)), queue.QueueJoined, "c7", "backup", "", nil),
-		g.ev(t7.Add(sec(30)), queue.QueueAnswered, "c7", "backup", "a3", map[string]string{"wait_ms": "5000"}),
-		g.ev(t7.Add(sec(90)), queue.CallCompleted, "c7", "backup", "a3", map[string]string{"talk_ms": "60000"}),
+		g.ev(t7, eventlog.CallArrived, "c7", "", "", nil),
+		g.ev(t7, eventlog.QueueJoined, "c7", "sales", "", nil),
+		g.ev(t7.Add(sec(25)), eventlog.QueueOverflowed, "c7", "sales", "", map[string]string{"wait_ms": "25000", "to_queue": "backup"}),
+		g.ev(t7.Add(sec(25)), eventlog.QueueJoined, "c7", "backup", "", nil),
+		g.ev(t7.Add(sec(30)), eventlog.QueueAnswered, "c7", "backup", "a3", map[string]string{"wait_ms": "5000"}),
+		g.ev(t7.Add(sec(90)), eventlog.CallCompleted, "c7", "backup", "a3", map[string]string{"talk_ms": "60000"}),
 	)
 	cfg := &Config{}
 	calls, visits := visitsOf(evs, cfg)
@@ -146,7 +146,7 @@ func TestQueueEdgeCases(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := &gen{}
-			var evs []queue.Event
+			var evs []eventlog.Event
 			for i, w := range tt.waits {
 				evs = append(evs, g.abandoned("c"+string(rune('a'+i)), "q", t0.Add(time.Duration(i)*time.Minute), sec(w))...)
 			}
@@ -173,9 +173,9 @@ func TestAnsweredExactlyAtT(t *testing.T) {
 // events; a hang-up with no queue event closes the wait as an abandon.
 func TestWaitWithoutWaitMS(t *testing.T) {
 	g := &gen{}
-	evs := []queue.Event{
-		g.ev(t0, queue.QueueJoined, "c", "q", "", nil),
-		g.ev(t0.Add(sec(4)), queue.CallEnded, "c", "", "", nil),
+	evs := []eventlog.Event{
+		g.ev(t0, eventlog.QueueJoined, "c", "q", "", nil),
+		g.ev(t0.Add(sec(4)), eventlog.CallEnded, "c", "", "", nil),
 	}
 	c, vs := BuildCall(evs, nil)
 	if len(vs) != 1 || vs[0].Outcome != OutcomeAbandoned || vs[0].Wait != sec(4) || !vs[0].ShortAbandon {
@@ -217,13 +217,13 @@ func TestPercentile(t *testing.T) {
 func TestEscalation(t *testing.T) {
 	g := &gen{}
 	cfg := &Config{Queues: map[string]QueueConfig{"l2": {Threshold: sec(60), Line: LineSecond}}}
-	var evs []queue.Event
+	var evs []eventlog.Event
 	evs = append(evs, g.answered("e1", "", "l1", t0, sec(5), "a1", sec(60), sec(5))...)
 	evs = append(evs,
-		g.ev(t0.Add(sec(65)), queue.CallEscalated, "e1", "l1", "a1", map[string]string{"to_queue": "l2", "mode": "warm"}),
-		g.ev(t0.Add(sec(66)), queue.QueueJoined, "e1", "l2", "", map[string]string{"escalated_from": "l1"}),
-		g.ev(t0.Add(sec(96)), queue.QueueAnswered, "e1", "l2", "b1", map[string]string{"wait_ms": "30000"}),
-		g.ev(t0.Add(sec(216)), queue.CallCompleted, "e1", "l2", "b1", map[string]string{"talk_ms": "120000"}),
+		g.ev(t0.Add(sec(65)), eventlog.CallEscalated, "e1", "l1", "a1", map[string]string{"to_queue": "l2", "mode": "warm"}),
+		g.ev(t0.Add(sec(66)), eventlog.QueueJoined, "e1", "l2", "", map[string]string{"escalated_from": "l1"}),
+		g.ev(t0.Add(sec(96)), eventlog.QueueAnswered, "e1", "l2", "b1", map[string]string{"wait_ms": "30000"}),
+		g.ev(t0.Add(sec(216)), eventlog.CallCompleted, "e1", "l2", "b1", map[string]string{"talk_ms": "120000"}),
 	)
 	evs = append(evs, g.answered("e2", "", "l1", t0.Add(time.Minute), sec(8), "a1", sec(30), 0)...)
 	evs = append(evs, g.abandoned("e3", "l2", t0.Add(2*time.Minute), sec(70))...)
@@ -258,19 +258,19 @@ func TestEscalation(t *testing.T) {
 // disposition 2/3 (coverage 3/4), repeat 2/3 (3/4), survey 1/2 (2/4), combined 1/4 (4/4).
 func TestFCR(t *testing.T) {
 	g := &gen{}
-	var evs []queue.Event
+	var evs []eventlog.Event
 	evs = append(evs, g.answered("f1", "+79001112233", "q", t0, sec(5), "a", sec(60), 0)...)
-	evs = append(evs, g.ev(t0.Add(sec(70)), queue.CallDisposition, "f1", "q", "a", nil))
+	evs = append(evs, g.ev(t0.Add(sec(70)), eventlog.CallDisposition, "f1", "q", "a", nil))
 	evs[len(evs)-1].Reason = "resolved"
-	evs = append(evs, g.ev(t0.Add(24*time.Hour), queue.SurveyCompleted, "f1", "", "", map[string]string{"rating": "5", "solved": "yes"}))
+	evs = append(evs, g.ev(t0.Add(24*time.Hour), eventlog.SurveyCompleted, "f1", "", "", map[string]string{"rating": "5", "solved": "yes"}))
 	evs = append(evs, g.answered("f2", "89001112244", "q", t0.Add(time.Hour), sec(5), "a", sec(60), 0)...)
-	evs = append(evs, g.ev(t0.Add(time.Hour+sec(70)), queue.CallDisposition, "f2", "q", "a", nil))
+	evs = append(evs, g.ev(t0.Add(time.Hour+sec(70)), eventlog.CallDisposition, "f2", "q", "a", nil))
 	evs[len(evs)-1].Reason = "resolved"
 	evs = append(evs, g.answered("f3", "+7 900 111-22-44", "q", t0.Add(49*time.Hour), sec(5), "a", sec(60), 0)...)
-	evs = append(evs, g.ev(t0.Add(49*time.Hour+sec(70)), queue.CallDisposition, "f3", "q", "a", nil))
+	evs = append(evs, g.ev(t0.Add(49*time.Hour+sec(70)), eventlog.CallDisposition, "f3", "q", "a", nil))
 	evs[len(evs)-1].Reason = "not_resolved"
 	evs = append(evs, g.answered("f4", "anonymous", "q", t0.Add(2*time.Hour), sec(5), "a", sec(60), 0)...)
-	evs = append(evs, g.ev(t0.Add(26*time.Hour), queue.SurveyCompleted, "f4", "", "", map[string]string{"solved": "no"}))
+	evs = append(evs, g.ev(t0.Add(26*time.Hour), eventlog.SurveyCompleted, "f4", "", "", map[string]string{"solved": "no"}))
 	f5 := g.abandoned("f5", "q", t0.Add(8*24*time.Hour), sec(10))
 	f5[0].Caller = "+79001112233"
 	evs = append(evs, f5...)
@@ -350,13 +350,13 @@ func TestCSI(t *testing.T) {
 // 600 + 300 s, wrap 100 + 50 s) → occupancy 1050 / 3000; one missed ring.
 func TestAgentsOccupancy(t *testing.T) {
 	g := &gen{}
-	st := func(at time.Time, to string) queue.Event {
-		return g.ev(at, queue.AgentState, "", "", "a1", map[string]string{"to": to})
+	st := func(at time.Time, to string) eventlog.Event {
+		return g.ev(at, eventlog.AgentState, "", "", "a1", map[string]string{"to": to})
 	}
-	evs := []queue.Event{
+	evs := []eventlog.Event{
 		st(t0, "ready"), st(t0.Add(30*time.Minute), "paused"), st(t0.Add(40*time.Minute), "ready"),
 		st(t0.Add(60*time.Minute), "logged_out"),
-		g.ev(t0.Add(time.Minute), queue.AgentRingNoAnswer, "x", "q", "a1", nil),
+		g.ev(t0.Add(time.Minute), eventlog.AgentRingNoAnswer, "x", "q", "a1", nil),
 	}
 	evs = append(evs, g.answered("c1", "", "q", t0.Add(2*time.Minute), sec(10), "a1", sec(600), sec(100))...)
 	evs = append(evs, g.answered("c2", "", "q", t0.Add(41*time.Minute), sec(10), "a1", sec(300), sec(50))...)
@@ -379,7 +379,7 @@ func TestAgentsOccupancy(t *testing.T) {
 		t.Fatalf("teams = %+v", teams)
 	}
 	// A still-open state counts only up to openUntil.
-	evs2 := []queue.Event{st(t0, "ready")}
+	evs2 := []eventlog.Event{st(t0, "ready")}
 	av, _ := StateTime(StatesFromEvents(evs2), t0, t0.Add(time.Hour), t0.Add(20*time.Minute))
 	if av["a1"] != 20*time.Minute {
 		t.Fatalf("open state = %v, want 20m", av["a1"])
@@ -413,8 +413,8 @@ func TestMoscowToday(t *testing.T) {
 // join. When the old process's events are missing, the wait still starts at
 // joined_at.
 func TestResumedWait(t *testing.T) {
-	resumed := func(g *gen, at time.Time) queue.Event {
-		return g.ev(at, queue.QueueJoined, "c", "q", "", map[string]string{
+	resumed := func(g *gen, at time.Time) eventlog.Event {
+		return g.ev(at, eventlog.QueueJoined, "c", "q", "", map[string]string{
 			"resumed": "1", "joined_at": t0.UTC().Format(time.RFC3339Nano)})
 	}
 	for _, tc := range []struct {
@@ -423,13 +423,13 @@ func TestResumedWait(t *testing.T) {
 	}{{"old join logged", true}, {"old join lost", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &gen{}
-			var evs []queue.Event
+			var evs []eventlog.Event
 			if tc.withOld {
-				evs = append(evs, g.ev(t0, queue.QueueJoined, "c", "q", "", nil))
+				evs = append(evs, g.ev(t0, eventlog.QueueJoined, "c", "q", "", nil))
 			}
 			evs = append(evs,
 				resumed(g, t0.Add(sec(70))),
-				g.ev(t0.Add(sec(90)), queue.QueueAnswered, "c", "q", "x", map[string]string{"wait_ms": "90000"}),
+				g.ev(t0.Add(sec(90)), eventlog.QueueAnswered, "c", "q", "x", map[string]string{"wait_ms": "90000"}),
 			)
 			_, vs := BuildCall(evs, nil)
 			if len(vs) != 1 || vs[0].Outcome != OutcomeAnswered || !vs[0].JoinedAt.Equal(t0) || vs[0].Wait != sec(90) {

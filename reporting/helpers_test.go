@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // gen builds events with unique, time-sortable IDs.
@@ -14,9 +14,9 @@ type gen struct {
 	n int
 }
 
-func (g *gen) ev(at time.Time, typ queue.EventType, call, q, agent string, data map[string]string) queue.Event {
+func (g *gen) ev(at time.Time, typ eventlog.Type, call, q, agent string, data map[string]string) eventlog.Event {
 	g.n++
-	return queue.Event{ID: fmt.Sprintf("e%09d", g.n), At: at.UTC(), Type: typ, CallID: call, Queue: q, Agent: agent, Data: data}
+	return eventlog.Event{ID: fmt.Sprintf("e%09d", g.n), At: at.UTC(), Type: typ, CallID: call, Queue: q, Agent: agent, Data: data}
 }
 
 func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -25,33 +25,33 @@ func msStr(d time.Duration) string { return fmt.Sprint(d.Milliseconds()) }
 
 // answered: a call that joins q at t, is answered by agent after wait,
 // talks talk, wraps up wrap.
-func (g *gen) answered(call, caller, q string, t time.Time, wait time.Duration, agent string, talk, wrap time.Duration) []queue.Event {
-	arr := g.ev(t, queue.CallArrived, call, "", "", map[string]string{"to": "100"})
+func (g *gen) answered(call, caller, q string, t time.Time, wait time.Duration, agent string, talk, wrap time.Duration) []eventlog.Event {
+	arr := g.ev(t, eventlog.CallArrived, call, "", "", map[string]string{"to": "100"})
 	arr.Caller = caller
 	ans := t.Add(wait)
-	return []queue.Event{
+	return []eventlog.Event{
 		arr,
-		g.ev(t, queue.QueueJoined, call, q, "", nil),
-		g.ev(ans.Add(-2*time.Second), queue.AgentOffered, call, q, agent, nil),
-		g.ev(ans, queue.QueueAnswered, call, q, agent, map[string]string{"wait_ms": msStr(wait)}),
-		g.ev(ans.Add(talk), queue.CallCompleted, call, q, agent, map[string]string{"talk_ms": msStr(talk), "by": "caller"}),
-		g.ev(ans.Add(talk), queue.CallEnded, call, "", "", nil),
-		g.ev(ans.Add(talk+wrap), queue.WrapupEnded, call, q, agent, map[string]string{"wrapup_ms": msStr(wrap)}),
+		g.ev(t, eventlog.QueueJoined, call, q, "", nil),
+		g.ev(ans.Add(-2*time.Second), eventlog.AgentOffered, call, q, agent, nil),
+		g.ev(ans, eventlog.QueueAnswered, call, q, agent, map[string]string{"wait_ms": msStr(wait)}),
+		g.ev(ans.Add(talk), eventlog.CallCompleted, call, q, agent, map[string]string{"talk_ms": msStr(talk), "by": "caller"}),
+		g.ev(ans.Add(talk), eventlog.CallEnded, call, "", "", nil),
+		g.ev(ans.Add(talk+wrap), eventlog.WrapupEnded, call, q, agent, map[string]string{"wrapup_ms": msStr(wrap)}),
 	}
 }
 
-func (g *gen) abandoned(call, q string, t time.Time, wait time.Duration) []queue.Event {
-	return []queue.Event{
-		g.ev(t, queue.CallArrived, call, "", "", nil),
-		g.ev(t, queue.QueueJoined, call, q, "", nil),
-		g.ev(t.Add(wait), queue.QueueAbandoned, call, q, "", map[string]string{"wait_ms": msStr(wait)}),
-		g.ev(t.Add(wait), queue.CallEnded, call, "", "", nil),
+func (g *gen) abandoned(call, q string, t time.Time, wait time.Duration) []eventlog.Event {
+	return []eventlog.Event{
+		g.ev(t, eventlog.CallArrived, call, "", "", nil),
+		g.ev(t, eventlog.QueueJoined, call, q, "", nil),
+		g.ev(t.Add(wait), eventlog.QueueAbandoned, call, q, "", map[string]string{"wait_ms": msStr(wait)}),
+		g.ev(t.Add(wait), eventlog.CallEnded, call, "", "", nil),
 	}
 }
 
 // visitsOf folds events per call.
-func visitsOf(evs []queue.Event, cfg *Config) ([]Call, []Visit) {
-	by := map[string][]queue.Event{}
+func visitsOf(evs []eventlog.Event, cfg *Config) ([]Call, []Visit) {
+	by := map[string][]eventlog.Event{}
 	var order []string
 	for _, e := range evs {
 		if e.CallID == "" {

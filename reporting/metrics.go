@@ -9,9 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/hotline-cc/hotline/queue"
 )
 
 // Rolling windows of hotline_service_level_ratio.
@@ -87,7 +86,7 @@ func CanonicalState(s string) string {
 
 // Metrics is an in-process consumer of the event stream that maintains
 // hotline's Prometheus metrics. Publish it alongside the Writer (it
-// implements queue.Publisher); it never touches the database. No phone
+// implements eventlog.Publisher); it never touches the database. No phone
 // number or call ID is ever a label.
 type Metrics struct {
 	cfg       *Config
@@ -246,19 +245,19 @@ func waitBuckets(cfg *Config) []float64 {
 }
 
 // Publish consumes one event.
-func (m *Metrics) Publish(e queue.Event) {
+func (m *Metrics) Publish(e eventlog.Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.rollDay(e.At)
-	if e.Queue != "" && !m.queues[e.Queue] && e.Type == queue.QueueJoined {
+	if e.Queue != "" && !m.queues[e.Queue] && e.Type == eventlog.QueueJoined {
 		m.queues[e.Queue] = true
 	}
 	switch e.Type {
-	case queue.AgentState:
+	case eventlog.AgentState:
 		if e.Agent != "" {
 			m.agentLocked(e.Agent).state = CanonicalState(e.Data["to"])
 		}
-	case queue.QueueJoined:
+	case eventlog.QueueJoined:
 		if at, ok := resumedJoin(e); ok {
 			// A wait resumed after a restart: the process that counted the
 			// offer is gone (Prometheus sums counters across the reset).
@@ -273,18 +272,18 @@ func (m *Metrics) Publish(e queue.Event) {
 		from := e.Data["escalated_from"]
 		m.open[e.CallID] = &openVisit{queue: e.Queue, joinedAt: e.At, line: m.cfg.lineFor(e.Queue, from != "")}
 		m.offered.WithLabelValues(e.Queue).Inc()
-	case queue.AgentOffered:
+	case eventlog.AgentOffered:
 		if v := m.open[e.CallID]; v != nil && e.Agent != "" {
 			if v.offered == nil {
 				v.offered = map[string]time.Time{}
 			}
 			v.offered[e.Agent] = e.At
 		}
-	case queue.AgentRingNoAnswer:
+	case eventlog.AgentRingNoAnswer:
 		if e.Agent != "" {
 			m.agentMissed.WithLabelValues(e.Agent).Inc()
 		}
-	case queue.CallCompleted:
+	case eventlog.CallCompleted:
 		if d, ok := dataMS(e, "talk_ms"); ok {
 			if e.Queue != "" {
 				m.talk.WithLabelValues(e.Queue).Add(d.Seconds())
@@ -293,7 +292,7 @@ func (m *Metrics) Publish(e queue.Event) {
 				m.agentTalk.WithLabelValues(e.Agent).Add(d.Seconds())
 			}
 		}
-	case queue.WrapupEnded:
+	case eventlog.WrapupEnded:
 		if d, ok := dataMS(e, "wrapup_ms"); ok {
 			if e.Queue != "" {
 				m.wrapup.WithLabelValues(e.Queue).Add(d.Seconds())
@@ -302,7 +301,7 @@ func (m *Metrics) Publish(e queue.Event) {
 				m.agentWrapup.WithLabelValues(e.Agent).Add(d.Seconds())
 			}
 		}
-	case queue.QueueAnswered:
+	case eventlog.QueueAnswered:
 		if v := m.open[e.CallID]; v != nil {
 			if e.Agent != "" {
 				m.agentAnswered.WithLabelValues(e.Agent).Inc()
@@ -316,37 +315,37 @@ func (m *Metrics) Publish(e queue.Event) {
 			m.lines[e.CallID] = lineMark{v.line, e.At}
 			m.lineAge = append(m.lineAge, callMark{e.CallID, e.At})
 		}
-	case queue.QueueAbandoned:
+	case eventlog.QueueAbandoned:
 		m.finishOpen(e, OutcomeAbandoned)
-	case queue.QueueOverflowed:
+	case eventlog.QueueOverflowed:
 		m.finishOpen(e, OutcomeOverflowed)
-	case queue.QueueTimeout:
+	case eventlog.QueueTimeout:
 		m.finishOpen(e, OutcomeTimeout)
-	case queue.CallbackRequested:
+	case eventlog.CallbackRequested:
 		m.finishOpen(e, OutcomeCallback)
-	case queue.CallEnded:
+	case eventlog.CallEnded:
 		m.finishOpen(e, OutcomeAbandoned)
-	case queue.CallEscalated:
+	case eventlog.CallEscalated:
 		m.escalations.WithLabelValues(e.Queue, e.Data["to_queue"]).Inc()
 		if e.Agent != "" {
 			m.agentEscalations.WithLabelValues(e.Agent).Inc()
 		}
-	case queue.CallDisposition:
+	case eventlog.CallDisposition:
 		line := m.lines[e.CallID].line
 		if e.Reason == "resolved" || e.Reason == "not_resolved" || e.Reason == "escalated" {
 			m.addFCR(line, FCRDisposition, e.Reason == "resolved")
 		}
-	case queue.SurveyScheduled:
+	case eventlog.SurveyScheduled:
 		m.surveys.WithLabelValues("scheduled").Inc()
-	case queue.SurveyAttempt:
+	case eventlog.SurveyAttempt:
 		m.surveys.WithLabelValues("attempted").Inc()
-	case queue.SurveyFailed:
+	case eventlog.SurveyFailed:
 		m.surveys.WithLabelValues("failed").Inc()
-	case queue.SurveySkipped:
+	case eventlog.SurveySkipped:
 		m.surveys.WithLabelValues("skipped").Inc()
-	case queue.SurveyOptOut:
+	case eventlog.SurveyOptOut:
 		m.surveys.WithLabelValues("optout").Inc()
-	case queue.SurveyCompleted:
+	case eventlog.SurveyCompleted:
 		m.surveys.WithLabelValues("completed").Inc()
 		line := m.lines[e.CallID].line
 		if r, err := strconv.Atoi(e.Data["rating"]); err == nil && r >= 1 && r <= 5 && line != "" {
@@ -381,14 +380,14 @@ func (m *Metrics) addFCR(line, source string, resolved bool) {
 	s[1]++
 }
 
-func waitOf(e queue.Event, v *openVisit) time.Duration {
+func waitOf(e eventlog.Event, v *openVisit) time.Duration {
 	if d, ok := dataMS(e, "wait_ms"); ok {
 		return d
 	}
 	return e.At.Sub(v.joinedAt)
 }
 
-func (m *Metrics) finishOpen(e queue.Event, o Outcome) {
+func (m *Metrics) finishOpen(e eventlog.Event, o Outcome) {
 	if v := m.open[e.CallID]; v != nil {
 		m.finish(e.CallID, v, o, waitOf(e, v), e.At)
 	}

@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/hotline-cc/hotline/queue"
 )
 
 // TestMetricsAgents checks hotline_agents{queue,state} from agent.state
@@ -28,7 +27,7 @@ func TestMetricsAgents(t *testing.T) {
 	}
 	g := &gen{}
 	st := func(agent, from, to string) {
-		m.Publish(g.ev(now, queue.AgentState, "", "", agent, map[string]string{"from": from, "to": to}))
+		m.Publish(g.ev(now, eventlog.AgentState, "", "", agent, map[string]string{"from": from, "to": to}))
 	}
 	st("a1", "logged-out", "available")
 	st("a2", "logged-out", "available")
@@ -68,12 +67,12 @@ func TestMetricsAgents(t *testing.T) {
 		}
 	}
 	// A waiting call, then its end: back to 0, not absent.
-	m.Publish(g.ev(now, queue.QueueJoined, "c1", "sales", "", nil))
+	m.Publish(g.ev(now, eventlog.QueueJoined, "c1", "sales", "", nil))
 	now = now.Add(30 * time.Second)
 	if v, _ := gaugeValue(t, reg, "hotline_queue_longest_wait_seconds", map[string]string{"queue": "sales"}); v != 30 {
 		t.Errorf("longest wait = %v, want 30", v)
 	}
-	m.Publish(g.ev(now, queue.CallEnded, "c1", "", "", nil))
+	m.Publish(g.ev(now, eventlog.CallEnded, "c1", "", "", nil))
 	if v, ok := gaugeValue(t, reg, "hotline_calls_waiting", map[string]string{"queue": "sales"}); !ok || v != 0 {
 		t.Errorf("after hang-up waiting = %v (present %v), want 0", v, ok)
 	}
@@ -108,18 +107,18 @@ func TestMetricsSweep(t *testing.T) {
 	g := &gen{}
 	for i, call := range []string{"c1", "c2", "c3"} {
 		at := base.Add(time.Duration(i) * time.Minute)
-		m.Publish(g.ev(at, queue.QueueJoined, call, "sales", "", nil))
-		m.Publish(g.ev(at.Add(time.Second), queue.QueueAnswered, call, "sales", "a1", nil))
+		m.Publish(g.ev(at, eventlog.QueueJoined, call, "sales", "", nil))
+		m.Publish(g.ev(at.Add(time.Second), eventlog.QueueAnswered, call, "sales", "a1", nil))
 	}
 	// c1 answered again a day later (a callback): its mark is renewed.
-	m.Publish(g.ev(base.Add(24*time.Hour), queue.QueueJoined, "c1", "sales", "", nil))
-	m.Publish(g.ev(base.Add(24*time.Hour+time.Second), queue.QueueAnswered, "c1", "sales", "a1", nil))
-	m.Publish(g.ev(base.Add(24*time.Hour+2*time.Second), queue.QueueJoined, "lost", "sales", "", nil))
+	m.Publish(g.ev(base.Add(24*time.Hour), eventlog.QueueJoined, "c1", "sales", "", nil))
+	m.Publish(g.ev(base.Add(24*time.Hour+time.Second), eventlog.QueueAnswered, "c1", "sales", "a1", nil))
+	m.Publish(g.ev(base.Add(24*time.Hour+2*time.Second), eventlog.QueueJoined, "lost", "sales", "", nil))
 	if len(m.lines) != 3 {
 		t.Fatalf("lines = %d, want 3", len(m.lines))
 	}
 	// 72 h after c2's answer (at second 18 of a minute, not 0).
-	m.Publish(g.ev(base.Add(lineTTL+time.Minute+2*time.Second), queue.SurveySkipped, "x", "", "", nil))
+	m.Publish(g.ev(base.Add(lineTTL+time.Minute+2*time.Second), eventlog.SurveySkipped, "x", "", "", nil))
 	if _, ok := m.lines["c2"]; ok {
 		t.Error("c2's line mark survived its TTL")
 	}
@@ -147,7 +146,7 @@ func TestReportFCRGauges(t *testing.T) {
 	ctx := context.Background()
 	day := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC)
 	g := &gen{}
-	var evs []queue.Event
+	var evs []eventlog.Event
 	evs = append(evs, g.answered("c1", "+79001112233", "sales", day, sec(5), "a1", sec(60), 0)...)
 	evs = append(evs, g.answered("c2", "+79004445566", "sales", day.Add(time.Hour), sec(5), "a1", sec(60), 0)...)
 	evs = append(evs, g.abandoned("c3", "sales", day.Add(2*time.Hour), sec(30))...) // repeat of c1

@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-
-	"github.com/hotline-cc/hotline/queue"
 )
 
 func counterValue(t *testing.T, c prometheus.Counter) float64 {
@@ -65,7 +64,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &gen{}
-	var evs []queue.Event
+	var evs []eventlog.Event
 	evs = append(evs, g.answered("c1", "+79000000001", "sales", base, sec(10), "a1", sec(100), sec(10))...)
 	evs = append(evs, g.answered("c2", "+79000000002", "sales", base.Add(time.Minute), sec(20), "a1", sec(200), sec(20))...)
 	evs = append(evs, g.answered("c3", "+79000000003", "sales", base.Add(2*time.Minute), sec(30), "a2", sec(300), sec(30))...)
@@ -74,16 +73,16 @@ func TestMetrics(t *testing.T) {
 	evs = append(evs, g.abandoned("c6", "sales", base.Add(5*time.Minute), sec(40))...)
 	t7 := base.Add(6 * time.Minute)
 	evs = append(evs,
-		g.ev(t7, queue.QueueJoined, "c7", "sales", "", nil),
-		g.ev(t7.Add(sec(25)), queue.QueueOverflowed, "c7", "sales", "", map[string]string{"wait_ms": "25000", "to_queue": "backup"}),
-		g.ev(t7.Add(sec(25)), queue.QueueJoined, "c7", "backup", "", nil),
-		g.ev(t7.Add(sec(30)), queue.QueueAnswered, "c7", "backup", "a3", map[string]string{"wait_ms": "5000"}),
-		g.ev(t7.Add(sec(40)), queue.CallEscalated, "c7", "backup", "a3", map[string]string{"to_queue": "l2"}),
-		g.ev(t7.Add(sec(40)), queue.QueueJoined, "c7", "l2", "", map[string]string{"escalated_from": "backup"}),
-		g.ev(t7.Add(sec(80)), queue.QueueAnswered, "c7", "l2", "b1", map[string]string{"wait_ms": "40000"}),
-		g.ev(t7.Add(sec(90)), queue.CallDisposition, "c7", "l2", "b1", nil),
+		g.ev(t7, eventlog.QueueJoined, "c7", "sales", "", nil),
+		g.ev(t7.Add(sec(25)), eventlog.QueueOverflowed, "c7", "sales", "", map[string]string{"wait_ms": "25000", "to_queue": "backup"}),
+		g.ev(t7.Add(sec(25)), eventlog.QueueJoined, "c7", "backup", "", nil),
+		g.ev(t7.Add(sec(30)), eventlog.QueueAnswered, "c7", "backup", "a3", map[string]string{"wait_ms": "5000"}),
+		g.ev(t7.Add(sec(40)), eventlog.CallEscalated, "c7", "backup", "a3", map[string]string{"to_queue": "l2"}),
+		g.ev(t7.Add(sec(40)), eventlog.QueueJoined, "c7", "l2", "", map[string]string{"escalated_from": "backup"}),
+		g.ev(t7.Add(sec(80)), eventlog.QueueAnswered, "c7", "l2", "b1", map[string]string{"wait_ms": "40000"}),
+		g.ev(t7.Add(sec(90)), eventlog.CallDisposition, "c7", "l2", "b1", nil),
 		// Still waiting at scrape time.
-		g.ev(base.Add(9*time.Minute), queue.QueueJoined, "c8", "sales", "", nil),
+		g.ev(base.Add(9*time.Minute), eventlog.QueueJoined, "c8", "sales", "", nil),
 	)
 	evs[len(evs)-2].Reason = "resolved"
 	SortEvents(evs)
@@ -91,8 +90,8 @@ func TestMetrics(t *testing.T) {
 		m.Publish(e)
 	}
 	// Survey results arrive the next day: the line is remembered.
-	m.Publish(g.ev(base.Add(time.Minute), queue.SurveyCompleted, "c1", "", "", map[string]string{"rating": "4", "solved": "yes"}))
-	m.Publish(g.ev(base.Add(time.Minute), queue.SurveyCompleted, "c7", "", "", map[string]string{"rating": "2", "solved": "no"}))
+	m.Publish(g.ev(base.Add(time.Minute), eventlog.SurveyCompleted, "c1", "", "", map[string]string{"rating": "4", "solved": "yes"}))
+	m.Publish(g.ev(base.Add(time.Minute), eventlog.SurveyCompleted, "c7", "", "", map[string]string{"rating": "2", "solved": "no"}))
 	now = base.Add(10 * time.Minute) // 21:00 UTC = 00:00 Moscow, 11 March
 
 	for _, c := range []struct {
@@ -126,8 +125,8 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("today after Moscow midnight = %v, want absent", v)
 	}
 	// A call answered just after midnight counts today.
-	m.Publish(g.ev(now.Add(time.Second), queue.QueueJoined, "c9", "sales", "", nil))
-	m.Publish(g.ev(now.Add(4*time.Second), queue.QueueAnswered, "c9", "sales", "a1", map[string]string{"wait_ms": "3000"}))
+	m.Publish(g.ev(now.Add(time.Second), eventlog.QueueJoined, "c9", "sales", "", nil))
+	m.Publish(g.ev(now.Add(4*time.Second), eventlog.QueueAnswered, "c9", "sales", "a1", map[string]string{"wait_ms": "3000"}))
 	now = now.Add(time.Minute)
 	if v, ok := gaugeValue(t, reg, "hotline_service_level_ratio", map[string]string{"queue": "sales", "formula": "answered", "window": WindowToday}); !ok || v != 1 {
 		t.Errorf("today = %v (%v), want 1", v, ok)
@@ -196,9 +195,9 @@ func TestMetricsResumedWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &gen{}
-	m.Publish(g.ev(base.Add(sec(15)), queue.QueueJoined, "c1", "sales", "",
+	m.Publish(g.ev(base.Add(sec(15)), eventlog.QueueJoined, "c1", "sales", "",
 		map[string]string{"resumed": "1", "joined_at": base.Format(time.RFC3339Nano)}))
-	m.Publish(g.ev(base.Add(sec(25)), queue.QueueAnswered, "c1", "sales", "a1", nil))
+	m.Publish(g.ev(base.Add(sec(25)), eventlog.QueueAnswered, "c1", "sales", "a1", nil))
 	for _, c := range []struct {
 		vec  *prometheus.CounterVec
 		want float64

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // Defaults for Config.
@@ -207,7 +207,7 @@ type Call struct {
 	SurveySolved         string // yes | no | ""
 }
 
-func dataMS(e queue.Event, key string) (time.Duration, bool) {
+func dataMS(e eventlog.Event, key string) (time.Duration, bool) {
 	s, ok := e.Data[key]
 	if !ok {
 		return 0, false
@@ -221,8 +221,8 @@ func dataMS(e queue.Event, key string) (time.Duration, bool) {
 
 // resumedJoin reports a queue.joined of a wait resumed after a restart
 // (queue.NewCall.Resumed) and when that wait began.
-func resumedJoin(e queue.Event) (time.Time, bool) {
-	if e.Type != queue.QueueJoined || e.Data["resumed"] != "1" {
+func resumedJoin(e eventlog.Event) (time.Time, bool) {
+	if e.Type != eventlog.QueueJoined || e.Data["resumed"] != "1" {
 		return time.Time{}, false
 	}
 	at, err := time.Parse(time.RFC3339Nano, e.Data["joined_at"])
@@ -233,7 +233,7 @@ func resumedJoin(e queue.Event) (time.Time, bool) {
 }
 
 // SortEvents orders events by time, then by ID (IDs sort by creation).
-func SortEvents(evs []queue.Event) {
+func SortEvents(evs []eventlog.Event) {
 	sort.SliceStable(evs, func(i, j int) bool {
 		if !evs[i].At.Equal(evs[j].At) {
 			return evs[i].At.Before(evs[j].At)
@@ -244,8 +244,8 @@ func SortEvents(evs []queue.Event) {
 
 // BuildCall folds all events of one call into its record and queue visits.
 // The events need not be sorted.
-func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
-	evs = append([]queue.Event(nil), evs...)
+func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
+	evs = append([]eventlog.Event(nil), evs...)
 	SortEvents(evs)
 	var c Call
 	var vs []Visit
@@ -266,7 +266,7 @@ func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
 		return -1
 	}
 	offeredAt := map[string]time.Time{}
-	closeVisit := func(e queue.Event, o Outcome) {
+	closeVisit := func(e eventlog.Event, o Outcome) {
 		if cur < 0 {
 			return
 		}
@@ -288,25 +288,25 @@ func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
 			c.Caller = e.Caller
 		}
 		switch e.Type {
-		case queue.CallArrived:
+		case eventlog.CallArrived:
 			c.ArrivedAt = e.At
 			c.Caller = e.Caller
 			c.Dialed = e.Data["to"]
 			c.Trunk = e.Data["trunk"]
-		case queue.IVRNode:
+		case eventlog.IVRNode:
 			if n := e.Data["node"]; n != "" && (len(c.IVRPath) == 0 || c.IVRPath[len(c.IVRPath)-1] != n) {
 				c.IVRPath = append(c.IVRPath, n)
 			}
-		case queue.IVRLanguage:
+		case eventlog.IVRLanguage:
 			c.Language = e.Data["lang"]
-		case queue.QueueJoined:
+		case eventlog.QueueJoined:
 			if at, ok := resumedJoin(e); ok && cur >= 0 && vs[cur].Queue == e.Queue {
 				continue // the same wait, resumed after a restart
 			} else if ok {
 				e.At = at // the earlier process's events are missing: the wait began then
 			}
 			if cur >= 0 { // joined again without an outcome: the first wait ended here
-				closeVisit(queue.Event{At: e.At}, OutcomeOverflowed)
+				closeVisit(eventlog.Event{At: e.At}, OutcomeOverflowed)
 			}
 			from := e.Data["escalated_from"]
 			vs = append(vs, Visit{
@@ -314,13 +314,13 @@ func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
 				Outcome: OutcomeWaiting, EscalatedFrom: from, Line: cfg.lineFor(e.Queue, from != ""),
 			})
 			cur = len(vs) - 1
-		case queue.AgentOffered:
+		case eventlog.AgentOffered:
 			offeredAt[e.Agent] = e.At
-		case queue.AgentRingNoAnswer:
+		case eventlog.AgentRingNoAnswer:
 			if cur >= 0 {
 				vs[cur].RingNoAnswer++
 			}
-		case queue.QueueAnswered:
+		case eventlog.QueueAnswered:
 			if cur < 0 {
 				continue
 			}
@@ -331,18 +331,18 @@ func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
 			if t, ok := offeredAt[e.Agent]; ok && !t.After(e.At) {
 				v.Ring = e.At.Sub(t)
 			}
-		case queue.QueueAbandoned:
+		case eventlog.QueueAbandoned:
 			closeVisit(e, OutcomeAbandoned)
-		case queue.QueueOverflowed:
+		case eventlog.QueueOverflowed:
 			if cur >= 0 {
 				vs[cur].OverflowTo = e.Data["to_queue"]
 			}
 			closeVisit(e, OutcomeOverflowed)
-		case queue.QueueTimeout:
+		case eventlog.QueueTimeout:
 			closeVisit(e, OutcomeTimeout)
-		case queue.CallbackRequested:
+		case eventlog.CallbackRequested:
 			closeVisit(e, OutcomeCallback)
-		case queue.CallCompleted:
+		case eventlog.CallCompleted:
 			if i := lastAnswered(e.Agent); i >= 0 {
 				if d, ok := dataMS(e, "talk_ms"); ok {
 					vs[i].Talk = d
@@ -350,17 +350,17 @@ func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
 					vs[i].Talk = e.At.Sub(vs[i].AnsweredAt)
 				}
 			}
-		case queue.WrapupEnded:
+		case eventlog.WrapupEnded:
 			if i := lastAnswered(e.Agent); i >= 0 {
 				if d, ok := dataMS(e, "wrapup_ms"); ok {
 					vs[i].Wrapup = d
 				}
 			}
-		case queue.CallDisposition:
+		case eventlog.CallDisposition:
 			c.Disposition = e.Reason
 			c.DispositionCode = e.Data["code"]
 			c.NoSurvey = e.Data["no_survey"] == "1"
-		case queue.CallEscalated:
+		case eventlog.CallEscalated:
 			i := -1
 			for j := len(vs) - 1; j >= 0; j-- {
 				if vs[j].Outcome == OutcomeAnswered && (e.Queue == "" || vs[j].Queue == e.Queue) {
@@ -376,13 +376,13 @@ func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
 				c.EscalatedTo = e.Data["to_queue"]
 				c.EscalatedAt = e.At
 			}
-		case queue.CallEnded:
+		case eventlog.CallEnded:
 			if cur >= 0 { // hung up while waiting with no queue event: an abandon
 				closeVisit(e, OutcomeAbandoned)
 			}
 			c.EndedAt = e.At
 			c.EndReason = e.Reason
-		case queue.SurveyCompleted:
+		case eventlog.SurveyCompleted:
 			c.SurveyStatus = "completed"
 			if r, err := strconv.Atoi(e.Data["rating"]); err == nil && r >= 1 && r <= 5 {
 				c.SurveyRating = r
@@ -390,7 +390,7 @@ func BuildCall(evs []queue.Event, cfg *Config) (Call, []Visit) {
 			if s := e.Data["solved"]; s == "yes" || s == "no" {
 				c.SurveySolved = s
 			}
-		case queue.SurveySkipped, queue.SurveyScheduled, queue.SurveyAttempt, queue.SurveyFailed, queue.SurveyOptOut:
+		case eventlog.SurveySkipped, eventlog.SurveyScheduled, eventlog.SurveyAttempt, eventlog.SurveyFailed, eventlog.SurveyOptOut:
 			if c.SurveyStatus != "completed" {
 				c.SurveyStatus = strings.TrimPrefix(string(e.Type), "survey.")
 			}

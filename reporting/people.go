@@ -4,7 +4,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // AgentState is one row of the agent state log.
@@ -41,10 +41,10 @@ func ClassifyState(s string) StateClass {
 }
 
 // StatesFromEvents extracts the agent state log from events.
-func StatesFromEvents(evs []queue.Event) []AgentState {
+func StatesFromEvents(evs []eventlog.Event) []AgentState {
 	var out []AgentState
 	for _, e := range evs {
-		if e.Type == queue.AgentState {
+		if e.Type == eventlog.AgentState {
 			out = append(out, AgentState{EventID: e.ID, Agent: e.Agent, At: e.At, From: e.Data["from"], To: e.Data["to"], Reason: e.Reason})
 		}
 	}
@@ -112,10 +112,10 @@ type MissedRing struct {
 }
 
 // MissedFromEvents extracts agent.ring_noanswer events.
-func MissedFromEvents(evs []queue.Event) []MissedRing {
+func MissedFromEvents(evs []eventlog.Event) []MissedRing {
 	var out []MissedRing
 	for _, e := range evs {
-		if e.Type == queue.AgentRingNoAnswer {
+		if e.Type == eventlog.AgentRingNoAnswer {
 			out = append(out, MissedRing{Agent: e.Agent, At: e.At})
 		}
 	}

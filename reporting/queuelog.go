@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // QueueLogOptions configure the Asterisk queue_log export.
@@ -109,7 +109,7 @@ func (l *QueueLog) call(id string) *qlCall {
 }
 
 // waitOfEvent is the wait carried by an outcome event, else measured.
-func waitOfEvent(e queue.Event, c *qlCall) time.Duration {
+func waitOfEvent(e eventlog.Event, c *qlCall) time.Duration {
 	if d, ok := dataMS(e, "wait_ms"); ok {
 		return d
 	}
@@ -119,7 +119,7 @@ func waitOfEvent(e queue.Event, c *qlCall) time.Duration {
 	return e.At.Sub(c.joinedAt)
 }
 
-func position(e queue.Event) string {
+func position(e eventlog.Event) string {
 	if p := e.Data["position"]; p != "" {
 		return p
 	}
@@ -127,11 +127,11 @@ func position(e queue.Event) string {
 }
 
 // Write converts one event (events must come in time order).
-func (l *QueueLog) Write(e queue.Event) {
+func (l *QueueLog) Write(e eventlog.Event) {
 	switch e.Type {
-	case queue.CallArrived:
+	case eventlog.CallArrived:
 		l.call(e.CallID).caller = e.Caller
-	case queue.QueueJoined:
+	case eventlog.QueueJoined:
 		c := l.call(e.CallID)
 		if e.Caller != "" {
 			c.caller = e.Caller
@@ -140,15 +140,15 @@ func (l *QueueLog) Write(e queue.Event) {
 		c.origPos = position(e)
 		c.escalatedTo, c.escAgent = "", ""
 		l.line(e.At, e.CallID, e.Queue, "", "ENTERQUEUE", "", c.caller)
-	case queue.AgentOffered:
+	case eventlog.AgentOffered:
 		l.call(e.CallID).offeredAt[e.Agent] = e.At
-	case queue.AgentRingNoAnswer:
+	case eventlog.AgentRingNoAnswer:
 		ring := e.Data["ring_ms"]
 		if ring == "" {
 			ring = "0"
 		}
 		l.line(e.At, e.CallID, l.queueOf(e), e.Agent, "RINGNOANSWER", ring)
-	case queue.QueueAnswered:
+	case eventlog.QueueAnswered:
 		c := l.call(e.CallID)
 		c.hold = int64(waitOfEvent(e, c).Round(time.Second) / time.Second)
 		c.waiting = false
@@ -157,10 +157,10 @@ func (l *QueueLog) Write(e queue.Event) {
 			ring = secs(e.At.Sub(t))
 		}
 		l.line(e.At, e.CallID, l.queueOf(e), e.Agent, "CONNECT", strconv.FormatInt(c.hold, 10), e.CallID, ring)
-	case queue.CallEscalated:
+	case eventlog.CallEscalated:
 		c := l.call(e.CallID)
 		c.escalatedTo, c.escAgent = e.Data["to_queue"], e.Agent
-	case queue.CallCompleted:
+	case eventlog.CallCompleted:
 		c := l.call(e.CallID)
 		talk, ok := dataMS(e, "talk_ms")
 		if !ok {
@@ -176,23 +176,23 @@ func (l *QueueLog) Write(e queue.Event) {
 		default:
 			l.line(e.At, e.CallID, q, e.Agent, "COMPLETECALLER", hold, secs(talk), c.origPos)
 		}
-	case queue.QueueAbandoned:
+	case eventlog.QueueAbandoned:
 		l.exit(e, "ABANDON")
-	case queue.QueueOverflowed, queue.QueueTimeout:
+	case eventlog.QueueOverflowed, eventlog.QueueTimeout:
 		l.exit(e, "EXITWITHTIMEOUT")
-	case queue.CallbackRequested:
+	case eventlog.CallbackRequested:
 		l.exit(e, "EXITWITHKEY", "*")
-	case queue.CallEnded:
+	case eventlog.CallEnded:
 		if c := l.calls[e.CallID]; c != nil && c.waiting {
 			l.exit(e, "ABANDON")
 		}
 		delete(l.calls, e.CallID)
-	case queue.AgentState:
+	case eventlog.AgentState:
 		l.agentState(e)
 	}
 }
 
-func (l *QueueLog) queueOf(e queue.Event) string {
+func (l *QueueLog) queueOf(e eventlog.Event) string {
 	if e.Queue != "" {
 		return e.Queue
 	}
@@ -202,9 +202,9 @@ func (l *QueueLog) queueOf(e queue.Event) string {
 	return ""
 }
 
-func (l *QueueLog) exit(e queue.Event, event string, pre ...string) {
+func (l *QueueLog) exit(e eventlog.Event, event string, pre ...string) {
 	c := l.call(e.CallID)
-	if !c.waiting && e.Type != queue.CallEnded && c.queue != "" && e.Queue != c.queue {
+	if !c.waiting && e.Type != eventlog.CallEnded && c.queue != "" && e.Queue != c.queue {
 		// An outcome for a visit we did not see start: still log it.
 		c.queue = e.Queue
 	}
@@ -217,7 +217,7 @@ func (l *QueueLog) exit(e queue.Event, event string, pre ...string) {
 	l.line(e.At, e.CallID, q, "", event, data...)
 }
 
-func (l *QueueLog) agentState(e queue.Event) {
+func (l *QueueLog) agentState(e eventlog.Event) {
 	from, to := CanonicalState(e.Data["from"]), CanonicalState(e.Data["to"])
 	var queues []string
 	if l.opt.QueuesOf != nil {
@@ -264,13 +264,13 @@ func (s *Store) ExportQueueLog(ctx context.Context, w io.Writer, from, to time.T
 	defer rows.Close()
 	l := NewQueueLog(w, opt)
 	for rows.Next() {
-		var e queue.Event
+		var e eventlog.Event
 		var typ string
 		var data []byte
 		if err := rows.Scan(&e.ID, &e.At, &typ, &e.CallID, &e.Queue, &e.Agent, &e.Caller, &e.Priority, &e.Reason, &data); err != nil {
 			return err
 		}
-		e.Type = queue.EventType(typ)
+		e.Type = eventlog.Type(typ)
 		if len(data) > 0 && string(data) != "null" {
 			if err := json.Unmarshal(data, &e.Data); err != nil {
 				return fmt.Errorf("event %s: %w", e.ID, err)

@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // TestQueueLog checks the queue_log lines of each call shape by hand.
 func TestQueueLog(t *testing.T) {
 	t0 := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC) // epoch 1710061200
 	g := &gen{}
-	var evs []queue.Event
+	var evs []eventlog.Event
 	st := func(at time.Time, agent, from, to, reason string) {
-		e := g.ev(at, queue.AgentState, "", "", agent, map[string]string{"from": from, "to": to})
+		e := g.ev(at, eventlog.AgentState, "", "", agent, map[string]string{"from": from, "to": to})
 		e.Reason = reason
 		evs = append(evs, e)
 	}
@@ -24,29 +24,29 @@ func TestQueueLog(t *testing.T) {
 	// c1: answered after 12 s, 2 s ring, 100 s talk, caller hangs up.
 	evs = append(evs, g.answered("c1", "+79001234567", "sales", t0, sec(12), "a1", sec(100), sec(5))...)
 	// c2: a miss by a2, then abandoned after 40 s at position 3.
-	j := g.ev(t0.Add(time.Minute), queue.QueueJoined, "c2", "sales", "", map[string]string{"position": "3"})
+	j := g.ev(t0.Add(time.Minute), eventlog.QueueJoined, "c2", "sales", "", map[string]string{"position": "3"})
 	evs = append(evs, j,
-		g.ev(t0.Add(time.Minute+10*time.Second), queue.AgentRingNoAnswer, "c2", "sales", "a2", map[string]string{"ring_ms": "8000"}),
-		g.ev(t0.Add(time.Minute+40*time.Second), queue.QueueAbandoned, "c2", "sales", "", map[string]string{"wait_ms": "40000", "position": "2"}))
+		g.ev(t0.Add(time.Minute+10*time.Second), eventlog.AgentRingNoAnswer, "c2", "sales", "a2", map[string]string{"ring_ms": "8000"}),
+		g.ev(t0.Add(time.Minute+40*time.Second), eventlog.QueueAbandoned, "c2", "sales", "", map[string]string{"wait_ms": "40000", "position": "2"}))
 	// c3: overflows after 30 s, answered in backup, escalated to l2 (TRANSFER), answered there by agent hang-up.
 	t3 := t0.Add(2 * time.Minute)
 	evs = append(evs,
-		g.ev(t3, queue.QueueJoined, "c3", "sales", "", nil),
-		g.ev(t3.Add(30*time.Second), queue.QueueOverflowed, "c3", "sales", "", map[string]string{"wait_ms": "30000", "to_queue": "backup"}),
-		g.ev(t3.Add(30*time.Second), queue.QueueJoined, "c3", "backup", "", nil),
-		g.ev(t3.Add(35*time.Second), queue.QueueAnswered, "c3", "backup", "a1", map[string]string{"wait_ms": "5000"}),
-		g.ev(t3.Add(95*time.Second), queue.CallEscalated, "c3", "backup", "a1", map[string]string{"to_queue": "l2"}),
-		g.ev(t3.Add(95*time.Second), queue.CallCompleted, "c3", "backup", "a1", map[string]string{"talk_ms": "60000", "by": "transfer"}),
-		g.ev(t3.Add(95*time.Second), queue.QueueJoined, "c3", "l2", "", map[string]string{"escalated_from": "backup"}),
-		g.ev(t3.Add(100*time.Second), queue.QueueAnswered, "c3", "l2", "b1", map[string]string{"wait_ms": "5000"}),
-		g.ev(t3.Add(160*time.Second), queue.CallCompleted, "c3", "l2", "b1", map[string]string{"talk_ms": "60000", "by": "agent"}),
-		g.ev(t3.Add(160*time.Second), queue.CallEnded, "c3", "", "", nil))
+		g.ev(t3, eventlog.QueueJoined, "c3", "sales", "", nil),
+		g.ev(t3.Add(30*time.Second), eventlog.QueueOverflowed, "c3", "sales", "", map[string]string{"wait_ms": "30000", "to_queue": "backup"}),
+		g.ev(t3.Add(30*time.Second), eventlog.QueueJoined, "c3", "backup", "", nil),
+		g.ev(t3.Add(35*time.Second), eventlog.QueueAnswered, "c3", "backup", "a1", map[string]string{"wait_ms": "5000"}),
+		g.ev(t3.Add(95*time.Second), eventlog.CallEscalated, "c3", "backup", "a1", map[string]string{"to_queue": "l2"}),
+		g.ev(t3.Add(95*time.Second), eventlog.CallCompleted, "c3", "backup", "a1", map[string]string{"talk_ms": "60000", "by": "transfer"}),
+		g.ev(t3.Add(95*time.Second), eventlog.QueueJoined, "c3", "l2", "", map[string]string{"escalated_from": "backup"}),
+		g.ev(t3.Add(100*time.Second), eventlog.QueueAnswered, "c3", "l2", "b1", map[string]string{"wait_ms": "5000"}),
+		g.ev(t3.Add(160*time.Second), eventlog.CallCompleted, "c3", "l2", "b1", map[string]string{"talk_ms": "60000", "by": "agent"}),
+		g.ev(t3.Add(160*time.Second), eventlog.CallEnded, "c3", "", "", nil))
 	// c4: hangs up while waiting with no queue event (call.ended only).
-	evs = append(evs, g.ev(t0.Add(5*time.Minute), queue.QueueJoined, "c4", "sales", "", nil),
-		g.ev(t0.Add(5*time.Minute+3*time.Second), queue.CallEnded, "c4", "", "", nil))
+	evs = append(evs, g.ev(t0.Add(5*time.Minute), eventlog.QueueJoined, "c4", "sales", "", nil),
+		g.ev(t0.Add(5*time.Minute+3*time.Second), eventlog.CallEnded, "c4", "", "", nil))
 	// c5: asks for a callback.
-	evs = append(evs, g.ev(t0.Add(6*time.Minute), queue.QueueJoined, "c5", "sales", "", nil),
-		g.ev(t0.Add(6*time.Minute+20*time.Second), queue.CallbackRequested, "c5", "sales", "", map[string]string{"wait_ms": "20000"}))
+	evs = append(evs, g.ev(t0.Add(6*time.Minute), eventlog.QueueJoined, "c5", "sales", "", nil),
+		g.ev(t0.Add(6*time.Minute+20*time.Second), eventlog.CallbackRequested, "c5", "sales", "", map[string]string{"wait_ms": "20000"}))
 	st(t0.Add(7*time.Minute), "a1", "available", "paused", "lunch")
 	st(t0.Add(8*time.Minute), "a1", "paused", "available", "")
 	st(t0.Add(9*time.Minute), "a1", "available", "logged-out", "")
@@ -94,8 +94,8 @@ func TestQueueLog(t *testing.T) {
 	// Without QueuesOf, pauses are PAUSEALL/UNPAUSEALL on queue NONE.
 	buf.Reset()
 	l = NewQueueLog(&buf, QueueLogOptions{AgentPrefix: "SIP/"})
-	l.Write(g.ev(t0, queue.AgentState, "", "", "a9", map[string]string{"from": "available", "to": "paused"}))
-	l.Write(g.ev(t0, queue.AgentState, "", "", "a9", map[string]string{"from": "paused", "to": "logged-out"}))
+	l.Write(g.ev(t0, eventlog.AgentState, "", "", "a9", map[string]string{"from": "available", "to": "paused"}))
+	l.Write(g.ev(t0, eventlog.AgentState, "", "", "a9", map[string]string{"from": "paused", "to": "logged-out"}))
 	l.Flush()
 	if got, want := buf.String(), "1710061200|NONE|NONE|SIP/a9|PAUSEALL|\n1710061200|NONE|NONE|SIP/a9|UNPAUSEALL|\n1710061200|NONE|NONE|SIP/a9|REMOVEMEMBER\n"; got != want {
 		t.Errorf("without QueuesOf:\n%s\nwant:\n%s", got, want)

@@ -8,10 +8,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/hotline-cc/hotline/queue"
 )
 
 // Interval is the rollup granularity.
@@ -49,7 +48,7 @@ var stageCols = []string{"ord", "id", "at", "type", "call_id", "queue", "agent",
 // InsertEvents appends events to the log, skipping IDs already stored
 // (COPY into a temporary table, then INSERT … ON CONFLICT DO NOTHING in
 // the given order).
-func (s *Store) InsertEvents(ctx context.Context, evs []queue.Event) error {
+func (s *Store) InsertEvents(ctx context.Context, evs []eventlog.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -87,17 +86,17 @@ func (s *Store) InsertEvents(ctx context.Context, evs []queue.Event) error {
 
 const eventCols = `id, at, type, call_id, queue, agent, caller, priority, reason, data`
 
-func scanEvents(rows pgx.Rows) ([]queue.Event, error) {
+func scanEvents(rows pgx.Rows) ([]eventlog.Event, error) {
 	defer rows.Close()
-	var out []queue.Event
+	var out []eventlog.Event
 	for rows.Next() {
-		var e queue.Event
+		var e eventlog.Event
 		var typ string
 		var data []byte
 		if err := rows.Scan(&e.ID, &e.At, &typ, &e.CallID, &e.Queue, &e.Agent, &e.Caller, &e.Priority, &e.Reason, &data); err != nil {
 			return nil, err
 		}
-		e.Type = queue.EventType(typ)
+		e.Type = eventlog.Type(typ)
 		e.At = e.At.UTC()
 		if len(data) > 0 && string(data) != "null" {
 			if err := json.Unmarshal(data, &e.Data); err != nil {
@@ -110,7 +109,7 @@ func scanEvents(rows pgx.Rows) ([]queue.Event, error) {
 }
 
 // Events returns the stored events with at in [from, to), by time then ID.
-func (s *Store) Events(ctx context.Context, from, to time.Time) ([]queue.Event, error) {
+func (s *Store) Events(ctx context.Context, from, to time.Time) ([]eventlog.Event, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE at >= $1 AND at < $2 ORDER BY at, id`, from, to)
 	if err != nil {
 		return nil, err
@@ -119,7 +118,7 @@ func (s *Store) Events(ctx context.Context, from, to time.Time) ([]queue.Event, 
 }
 
 // CallEvents returns every stored event of one call, in order.
-func (s *Store) CallEvents(ctx context.Context, callID string) ([]queue.Event, error) {
+func (s *Store) CallEvents(ctx context.Context, callID string) ([]eventlog.Event, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE call_id = $1 ORDER BY at, id`, callID)
 	if err != nil {
 		return nil, err
@@ -199,11 +198,11 @@ func (s *Store) projectChunk(ctx context.Context, limit int) (int, error) {
 			callSet[callID] = true
 			calls = append(calls, callID)
 		}
-		switch queue.EventType(typ) {
-		case queue.AgentState:
+		switch eventlog.Type(typ) {
+		case eventlog.AgentState:
 			states = true
 			sp.add(at)
-		case queue.AgentRingNoAnswer:
+		case eventlog.AgentRingNoAnswer:
 			sp.add(at)
 		}
 	}
@@ -305,7 +304,7 @@ func (s *Store) reprojectCalls(ctx context.Context, tx pgx.Tx, ids []string, sp 
 		if err != nil {
 			return err
 		}
-		by := map[string][]queue.Event{}
+		by := map[string][]eventlog.Event{}
 		for _, e := range evs {
 			by[e.CallID] = append(by[e.CallID], e)
 		}

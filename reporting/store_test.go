@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/pgtest"
-	"github.com/hotline-cc/hotline/queue"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -40,17 +40,17 @@ func newStore(t testing.TB, cfg *Config) *Store {
 // synth generates a deterministic, varied day of traffic: calls answered,
 // abandoned (short and long), overflowed, escalated, surveyed, with agent
 // state changes. Events come out sorted by time.
-func synth(seed uint64, calls int, start time.Time, span time.Duration) []queue.Event {
+func synth(seed uint64, calls int, start time.Time, span time.Duration) []eventlog.Event {
 	r := rand.New(rand.NewPCG(seed, 7))
 	g := &gen{}
-	var evs []queue.Event
+	var evs []eventlog.Event
 	agents := []string{"a1", "a2", "a3", "b1"}
 	for _, a := range agents {
-		evs = append(evs, g.ev(start, queue.AgentState, "", "", a, map[string]string{"from": "logged_out", "to": "ready"}))
+		evs = append(evs, g.ev(start, eventlog.AgentState, "", "", a, map[string]string{"from": "logged_out", "to": "ready"}))
 		p := start.Add(time.Duration(r.Int64N(int64(span / 2))))
-		evs = append(evs, g.ev(p, queue.AgentState, "", "", a, map[string]string{"from": "ready", "to": "paused"}))
-		evs = append(evs, g.ev(p.Add(7*time.Minute), queue.AgentState, "", "", a, map[string]string{"from": "paused", "to": "ready"}))
-		evs = append(evs, g.ev(start.Add(span+time.Hour), queue.AgentState, "", "", a, map[string]string{"from": "ready", "to": "logged_out"}))
+		evs = append(evs, g.ev(p, eventlog.AgentState, "", "", a, map[string]string{"from": "ready", "to": "paused"}))
+		evs = append(evs, g.ev(p.Add(7*time.Minute), eventlog.AgentState, "", "", a, map[string]string{"from": "paused", "to": "ready"}))
+		evs = append(evs, g.ev(start.Add(span+time.Hour), eventlog.AgentState, "", "", a, map[string]string{"from": "ready", "to": "logged_out"}))
 	}
 	for i := 0; i < calls; i++ {
 		id := fmt.Sprintf("call-%06d", i)
@@ -67,15 +67,15 @@ func synth(seed uint64, calls int, start time.Time, span time.Duration) []queue.
 			ce := g.answered(id, caller, q, t, wait, agent, time.Duration(30+r.IntN(300))*time.Second, time.Duration(r.IntN(60))*time.Second)
 			evs = append(evs, ce...)
 			end := ce[len(ce)-1].At
-			d := g.ev(end, queue.CallDisposition, id, q, agent, nil)
+			d := g.ev(end, eventlog.CallDisposition, id, q, agent, nil)
 			d.Reason = []string{"resolved", "not_resolved"}[r.IntN(2)]
 			evs = append(evs, d)
 			if r.IntN(3) == 0 {
-				evs = append(evs, g.ev(end.Add(20*time.Hour), queue.SurveyCompleted, id, "", "",
+				evs = append(evs, g.ev(end.Add(20*time.Hour), eventlog.SurveyCompleted, id, "", "",
 					map[string]string{"rating": fmt.Sprint(1 + r.IntN(5)), "solved": []string{"yes", "no"}[r.IntN(2)]}))
 			}
 			if r.IntN(5) == 0 {
-				evs = append(evs, g.ev(t.Add(wait-5*time.Second), queue.AgentRingNoAnswer, id, q, agents[(r.IntN(3)+1)%3], map[string]string{"ring_ms": "5000"}))
+				evs = append(evs, g.ev(t.Add(wait-5*time.Second), eventlog.AgentRingNoAnswer, id, q, agents[(r.IntN(3)+1)%3], map[string]string{"ring_ms": "5000"}))
 			}
 		case k < 8:
 			ab := g.abandoned(id, q, t, wait/4)
@@ -84,27 +84,27 @@ func synth(seed uint64, calls int, start time.Time, span time.Duration) []queue.
 		case k < 9: // overflow to backup, answered there
 			ans := t.Add(wait + 10*time.Second)
 			evs = append(evs,
-				g.ev(t, queue.CallArrived, id, "", "", nil),
-				g.ev(t, queue.QueueJoined, id, q, "", nil),
-				g.ev(t.Add(wait), queue.QueueOverflowed, id, q, "", map[string]string{"wait_ms": msStr(wait), "to_queue": "backup"}),
-				g.ev(t.Add(wait), queue.QueueJoined, id, "backup", "", nil),
-				g.ev(ans, queue.QueueAnswered, id, "backup", agent, map[string]string{"wait_ms": "10000"}),
-				g.ev(ans.Add(time.Minute), queue.CallCompleted, id, "backup", agent, map[string]string{"talk_ms": "60000"}),
-				g.ev(ans.Add(time.Minute), queue.CallEnded, id, "", "", nil),
+				g.ev(t, eventlog.CallArrived, id, "", "", nil),
+				g.ev(t, eventlog.QueueJoined, id, q, "", nil),
+				g.ev(t.Add(wait), eventlog.QueueOverflowed, id, q, "", map[string]string{"wait_ms": msStr(wait), "to_queue": "backup"}),
+				g.ev(t.Add(wait), eventlog.QueueJoined, id, "backup", "", nil),
+				g.ev(ans, eventlog.QueueAnswered, id, "backup", agent, map[string]string{"wait_ms": "10000"}),
+				g.ev(ans.Add(time.Minute), eventlog.CallCompleted, id, "backup", agent, map[string]string{"talk_ms": "60000"}),
+				g.ev(ans.Add(time.Minute), eventlog.CallEnded, id, "", "", nil),
 			)
 		default: // escalated to second line
 			ans := t.Add(wait)
 			esc := ans.Add(2 * time.Minute)
 			evs = append(evs,
-				g.ev(t, queue.CallArrived, id, "", "", nil),
-				g.ev(t, queue.QueueJoined, id, q, "", nil),
-				g.ev(ans, queue.QueueAnswered, id, q, agent, map[string]string{"wait_ms": msStr(wait)}),
-				g.ev(esc, queue.CallEscalated, id, q, agent, map[string]string{"to_queue": "l2", "mode": "warm"}),
-				g.ev(esc, queue.CallCompleted, id, q, agent, map[string]string{"talk_ms": "120000"}),
-				g.ev(esc, queue.QueueJoined, id, "l2", "", map[string]string{"escalated_from": q}),
-				g.ev(esc.Add(40*time.Second), queue.QueueAnswered, id, "l2", "b1", map[string]string{"wait_ms": "40000"}),
-				g.ev(esc.Add(5*time.Minute), queue.CallCompleted, id, "l2", "b1", map[string]string{"talk_ms": "260000"}),
-				g.ev(esc.Add(5*time.Minute), queue.CallEnded, id, "", "", nil),
+				g.ev(t, eventlog.CallArrived, id, "", "", nil),
+				g.ev(t, eventlog.QueueJoined, id, q, "", nil),
+				g.ev(ans, eventlog.QueueAnswered, id, q, agent, map[string]string{"wait_ms": msStr(wait)}),
+				g.ev(esc, eventlog.CallEscalated, id, q, agent, map[string]string{"to_queue": "l2", "mode": "warm"}),
+				g.ev(esc, eventlog.CallCompleted, id, q, agent, map[string]string{"talk_ms": "120000"}),
+				g.ev(esc, eventlog.QueueJoined, id, "l2", "", map[string]string{"escalated_from": q}),
+				g.ev(esc.Add(40*time.Second), eventlog.QueueAnswered, id, "l2", "b1", map[string]string{"wait_ms": "40000"}),
+				g.ev(esc.Add(5*time.Minute), eventlog.CallCompleted, id, "l2", "b1", map[string]string{"talk_ms": "260000"}),
+				g.ev(esc.Add(5*time.Minute), eventlog.CallEnded, id, "", "", nil),
 			)
 		}
 	}
@@ -149,7 +149,7 @@ func TestProjectAndRebuild(t *testing.T) {
 	evs := synth(1, 600, start, 10*time.Hour)
 
 	r := rand.New(rand.NewPCG(2, 2))
-	chunks := [][]queue.Event{}
+	chunks := [][]eventlog.Event{}
 	for i := 0; i < len(evs); {
 		n := 1 + r.IntN(400)
 		chunks = append(chunks, evs[i:min(i+n, len(evs))])

@@ -13,12 +13,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // Sink stores events idempotently by ID (Store implements it).
 type Sink interface {
-	InsertEvents(ctx context.Context, evs []queue.Event) error
+	InsertEvents(ctx context.Context, evs []eventlog.Event) error
 }
 
 // WriterOptions configure a Writer. Zero values take the defaults.
@@ -75,7 +75,7 @@ type Writer struct {
 	log  *slog.Logger
 
 	mu        sync.Mutex
-	mem       []queue.Event
+	mem       []eventlog.Event
 	spooling  bool
 	jf        *os.File // append handle
 	jw        *bufio.Writer
@@ -129,7 +129,7 @@ func NewWriter(sink Sink, opt WriterOptions) (*Writer, error) {
 	}
 	w := &Writer{
 		sink: sink, opt: opt, log: log,
-		mem: make([]queue.Event, 0, min(opt.Buffer, 65536)),
+		mem: make([]eventlog.Event, 0, min(opt.Buffer, 65536)),
 		jf:  f, jw: bufio.NewWriterSize(f, 256<<10), jsize: st.Size(),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -219,7 +219,7 @@ func (w *Writer) Start() { go w.run() }
 
 // Publish queues an event. It never waits for the database or the disk's
 // fsync: at worst it encodes the event into the journal's buffer.
-func (w *Writer) Publish(e queue.Event) {
+func (w *Writer) Publish(e eventlog.Event) {
 	w.mu.Lock()
 	if !w.spooling && !w.closed && len(w.mem) < w.opt.Buffer {
 		w.mem = append(w.mem, e)
@@ -247,7 +247,7 @@ func (w *Writer) signal() {
 	}
 }
 
-func (w *Writer) appendLocked(e queue.Event) error {
+func (w *Writer) appendLocked(e eventlog.Event) error {
 	w.encBuf.Reset()
 	if err := json.NewEncoder(&w.encBuf).Encode(e); err != nil { // Encode adds '\n'
 		return err
@@ -340,7 +340,7 @@ func (w *Writer) drain(stopping bool) bool {
 	for {
 		w.mu.Lock()
 		n := min(len(w.mem), w.opt.Batch)
-		batch := append([]queue.Event(nil), w.mem[:n]...)
+		batch := append([]eventlog.Event(nil), w.mem[:n]...)
 		w.mem = append(w.mem[:0], w.mem[n:]...)
 		spooling := w.spooling
 		w.mu.Unlock()
@@ -459,7 +459,7 @@ func (w *Writer) replayHead() error {
 	return nil
 }
 
-func (w *Writer) write(batch []queue.Event) error {
+func (w *Writer) write(batch []eventlog.Event) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opt.WriteTimeout)
 	defer cancel()
 	if err := w.sink.InsertEvents(ctx, batch); err != nil {
@@ -529,14 +529,14 @@ func (w *Writer) replayChunk() (done bool, err error) {
 // readJournal decodes up to max events from [off, end) and returns the
 // offset after the last complete line read. A corrupt line (a torn write
 // from a crash) is logged and skipped.
-func readJournal(path string, off, end int64, max int, log *slog.Logger) ([]queue.Event, int64, error) {
+func readJournal(path string, off, end int64, max int, log *slog.Logger) ([]eventlog.Event, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, off, err
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), 1<<20)
-	var evs []queue.Event
+	var evs []eventlog.Event
 	pos := off
 	for len(evs) < max {
 		line, err := r.ReadBytes('\n')
@@ -552,7 +552,7 @@ func readJournal(path string, off, end int64, max int, log *slog.Logger) ([]queu
 			return evs, pos, err
 		}
 		pos += int64(len(line))
-		var e queue.Event
+		var e eventlog.Event
 		if err := json.Unmarshal(line, &e); err != nil {
 			log.Error("reporting: skipping corrupt journal line", "offset", pos-int64(len(line)), "err", err)
 			continue

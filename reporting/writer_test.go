@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/pgtest"
-	"github.com/hotline-cc/hotline/queue"
 )
 
 // waitFor polls cond; the deadline only guards against a hang, it asserts
@@ -30,12 +30,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func numbered(from, to int) []queue.Event {
-	var evs []queue.Event
+func numbered(from, to int) []eventlog.Event {
+	var evs []eventlog.Event
 	base := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC)
 	for i := from; i < to; i++ {
-		evs = append(evs, queue.Event{ID: fmt.Sprintf("ev-%08d", i), At: base.Add(time.Duration(i) * time.Millisecond),
-			Type: queue.QueueAnnounced, CallID: fmt.Sprintf("c%d", i/10), Queue: "q", Data: map[string]string{"position": "1"}})
+		evs = append(evs, eventlog.Event{ID: fmt.Sprintf("ev-%08d", i), At: base.Add(time.Duration(i) * time.Millisecond),
+			Type: eventlog.QueueAnnounced, CallID: fmt.Sprintf("c%d", i/10), Queue: "q", Data: map[string]string{"position": "1"}})
 	}
 	return evs
 }
@@ -92,7 +92,7 @@ func TestWriterSurvivesOutage(t *testing.T) {
 	}
 	w.Start()
 	evs := numbered(0, 30000)
-	publish := func(es []queue.Event) {
+	publish := func(es []eventlog.Event) {
 		for _, e := range es {
 			w.Publish(e)
 		}
@@ -196,7 +196,7 @@ type flakySink struct {
 	ids  []string
 }
 
-func (f *flakySink) InsertEvents(_ context.Context, evs []queue.Event) error {
+func (f *flakySink) InsertEvents(_ context.Context, evs []eventlog.Event) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {

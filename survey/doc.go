@@ -1,6 +1,6 @@
 // Package survey is hotline's next-day CSI/FCR survey bot.
 //
-// It consumes the event stream (it is a queue.Publisher): call.arrived gives
+// It consumes the event stream (it is a eventlog.Publisher): call.arrived gives
 // the caller's number, queue.answered/call.completed the agents and queues,
 // call.escalated the second line, call.disposition the agent's "do not
 // survey" flag. When an answered call ends (queue.call_finished answered, or

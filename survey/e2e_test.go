@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/ivr"
-	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/sip/media"
@@ -94,9 +94,9 @@ func runSIPp(t *testing.T, scenario string, replace map[string]string, args ...s
 
 // fanout publishes to several consumers (the wiring in cmd/hotline does
 // the same: events go to reporting and to the survey).
-type fanout []queue.Publisher
+type fanout []eventlog.Publisher
 
-func (f fanout) Publish(e queue.Event) {
+func (f fanout) Publish(e eventlog.Event) {
 	for _, p := range f {
 		p.Publish(e)
 	}
@@ -141,22 +141,22 @@ func TestEndToEndNativeSIPp(t *testing.T) {
 	callID := "e2e-" + info.ID
 	from := ivr.NormalizeCaller(info.From, "RU")
 	now := func() time.Time { return time.Now().UTC() }
-	bus.Publish(queue.Event{ID: "e1", Type: queue.CallArrived, CallID: callID, Caller: from.ID(), At: now()})
+	bus.Publish(eventlog.Event{ID: "e1", Type: eventlog.CallArrived, CallID: callID, Caller: from.ID(), At: now()})
 	if err := leg.Answer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	bus.Publish(queue.Event{ID: "e2", Type: queue.QueueJoined, CallID: callID, Queue: "support", At: now()})
-	bus.Publish(queue.Event{ID: "e3", Type: queue.QueueAnswered, CallID: callID, Queue: "support", Agent: "a1", Caller: from.ID(), At: now()})
+	bus.Publish(eventlog.Event{ID: "e2", Type: eventlog.QueueJoined, CallID: callID, Queue: "support", At: now()})
+	bus.Publish(eventlog.Event{ID: "e3", Type: eventlog.QueueAnswered, CallID: callID, Queue: "support", Agent: "a1", Caller: from.ID(), At: now()})
 	if _, err := leg.Play(ctx, sip.PlayOptions{Prompts: []sip.Prompt{{Name: "hotline/survey-thanks"}}}); err != nil {
 		t.Fatal(err)
 	}
 	leg.Hangup(sip.CauseNormal)
-	bus.Publish(queue.Event{ID: "e4", Type: queue.CallCompleted, CallID: callID, Queue: "support", Agent: "a1", At: now()})
-	bus.Publish(queue.Event{ID: "e5", Type: queue.CallFinished, CallID: callID, Queue: "support", Reason: "answered", At: now()})
-	bus.Publish(queue.Event{ID: "e6", Type: queue.CallEnded, CallID: callID, Reason: "normal", At: now()})
+	bus.Publish(eventlog.Event{ID: "e4", Type: eventlog.CallCompleted, CallID: callID, Queue: "support", Agent: "a1", At: now()})
+	bus.Publish(eventlog.Event{ID: "e5", Type: eventlog.CallFinished, CallID: callID, Queue: "support", Reason: "answered", At: now()})
+	bus.Publish(eventlog.Event{ID: "e6", Type: eventlog.CallEnded, CallID: callID, Reason: "normal", At: now()})
 	caller.Wait(t, "caller", 2*time.Minute)
 
-	done := ev.waitFor(t, queue.SurveyCompleted, callID)
+	done := ev.waitFor(t, eventlog.SurveyCompleted, callID)
 	customer.Wait(t, "customer", 2*time.Minute)
 	if done.Data["rating"] != "4" || done.Data["solved"] != "yes" || done.Agent != "a1" {
 		t.Fatalf("survey result %+v", done)
@@ -201,10 +201,10 @@ func TestEndToEndBusyCustomerFails(t *testing.T) {
 	s, db := startService(t, demoConfig(), sw, ev)
 	busy := runSIPp(t, "customer-busy.xml", nil, "-i", busyIP, "-p", "5090", "-m", "3", "-timeout", "90s", "-timeout_error")
 	answeredCall(s, "e2e-busy", "+79123456788", "sales", "a1")
-	failed := ev.waitFor(t, queue.SurveyFailed, "e2e-busy")
+	failed := ev.waitFor(t, eventlog.SurveyFailed, "e2e-busy")
 	busy.Wait(t, "busy customer", 2*time.Minute)
 	var reasons []string
-	for _, a := range ev.of(queue.SurveyAttempt, "e2e-busy") {
+	for _, a := range ev.of(eventlog.SurveyAttempt, "e2e-busy") {
 		reasons = append(reasons, a.Reason)
 	}
 	if strings.Join(reasons, ",") != "busy,busy,busy" || failed.Reason != "busy" {

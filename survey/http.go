@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -191,7 +191,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) error {
 		return err
 	}
 	r.ID = id
-	s.emit(r, queue.SurveySkipped, "cancelled", nil)
+	s.emit(r, eventlog.SurveySkipped, "cancelled", nil)
 	return nil
 }
 

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -93,22 +93,22 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 		return err
 	}
 	if optedOut {
-		return s.finishTx(ctx, tx, r, "cancelled", SkipOptedOut, queue.SurveySkipped, SkipOptedOut)
+		return s.finishTx(ctx, tx, r, "cancelled", SkipOptedOut, eventlog.SurveySkipped, SkipOptedOut)
 	}
 	loc, err := time.LoadLocation(r.Zone)
 	if err != nil {
 		loc = s.cfg.ServiceZone
 	}
 	if r.Attempts >= s.cfg.Attempts {
-		return s.finishTx(ctx, tx, r, "failed", "attempts", queue.SurveyFailed, "attempts")
+		return s.finishTx(ctx, tx, r, "failed", "attempts", eventlog.SurveyFailed, "attempts")
 	}
 	if !now.Before(r.Deadline) {
-		return s.finishTx(ctx, tx, r, "failed", "expired", queue.SurveyFailed, "expired")
+		return s.finishTx(ctx, tx, r, "failed", "expired", eventlog.SurveyFailed, "expired")
 	}
 	if !s.planner.InWindow(now, loc) {
 		next, ok := s.planner.NextAllowed(now, loc, r.Deadline)
 		if !ok {
-			return s.finishTx(ctx, tx, r, "failed", "expired", queue.SurveyFailed, "expired")
+			return s.finishTx(ctx, tx, r, "failed", "expired", eventlog.SurveyFailed, "expired")
 		}
 		return s.snoozeTx(ctx, tx, r, next, now)
 	}
@@ -135,7 +135,7 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 	if today >= s.cfg.DailyCap {
 		next, ok := s.planner.NextAllowed(addDays(day, 1), loc, r.Deadline)
 		if !ok {
-			return s.finishTx(ctx, tx, r, "failed", "daily-cap", queue.SurveyFailed, "daily-cap")
+			return s.finishTx(ctx, tx, r, "failed", "daily-cap", eventlog.SurveyFailed, "daily-cap")
 		}
 		s.log.Warn("survey daily cap reached", "cap", s.cfg.DailyCap)
 		return s.snoozeTx(ctx, tx, r, next, now)
@@ -202,11 +202,11 @@ func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome s
 		if err := tx.Commit(ctx); err != nil {
 			return err
 		}
-		s.emit(r, queue.SurveyAttempt, outcome, attempt)
+		s.emit(r, eventlog.SurveyAttempt, outcome, attempt)
 		if len(result) > 0 {
-			s.emit(r, queue.SurveyCompleted, "", result)
+			s.emit(r, eventlog.SurveyCompleted, "", result)
 		}
-		s.emit(r, queue.SurveyOptOut, "", nil)
+		s.emit(r, eventlog.SurveyOptOut, "", nil)
 		return nil
 	case outcome == OutcomeAnswered:
 		if _, err := tx.Exec(ctx, `UPDATE survey SET state = 'completed', reason = '', rating = $2, solved = $3, updated_at = now() WHERE id = $1`,
@@ -216,18 +216,18 @@ func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome s
 		if err := tx.Commit(ctx); err != nil {
 			return err
 		}
-		s.emit(r, queue.SurveyAttempt, outcome, attempt)
-		s.emit(r, queue.SurveyCompleted, "", result)
+		s.emit(r, eventlog.SurveyAttempt, outcome, attempt)
+		s.emit(r, eventlog.SurveyCompleted, "", result)
 		return nil
 	}
 	// Not reached: retry or give up.
-	s.emit(r, queue.SurveyAttempt, outcome, attempt) // published even if the booking below fails: it happened
+	s.emit(r, eventlog.SurveyAttempt, outcome, attempt) // published even if the booking below fails: it happened
 	if r.Attempts >= s.cfg.Attempts {
-		return s.finishTx(ctx, tx, r, "failed", outcome, queue.SurveyFailed, outcome)
+		return s.finishTx(ctx, tx, r, "failed", outcome, eventlog.SurveyFailed, outcome)
 	}
 	next, ok := s.planner.NextRetry(now, loc, r.Deadline)
 	if !ok {
-		return s.finishTx(ctx, tx, r, "failed", "expired", queue.SurveyFailed, "expired")
+		return s.finishTx(ctx, tx, r, "failed", "expired", eventlog.SurveyFailed, "expired")
 	}
 	if _, err := tx.Exec(ctx, `UPDATE survey SET state = 'retry', reason = $2, next_at = $3, updated_at = now() WHERE id = $1`,
 		r.ID, outcome, next); err != nil {
@@ -240,7 +240,7 @@ func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome s
 }
 
 // finishTx ends a survey without a further attempt and publishes t.
-func (s *Service) finishTx(ctx context.Context, tx pgx.Tx, r row, state, reason string, t queue.EventType, evReason string) error {
+func (s *Service) finishTx(ctx context.Context, tx pgx.Tx, r row, state, reason string, t eventlog.Type, evReason string) error {
 	if _, err := tx.Exec(ctx, `UPDATE survey SET state = $2, reason = $3, next_at = NULL, updated_at = now() WHERE id = $1`,
 		r.ID, state, reason); err != nil {
 		return err

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/pgtest"
-	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip"
 )
 
@@ -27,16 +27,16 @@ func TestMain(m *testing.M) {
 	pgtest.Main(m)
 }
 
-// collector is a queue.Publisher that keeps every event and wakes waiters.
+// collector is a eventlog.Publisher that keeps every event and wakes waiters.
 type collector struct {
 	mu   sync.Mutex
-	evs  []queue.Event
+	evs  []eventlog.Event
 	wake chan struct{}
 }
 
 func newCollector() *collector { return &collector{wake: make(chan struct{}, 1)} }
 
-func (c *collector) Publish(e queue.Event) {
+func (c *collector) Publish(e eventlog.Event) {
 	c.mu.Lock()
 	c.evs = append(c.evs, e)
 	c.mu.Unlock()
@@ -46,10 +46,10 @@ func (c *collector) Publish(e queue.Event) {
 	}
 }
 
-func (c *collector) of(t queue.EventType, callID string) []queue.Event {
+func (c *collector) of(t eventlog.Type, callID string) []eventlog.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []queue.Event
+	var out []eventlog.Event
 	for _, e := range c.evs {
 		if e.Type == t && (callID == "" || e.CallID == callID) {
 			out = append(out, e)
@@ -60,7 +60,7 @@ func (c *collector) of(t queue.EventType, callID string) []queue.Event {
 
 // waitFor waits until an event of type t for callID was published. The
 // limit only keeps a broken test from hanging; nothing is timed.
-func (c *collector) waitFor(t *testing.T, typ queue.EventType, callID string) queue.Event {
+func (c *collector) waitFor(t *testing.T, typ eventlog.Type, callID string) eventlog.Event {
 	t.Helper()
 	limit := time.After(2 * time.Minute)
 	for {
@@ -92,7 +92,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func startService(t *testing.T, cfg Config, sw sip.Switch, pub queue.Publisher) (*Service, *pgtest.DB) {
+func startService(t *testing.T, cfg Config, sw sip.Switch, pub eventlog.Publisher) (*Service, *pgtest.DB) {
 	t.Helper()
 	db := startDB(t)
 	ctx := context.Background()
@@ -122,14 +122,14 @@ func startDB(t *testing.T) *pgtest.DB {
 }
 
 // answeredCall publishes the events of an answered call that ended.
-func answeredCall(p queue.Publisher, callID, caller, queueName, agent string) {
+func answeredCall(p eventlog.Publisher, callID, caller, queueName, agent string) {
 	now := time.Now().UTC()
-	p.Publish(queue.Event{Type: queue.CallArrived, CallID: callID, Caller: caller, At: now})
-	p.Publish(queue.Event{Type: queue.QueueJoined, CallID: callID, Queue: queueName, At: now})
-	p.Publish(queue.Event{Type: queue.QueueAnswered, CallID: callID, Queue: queueName, Agent: agent, Caller: caller, At: now})
-	p.Publish(queue.Event{Type: queue.CallCompleted, CallID: callID, Queue: queueName, Agent: agent, At: now})
-	p.Publish(queue.Event{Type: queue.CallFinished, CallID: callID, Queue: queueName, Reason: "answered", At: now})
-	p.Publish(queue.Event{Type: queue.CallEnded, CallID: callID, Reason: "normal", At: now})
+	p.Publish(eventlog.Event{Type: eventlog.CallArrived, CallID: callID, Caller: caller, At: now})
+	p.Publish(eventlog.Event{Type: eventlog.QueueJoined, CallID: callID, Queue: queueName, At: now})
+	p.Publish(eventlog.Event{Type: eventlog.QueueAnswered, CallID: callID, Queue: queueName, Agent: agent, Caller: caller, At: now})
+	p.Publish(eventlog.Event{Type: eventlog.CallCompleted, CallID: callID, Queue: queueName, Agent: agent, At: now})
+	p.Publish(eventlog.Event{Type: eventlog.CallFinished, CallID: callID, Queue: queueName, Reason: "answered", At: now})
+	p.Publish(eventlog.Event{Type: eventlog.CallEnded, CallID: callID, Reason: "normal", At: now})
 }
 
 func answer(digits ...string) fakeAnswer {
@@ -143,11 +143,11 @@ func TestSurveyCompleted(t *testing.T) {
 	ev := newCollector()
 	s, db := startService(t, demoConfig(), sw, ev)
 	answeredCall(s, "call-1", "89123456701", "sales", "a1") // national form from the trunk
-	done := ev.waitFor(t, queue.SurveyCompleted, "call-1")
+	done := ev.waitFor(t, eventlog.SurveyCompleted, "call-1")
 	if done.Data["rating"] != "4" || done.Data["solved"] != "yes" || done.Agent != "a1" || done.Queue != "sales" || done.Data["line"] != "1" {
 		t.Fatalf("completed event %+v", done)
 	}
-	if len(ev.of(queue.SurveyScheduled, "call-1")) != 1 || len(ev.of(queue.SurveyAttempt, "call-1")) != 1 {
+	if len(ev.of(eventlog.SurveyScheduled, "call-1")) != 1 || len(ev.of(eventlog.SurveyAttempt, "call-1")) != 1 {
 		t.Fatalf("events %+v", ev.evs)
 	}
 	var state string
@@ -169,8 +169,8 @@ func TestSurveyCompleted(t *testing.T) {
 	// Re-processing the same call is idempotent: no second survey.
 	answeredCall(s, "call-1", "89123456701", "sales", "a1")
 	answeredCall(s, "call-2", "+79000000000", "sales", "a1") // a marker processed after it
-	ev.waitFor(t, queue.SurveyCompleted, "call-2")
-	if n := len(ev.of(queue.SurveyScheduled, "call-1")); n != 1 || sw.dialCount("+79123456701") != 1 {
+	ev.waitFor(t, eventlog.SurveyCompleted, "call-2")
+	if n := len(ev.of(eventlog.SurveyScheduled, "call-1")); n != 1 || sw.dialCount("+79123456701") != 1 {
 		t.Fatalf("re-processing scheduled %d surveys, dialled %d times", n, sw.dialCount("+79123456701"))
 	}
 }
@@ -182,15 +182,15 @@ func TestSurveyNoAnswerRetriesThenFails(t *testing.T) {
 	ev := newCollector()
 	s, db := startService(t, demoConfig(), sw, ev)
 	answeredCall(s, "call-na", "+79123456702", "sales", "a1")
-	failed := ev.waitFor(t, queue.SurveyFailed, "call-na")
+	failed := ev.waitFor(t, eventlog.SurveyFailed, "call-na")
 	var reasons []string
-	for _, a := range ev.of(queue.SurveyAttempt, "call-na") {
+	for _, a := range ev.of(eventlog.SurveyAttempt, "call-na") {
 		reasons = append(reasons, a.Data["attempt"]+":"+a.Reason)
 	}
 	if strings.Join(reasons, ",") != "1:no-answer,2:busy,3:hangup" || failed.Reason != "hangup" {
 		t.Fatalf("attempts %v, failed %+v", reasons, failed)
 	}
-	if sw.dialCount("+79123456702") != 3 || len(ev.of(queue.SurveyCompleted, "call-na")) != 0 {
+	if sw.dialCount("+79123456702") != 3 || len(ev.of(eventlog.SurveyCompleted, "call-na")) != 0 {
 		t.Fatalf("dials %d", sw.dialCount("+79123456702"))
 	}
 	var state string
@@ -207,12 +207,12 @@ func TestOptOutHonouredForever(t *testing.T) {
 	ev := newCollector()
 	s, _ := startService(t, demoConfig(), sw, ev) // cooldown 0: only the opt-out stops the next survey
 	answeredCall(s, "call-o1", "+79123456703", "sales", "a1")
-	ev.waitFor(t, queue.SurveyOptOut, "call-o1")
-	if c := ev.waitFor(t, queue.SurveyCompleted, "call-o1"); c.Data["rating"] != "2" || c.Data["solved"] != "" {
+	ev.waitFor(t, eventlog.SurveyOptOut, "call-o1")
+	if c := ev.waitFor(t, eventlog.SurveyCompleted, "call-o1"); c.Data["rating"] != "2" || c.Data["solved"] != "" {
 		t.Fatalf("partial answer not kept: %+v", c)
 	}
 	answeredCall(s, "call-o2", "+79123456703", "support", "a1")
-	sk := ev.waitFor(t, queue.SurveySkipped, "call-o2")
+	sk := ev.waitFor(t, eventlog.SurveySkipped, "call-o2")
 	if sk.Reason != SkipOptedOut || sw.dialCount("+79123456703") != 1 {
 		t.Fatalf("second call: %+v, dials %d", sk, sw.dialCount("+79123456703"))
 	}
@@ -225,20 +225,20 @@ func TestEscalatedCallAndLateNoSurvey(t *testing.T) {
 	cfg := demoConfig()
 	s, _ := startService(t, cfg, sw, ev)
 	now := time.Now().UTC()
-	for _, e := range []queue.Event{
-		{Type: queue.CallArrived, CallID: "call-e", Caller: "+79123456704"},
-		{Type: queue.QueueAnswered, CallID: "call-e", Queue: "l1", Agent: "a1"},
-		{Type: queue.CallEscalated, CallID: "call-e", Queue: "l1", Agent: "a1", Reason: "billing", Data: map[string]string{"to_queue": "l2"}},
-		{Type: queue.CallCompleted, CallID: "call-e", Queue: "l1", Agent: "a1"},
-		{Type: queue.QueueJoined, CallID: "call-e", Queue: "l2", Data: map[string]string{"escalated_from": "l1"}},
-		{Type: queue.QueueAnswered, CallID: "call-e", Queue: "l2", Agent: "b1"},
-		{Type: queue.CallDisposition, CallID: "call-e", Agent: "b1", Reason: "not_resolved", Data: map[string]string{"notes": "refund pending"}},
-		{Type: queue.CallFinished, CallID: "call-e", Queue: "l2", Reason: "answered"},
+	for _, e := range []eventlog.Event{
+		{Type: eventlog.CallArrived, CallID: "call-e", Caller: "+79123456704"},
+		{Type: eventlog.QueueAnswered, CallID: "call-e", Queue: "l1", Agent: "a1"},
+		{Type: eventlog.CallEscalated, CallID: "call-e", Queue: "l1", Agent: "a1", Reason: "billing", Data: map[string]string{"to_queue": "l2"}},
+		{Type: eventlog.CallCompleted, CallID: "call-e", Queue: "l1", Agent: "a1"},
+		{Type: eventlog.QueueJoined, CallID: "call-e", Queue: "l2", Data: map[string]string{"escalated_from": "l1"}},
+		{Type: eventlog.QueueAnswered, CallID: "call-e", Queue: "l2", Agent: "b1"},
+		{Type: eventlog.CallDisposition, CallID: "call-e", Agent: "b1", Reason: "not_resolved", Data: map[string]string{"notes": "refund pending"}},
+		{Type: eventlog.CallFinished, CallID: "call-e", Queue: "l2", Reason: "answered"},
 	} {
 		e.At = now
 		s.Publish(e)
 	}
-	c := ev.waitFor(t, queue.SurveyCompleted, "call-e")
+	c := ev.waitFor(t, eventlog.SurveyCompleted, "call-e")
 	if c.Agent != "b1" || c.Queue != "l2" || c.Data["line"] != "2" || c.Data["agent1"] != "a1" || c.Data["agent2"] != "b1" ||
 		c.Data["rating"] != "1" || c.Data["solved"] != "no" {
 		t.Fatalf("escalated: %+v", c)
@@ -273,10 +273,10 @@ func TestEscalatedCallAndLateNoSurvey(t *testing.T) {
 	s2, _ := startService(t, cfg2, sw, ev2)
 	answeredCall(s2, "call-late", "+79123456705", "sales", "a1")
 	answeredCall(s2, "call-api", "+79123456706", "sales", "a1")
-	ev2.waitFor(t, queue.SurveyScheduled, "call-late")
-	sc := ev2.waitFor(t, queue.SurveyScheduled, "call-api")
-	s2.Publish(queue.Event{Type: queue.CallDisposition, CallID: "call-late", Agent: "a1", Reason: "resolved", Data: map[string]string{"no_survey": "1"}})
-	if sk := ev2.waitFor(t, queue.SurveySkipped, "call-late"); sk.Reason != SkipNoSurvey {
+	ev2.waitFor(t, eventlog.SurveyScheduled, "call-late")
+	sc := ev2.waitFor(t, eventlog.SurveyScheduled, "call-api")
+	s2.Publish(eventlog.Event{Type: eventlog.CallDisposition, CallID: "call-late", Agent: "a1", Reason: "resolved", Data: map[string]string{"no_survey": "1"}})
+	if sk := ev2.waitFor(t, eventlog.SurveySkipped, "call-late"); sk.Reason != SkipNoSurvey {
 		t.Fatalf("late no_survey: %+v", sk)
 	}
 	rec = httptest.NewRecorder()

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -124,7 +124,7 @@ func TestKillWhileScheduled(t *testing.T) {
 		s.Stop(ctx)
 	})
 	for i := range killCalls {
-		ev.waitFor(t, queue.SurveyCompleted, fmt.Sprintf("kill-%02d", i))
+		ev.waitFor(t, eventlog.SurveyCompleted, fmt.Sprintf("kill-%02d", i))
 	}
 	rows, err := db.Pool.Query(context.Background(), `SELECT s.call_id, s.state, count(a.n) FROM survey s
 		LEFT JOIN survey_attempt a ON a.survey_id = s.id GROUP BY s.call_id, s.state`)

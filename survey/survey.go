@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/ivr"
-	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -46,7 +46,7 @@ type Deps struct {
 	// Switch dials the survey calls.
 	Switch sip.Switch
 	// Publisher receives survey.* events (reporting); nil drops them.
-	Publisher queue.Publisher
+	Publisher eventlog.Publisher
 	// Holidays is consulted when Config.SkipHolidays is set; nil: none.
 	Holidays Holidays
 	// Logger; nil uses slog.Default().
@@ -111,7 +111,7 @@ type Service struct {
 
 type workItem struct {
 	call *callState
-	disp *queue.Event
+	disp *eventlog.Event
 }
 
 // New builds the service. It does not touch the database until Start or
@@ -187,7 +187,7 @@ func (s *Service) Stop(ctx context.Context) error {
 // Publish consumes an event of the call path. It never blocks: the
 // database work happens on the intake goroutine; when its backlog (4096
 // finished calls) is full the call is dropped and logged.
-func (s *Service) Publish(e queue.Event) {
+func (s *Service) Publish(e eventlog.Event) {
 	done, late := s.track(e)
 	var it workItem
 	switch {
@@ -322,17 +322,17 @@ func (s *Service) consider(ctx context.Context, c *callState) error {
 	r := row{ID: id, CallID: c.CallID, Queue: last.Queue, Agent: last.Agent, Line: max(last.Line, 1), Visits: c.Visits}
 	if reason != "" {
 		s.log.Info("survey skipped", "call", c.CallID, "number", sip.MaskNumber(number), "reason", reason)
-		s.emit(r, queue.SurveySkipped, reason, nil)
+		s.emit(r, eventlog.SurveySkipped, reason, nil)
 		return nil
 	}
 	s.log.Info("survey scheduled", "call", c.CallID, "number", sip.MaskNumber(number), "at", at.UTC(), "zone", zone)
-	s.emit(r, queue.SurveyScheduled, "", map[string]string{"at": at.UTC().Format(time.RFC3339)})
+	s.emit(r, eventlog.SurveyScheduled, "", map[string]string{"at": at.UTC().Format(time.RFC3339)})
 	return nil
 }
 
 // applyDisposition stores a disposition that came after the call was
 // decided; "no_survey" cancels a survey that has not been dialled yet.
-func (s *Service) applyDisposition(ctx context.Context, e queue.Event) error {
+func (s *Service) applyDisposition(ctx context.Context, e eventlog.Event) error {
 	tx, err := s.deps.Pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -365,13 +365,13 @@ func (s *Service) applyDisposition(ctx context.Context, e queue.Event) error {
 	}
 	if cancel {
 		r.CallID = e.CallID
-		s.emit(r, queue.SurveySkipped, SkipNoSurvey, nil)
+		s.emit(r, eventlog.SurveySkipped, SkipNoSurvey, nil)
 	}
 	return nil
 }
 
 // emit publishes a survey event linked to the original call.
-func (s *Service) emit(r row, t queue.EventType, reason string, data map[string]string) {
+func (s *Service) emit(r row, t eventlog.Type, reason string, data map[string]string) {
 	if s.deps.Publisher == nil {
 		return
 	}
@@ -385,7 +385,7 @@ func (s *Service) emit(r row, t queue.EventType, reason string, data map[string]
 		d[k] = v
 	}
 	n := s.seq.Add(1)
-	s.deps.Publisher.Publish(queue.Event{
+	s.deps.Publisher.Publish(eventlog.Event{
 		ID: fmt.Sprintf("%s-%012d", s.idBase, n), At: s.clock.Now().UTC(), Type: t,
 		CallID: r.CallID, Queue: r.Queue, Agent: r.Agent, Reason: reason, Data: d,
 	})

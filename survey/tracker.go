@@ -3,7 +3,7 @@ package survey
 import (
 	"time"
 
-	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/eventlog"
 )
 
 // Visit is one answered queue visit of a call.
@@ -44,7 +44,7 @@ func (c *callState) last() Visit {
 // track applies e to the calls map and returns a finished answered call
 // (to be decided) or a disposition for a call already decided. It does no
 // I/O. maxAge bounds how long a call that never ends is remembered.
-func (s *Service) track(e queue.Event) (done *callState, late *queue.Event) {
+func (s *Service) track(e eventlog.Event) (done *callState, late *eventlog.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nEvents++
@@ -68,18 +68,18 @@ func (s *Service) track(e queue.Event) (done *callState, late *queue.Event) {
 		return c
 	}
 	switch e.Type {
-	case queue.CallArrived:
+	case eventlog.CallArrived:
 		c := get()
 		c.Caller, c.CallAt = e.Caller, e.At
-	case queue.QueueJoined:
+	case eventlog.QueueJoined:
 		if c != nil && e.Data["escalated_from"] != "" {
 			c.nextLine2 = true
 		}
-	case queue.CallEscalated:
+	case eventlog.CallEscalated:
 		if c != nil {
 			c.Escalated, c.EscalatedTo, c.EscReason, c.nextLine2 = true, e.Data["to_queue"], e.Reason, true
 		}
-	case queue.QueueAnswered:
+	case eventlog.QueueAnswered:
 		c := get()
 		if c.Caller == "" {
 			c.Caller = e.Caller
@@ -92,18 +92,18 @@ func (s *Service) track(e queue.Event) (done *callState, late *queue.Event) {
 			line = l
 		}
 		c.Visits = append(c.Visits, Visit{Queue: e.Queue, Agent: e.Agent, Team: s.cfg.Teams[e.Agent], Line: line, AnsweredAt: e.At})
-	case queue.CallDisposition:
+	case eventlog.CallDisposition:
 		if c == nil {
 			ev := e
 			return nil, &ev
 		}
 		c.Disposition, c.Code, c.Notes = e.Reason, e.Data["code"], e.Data["notes"]
 		c.NoSurvey = c.NoSurvey || e.Data["no_survey"] == "1"
-	case queue.CallFinished, queue.CallEnded:
+	case eventlog.CallFinished, eventlog.CallEnded:
 		if c == nil {
 			return nil, nil
 		}
-		if e.Type == queue.CallFinished && e.Reason != "answered" {
+		if e.Type == eventlog.CallFinished && e.Reason != "answered" {
 			return nil, nil
 		}
 		delete(s.calls, e.CallID)

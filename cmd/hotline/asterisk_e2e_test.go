@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/pgtest"
 	"github.com/hotline-cc/hotline/internal/sipptest"
-	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip/media"
 	"github.com/hotline-cc/hotline/sip/siptest"
 )
@@ -65,7 +65,7 @@ func TestServeAsteriskMode(t *testing.T) {
 		t.Fatalf("the 8-800 call was not answered: %v", err)
 	}
 	t.Cleanup(func() { _ = call.Hangup(ctxTimeout(t, 5*time.Second)) })
-	entered := events.wait(t, "the call arrives", func(e queue.Event) bool { return e.Type == queue.CallArrived })
+	entered := events.wait(t, "the call arrives", func(e eventlog.Event) bool { return e.Type == eventlog.CallArrived })
 	callID := entered.CallID
 	waitFor(t, "the menu prompt", func() bool { return call.Received() > 50 })
 	if err := call.SendDTMF(ctxTimeout(t, 5*time.Second), "1"); err != nil {
@@ -74,15 +74,15 @@ func TestServeAsteriskMode(t *testing.T) {
 
 	// First line answers, hears the caller, and escalates by REFER.
 	firstCall := nextIncoming(t, first)
-	events.wait(t, "first line answers", func(e queue.Event) bool {
-		return e.Type == queue.QueueAnswered && e.CallID == callID && e.Queue == "support" && e.Agent == "a9"
+	events.wait(t, "first line answers", func(e eventlog.Event) bool {
+		return e.Type == eventlog.QueueAnswered && e.CallID == callID && e.Queue == "support" && e.Agent == "a9"
 	})
 	mark := firstCall.Received()
 	waitFor(t, "the caller's audio at the first-line agent", func() bool { return firstCall.Received() > mark+50 })
 	if st, err := firstCall.Refer(ctxTimeout(t, 5*time.Second), "2000"); err != nil || st != 202 {
 		t.Fatalf("REFER to the escalation number = %d, %v; want 202", st, err)
 	}
-	esc := events.wait(t, "call.escalated", func(e queue.Event) bool { return e.Type == queue.CallEscalated && e.CallID == callID })
+	esc := events.wait(t, "call.escalated", func(e eventlog.Event) bool { return e.Type == eventlog.CallEscalated && e.CallID == callID })
 	if esc.Agent != "a9" || esc.Queue != "support" {
 		t.Fatalf("call.escalated = %+v; want from a9 in support", esc)
 	}
@@ -103,8 +103,8 @@ func TestServeAsteriskMode(t *testing.T) {
 
 	// Second line answers and talks to the same caller.
 	secondCall := nextIncoming(t, second)
-	events.wait(t, "second line answers", func(e queue.Event) bool {
-		return e.Type == queue.EscalationAnswered && e.CallID == callID && e.Agent == "a10"
+	events.wait(t, "second line answers", func(e eventlog.Event) bool {
+		return e.Type == eventlog.EscalationAnswered && e.CallID == callID && e.Agent == "a10"
 	})
 	mark = secondCall.Received()
 	waitFor(t, "the caller's audio at the second-line agent", func() bool { return secondCall.Received() > mark+50 })
@@ -114,7 +114,7 @@ func TestServeAsteriskMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitChan(t, "the caller to be hung up when second line ends the call", call.Done())
-	events.wait(t, "call.ended", func(e queue.Event) bool { return e.Type == queue.CallEnded && e.CallID == callID })
+	events.wait(t, "call.ended", func(e eventlog.Event) bool { return e.Type == eventlog.CallEnded && e.CallID == callID })
 
 	// The survey calls the number that called in, through Asterisk's trunk.
 	survey := nextIncoming(t, trunk)
@@ -139,7 +139,7 @@ func TestServeAsteriskMode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	done := events.wait(t, "survey.completed", func(e queue.Event) bool { return e.Type == queue.SurveyCompleted && e.CallID == callID })
+	done := events.wait(t, "survey.completed", func(e eventlog.Event) bool { return e.Type == eventlog.SurveyCompleted && e.CallID == callID })
 	if done.Data["rating"] != "4" || done.Data["solved"] != "yes" {
 		t.Fatalf("survey.completed = %+v; want rating 4, solved yes", done)
 	}
@@ -194,7 +194,7 @@ func TestServeAsteriskRestart(t *testing.T) {
 	if err := call.SendDTMF(ctxTimeout(t, 5*time.Second), "1"); err != nil {
 		t.Fatal(err)
 	}
-	joined := events.wait(t, "queue.joined", func(e queue.Event) bool { return e.Type == queue.QueueJoined })
+	joined := events.wait(t, "queue.joined", func(e eventlog.Event) bool { return e.Type == eventlog.QueueJoined })
 	time.Sleep(2 * time.Second) // the caller waits (nobody is logged in)
 
 	first.stop() // hotline stops; the call stays in Asterisk
@@ -203,8 +203,8 @@ func TestServeAsteriskRestart(t *testing.T) {
 
 	second := startAsteriskServe(t, env, db.DSN, spool)
 	events = watchEvents(t, second.ctx, second.api)
-	resumed := events.wait(t, "the call back in its queue", func(e queue.Event) bool {
-		return e.Type == queue.QueueJoined && e.CallID == joined.CallID
+	resumed := events.wait(t, "the call back in its queue", func(e eventlog.Event) bool {
+		return e.Type == eventlog.QueueJoined && e.CallID == joined.CallID
 	})
 	if resumed.Queue != "support" || resumed.Data["resumed"] != "1" {
 		t.Fatalf("queue.joined after the restart %+v; want support, resumed", resumed)
@@ -217,8 +217,8 @@ func TestServeAsteriskRestart(t *testing.T) {
 
 	post(t, second.api+"/api/v1/agents/a9/login", "")
 	agentCall := nextIncoming(t, agent)
-	ans := events.wait(t, "queue.answered", func(e queue.Event) bool {
-		return e.Type == queue.QueueAnswered && e.CallID == joined.CallID
+	ans := events.wait(t, "queue.answered", func(e eventlog.Event) bool {
+		return e.Type == eventlog.QueueAnswered && e.CallID == joined.CallID
 	})
 	if w, _ := strconv.Atoi(ans.Data["wait_ms"]); time.Duration(w)*time.Millisecond < ans.At.Sub(joined.At)-time.Second {
 		t.Fatalf("wait_ms %s; want the wait since the first join (%s)", ans.Data["wait_ms"], ans.At.Sub(joined.At))
@@ -350,7 +350,7 @@ ivr:
 // eventLog follows /api/v1/events and keeps every event.
 type eventLog struct {
 	mu   sync.Mutex
-	all  []queue.Event
+	all  []eventlog.Event
 	more chan struct{}
 }
 
@@ -371,7 +371,7 @@ func watchEvents(t *testing.T, ctx context.Context, api string) *eventLog {
 			if !ok {
 				continue
 			}
-			var e queue.Event
+			var e eventlog.Event
 			if json.Unmarshal([]byte(strings.TrimSpace(data)), &e) == nil {
 				l.mu.Lock()
 				l.all = append(l.all, e)
@@ -387,10 +387,10 @@ func watchEvents(t *testing.T, ctx context.Context, api string) *eventLog {
 }
 
 // matching returns the events so far that match.
-func (l *eventLog) matching(match func(queue.Event) bool) []queue.Event {
+func (l *eventLog) matching(match func(eventlog.Event) bool) []eventlog.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []queue.Event
+	var out []eventlog.Event
 	for _, e := range l.all {
 		if match(e) {
 			out = append(out, e)
@@ -400,7 +400,7 @@ func (l *eventLog) matching(match func(queue.Event) bool) []queue.Event {
 }
 
 // wait returns the first event (from the start of the stream) that matches.
-func (l *eventLog) wait(t *testing.T, what string, match func(queue.Event) bool) queue.Event {
+func (l *eventLog) wait(t *testing.T, what string, match func(eventlog.Event) bool) eventlog.Event {
 	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {

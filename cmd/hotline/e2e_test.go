@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/internal/pgtest"
 	"github.com/hotline-cc/hotline/internal/promtest"
 	"github.com/hotline-cc/hotline/internal/sipptest"
-	"github.com/hotline-cc/hotline/queue"
 )
 
 // TestServeUnderSIPpLoad runs hotline as `serve` does (real switch, IVR,
@@ -61,8 +61,8 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 
 	voice := filepath.Join(t.TempDir(), "voice-alaw.wav") // the callers' voice (made by sox below)
 	events := watchEvents(t, srv.ctx, api)
-	answeredEvents := func() []queue.Event {
-		return events.matching(func(e queue.Event) bool { return e.Type == queue.QueueAnswered })
+	answeredEvents := func() []eventlog.Event {
+		return events.matching(func(e eventlog.Event) bool { return e.Type == eventlog.QueueAnswered })
 	}
 	// A real Prometheus scrapes the live /metrics while the calls happen.
 	rules := filepath.Join(root, "deploy", "prometheus", "rules", "hotline.rules.yml")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/queue"
@@ -62,7 +63,7 @@ func exitOf(a config.Action) queue.Exit {
 }
 
 // runnerConfigOf builds the Runner's config around the Engine's.
-func runnerConfigOf(c *config.Config, sw sip.Switch, presence interface{ Registered(string) bool }, pub queue.Publisher) queue.RunnerConfig {
+func runnerConfigOf(c *config.Config, sw sip.Switch, presence interface{ Registered(string) bool }, pub eventlog.Publisher) queue.RunnerConfig {
 	users := map[string]string{}
 	for _, a := range c.Agents {
 		users[a.ID] = a.SIPUser

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/pgtest"
-	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/reporting"
 )
 
@@ -75,21 +75,21 @@ func TestReportCommands(t *testing.T) {
 	store := reporting.NewStore(db.Pool, nil, nil)
 	t0 := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC) // 12:00 Moscow
 	n := 0
-	ev := func(at time.Time, typ queue.EventType, call, q, agent string, data map[string]string) queue.Event {
+	ev := func(at time.Time, typ eventlog.Type, call, q, agent string, data map[string]string) eventlog.Event {
 		n++
-		return queue.Event{ID: fmt.Sprintf("e%04d", n), At: at, Type: typ, CallID: call, Queue: q, Agent: agent, Data: data}
+		return eventlog.Event{ID: fmt.Sprintf("e%04d", n), At: at, Type: typ, CallID: call, Queue: q, Agent: agent, Data: data}
 	}
-	evs := []queue.Event{
-		ev(t0, queue.AgentState, "", "", "a1", map[string]string{"from": "logged-out", "to": "available"}),
-		ev(t0, queue.QueueJoined, "c1", "sales", "", nil),
-		ev(t0.Add(10*time.Second), queue.QueueAnswered, "c1", "sales", "a1", map[string]string{"wait_ms": "10000"}),
-		ev(t0.Add(70*time.Second), queue.CallCompleted, "c1", "sales", "a1", map[string]string{"talk_ms": "60000", "by": "caller"}),
-		ev(t0.Add(70*time.Second), queue.CallEnded, "c1", "", "", nil),
-		ev(t0.Add(time.Minute), queue.QueueJoined, "c2", "sales", "", nil),
-		ev(t0.Add(time.Minute+30*time.Second), queue.QueueAbandoned, "c2", "sales", "", map[string]string{"wait_ms": "30000"}),
-		ev(t0.Add(2*time.Minute), queue.QueueJoined, "c3", "support", "", nil),
-		ev(t0.Add(2*time.Minute+25*time.Second), queue.QueueAnswered, "c3", "support", "a1", map[string]string{"wait_ms": "25000"}),
-		ev(t0.Add(3*time.Minute), queue.CallCompleted, "c3", "support", "a1", map[string]string{"talk_ms": "35000", "by": "agent"}),
+	evs := []eventlog.Event{
+		ev(t0, eventlog.AgentState, "", "", "a1", map[string]string{"from": "logged-out", "to": "available"}),
+		ev(t0, eventlog.QueueJoined, "c1", "sales", "", nil),
+		ev(t0.Add(10*time.Second), eventlog.QueueAnswered, "c1", "sales", "a1", map[string]string{"wait_ms": "10000"}),
+		ev(t0.Add(70*time.Second), eventlog.CallCompleted, "c1", "sales", "a1", map[string]string{"talk_ms": "60000", "by": "caller"}),
+		ev(t0.Add(70*time.Second), eventlog.CallEnded, "c1", "", "", nil),
+		ev(t0.Add(time.Minute), eventlog.QueueJoined, "c2", "sales", "", nil),
+		ev(t0.Add(time.Minute+30*time.Second), eventlog.QueueAbandoned, "c2", "sales", "", map[string]string{"wait_ms": "30000"}),
+		ev(t0.Add(2*time.Minute), eventlog.QueueJoined, "c3", "support", "", nil),
+		ev(t0.Add(2*time.Minute+25*time.Second), eventlog.QueueAnswered, "c3", "support", "a1", map[string]string{"wait_ms": "25000"}),
+		ev(t0.Add(3*time.Minute), eventlog.CallCompleted, "c3", "support", "a1", map[string]string{"talk_ms": "35000", "by": "agent"}),
 	}
 	if err := store.InsertEvents(ctx, evs); err != nil {
 		t.Fatal(err)

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/queue"
@@ -152,66 +151,6 @@ func buildMedia(cfg *config.Config, log *slog.Logger, withEngine bool) (*mediaPa
 	return mp, nil
 }
 
-// eventBus fans every event out to the consumers (reporting writer and
-// metrics, live streams, survey). It stamps IDs and times where missing.
-type eventBus struct {
-	mu   sync.RWMutex
-	subs []queue.Publisher
-	seq  atomic.Uint64
-	pfx  string
-}
-
-func newEventBus() *eventBus {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return &eventBus{pfx: hex.EncodeToString(b[:])}
-}
-
-// newID returns a unique ID that sorts by creation time within this process.
-func (b *eventBus) newID() string {
-	return fmt.Sprintf("%013x-%s-%06x", time.Now().UnixMilli(), b.pfx, b.seq.Add(1)&0xffffff)
-}
-
-func (b *eventBus) add(p queue.Publisher) {
-	b.mu.Lock()
-	b.subs = append(b.subs, p)
-	b.mu.Unlock()
-}
-
-// stamp sets a missing ID and time.
-func (b *eventBus) stamp(e queue.Event) queue.Event {
-	if e.ID == "" {
-		e.ID = b.newID()
-	}
-	if e.At.IsZero() {
-		e.At = time.Now().UTC()
-	}
-	return e
-}
-
-// Publish implements queue.Publisher.
-func (b *eventBus) Publish(e queue.Event) {
-	e = b.stamp(e)
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	for _, s := range b.subs {
-		s.Publish(e)
-	}
-}
-
-// liveEvents publishes the IVR's and the survey's events through the queue
-// Runner's broadcaster, so that the live stream (/api/v1/events) carries
-// them as it carries the queue's; the broadcaster forwards them to the bus.
-type liveEvents struct {
-	bus *eventBus
-	hub *queue.Broadcaster
-}
-
-func (l liveEvents) Publish(e queue.Event) { l.hub.Publish(l.bus.stamp(e)) }
-
-// live is where events from outside the queue are published.
-func (s *server) live() liveEvents { return liveEvents{s.bus, s.runner.Events()} }
-
 // server is a running hotline.
 type server struct {
 	cfg   *config.Config
@@ -221,8 +160,10 @@ type server struct {
 	// native is the native switch (nil in asterisk mode).
 	native *native.Switch
 	exec   atomic.Pointer[ivr.Executor]
-	bus    *eventBus
-	reg    *prometheus.Registry
+	bus    *eventlog.Bus
+	// live is the live event stream (/api/v1/events), a consumer of bus.
+	live *eventlog.Broadcaster
+	reg  *prometheus.Registry
 
 	pool    *pgxpool.Pool
 	store   *reporting.Store
@@ -239,7 +180,8 @@ type server struct {
 }
 
 func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*server, error) {
-	s := &server{cfg: cfg, log: log, bus: newEventBus(), reg: prometheus.NewRegistry()}
+	s := &server{cfg: cfg, log: log, bus: eventlog.NewBus(nil), live: eventlog.NewBroadcaster(0), reg: prometheus.NewRegistry()}
+	s.bus.Subscribe(s.live)
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	bg, stopBg := context.WithCancel(context.Background())
 	s.stopBg = stopBg
@@ -266,6 +208,7 @@ func startServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*se
 		s.sw, presence = s.native, s.native
 	}
 	rc := runnerConfigOf(cfg, s.sw, presence, s.bus)
+	rc.IDs = s.bus.IDs()
 	rc.Logger = log // the Runner adds component=queue
 	rc.MaskNumber = native.MaskNumber
 	if s.runner, err = queue.NewRunner(rc); err != nil {
@@ -364,7 +307,7 @@ func (s *server) startReporting(ctx, bg context.Context) error {
 			return err
 		}
 		s.writer.Start()
-		s.bus.add(s.writer)
+		s.bus.Subscribe(s.writer)
 		go s.project(bg, wake)
 	} else {
 		s.log.Warn("no database configured (database.url or DATABASE_URL): events feed metrics only, nothing is stored")
@@ -384,7 +327,7 @@ func (s *server) startReporting(ctx, bg context.Context) error {
 		return err
 	}
 	s.metrics = m
-	s.bus.add(m)
+	s.bus.Subscribe(m)
 	if s.store != nil {
 		go m.RunFCRRefresh(bg, s.store, 15*time.Minute, s.log.With("component", "fcr"))
 		g, err := newStaffingGauge(s.reg, s.store, s.cfg.Queues, s.log.With("component", "staffing"))
@@ -444,7 +387,7 @@ func (s *server) startSurvey(bg context.Context) error {
 		cfg.QueueLines[q.Name] = q.Line
 	}
 	svc, err := survey.New(cfg, survey.Deps{
-		Pool: s.pool, Switch: s.sw, Publisher: s.live(), Holidays: survey.CalendarHolidays(cal),
+		Pool: s.pool, Switch: s.sw, Publisher: s.bus, Holidays: survey.CalendarHolidays(cal),
 		Logger: s.log.With("component", "survey"),
 	})
 	if err != nil {
@@ -454,17 +397,17 @@ func (s *server) startSurvey(bg context.Context) error {
 		return err
 	}
 	s.survey = svc
-	s.bus.add(svc)
+	s.bus.Subscribe(svc)
 	return nil
 }
 
 func (s *server) newExecutor(flows *ivr.Flows) *ivr.Executor {
 	return ivr.NewExecutor(ivr.ExecutorConfig{
 		Flows:     flows,
-		Publisher: s.live(),
+		Publisher: s.bus,
 		Enqueuer:  ivrToQueue{runner: s.runner, cfg: s.cfg},
 		Logger:    s.log.With("component", "ivr"),
-		NewID:     s.bus.newID,
+		NewID:     s.bus.IDs().Next,
 	})
 }
 
@@ -481,6 +424,7 @@ func (s *server) startHTTP() error {
 	})
 	api := http.NewServeMux()
 	api.Handle("/api/v1/", s.runner.Handler())
+	api.Handle("GET /api/v1/events", s.live)
 	if s.store != nil {
 		reports := reporting.NewAPI(s.store, reporting.APIOptions{Log: s.log.With("component", "reports")})
 		api.Handle("/api/v1/reports/", reports.Handler())
@@ -553,7 +497,7 @@ func (s *server) handleCall(ctx context.Context, leg sip.Leg) {
 	}
 	caller := ivr.NormalizeCaller(info.From, "RU")
 	if !info.Resumed { // a resumed call's arrival was logged by the process before
-		s.live().Publish(queue.Event{Type: queue.CallArrived, CallID: info.ID, Caller: caller.ID(),
+		s.bus.Publish(eventlog.Event{Type: eventlog.CallArrived, CallID: info.ID, Caller: caller.ID(),
 			Data: map[string]string{"to": info.To, "trunk": info.Trunk}})
 	}
 	defer func() {
@@ -562,7 +506,7 @@ func (s *server) handleCall(ctx context.Context, leg sip.Leg) {
 		if end.Detached {
 			return // the call goes on without this process; the next one ends it
 		}
-		s.live().Publish(queue.Event{Type: queue.CallEnded, CallID: info.ID, Reason: end.Cause.String(),
+		s.bus.Publish(eventlog.Event{Type: eventlog.CallEnded, CallID: info.ID, Reason: end.Cause.String(),
 			Data: map[string]string{"side": end.Side.String()}})
 	}()
 	if info.Resumed && s.resumeWait(ctx, leg, info, caller) {
@@ -663,6 +607,8 @@ func (s *server) shutdown(ctx context.Context) {
 	if s.survey != nil {
 		s.survey.Stop(hctx)
 	}
+	s.bus.Close() // delivers what is queued; later events are delivered at once
+	s.live.Close()
 	if s.writer != nil {
 		if err := s.writer.Close(hctx); err != nil {
 			s.log.Warn("event writer closed with events left in the spool (replayed at next start)", "error", err)

@@ -1,4 +1,4 @@
-package queue
+package eventlog
 
 import (
 	"encoding/json"
@@ -8,14 +8,11 @@ import (
 	"time"
 )
 
-// Broadcaster is a Publisher that fans events out to live subscribers (the
-// Server-Sent Events stream) and forwards them to a next Publisher
-// (reporting). Publish never blocks: a subscriber that falls behind by
+// Broadcaster is the live stream: a consumer of the Bus that fans events out
+// to live subscribers (the Server-Sent Events stream). Publish never blocks: a subscriber that falls behind by
 // more than its buffer is dropped (its channel closed) and reconnects
 // with Last-Event-ID. A bounded history serves those reconnections.
 type Broadcaster struct {
-	next Publisher
-
 	mu      sync.Mutex
 	subs    map[*Subscription]struct{}
 	hist    []Event // ring buffer
@@ -33,19 +30,16 @@ type Subscription struct {
 }
 
 // NewBroadcaster keeps history events for reconnecting subscribers (0
-// means 1024) and forwards every event to next (may be nil).
-func NewBroadcaster(history int, next Publisher) *Broadcaster {
+// means 1024).
+func NewBroadcaster(history int) *Broadcaster {
 	if history <= 0 {
 		history = 1024
 	}
-	return &Broadcaster{next: next, subs: map[*Subscription]struct{}{}, hist: make([]Event, history)}
+	return &Broadcaster{subs: map[*Subscription]struct{}{}, hist: make([]Event, history)}
 }
 
 // Publish implements Publisher.
 func (b *Broadcaster) Publish(ev Event) {
-	if b.next != nil {
-		b.next.Publish(ev)
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.hist[b.histPos] = ev
@@ -123,9 +117,9 @@ func (b *Broadcaster) Close() {
 // history.
 func (b *Broadcaster) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rc := http.NewResponseController(w)
-	types := map[EventType]bool{}
+	types := map[Type]bool{}
 	for _, t := range req.URL.Query()["type"] {
-		types[EventType(t)] = true
+		types[Type(t)] = true
 	}
 	last := req.Header.Get("Last-Event-ID")
 	if last == "" {
