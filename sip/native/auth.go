@@ -95,6 +95,20 @@ func (a *authenticator) challenges(stale bool) []string {
 	return out
 }
 
+// offers reports whether alg is one of the challenged algorithms; a
+// response naming none is MD5 (RFC 2617 §3.2.1).
+func (a *authenticator) offers(alg string) bool {
+	if alg == "" {
+		alg = "MD5"
+	}
+	for _, o := range a.algs {
+		if strings.EqualFold(o, alg) {
+			return true
+		}
+	}
+	return false
+}
+
 // verify checks an Authorization header value for method. It returns the
 // authenticated user. Unknown users and wrong passwords both give
 // errBadCredentials, after the same work, so neither can be told apart.
@@ -107,6 +121,14 @@ func (a *authenticator) verify(header, method string) (string, error) {
 		return "", errBadCredentials
 	}
 	if !strings.EqualFold(cred.Realm, a.realm) {
+		return "", errBadCredentials
+	}
+	// Only answers to a challenge we issue: one of the configured
+	// algorithms and qop "auth" (or none, RFC 2069). digest.Digest computes
+	// a response for whatever the header names, so without this an answer
+	// with MD5 passed where only SHA-256 is configured, and one with
+	// auth-int passed without its body being checked (FuzzVerifyDigest).
+	if !a.offers(cred.Algorithm) || (cred.QOP != "" && cred.QOP != "auth") {
 		return "", errBadCredentials
 	}
 	ours, fresh := a.checkNonce(cred.Nonce)

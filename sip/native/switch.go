@@ -638,7 +638,7 @@ func (s *Switch) onInfo(req *gosip.Request, tx gosip.ServerTransaction) {
 	}
 	d, ok := parseInfoDTMF(ct, req.Body())
 	if !ok {
-		if strings.HasPrefix(ct, "application/dtmf") {
+		if mt := mediaType(ct); mt == "application/dtmf-relay" || mt == "application/dtmf" {
 			respond(tx, req, 400, "Bad Request")
 		} else {
 			respond(tx, req, 415, "Unsupported Media Type", gosip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
@@ -649,19 +649,29 @@ func (s *Switch) onInfo(req *gosip.Request, tx gosip.ServerTransaction) {
 	l.digit(d)
 }
 
+// mediaType is the type/subtype of a lower-cased Content-Type value,
+// without parameters.
+func mediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.TrimSpace(mt)
+}
+
 // parseInfoDTMF reads SIP INFO DTMF: application/dtmf-relay ("Signal=5")
-// or application/dtmf ("5").
+// or application/dtmf ("5"). ct is the lower-cased Content-Type.
 func parseInfoDTMF(ct string, body []byte) (rune, bool) {
 	var v string
-	switch {
-	case strings.HasPrefix(ct, "application/dtmf-relay"):
+	// The whole media type must match: a prefix test took
+	// application/dtmf-relayx or application/dtmfoo for DTMF
+	// (FuzzParseInfoDTMF).
+	switch mediaType(ct) {
+	case "application/dtmf-relay":
 		for _, line := range strings.Split(string(body), "\n") {
 			k, val, ok := strings.Cut(line, "=")
 			if ok && strings.EqualFold(strings.TrimSpace(k), "signal") {
 				v = strings.TrimSpace(val)
 			}
 		}
-	case strings.HasPrefix(ct, "application/dtmf"):
+	case "application/dtmf":
 		v = strings.TrimSpace(string(body))
 	default:
 		return 0, false

@@ -79,6 +79,40 @@ func TestDigestVerify(t *testing.T) {
 	}
 }
 
+// TestDigestVerifyOnlyWhatWasOffered: a correct response is refused when it
+// names an algorithm or qop hotline did not challenge with.
+func TestDigestVerifyOnlyWhatWasOffered(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	creds := func() Credentials { return StaticCredentials{"a1": "secret"} }
+	for _, tc := range []struct {
+		name    string
+		algs    []string
+		alg     string
+		qop     []string
+		wantErr error
+	}{
+		{"offered SHA-256", []string{"SHA-256"}, "SHA-256", []string{"auth"}, nil},
+		{"MD5 when only SHA-256 is offered", []string{"SHA-256"}, "MD5", []string{"auth"}, errBadCredentials},
+		{"no algorithm means MD5", []string{"SHA-256"}, "", []string{"auth"}, errBadCredentials},
+		{"no algorithm, MD5 offered", []string{"MD5"}, "", nil, nil},
+		{"lower-case name", []string{"MD5"}, "md5", []string{"auth"}, nil},
+		{"SHA-512 never offered", nil, "SHA-512", []string{"auth"}, errBadCredentials},
+		{"qop auth-int never offered", nil, "SHA-256", []string{"auth-int"}, errBadCredentials},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAuthenticator("hotline", tc.algs, creds, func() time.Time { return now })
+			chal := &digest.Challenge{Realm: "hotline", Nonce: a.nonce(), Algorithm: tc.alg, QOP: tc.qop}
+			cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:127.0.0.1", Username: "a1", Password: "secret"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.verify(cred.String(), "REGISTER"); err != tc.wantErr {
+				t.Fatalf("verify err = %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
 func TestLockout(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	l := newLockout(3, time.Minute, 10*time.Minute, func() time.Time { return now })
@@ -153,6 +187,9 @@ func TestParseInfoDTMF(t *testing.T) {
 		{"application/dtmf", "9", '9', true},
 		{"application/dtmf", "x", 0, false},
 		{"text/plain", "5", 0, false},
+		{"application/dtmf-relay; charset=utf-8", "Signal=7\r\n", '7', true},
+		{"application/dtmf-relayx", "Signal=5\r\n", 0, false},
+		{"application/dtmfoo", "5", 0, false},
 	} {
 		got, ok := parseInfoDTMF(tc.ct, []byte(tc.body))
 		if got != tc.want || ok != tc.ok {
