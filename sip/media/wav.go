@@ -46,11 +46,15 @@ func parseWAV(b []byte) ([]int16, error) {
 			return nil, fmt.Errorf("truncated: chunk header at byte %d cut off", off)
 		}
 		id := string(b[off : off+4])
-		size := int(binary.LittleEndian.Uint32(b[off+4:]))
+		// Compare sizes as uint64: on 32-bit platforms (linux/arm) int of a
+		// size of 2 GiB or more is negative, passed the check and panicked
+		// slicing (FuzzParseWAV seed huge-data-size).
+		size32 := binary.LittleEndian.Uint32(b[off+4:])
 		body := b[off+8:]
-		if size > len(body) {
-			return nil, fmt.Errorf("truncated: %q chunk at byte %d says %d bytes, only %d present", id, off, size, len(body))
+		if uint64(size32) > uint64(len(body)) {
+			return nil, fmt.Errorf("truncated: %q chunk at byte %d says %d bytes, only %d present", id, off, size32, len(body))
 		}
+		size := int(size32) // fits: at most len(body)
 		body = body[:size]
 		switch id {
 		case "fmt ":

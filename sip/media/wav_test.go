@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,6 +63,9 @@ func TestLoadWAV(t *testing.T) {
 	pcm := []byte{1, 0, 0xFF, 0xFF, 0x00, 0x80} // 1, -1, -32768
 	good := wavImage(1, 1, 8000, 16, pcm)
 	ext := wavImage(wavFormatExtensible, 1, 8000, 16, pcm)
+	// A data chunk claiming 2 GiB: its size is negative as a 32-bit int.
+	huge := slices.Clone(good)
+	binary.LittleEndian.PutUint32(huge[len(huge)-len(pcm)-4:], 1<<31)
 	tests := []struct {
 		name    string
 		data    []byte
@@ -78,6 +82,7 @@ func TestLoadWAV(t *testing.T) {
 		{"not riff", []byte("ID3\x03 this is an mp3 file"), "not a RIFF/WAVE file"},
 		{"empty", nil, "truncated"},
 		{"odd data", wavImage(1, 1, 8000, 16, pcm[:3]), "odd number of bytes"},
+		{"chunk size of 2 GiB", huge, "says 2147483648 bytes, only 6 present"},
 		{"extensible header too short", ext, ""}, // 16-byte fmt with tag 0xFFFE: not PCM
 	}
 	tests[len(tests)-1].wantErr = "format tag 0xfffe"
