@@ -11,7 +11,7 @@ import "time"
 type Event struct {
 	ID       string            `json:"id"`
 	At       time.Time         `json:"at"`
-	Type     Type         `json:"type"`
+	Type     Type              `json:"type"`
 	CallID   string            `json:"call_id,omitempty"`
 	Queue    string            `json:"queue,omitempty"`
 	Agent    string            `json:"agent,omitempty"`

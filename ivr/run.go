@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/hotline-cc/hotline/eventlog"
@@ -91,7 +90,8 @@ type ExecutorConfig struct {
 	Callbacks Callbacks          // nil: Run only returns the request in the Result
 	Clock     Clock              // nil: the system clock
 	Logger    *slog.Logger       // nil: slog.Default()
-	// NewID makes event IDs; nil: time-ordered IDs from this executor.
+	// NewID makes event IDs (the bus's generator in serve); nil: an
+	// eventlog.IDs of the executor's own.
 	NewID func() string
 	// MaxSteps bounds the nodes one call may visit (a guard against a
 	// caller going round menus forever); 0 means 200. Past it the call
@@ -103,7 +103,6 @@ type ExecutorConfig struct {
 // reload builds a new Executor while calls in progress finish on the old.
 type Executor struct {
 	cfg ExecutorConfig
-	seq atomic.Uint64
 }
 
 // NewExecutor returns an Executor.
@@ -119,6 +118,9 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 	}
 	if cfg.Publisher == nil {
 		cfg.Publisher = eventlog.PublisherFunc(func(eventlog.Event) {})
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = eventlog.NewIDs("").Next
 	}
 	return &Executor{cfg: cfg}
 }
@@ -189,17 +191,15 @@ func (r *run) result(o Outcome) Result {
 	}
 }
 
-func (r *run) emit(t eventlog.Type, reason string, data map[string]string) {
-	now := r.e.cfg.Clock.Now().UTC()
-	id := ""
-	if r.e.cfg.NewID != nil {
-		id = r.e.cfg.NewID()
-	} else {
-		id = fmt.Sprintf("%016x-ivr-%06x", now.UnixNano(), r.e.seq.Add(1)&0xffffff)
-	}
-	r.e.cfg.Publisher.Publish(eventlog.Event{
-		ID: id, At: now, Type: t, CallID: r.call.ID, Caller: r.call.Caller.ID(), Reason: reason, Data: data,
-	})
+// event is an event of this call.
+func (r *run) event(t eventlog.Type, reason string) eventlog.Event {
+	return eventlog.Event{Type: t, CallID: r.call.ID, Caller: r.call.Caller.ID(), Reason: reason}
+}
+
+// emit stamps and publishes e.
+func (r *run) emit(e eventlog.Event) {
+	e.ID, e.At = r.e.cfg.NewID(), r.e.cfg.Clock.Now().UTC()
+	r.e.cfg.Publisher.Publish(e)
 }
 
 // flow walks the graph from fl's start.
@@ -233,33 +233,32 @@ func (r *run) flow(ctx context.Context, fl *Flow) (Result, error) {
 	}
 }
 
-func (r *run) nodeEvent(fl *Flow, nd *Node, extra map[string]string) {
-	data := map[string]string{"flow": fl.Name, "node": nd.Name, "type": string(nd.Type)}
-	maps.Copy(data, extra)
-	r.emit(eventlog.IVRNode, "", data)
+func (r *run) nodeEvent(fl *Flow, nd *Node) eventlog.Event {
+	return r.event(eventlog.IVRNode, "").WithString(eventlog.KeyFlow, fl.Name).WithString(eventlog.KeyNode, nd.Name).
+		WithString(eventlog.KeyNodeType, string(nd.Type))
 }
 
 // node executes one node and says where to go next, or returns the result.
 func (r *run) node(ctx context.Context, fl *Flow, nd *Node) (next string, nextFlow *Flow, res Result, done bool, err error) {
 	switch nd.Type {
 	case NodePlay:
-		r.nodeEvent(fl, nd, nil)
+		r.emit(r.nodeEvent(fl, nd))
 		_, err = r.play(ctx, nd.Prompts, nd.BargeIn)
 		return nd.Next.Node, nil, res, false, err
 	case NodeMenu:
-		r.nodeEvent(fl, nd, nil)
+		r.emit(r.nodeEvent(fl, nd))
 		return r.menu(ctx, fl, nd)
 	case NodeCollect:
-		r.nodeEvent(fl, nd, nil)
+		r.emit(r.nodeEvent(fl, nd))
 		return r.collect(ctx, fl, nd)
 	case NodeLanguage:
-		r.nodeEvent(fl, nd, nil)
+		r.emit(r.nodeEvent(fl, nd))
 		r.call.Lang = nd.Lang
-		r.emit(eventlog.IVRLanguage, "", map[string]string{"lang": nd.Lang, "node": nd.Name})
+		r.emit(r.event(eventlog.IVRLanguage, "").WithString(eventlog.KeyLang, nd.Lang).WithString(eventlog.KeyNode, nd.Name))
 		return nd.Next.Node, nil, res, false, nil
 	case NodeHours:
 		open := nd.Schedule.Open(r.e.cfg.Clock.Now())
-		r.nodeEvent(fl, nd, map[string]string{"schedule": nd.Schedule.Name, "open": strconv.FormatBool(open)})
+		r.emit(r.nodeEvent(fl, nd).WithString(eventlog.KeySchedule, nd.Schedule.Name).WithString(eventlog.KeyOpen, strconv.FormatBool(open)))
 		if open {
 			return nd.Open.Node, nil, res, false, nil
 		}
@@ -267,25 +266,25 @@ func (r *run) node(ctx context.Context, fl *Flow, nd *Node) (next string, nextFl
 	case NodeLookup:
 		return r.lookup(ctx, fl, nd)
 	case NodeQueue:
-		r.nodeEvent(fl, nd, map[string]string{"queue": nd.Queue, "priority": strconv.Itoa(max(nd.Priority, r.call.Priority))})
+		r.emit(r.nodeEvent(fl, nd).WithString(eventlog.KeyQueue, nd.Queue).WithInt(eventlog.KeyPriority, max(nd.Priority, r.call.Priority)))
 		if _, err := r.play(ctx, nd.Prompts, false); err != nil {
 			return "", nil, res, true, err
 		}
 		res, err = r.toQueue(ctx, fl, nd, nd.Queue, nd.Priority, "")
 		return "", nil, res, true, err
 	case NodeMessage:
-		r.nodeEvent(fl, nd, nil)
+		r.emit(r.nodeEvent(fl, nd))
 		res, err = r.finish(ctx, nd, OutcomeMessage, nd.Prompts, nd.Reason)
 		return "", nil, res, true, err
 	case NodeHangup:
-		r.nodeEvent(fl, nd, nil)
+		r.emit(r.nodeEvent(fl, nd))
 		res, err = r.finish(ctx, nd, OutcomeHangup, nil, nd.Reason)
 		return "", nil, res, true, err
 	case NodeCallback:
-		r.nodeEvent(fl, nd, nil)
+		r.emit(r.nodeEvent(fl, nd))
 		return r.callback(ctx, fl, nd)
 	case NodeGoto:
-		r.nodeEvent(fl, nd, nil)
+		r.emit(r.nodeEvent(fl, nd))
 		if nd.GotoFlow != "" {
 			other := r.e.cfg.Flows.Flows[nd.GotoFlow]
 			return other.Start, other, res, false, nil
@@ -336,17 +335,16 @@ func (r *run) menu(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, Resu
 		if err != nil {
 			return "", nil, Result{}, true, r.legErr(err)
 		}
-		tries := strconv.Itoa(try)
 		if digits == "" {
-			r.emit(eventlog.IVRTimeout, "", map[string]string{"node": nd.Name, "try": tries})
+			r.emit(r.event(eventlog.IVRTimeout, "").WithString(eventlog.KeyNode, nd.Name).WithInt(eventlog.KeyTry, try))
 			pre = nd.TimeoutPrompts
 			continue
 		}
 		if t, ok := nd.Options[[]rune(digits)[0]]; ok {
-			r.emit(eventlog.IVRDigits, "", map[string]string{"node": nd.Name, "digits": digits})
+			r.emit(r.event(eventlog.IVRDigits, "").WithString(eventlog.KeyNode, nd.Name).WithString(eventlog.KeyDigits, digits))
 			return t.Node, nil, Result{}, false, nil
 		}
-		r.emit(eventlog.IVRInvalid, "", map[string]string{"node": nd.Name, "digits": digits, "try": tries})
+		r.emit(r.event(eventlog.IVRInvalid, "").WithString(eventlog.KeyNode, nd.Name).WithString(eventlog.KeyDigits, digits).WithInt(eventlog.KeyTry, try))
 		r.leg.FlushDigits()
 		pre = nd.InvalidPrompts
 	}
@@ -381,21 +379,20 @@ func (r *run) collect(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, R
 		if err != nil {
 			return "", nil, Result{}, true, r.legErr(err)
 		}
-		tries := strconv.Itoa(try)
 		if digits == "" {
-			r.emit(eventlog.IVRTimeout, "", map[string]string{"node": nd.Name, "try": tries})
+			r.emit(r.event(eventlog.IVRTimeout, "").WithString(eventlog.KeyNode, nd.Name).WithInt(eventlog.KeyTry, try))
 			pre = nd.TimeoutPrompts
 			continue
 		}
 		if len(digits) < nd.MinDigits || nd.Pattern != nil && !nd.Pattern.MatchString(digits) {
-			r.emit(eventlog.IVRInvalid, "", map[string]string{"node": nd.Name, "digits": digits, "try": tries})
+			r.emit(r.event(eventlog.IVRInvalid, "").WithString(eventlog.KeyNode, nd.Name).WithString(eventlog.KeyDigits, digits).WithInt(eventlog.KeyTry, try))
 			r.leg.FlushDigits()
 			pre = nd.InvalidPrompts
 			continue
 		}
 		r.call.Vars[nd.Var] = digits
-		r.emit(eventlog.IVRDigits, "", map[string]string{"node": nd.Name, "digits": digits})
-		r.emit(eventlog.IVRCollect, "", map[string]string{"node": nd.Name, "var": nd.Var, "value": digits})
+		r.emit(r.event(eventlog.IVRDigits, "").WithString(eventlog.KeyNode, nd.Name).WithString(eventlog.KeyDigits, digits))
+		r.emit(r.event(eventlog.IVRCollect, "").WithString(eventlog.KeyNode, nd.Name).WithString(eventlog.KeyVar, nd.Var).WithString(eventlog.KeyValue, digits))
 		return nd.Next.Node, nil, Result{}, false, nil
 	}
 	return r.afterTries(ctx, fl, nd, pre)
@@ -403,7 +400,7 @@ func (r *run) collect(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, R
 
 func (r *run) lookup(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, Result, bool, error) {
 	var h CallerHistory
-	data := map[string]string{}
+	ev := r.nodeEvent(fl, nd)
 	if !r.call.Caller.Anonymous && r.e.cfg.History != nil {
 		lctx, cancel := context.WithTimeout(ctx, nd.Timeout)
 		since := r.e.cfg.Clock.Now().AddDate(0, 0, -nd.Days)
@@ -415,15 +412,15 @@ func (r *run) lookup(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, Re
 			}
 			// Never keep the caller waiting on reporting: go on without history.
 			r.log.Warn("caller history lookup failed", "err", err)
-			data["error"] = err.Error()
+			ev = ev.WithString(eventlog.KeyError, err.Error())
 		} else {
 			h = got
 		}
 	}
 	r.call.History = &h
-	data["calls"] = strconv.Itoa(h.Calls)
+	ev = ev.WithInt(eventlog.KeyCalls, h.Calls)
 	if h.OpenEscalation != nil {
-		data["open_escalation"] = h.OpenEscalation.Queue
+		ev = ev.WithString(eventlog.KeyOpenEscalation, h.OpenEscalation.Queue)
 	}
 	now := r.e.cfg.Clock.Now()
 	target := nd.Next.Node
@@ -433,13 +430,12 @@ func (r *run) lookup(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, Re
 		}
 		r.call.Priority = max(r.call.Priority, b.Priority)
 		if b.Goto.Node != "" {
-			data["branch"] = strconv.Itoa(i + 1)
+			ev = ev.WithInt(eventlog.KeyBranch, i+1)
 			target = b.Goto.Node
 			break
 		}
 	}
-	data["priority"] = strconv.Itoa(r.call.Priority)
-	r.nodeEvent(fl, nd, data)
+	r.emit(ev.WithInt(eventlog.KeyPriority, r.call.Priority))
 	return target, nil, Result{}, false, nil
 }
 
@@ -503,11 +499,11 @@ func (r *run) finish(ctx context.Context, nd *Node, o Outcome, prompts []PromptR
 	if _, err := r.play(ctx, prompts, false); err != nil {
 		return Result{}, err
 	}
-	data := map[string]string{"node": nd.Name}
+	ev := r.event(eventlog.IVRMessage, reason).WithString(eventlog.KeyNode, nd.Name)
 	if len(prompts) == 0 {
-		data["prompt"] = "none"
+		ev = ev.WithString(eventlog.KeyPrompt, "none")
 	}
-	r.emit(eventlog.IVRMessage, reason, data)
+	r.emit(ev)
 	res := r.result(o)
 	res.Reason = reason
 	if err := r.leg.Hangup(sip.CauseNormal); err != nil && !errors.Is(err, sip.ErrHangup) {
@@ -539,7 +535,7 @@ func (r *run) callback(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, 
 			return "", nil, res, true, err
 		}
 	}
-	r.emit(eventlog.IVRCallback, nd.Reason, map[string]string{"node": nd.Name, "queue": req.Queue})
+	r.emit(r.event(eventlog.IVRCallback, nd.Reason).WithString(eventlog.KeyNode, nd.Name).WithString(eventlog.KeyQueue, req.Queue))
 	res, err := r.finish(ctx, nd, OutcomeCallback, nd.Prompts, nd.Reason)
 	res.Queue = req.Queue
 	return "", nil, res, true, err

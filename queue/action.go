@@ -1,6 +1,9 @@
 package queue
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Action is a decision of the Engine that the Runner carries out on the
 // switch, in the order given. It is one of the types below; a Runner
@@ -173,18 +176,18 @@ func numberPrompts(n int) []string {
 		}
 	}
 	if n >= 100 {
-		out = append(out, "digits/"+itoa((n/100)*100))
+		out = append(out, "digits/"+strconv.Itoa((n/100)*100))
 		n %= 100
 		if n == 0 {
 			return out
 		}
 	}
 	if n > 20 {
-		out = append(out, "digits/"+itoa((n/10)*10))
+		out = append(out, "digits/"+strconv.Itoa((n/10)*10))
 		n %= 10
 		if n == 0 {
 			return out
 		}
 	}
-	return append(out, "digits/"+itoa(n))
+	return append(out, "digits/"+strconv.Itoa(n))
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func newBenchWorld(b *testing.B, nAgents, nQueues, nSkills, nWaiting int) *bench
 
 func (w *benchWorld) enqueue(b *testing.B) []Action {
 	w.next++
-	acts, err := w.e.Enqueue(NewCall{ID: "c" + itoa(w.next), Caller: "+79000000000", Queue: w.e.queueList[w.rng.IntN(len(w.e.queueList))].cfg.Name,
+	acts, err := w.e.Enqueue(NewCall{ID: "c" + strconv.Itoa(w.next), Caller: "+79000000000", Queue: w.e.queueList[w.rng.IntN(len(w.e.queueList))].cfg.Name,
 		Priority: w.rng.IntN(2)})
 	if err != nil {
 		b.Fatal(err)

@@ -382,9 +382,11 @@ func (e *Engine) cancel(c *call, kinds ...int) {
 	}
 }
 
-func ms(d int64) string   { return strconv.FormatInt(d/1e6, 10) }
-func itoa(n int) string   { return strconv.Itoa(n) }
 func dur(d int64) float64 { return float64(d) / 1e9 }
+
+// noWait is finish's wait for a call whose wait is recorded elsewhere (an
+// answered call's queue.answered).
+const noWait time.Duration = -1
 
 // NextWake returns when Tick must be called next; ok is false when no timer
 // is pending.
@@ -491,7 +493,7 @@ func (e *Engine) setState(a *agent, to AgentStatus, reason string) {
 		}
 	}
 	a.state, a.reason, a.sinceNs = to, reason, e.nowNs
-	e.emit(eventlog.Event{Type: eventlog.AgentState, Agent: a.cfg.ID, Reason: reason, Data: map[string]string{"from": from.String(), "to": to.String()}})
+	e.emit(eventlog.Event{Type: eventlog.AgentState, Agent: a.cfg.ID, Reason: reason}.WithString(eventlog.KeyFrom, from.String()).WithString(eventlog.KeyTo, to.String()))
 }
 
 func b2i(b bool) int {
@@ -646,7 +648,7 @@ func (e *Engine) offer(c *call, as ...*agent) {
 			s.lastOffered = e.offerSeq
 		}
 		e.emit(eventlog.Event{Type: eventlog.AgentOffered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Caller: c.caller,
-			Priority: c.prio, Data: map[string]string{"purpose": purpose.String()}})
+			Priority: c.prio}.WithString(eventlog.KeyPurpose, purpose.String()))
 		e.setState(a, Ringing, "")
 		e.act(RingAgent{CallID: c.id, Agent: a.cfg.ID, Queue: c.q.cfg.Name, Caller: c.caller, Purpose: purpose, Timeout: c.q.cfg.RingTimeout})
 	}
@@ -672,8 +674,8 @@ func (e *Engine) ringFailed(c *call, a *agent, reason string, byTimer bool) {
 		return
 	}
 	c.ringing = slices.Delete(c.ringing, i, i+1)
-	e.emit(eventlog.Event{Type: eventlog.AgentRingNoAnswer, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason,
-		Data: map[string]string{"ring_ms": ms(e.nowNs - c.ringStart)}})
+	e.emit(eventlog.Event{Type: eventlog.AgentRingNoAnswer, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason}.
+		WithDuration(eventlog.KeyRing, time.Duration(e.nowNs-c.ringStart)))
 	if byTimer {
 		e.act(StopRinging{CallID: c.id, Agent: a.cfg.ID})
 	}
@@ -705,8 +707,8 @@ func (e *Engine) announce(c *call) {
 	pos := treapRank(c.q.root, c) + 1
 	ewt := e.ewt(c.q, pos)
 	e.act(Announce{CallID: c.id, Queue: c.q.cfg.Name, Position: pos, EWT: ewt, Lang: c.lang})
-	e.emit(eventlog.Event{Type: eventlog.QueueAnnounced, CallID: c.id, Queue: c.q.cfg.Name,
-		Data: map[string]string{"position": itoa(pos), "ewt_s": itoa(ewt)}})
+	e.emit(eventlog.Event{Type: eventlog.QueueAnnounced, CallID: c.id, Queue: c.q.cfg.Name}.
+		WithInt(eventlog.KeyPosition, pos).WithDuration(eventlog.KeyEWT, time.Duration(ewt)*time.Second))
 }
 
 // ewt estimates the wait of the caller at pos: pos × recent average
@@ -827,20 +829,18 @@ func (e *Engine) admit(c *call) {
 	e.insertTree(c)
 	pos := treapRank(q.root, c) + 1
 	c.ewt = e.ewt(q, pos)
-	d := map[string]string{"position": itoa(pos), "ewt_s": itoa(c.ewt)}
+	ev := eventlog.Event{Type: eventlog.QueueJoined, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Priority: c.prio}.
+		WithInt(eventlog.KeyPosition, pos).WithDuration(eventlog.KeyEWT, time.Duration(c.ewt)*time.Second)
 	if c.class > 0 && len(c.ctx.Escalations) > 0 {
-		d["escalated_from"] = c.ctx.Escalations[len(c.ctx.Escalations)-1].FromQueue
-		d["original_at"] = time.Unix(0, c.orderAt).UTC().Format(time.RFC3339Nano)
+		ev = ev.WithString(eventlog.KeyEscalatedFrom, c.ctx.Escalations[len(c.ctx.Escalations)-1].FromQueue).
+			WithTime(eventlog.KeyOriginalAt, time.Unix(0, c.orderAt))
 	}
-	if c.callback {
-		d["callback"] = "1"
-	}
+	ev = ev.WithFlag(eventlog.KeyCallback, c.callback)
 	if c.resumed {
-		d["resumed"] = "1"
-		d["joined_at"] = time.Unix(0, c.joinedNs).UTC().Format(time.RFC3339Nano)
+		ev = ev.WithFlag(eventlog.KeyResumed, true).WithTime(eventlog.KeyJoinedAt, time.Unix(0, c.joinedNs))
 		c.resumed = false
 	}
-	e.emit(eventlog.Event{Type: eventlog.QueueJoined, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Priority: c.prio, Data: d})
+	e.emit(ev)
 	if !c.callback {
 		e.act(StartMOH{CallID: c.id, Class: q.cfg.MOHClass})
 		if q.cfg.AnnounceOnJoin {
@@ -900,7 +900,7 @@ func (e *Engine) leaveQueue(c *call) {
 // exitCall applies exit x to c, which is out of the tree and not offered.
 func (e *Engine) exitCall(c *call, x Exit, reason string) {
 	q := c.q
-	wait := ms(e.nowNs - c.joinedNs)
+	wait := time.Duration(e.nowNs - c.joinedNs)
 	kind := x.Kind
 	if kind == ExitCallback && (c.caller == "" || c.caller == "anonymous") {
 		kind = ExitHangup
@@ -915,14 +915,14 @@ func (e *Engine) exitCall(c *call, x Exit, reason string) {
 		}
 		e.leaveQueue(c)
 		c.hops++
-		e.emit(eventlog.Event{Type: eventlog.QueueOverflowed, CallID: c.id, Queue: q.cfg.Name, Reason: reason,
-			Data: map[string]string{"to_queue": x.Queue, "wait_ms": wait}})
+		e.emit(eventlog.Event{Type: eventlog.QueueOverflowed, CallID: c.id, Queue: q.cfg.Name, Reason: reason}.
+			WithString(eventlog.KeyToQueue, x.Queue).WithDuration(eventlog.KeyWait, wait))
 		e.act(Overflow{CallID: c.id, From: q.cfg.Name, To: x.Queue, Reason: reason})
 		e.join(c, e.queues[x.Queue])
 	case ExitCallback:
 		e.cancel(c, tMaxWait, tAnnounce)
 		c.callback, c.cbNumber = true, c.caller
-		e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: q.cfg.Name, Reason: reason, Data: map[string]string{"wait_ms": wait}})
+		e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: q.cfg.Name, Reason: reason}.WithDuration(eventlog.KeyWait, wait))
 		e.act(HangupCaller{CallID: c.id, Prompt: q.cfg.Callback.Prompt, Lang: c.lang, Reason: "callback"})
 		if c.counted {
 			e.placeCall(c)
@@ -934,7 +934,7 @@ func (e *Engine) exitCall(c *call, x Exit, reason string) {
 			q.st.TimedOut++
 		}
 		e.leaveQueue(c)
-		e.emit(eventlog.Event{Type: eventlog.QueueTimeout, CallID: c.id, Queue: q.cfg.Name, Reason: reason, Data: map[string]string{"wait_ms": wait}})
+		e.emit(eventlog.Event{Type: eventlog.QueueTimeout, CallID: c.id, Queue: q.cfg.Name, Reason: reason}.WithDuration(eventlog.KeyWait, wait))
 		e.act(HangupCaller{CallID: c.id, Prompt: x.Message, Lang: c.lang, Reason: reason})
 		outcome := "timeout"
 		if reason != "max-wait" {
@@ -961,17 +961,17 @@ func (e *Engine) evictQueue(q *queue) {
 	}
 }
 
-func (e *Engine) finish(c *call, outcome, wait string) {
+func (e *Engine) finish(c *call, outcome string, wait time.Duration) {
 	e.leaveQueue(c)
 	e.cancel(c, tRing)
 	c.state = stEnded
 	delete(e.calls, c.id)
 	e.finished[outcome]++
-	d := map[string]string(nil)
-	if wait != "" {
-		d = map[string]string{"wait_ms": wait}
+	ev := eventlog.Event{Type: eventlog.CallFinished, CallID: c.id, Queue: c.q.cfg.Name, Reason: outcome}
+	if wait != noWait {
+		ev = ev.WithDuration(eventlog.KeyWait, wait)
 	}
-	e.emit(eventlog.Event{Type: eventlog.CallFinished, CallID: c.id, Queue: c.q.cfg.Name, Reason: outcome, Data: d})
+	e.emit(ev)
 }
 
 // connect bridges c with a (who answered) and records the answer.
@@ -986,11 +986,9 @@ func (e *Engine) connect(c *call, a *agent, moh bool) {
 	}
 	ewma(&q.ewmaWait, &q.nWait, dur(wait))
 	e.leaveQueue(c)
-	d := map[string]string{"wait_ms": ms(wait), "ewt_s": itoa(c.ewt)}
-	if inSL {
-		d["within_sl"] = "1"
-	}
-	e.emit(eventlog.Event{Type: eventlog.QueueAnswered, CallID: c.id, Queue: q.cfg.Name, Agent: a.cfg.ID, Caller: c.caller, Priority: c.prio, Data: d})
+	e.emit(eventlog.Event{Type: eventlog.QueueAnswered, CallID: c.id, Queue: q.cfg.Name, Agent: a.cfg.ID, Caller: c.caller, Priority: c.prio}.
+		WithDuration(eventlog.KeyWait, time.Duration(wait)).WithDuration(eventlog.KeyEWT, time.Duration(c.ewt)*time.Second).
+		WithFlag(eventlog.KeyWithinSL, inSL))
 	if c.escalatedNs != 0 {
 		e.emitEscalationAnswered(c, a, e.nowNs-c.escalatedNs)
 		c.escalatedNs = 0
@@ -1006,12 +1004,13 @@ func (e *Engine) connect(c *call, a *agent, moh bool) {
 }
 
 func (e *Engine) emitEscalationAnswered(c *call, a *agent, reach int64) {
-	d := map[string]string{"reach_ms": ms(reach), "mode": c.escMode}
+	ev := eventlog.Event{Type: eventlog.EscalationAnswered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID}.
+		WithDuration(eventlog.KeyReach, time.Duration(reach)).WithString(eventlog.KeyMode, c.escMode)
 	if n := len(c.ctx.Escalations); n > 0 {
-		d["from_queue"] = c.ctx.Escalations[n-1].FromQueue
-		d["from_agent"] = c.ctx.Escalations[n-1].FromAgent
+		ev = ev.WithString(eventlog.KeyFromQueue, c.ctx.Escalations[n-1].FromQueue).
+			WithString(eventlog.KeyFromAgent, c.ctx.Escalations[n-1].FromAgent)
 	}
-	e.emit(eventlog.Event{Type: eventlog.EscalationAnswered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Data: d})
+	e.emit(ev)
 }
 
 // RingAnswered: agentID answered the offer of callID.
@@ -1039,8 +1038,8 @@ func (e *Engine) RingAnswered(callID, agentID string) ([]Action, error) {
 	case c.kind == kConsult:
 		c.state, c.agent, c.answeredNs = stConnected, a, e.nowNs
 		e.setState(a, OnCall, "consult")
-		e.emit(eventlog.Event{Type: eventlog.ConsultAnswered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID,
-			Data: map[string]string{"wait_ms": ms(e.nowNs - c.joinedNs)}})
+		e.emit(eventlog.Event{Type: eventlog.ConsultAnswered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID}.
+			WithDuration(eventlog.KeyWait, time.Duration(e.nowNs-c.joinedNs)))
 		e.act(ConsultBridge{CallID: c.id, Agent: c.parent.agent.cfg.ID, Consultant: a.cfg.ID})
 	case c.callback:
 		c.state, c.agent = stDialing, a
@@ -1085,7 +1084,7 @@ func (e *Engine) Hangup(callID string, by Party) ([]Action, error) {
 		return nil, fmt.Errorf("%w: call %q is being dialled back; report CallbackFailed", ErrState, callID)
 	}
 	e.begin()
-	wait := ms(e.nowNs - c.joinedNs)
+	wait := time.Duration(e.nowNs - c.joinedNs)
 	switch c.state {
 	case stWaiting, stOffering, stParked:
 		if c.callback {
@@ -1103,13 +1102,13 @@ func (e *Engine) Hangup(callID string, by Party) ([]Action, error) {
 		e.removeFromTree(c)
 		as := e.stopOffer(c)
 		q := c.q
-		d := map[string]string{"wait_ms": wait, "position": itoa(pos)}
 		q.st.Abandoned++
-		if e.nowNs-c.joinedNs < int64(q.cfg.ShortAbandon) {
-			d["short"] = "1"
+		short := e.nowNs-c.joinedNs < int64(q.cfg.ShortAbandon)
+		if short {
 			q.st.ShortAbandoned++
 		}
-		e.emit(eventlog.Event{Type: eventlog.QueueAbandoned, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Priority: c.prio, Data: d})
+		e.emit(eventlog.Event{Type: eventlog.QueueAbandoned, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Priority: c.prio}.
+			WithDuration(eventlog.KeyWait, wait).WithInt(eventlog.KeyPosition, pos).WithFlag(eventlog.KeyShort, short))
 		e.finish(c, "abandoned", wait)
 		for _, a := range as {
 			e.makeAvailable(a)
@@ -1131,7 +1130,7 @@ func (e *Engine) Hangup(callID string, by Party) ([]Action, error) {
 			e.endConsult(c, "caller-hangup")
 		}
 		e.complete(c, string(by))
-		e.finish(c, "answered", "")
+		e.finish(c, "answered", noWait)
 	}
 	return e.end(), nil
 }
@@ -1140,8 +1139,8 @@ func (e *Engine) Hangup(callID string, by Party) ([]Action, error) {
 func (e *Engine) complete(c *call, by string) {
 	a := c.agent
 	talk := e.nowNs - c.answeredNs
-	e.emit(eventlog.Event{Type: eventlog.CallCompleted, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID,
-		Data: map[string]string{"talk_ms": ms(talk), "by": by}})
+	e.emit(eventlog.Event{Type: eventlog.CallCompleted, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID}.
+		WithDuration(eventlog.KeyTalk, time.Duration(talk)).WithString(eventlog.KeyBy, by))
 	c.agent, a.call = nil, nil
 	w := e.wrapFor(a, c.q)
 	ewma(&c.q.ewmaAHT, &c.q.nAHT, dur(talk+int64(w)))
@@ -1152,8 +1151,8 @@ func (e *Engine) complete(c *call, by string) {
 // emitWrapupEnded reports the end of a's wrap-up, with the call and queue
 // it followed.
 func (e *Engine) emitWrapupEnded(a *agent) {
-	e.emit(eventlog.Event{Type: eventlog.WrapupEnded, Agent: a.cfg.ID, CallID: a.wrapCall, Queue: a.wrapQueue,
-		Data: map[string]string{"wrapup_ms": ms(e.nowNs - a.wrapStart)}})
+	e.emit(eventlog.Event{Type: eventlog.WrapupEnded, Agent: a.cfg.ID, CallID: a.wrapCall, Queue: a.wrapQueue}.
+		WithDuration(eventlog.KeyWrapup, time.Duration(e.nowNs-a.wrapStart)))
 }
 
 func (e *Engine) wrapFor(a *agent, q *queue) time.Duration {
@@ -1322,8 +1321,8 @@ func (e *Engine) RequestCallback(callID, number string) ([]Action, error) {
 	e.cancel(c, tMaxWait, tAnnounce)
 	c.maxWaitDue = false
 	c.callback, c.cbNumber = true, number
-	e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: c.q.cfg.Name, Caller: c.caller,
-		Data: map[string]string{"wait_ms": ms(e.nowNs - c.joinedNs)}})
+	e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: c.q.cfg.Name, Caller: c.caller}.
+		WithDuration(eventlog.KeyWait, time.Duration(e.nowNs-c.joinedNs)))
 	e.act(HangupCaller{CallID: c.id, Prompt: c.q.cfg.Callback.Prompt, Lang: c.lang, Reason: "callback"})
 	if !c.inTree {
 		e.placeCall(c)
@@ -1345,8 +1344,8 @@ func (e *Engine) CallbackAnswered(callID string) ([]Action, error) {
 		return nil, fmt.Errorf("%w: call %q is not being dialled back", ErrStale, callID)
 	}
 	e.begin()
-	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: "connected",
-		Data: map[string]string{"attempt": itoa(c.cbAttempt + 1)}})
+	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: "connected"}.
+		WithInt(eventlog.KeyAttempt, c.cbAttempt+1))
 	e.connect(c, c.agent, false)
 	return e.end(), nil
 }
@@ -1367,13 +1366,10 @@ func (e *Engine) CallbackFailed(callID, reason string) ([]Action, error) {
 	c.agent, a.call = nil, nil
 	c.cbAttempt++
 	final := c.cbAttempt >= c.q.cfg.Callback.Attempts
-	d := map[string]string{"attempt": itoa(c.cbAttempt)}
+	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason}.
+		WithInt(eventlog.KeyAttempt, c.cbAttempt).WithFlag(eventlog.KeyFinal, final))
 	if final {
-		d["final"] = "1"
-	}
-	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason, Data: d})
-	if final {
-		e.finish(c, "callback-failed", ms(e.nowNs-c.joinedNs))
+		e.finish(c, "callback-failed", time.Duration(e.nowNs-c.joinedNs))
 	} else {
 		c.state = stParked
 		e.addTimer(tRetry, c, nil, e.nowNs+int64(c.q.cfg.Callback.Spacing))
@@ -1413,11 +1409,12 @@ func (e *Engine) connectedCall(callID string) (*call, error) {
 func (e *Engine) record(c *call, from *queue, a *agent, to *queue, x Escalation) {
 	c.ctx.Escalations = append(c.ctx.Escalations, EscalationRecord{At: e.now, FromQueue: from.cfg.Name, FromAgent: a.cfg.ID,
 		ToQueue: to.cfg.Name, Reason: x.Reason, Notes: x.Notes, Mode: x.Mode})
-	d := map[string]string{"to_queue": to.cfg.Name, "mode": x.Mode}
+	ev := eventlog.Event{Type: eventlog.CallEscalated, CallID: c.id, Queue: from.cfg.Name, Agent: a.cfg.ID, Caller: c.caller, Reason: x.Reason}.
+		WithString(eventlog.KeyToQueue, to.cfg.Name).WithString(eventlog.KeyMode, x.Mode)
 	if x.Notes != "" {
-		d["notes"] = x.Notes
+		ev = ev.WithString(eventlog.KeyNotes, x.Notes)
 	}
-	e.emit(eventlog.Event{Type: eventlog.CallEscalated, CallID: c.id, Queue: from.cfg.Name, Agent: a.cfg.ID, Caller: c.caller, Reason: x.Reason, Data: d})
+	e.emit(ev)
 }
 
 // Escalate hands the connected call to second line (blind): the first
@@ -1477,8 +1474,8 @@ func (e *Engine) ConsultStart(callID string, x Escalation) ([]Action, error) {
 	k.ctx.Escalations = []EscalationRecord{{At: e.now, FromQueue: c.q.cfg.Name, FromAgent: c.agent.cfg.ID, ToQueue: to.cfg.Name,
 		Reason: x.Reason, Notes: x.Notes, Mode: x.Mode}}
 	c.consult = k
-	e.emit(eventlog.Event{Type: eventlog.ConsultStarted, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: x.Reason,
-		Data: map[string]string{"to_queue": to.cfg.Name}})
+	e.emit(eventlog.Event{Type: eventlog.ConsultStarted, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: x.Reason}.
+		WithString(eventlog.KeyToQueue, to.cfg.Name))
 	e.act(StartMOH{CallID: c.id, Class: c.q.cfg.MOHClass})
 	k.prio = k.basePrio + to.cfg.Priority
 	k.joinedNs = e.nowNs
@@ -1573,11 +1570,8 @@ func (e *Engine) Dispose(d Disposition) error {
 		return fmt.Errorf("%w: empty call id", ErrUnknownCall)
 	}
 	e.begin()
-	data := map[string]string{"code": d.Code, "notes": d.Notes}
-	if d.NoSurvey {
-		data["no_survey"] = "1"
-	}
-	e.emit(eventlog.Event{Type: eventlog.CallDisposition, CallID: d.CallID, Agent: d.Agent, Reason: d.Result, Data: data})
+	e.emit(eventlog.Event{Type: eventlog.CallDisposition, CallID: d.CallID, Agent: d.Agent, Reason: d.Result}.
+		WithString(eventlog.KeyCode, d.Code).WithString(eventlog.KeyNotes, d.Notes).WithFlag(eventlog.KeyNoSurvey, d.NoSurvey))
 	e.end()
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -255,21 +254,21 @@ func (m *Metrics) Publish(e eventlog.Event) {
 	switch e.Type {
 	case eventlog.AgentState:
 		if e.Agent != "" {
-			m.agentLocked(e.Agent).state = CanonicalState(e.Data["to"])
+			m.agentLocked(e.Agent).state = CanonicalState(e.String(eventlog.KeyTo))
 		}
 	case eventlog.QueueJoined:
 		if at, ok := resumedJoin(e); ok {
 			// A wait resumed after a restart: the process that counted the
 			// offer is gone (Prometheus sums counters across the reset).
 			if v := m.open[e.CallID]; v == nil || v.queue != e.Queue {
-				m.open[e.CallID] = &openVisit{queue: e.Queue, joinedAt: at, line: m.cfg.lineFor(e.Queue, e.Data["escalated_from"] != "")}
+				m.open[e.CallID] = &openVisit{queue: e.Queue, joinedAt: at, line: m.cfg.lineFor(e.Queue, e.String(eventlog.KeyEscalatedFrom) != "")}
 			}
 			break
 		}
 		if v := m.open[e.CallID]; v != nil { // joined again with no outcome: the old wait ended
 			m.finish(e.CallID, v, OutcomeOverflowed, e.At.Sub(v.joinedAt), e.At)
 		}
-		from := e.Data["escalated_from"]
+		from := e.String(eventlog.KeyEscalatedFrom)
 		m.open[e.CallID] = &openVisit{queue: e.Queue, joinedAt: e.At, line: m.cfg.lineFor(e.Queue, from != "")}
 		m.offered.WithLabelValues(e.Queue).Inc()
 	case eventlog.AgentOffered:
@@ -284,7 +283,7 @@ func (m *Metrics) Publish(e eventlog.Event) {
 			m.agentMissed.WithLabelValues(e.Agent).Inc()
 		}
 	case eventlog.CallCompleted:
-		if d, ok := dataMS(e, "talk_ms"); ok {
+		if d, ok := e.Duration(eventlog.KeyTalk); ok {
 			if e.Queue != "" {
 				m.talk.WithLabelValues(e.Queue).Add(d.Seconds())
 			}
@@ -293,7 +292,7 @@ func (m *Metrics) Publish(e eventlog.Event) {
 			}
 		}
 	case eventlog.WrapupEnded:
-		if d, ok := dataMS(e, "wrapup_ms"); ok {
+		if d, ok := e.Duration(eventlog.KeyWrapup); ok {
 			if e.Queue != "" {
 				m.wrapup.WithLabelValues(e.Queue).Add(d.Seconds())
 			}
@@ -326,7 +325,7 @@ func (m *Metrics) Publish(e eventlog.Event) {
 	case eventlog.CallEnded:
 		m.finishOpen(e, OutcomeAbandoned)
 	case eventlog.CallEscalated:
-		m.escalations.WithLabelValues(e.Queue, e.Data["to_queue"]).Inc()
+		m.escalations.WithLabelValues(e.Queue, e.String(eventlog.KeyToQueue)).Inc()
 		if e.Agent != "" {
 			m.agentEscalations.WithLabelValues(e.Agent).Inc()
 		}
@@ -348,7 +347,7 @@ func (m *Metrics) Publish(e eventlog.Event) {
 	case eventlog.SurveyCompleted:
 		m.surveys.WithLabelValues("completed").Inc()
 		line := m.lines[e.CallID].line
-		if r, err := strconv.Atoi(e.Data["rating"]); err == nil && r >= 1 && r <= 5 && line != "" {
+		if r, ok := e.Int(eventlog.KeyRating); ok && r >= 1 && r <= 5 && line != "" {
 			s := m.csi[line]
 			if s == nil {
 				s = &[2]float64{}
@@ -357,7 +356,7 @@ func (m *Metrics) Publish(e eventlog.Event) {
 			s[0] += CSIScore(r)
 			s[1]++
 		}
-		if v := e.Data["solved"]; v == "yes" || v == "no" {
+		if v := e.String(eventlog.KeySolved); v == "yes" || v == "no" {
 			m.addFCR(line, FCRSurvey, v == "yes")
 		}
 	}
@@ -381,7 +380,7 @@ func (m *Metrics) addFCR(line, source string, resolved bool) {
 }
 
 func waitOf(e eventlog.Event, v *openVisit) time.Duration {
-	if d, ok := dataMS(e, "wait_ms"); ok {
+	if d, ok := e.Duration(eventlog.KeyWait); ok {
 		return d
 	}
 	return e.At.Sub(v.joinedAt)

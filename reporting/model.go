@@ -2,7 +2,6 @@ package reporting
 
 import (
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -207,26 +206,14 @@ type Call struct {
 	SurveySolved         string // yes | no | ""
 }
 
-func dataMS(e eventlog.Event, key string) (time.Duration, bool) {
-	s, ok := e.Data[key]
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return time.Duration(n) * time.Millisecond, true
-}
-
 // resumedJoin reports a queue.joined of a wait resumed after a restart
 // (queue.NewCall.Resumed) and when that wait began.
 func resumedJoin(e eventlog.Event) (time.Time, bool) {
-	if e.Type != eventlog.QueueJoined || e.Data["resumed"] != "1" {
+	if e.Type != eventlog.QueueJoined || !e.Flag(eventlog.KeyResumed) {
 		return time.Time{}, false
 	}
-	at, err := time.Parse(time.RFC3339Nano, e.Data["joined_at"])
-	if err != nil {
+	at, ok := e.Time(eventlog.KeyJoinedAt)
+	if !ok {
 		return e.At, true
 	}
 	return at, true
@@ -273,7 +260,7 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 		v := &vs[cur]
 		v.Outcome = o
 		v.LeftAt = e.At
-		if w, ok := dataMS(e, "wait_ms"); ok {
+		if w, ok := e.Duration(eventlog.KeyWait); ok {
 			v.Wait = w
 		} else {
 			v.Wait = e.At.Sub(v.JoinedAt)
@@ -291,14 +278,14 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 		case eventlog.CallArrived:
 			c.ArrivedAt = e.At
 			c.Caller = e.Caller
-			c.Dialed = e.Data["to"]
-			c.Trunk = e.Data["trunk"]
+			c.Dialed = e.String(eventlog.KeyTo)
+			c.Trunk = e.String(eventlog.KeyTrunk)
 		case eventlog.IVRNode:
-			if n := e.Data["node"]; n != "" && (len(c.IVRPath) == 0 || c.IVRPath[len(c.IVRPath)-1] != n) {
+			if n := e.String(eventlog.KeyNode); n != "" && (len(c.IVRPath) == 0 || c.IVRPath[len(c.IVRPath)-1] != n) {
 				c.IVRPath = append(c.IVRPath, n)
 			}
 		case eventlog.IVRLanguage:
-			c.Language = e.Data["lang"]
+			c.Language = e.String(eventlog.KeyLang)
 		case eventlog.QueueJoined:
 			if at, ok := resumedJoin(e); ok && cur >= 0 && vs[cur].Queue == e.Queue {
 				continue // the same wait, resumed after a restart
@@ -308,7 +295,7 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 			if cur >= 0 { // joined again without an outcome: the first wait ended here
 				closeVisit(eventlog.Event{At: e.At}, OutcomeOverflowed)
 			}
-			from := e.Data["escalated_from"]
+			from := e.String(eventlog.KeyEscalatedFrom)
 			vs = append(vs, Visit{
 				CallID: e.CallID, N: len(vs), Queue: e.Queue, JoinedAt: e.At, Priority: e.Priority,
 				Outcome: OutcomeWaiting, EscalatedFrom: from, Line: cfg.lineFor(e.Queue, from != ""),
@@ -335,7 +322,7 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 			closeVisit(e, OutcomeAbandoned)
 		case eventlog.QueueOverflowed:
 			if cur >= 0 {
-				vs[cur].OverflowTo = e.Data["to_queue"]
+				vs[cur].OverflowTo = e.String(eventlog.KeyToQueue)
 			}
 			closeVisit(e, OutcomeOverflowed)
 		case eventlog.QueueTimeout:
@@ -344,7 +331,7 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 			closeVisit(e, OutcomeCallback)
 		case eventlog.CallCompleted:
 			if i := lastAnswered(e.Agent); i >= 0 {
-				if d, ok := dataMS(e, "talk_ms"); ok {
+				if d, ok := e.Duration(eventlog.KeyTalk); ok {
 					vs[i].Talk = d
 				} else {
 					vs[i].Talk = e.At.Sub(vs[i].AnsweredAt)
@@ -352,14 +339,14 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 			}
 		case eventlog.WrapupEnded:
 			if i := lastAnswered(e.Agent); i >= 0 {
-				if d, ok := dataMS(e, "wrapup_ms"); ok {
+				if d, ok := e.Duration(eventlog.KeyWrapup); ok {
 					vs[i].Wrapup = d
 				}
 			}
 		case eventlog.CallDisposition:
 			c.Disposition = e.Reason
-			c.DispositionCode = e.Data["code"]
-			c.NoSurvey = e.Data["no_survey"] == "1"
+			c.DispositionCode = e.String(eventlog.KeyCode)
+			c.NoSurvey = e.Flag(eventlog.KeyNoSurvey)
 		case eventlog.CallEscalated:
 			i := -1
 			for j := len(vs) - 1; j >= 0; j-- {
@@ -369,11 +356,11 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 				}
 			}
 			if i >= 0 {
-				vs[i].EscalatedTo = e.Data["to_queue"]
+				vs[i].EscalatedTo = e.String(eventlog.KeyToQueue)
 				vs[i].EscalatedAt = e.At
 			}
 			if c.EscalatedTo == "" {
-				c.EscalatedTo = e.Data["to_queue"]
+				c.EscalatedTo = e.String(eventlog.KeyToQueue)
 				c.EscalatedAt = e.At
 			}
 		case eventlog.CallEnded:
@@ -384,10 +371,10 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 			c.EndReason = e.Reason
 		case eventlog.SurveyCompleted:
 			c.SurveyStatus = "completed"
-			if r, err := strconv.Atoi(e.Data["rating"]); err == nil && r >= 1 && r <= 5 {
+			if r, ok := e.Int(eventlog.KeyRating); ok && r >= 1 && r <= 5 {
 				c.SurveyRating = r
 			}
-			if s := e.Data["solved"]; s == "yes" || s == "no" {
+			if s := e.String(eventlog.KeySolved); s == "yes" || s == "no" {
 				c.SurveySolved = s
 			}
 		case eventlog.SurveySkipped, eventlog.SurveyScheduled, eventlog.SurveyAttempt, eventlog.SurveyFailed, eventlog.SurveyOptOut:

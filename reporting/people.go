@@ -45,7 +45,7 @@ func StatesFromEvents(evs []eventlog.Event) []AgentState {
 	var out []AgentState
 	for _, e := range evs {
 		if e.Type == eventlog.AgentState {
-			out = append(out, AgentState{EventID: e.ID, Agent: e.Agent, At: e.At, From: e.Data["from"], To: e.Data["to"], Reason: e.Reason})
+			out = append(out, AgentState{EventID: e.ID, Agent: e.Agent, At: e.At, From: e.String(eventlog.KeyFrom), To: e.String(eventlog.KeyTo), Reason: e.Reason})
 		}
 	}
 	return out

@@ -110,7 +110,7 @@ func (l *QueueLog) call(id string) *qlCall {
 
 // waitOfEvent is the wait carried by an outcome event, else measured.
 func waitOfEvent(e eventlog.Event, c *qlCall) time.Duration {
-	if d, ok := dataMS(e, "wait_ms"); ok {
+	if d, ok := e.Duration(eventlog.KeyWait); ok {
 		return d
 	}
 	if c.joinedAt.IsZero() {
@@ -120,8 +120,8 @@ func waitOfEvent(e eventlog.Event, c *qlCall) time.Duration {
 }
 
 func position(e eventlog.Event) string {
-	if p := e.Data["position"]; p != "" {
-		return p
+	if p, ok := e.Int(eventlog.KeyPosition); ok {
+		return strconv.Itoa(p)
 	}
 	return "1"
 }
@@ -143,10 +143,8 @@ func (l *QueueLog) Write(e eventlog.Event) {
 	case eventlog.AgentOffered:
 		l.call(e.CallID).offeredAt[e.Agent] = e.At
 	case eventlog.AgentRingNoAnswer:
-		ring := e.Data["ring_ms"]
-		if ring == "" {
-			ring = "0"
-		}
+		ringD, _ := e.Duration(eventlog.KeyRing)
+		ring := strconv.FormatInt(ringD.Milliseconds(), 10)
 		l.line(e.At, e.CallID, l.queueOf(e), e.Agent, "RINGNOANSWER", ring)
 	case eventlog.QueueAnswered:
 		c := l.call(e.CallID)
@@ -159,19 +157,19 @@ func (l *QueueLog) Write(e eventlog.Event) {
 		l.line(e.At, e.CallID, l.queueOf(e), e.Agent, "CONNECT", strconv.FormatInt(c.hold, 10), e.CallID, ring)
 	case eventlog.CallEscalated:
 		c := l.call(e.CallID)
-		c.escalatedTo, c.escAgent = e.Data["to_queue"], e.Agent
+		c.escalatedTo, c.escAgent = e.String(eventlog.KeyToQueue), e.Agent
 	case eventlog.CallCompleted:
 		c := l.call(e.CallID)
-		talk, ok := dataMS(e, "talk_ms")
+		talk, ok := e.Duration(eventlog.KeyTalk)
 		if !ok {
 			talk = 0
 		}
 		hold := strconv.FormatInt(c.hold, 10)
 		q := l.queueOf(e)
 		switch {
-		case c.escalatedTo != "" && c.escAgent == e.Agent || e.Data["by"] == "transfer":
+		case c.escalatedTo != "" && c.escAgent == e.Agent || e.String(eventlog.KeyBy) == "transfer":
 			l.line(e.At, e.CallID, q, e.Agent, "TRANSFER", c.escalatedTo, "hotline", hold, secs(talk), c.origPos)
-		case e.Data["by"] == "agent":
+		case e.String(eventlog.KeyBy) == "agent":
 			l.line(e.At, e.CallID, q, e.Agent, "COMPLETEAGENT", hold, secs(talk), c.origPos)
 		default:
 			l.line(e.At, e.CallID, q, e.Agent, "COMPLETECALLER", hold, secs(talk), c.origPos)
@@ -218,7 +216,7 @@ func (l *QueueLog) exit(e eventlog.Event, event string, pre ...string) {
 }
 
 func (l *QueueLog) agentState(e eventlog.Event) {
-	from, to := CanonicalState(e.Data["from"]), CanonicalState(e.Data["to"])
+	from, to := CanonicalState(e.String(eventlog.KeyFrom)), CanonicalState(e.String(eventlog.KeyTo))
 	var queues []string
 	if l.opt.QueuesOf != nil {
 		queues = l.opt.QueuesOf(e.Agent)

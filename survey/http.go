@@ -191,7 +191,7 @@ func (s *Service) Cancel(ctx context.Context, id int64) error {
 		return err
 	}
 	r.ID = id
-	s.emit(r, eventlog.SurveySkipped, "cancelled", nil)
+	s.emit(s.event(r, eventlog.SurveySkipped, "cancelled"))
 	return nil
 }
 

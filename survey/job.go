@@ -173,7 +173,7 @@ func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome s
 		r.ID, r.Attempts, outcome, now); err != nil {
 		return err
 	}
-	attempt := map[string]string{"attempt": strconv.Itoa(r.Attempts)}
+	attempt := s.event(r, eventlog.SurveyAttempt, outcome).WithInt(eventlog.KeyAttempt, r.Attempts)
 	var rating *int
 	var solved *string
 	if ans.Rating > 0 {
@@ -182,12 +182,12 @@ func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome s
 	if ans.Solved != "" {
 		solved = &ans.Solved
 	}
-	result := map[string]string{}
+	result := s.event(r, eventlog.SurveyCompleted, "")
 	if ans.Rating > 0 {
-		result["rating"] = strconv.Itoa(ans.Rating)
+		result = result.WithInt(eventlog.KeyRating, ans.Rating)
 	}
 	if ans.Solved != "" {
-		result["solved"] = ans.Solved
+		result = result.WithString(eventlog.KeySolved, ans.Solved)
 	}
 	switch {
 	case outcome == OutcomeOptOut:
@@ -202,11 +202,11 @@ func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome s
 		if err := tx.Commit(ctx); err != nil {
 			return err
 		}
-		s.emit(r, eventlog.SurveyAttempt, outcome, attempt)
-		if len(result) > 0 {
-			s.emit(r, eventlog.SurveyCompleted, "", result)
+		s.emit(attempt)
+		if ans.Rating > 0 || ans.Solved != "" {
+			s.emit(result)
 		}
-		s.emit(r, eventlog.SurveyOptOut, "", nil)
+		s.emit(s.event(r, eventlog.SurveyOptOut, ""))
 		return nil
 	case outcome == OutcomeAnswered:
 		if _, err := tx.Exec(ctx, `UPDATE survey SET state = 'completed', reason = '', rating = $2, solved = $3, updated_at = now() WHERE id = $1`,
@@ -216,12 +216,12 @@ func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome s
 		if err := tx.Commit(ctx); err != nil {
 			return err
 		}
-		s.emit(r, eventlog.SurveyAttempt, outcome, attempt)
-		s.emit(r, eventlog.SurveyCompleted, "", result)
+		s.emit(attempt)
+		s.emit(result)
 		return nil
 	}
 	// Not reached: retry or give up.
-	s.emit(r, eventlog.SurveyAttempt, outcome, attempt) // published even if the booking below fails: it happened
+	s.emit(attempt) // published even if the booking below fails: it happened
 	if r.Attempts >= s.cfg.Attempts {
 		return s.finishTx(ctx, tx, r, "failed", outcome, eventlog.SurveyFailed, outcome)
 	}
@@ -249,7 +249,7 @@ func (s *Service) finishTx(ctx context.Context, tx pgx.Tx, r row, state, reason 
 		return err
 	}
 	s.log.Info("survey ended", "call", r.CallID, "state", state, "reason", reason)
-	s.emit(r, t, evReason, map[string]string{"attempts": strconv.Itoa(r.Attempts)})
+	s.emit(s.event(r, t, evReason).WithInt(eventlog.KeyAttempts, r.Attempts))
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +52,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Clock; nil uses the system clock.
 	Clock Clock
+	// IDs stamps the events (the bus's generator in serve); nil: a
+	// generator of the service's own.
+	IDs *eventlog.IDs
 }
 
 // Migrate brings the survey schema and River's schema up to date. Both
@@ -102,8 +104,7 @@ type Service struct {
 
 	work    chan workItem
 	dropped atomic.Int64
-	seq     atomic.Uint64
-	idBase  string
+	ids     *eventlog.IDs
 
 	stopIntake context.CancelFunc
 	intakeDone chan struct{}
@@ -127,11 +128,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Clock == nil {
 		deps.Clock = realClock{}
 	}
+	if deps.IDs == nil {
+		deps.IDs = eventlog.NewIDs("")
+	}
 	s := &Service{
 		cfg: cfg, deps: deps, planner: NewPlanner(cfg, deps.Holidays),
 		log: deps.Logger.With("component", "survey"), clock: deps.Clock,
 		calls: map[string]*callState{}, work: make(chan workItem, 4096),
-		idBase: "survey-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		ids: deps.IDs,
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &jobWorker{s: s})
@@ -322,11 +326,11 @@ func (s *Service) consider(ctx context.Context, c *callState) error {
 	r := row{ID: id, CallID: c.CallID, Queue: last.Queue, Agent: last.Agent, Line: max(last.Line, 1), Visits: c.Visits}
 	if reason != "" {
 		s.log.Info("survey skipped", "call", c.CallID, "number", sip.MaskNumber(number), "reason", reason)
-		s.emit(r, eventlog.SurveySkipped, reason, nil)
+		s.emit(s.event(r, eventlog.SurveySkipped, reason))
 		return nil
 	}
 	s.log.Info("survey scheduled", "call", c.CallID, "number", sip.MaskNumber(number), "at", at.UTC(), "zone", zone)
-	s.emit(r, eventlog.SurveyScheduled, "", map[string]string{"at": at.UTC().Format(time.RFC3339)})
+	s.emit(s.event(r, eventlog.SurveyScheduled, "").WithTime(eventlog.KeyAt, at.Truncate(time.Second)))
 	return nil
 }
 
@@ -342,14 +346,14 @@ func (s *Service) applyDisposition(ctx context.Context, e eventlog.Event) error 
 	var jobID *int64
 	err = tx.QueryRow(ctx, `UPDATE survey SET disposition = $2, disposition_code = $3, notes = $4, updated_at = now()
 		WHERE call_id = $1 RETURNING id, state, job_id, queue, agent, line, visits`,
-		e.CallID, e.Reason, e.Data["code"], e.Data["notes"]).Scan(&r.ID, &r.State, &jobID, &r.Queue, &r.Agent, &r.Line, &r.Visits)
+		e.CallID, e.Reason, e.String(eventlog.KeyCode), e.String(eventlog.KeyNotes)).Scan(&r.ID, &r.State, &jobID, &r.Queue, &r.Agent, &r.Line, &r.Visits)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // not a survey candidate
 	}
 	if err != nil {
 		return err
 	}
-	cancel := e.Data["no_survey"] == "1" && (r.State == "scheduled" || r.State == "retry")
+	cancel := e.Flag(eventlog.KeyNoSurvey) && (r.State == "scheduled" || r.State == "retry")
 	if cancel {
 		if _, err := tx.Exec(ctx, `UPDATE survey SET state = 'cancelled', reason = $2, next_at = NULL WHERE id = $1`, r.ID, SkipNoSurvey); err != nil {
 			return err
@@ -365,30 +369,29 @@ func (s *Service) applyDisposition(ctx context.Context, e eventlog.Event) error 
 	}
 	if cancel {
 		r.CallID = e.CallID
-		s.emit(r, eventlog.SurveySkipped, SkipNoSurvey, nil)
+		s.emit(s.event(r, eventlog.SurveySkipped, SkipNoSurvey))
 	}
 	return nil
 }
 
-// emit publishes a survey event linked to the original call.
-func (s *Service) emit(r row, t eventlog.Type, reason string, data map[string]string) {
+// event is a survey event linked to the original call: the survey, the
+// line surveyed and the last agent and queue of each line.
+func (s *Service) event(r row, t eventlog.Type, reason string) eventlog.Event {
+	e := eventlog.Event{Type: t, CallID: r.CallID, Queue: r.Queue, Agent: r.Agent, Reason: reason}.
+		WithInt(eventlog.KeySurveyID, int(r.ID)).WithInt(eventlog.KeyLine, max(r.Line, 1))
+	for _, v := range r.Visits {
+		e = e.WithString(eventlog.KeyLineAgent(v.Line), v.Agent).WithString(eventlog.KeyLineQueue(v.Line), v.Queue)
+	}
+	return e
+}
+
+// emit publishes a survey event.
+func (s *Service) emit(e eventlog.Event) {
 	if s.deps.Publisher == nil {
 		return
 	}
-	d := map[string]string{"survey_id": strconv.FormatInt(r.ID, 10), "line": strconv.Itoa(max(r.Line, 1))}
-	for _, v := range r.Visits {
-		k := "agent" + strconv.Itoa(v.Line)
-		d[k] = v.Agent // the last agent of each line
-		d["queue"+strconv.Itoa(v.Line)] = v.Queue
-	}
-	for k, v := range data {
-		d[k] = v
-	}
-	n := s.seq.Add(1)
-	s.deps.Publisher.Publish(eventlog.Event{
-		ID: fmt.Sprintf("%s-%012d", s.idBase, n), At: s.clock.Now().UTC(), Type: t,
-		CallID: r.CallID, Queue: r.Queue, Agent: r.Agent, Reason: reason, Data: d,
-	})
+	e.ID, e.At = s.ids.Next(), s.clock.Now().UTC()
+	s.deps.Publisher.Publish(e)
 }
 
 func nullTime(t time.Time) *time.Time {

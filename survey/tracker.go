@@ -72,12 +72,12 @@ func (s *Service) track(e eventlog.Event) (done *callState, late *eventlog.Event
 		c := get()
 		c.Caller, c.CallAt = e.Caller, e.At
 	case eventlog.QueueJoined:
-		if c != nil && e.Data["escalated_from"] != "" {
+		if c != nil && e.String(eventlog.KeyEscalatedFrom) != "" {
 			c.nextLine2 = true
 		}
 	case eventlog.CallEscalated:
 		if c != nil {
-			c.Escalated, c.EscalatedTo, c.EscReason, c.nextLine2 = true, e.Data["to_queue"], e.Reason, true
+			c.Escalated, c.EscalatedTo, c.EscReason, c.nextLine2 = true, e.String(eventlog.KeyToQueue), e.Reason, true
 		}
 	case eventlog.QueueAnswered:
 		c := get()
@@ -97,8 +97,8 @@ func (s *Service) track(e eventlog.Event) (done *callState, late *eventlog.Event
 			ev := e
 			return nil, &ev
 		}
-		c.Disposition, c.Code, c.Notes = e.Reason, e.Data["code"], e.Data["notes"]
-		c.NoSurvey = c.NoSurvey || e.Data["no_survey"] == "1"
+		c.Disposition, c.Code, c.Notes = e.Reason, e.String(eventlog.KeyCode), e.String(eventlog.KeyNotes)
+		c.NoSurvey = c.NoSurvey || e.Flag(eventlog.KeyNoSurvey)
 	case eventlog.CallFinished, eventlog.CallEnded:
 		if c == nil {
 			return nil, nil
