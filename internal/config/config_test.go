@@ -52,6 +52,7 @@ func testEnv() env {
 			}
 			return fakeFileInfo{dir: !strings.HasSuffix(p, ".txt")}, nil
 		},
+		loadLocation: time.LoadLocation,
 	}
 }
 
@@ -532,5 +533,48 @@ func TestRedactedRoundTrip(t *testing.T) {
 	}
 	if c2.Agents[0].Password.Value() != "***" || c2.Queues[0].SLThreshold != c.Queues[0].SLThreshold || c2.IVR == nil {
 		t.Errorf("round trip: %+v", c2)
+	}
+}
+
+// TestExpansionBudget: nested aliases and merge keys cannot make decoding
+// take exponential time, while ordinary reuse of anchors is unaffected.
+func TestExpansionBudget(t *testing.T) {
+	bomb := []string{"queues:", "  - &m0 {name: q0, skill: general}"}
+	for i := 1; i <= 11; i++ {
+		refs := strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*m%d, ", i-1), 8), ", ")
+		bomb = append(bomb, fmt.Sprintf("  - &m%d {<<: [%s]}", i, refs))
+	}
+	var reuse strings.Builder
+	reuse.WriteString(base + "  - &q {name: q2, skill: general, priority: 3, sl_threshold: 30s, announce: {every: 1m}}\n")
+	for i := 3; i < 500; i++ {
+		fmt.Fprintf(&reuse, "  - {<<: *q, name: q%d}\n", i)
+	}
+	var prompts strings.Builder
+	prompts.WriteString(base + "media:\n  prompts:\n    ru: &l [" + strings.TrimSuffix(strings.Repeat("/d, ", 2000), ", ") + "]\n")
+	for i := range 2000 {
+		fmt.Fprintf(&prompts, "    x%d: *l\n", i)
+	}
+	for _, tc := range []struct {
+		name, src, wantErr string
+	}{
+		{"merge bomb", strings.Join(bomb, "\n") + "\n", "expand the file beyond"},
+		{"one list under 2000 keys", prompts.String(), "expand the file beyond"},
+		{"500 queues merging one anchor", reuse.String(), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { _, err := parse(file, []byte(tc.src), testEnv()); done <- err }()
+			select {
+			case err := <-done:
+				switch {
+				case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				case tc.wantErr == "" && err != nil && strings.Contains(err.Error(), "expand the file beyond"):
+					t.Fatalf("budget hit: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("parse did not finish in 10s")
+			}
+		})
 	}
 }

@@ -20,11 +20,39 @@ type reporter struct {
 	errs     ErrorList
 	warnings []string
 	failed   map[string]bool // paths that already have an error
+	steps    int             // values decoded and mapping keys walked
+	budget   int             // the most steps allowed (see expansionBudget)
 }
 
-func newReporter(file string) *reporter {
-	return &reporter{file: file, lines: map[string]int{}, failed: map[string]bool{}}
+func newReporter(file string, size int) *reporter {
+	return &reporter{file: file, lines: map[string]int{}, failed: map[string]bool{}, budget: expansionBudget(size)}
 }
+
+// expansionBudget bounds the work of decoding a file of size bytes. A file
+// without aliases takes one step per value or key, far fewer than its
+// bytes; aliases and merge keys ("<<") are followed each time they are
+// used, so nested ones multiply: a 660-byte file of eleven levels of eight
+// merges took exponential time and memory (FuzzParse seed merge-bomb).
+// yaml.v3 limits aliasing when it decodes into Go values, but not into the
+// yaml.Node tree decode walks.
+func expansionBudget(size int) int { return 100_000 + 10*size }
+
+// spend counts k steps at node n under path. When the budget runs out it
+// records one error and returns false, as it does on every later call.
+func (r *reporter) spend(k int, n *yaml.Node, path string) bool {
+	if r.overBudget() {
+		return false
+	}
+	r.steps += k
+	if r.overBudget() {
+		r.errs = append(r.errs, &Error{File: r.file, Line: n.Line, Path: path,
+			Msg: fmt.Sprintf("aliases and merge keys expand the file beyond %d values; stopped reading it", r.budget)})
+		return false
+	}
+	return true
+}
+
+func (r *reporter) overBudget() bool { return r.steps > r.budget }
 
 // lineOf returns the line of path, or of its closest ancestor present in
 // the file, or 1.
@@ -118,7 +146,7 @@ func kindName(n *yaml.Node) string {
 // path. A YAML null leaves v unchanged, i.e. at its default.
 func (r *reporter) decode(n *yaml.Node, v reflect.Value, path string) {
 	n = resolve(n)
-	if n == nil {
+	if n == nil || !r.spend(1, n, path) {
 		return
 	}
 	if _, ok := r.lines[path]; !ok {
@@ -253,6 +281,9 @@ func (r *reporter) decode(n *yaml.Node, v reflect.Value, path string) {
 // keys ("<<"); explicit keys override merged ones. Non-scalar and
 // duplicate keys are errors.
 func (r *reporter) mapping(n *yaml.Node, path string, f func(key string, kn, vn *yaml.Node)) {
+	if !r.spend(1+len(n.Content)/2, n, path) {
+		return
+	}
 	var merges []*yaml.Node
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {

@@ -6,18 +6,22 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// env gives Parse access to the process environment and file system;
-// tests replace it.
+// env gives Parse access to the process environment and file system
+// (time zones included); tests replace it.
 type env struct {
-	lookupEnv func(string) (string, bool)
-	stat      func(string) (os.FileInfo, error)
+	lookupEnv    func(string) (string, bool)
+	stat         func(string) (os.FileInfo, error)
+	loadLocation func(string) (*time.Location, error)
 }
 
-func osEnv() env { return env{lookupEnv: os.LookupEnv, stat: os.Stat} }
+func osEnv() env {
+	return env{lookupEnv: os.LookupEnv, stat: os.Stat, loadLocation: time.LoadLocation}
+}
 
 // Load reads and parses the configuration file at path.
 func Load(path string) (*Config, error) {
@@ -39,7 +43,7 @@ func Parse(filename string, data []byte) (*Config, error) {
 }
 
 func parse(filename string, data []byte, e env) (*Config, error) {
-	r := newReporter(filename)
+	r := newReporter(filename, len(data))
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// The YAML library's messages read "yaml: line N: ...".
@@ -51,7 +55,9 @@ func parse(filename string, data []byte, e env) (*Config, error) {
 		root := resolve(doc.Content[0])
 		r.decode(root, reflect.ValueOf(c).Elem(), "")
 	}
-	validate(c, r, e)
+	if !r.overBudget() { // validating a half-read file would only add noise
+		validate(c, r, e)
+	}
 	if len(r.errs) > 0 {
 		slices.SortStableFunc(r.errs, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
 		return nil, r.errs

@@ -166,7 +166,7 @@ func (v *validator) service() {
 		v.errorf("service.name", "must not be empty")
 	}
 	v.oneOf("service.language", s.Language, languages)
-	loc, err := time.LoadLocation(s.Timezone)
+	loc, err := v.e.loadLocation(s.Timezone)
 	if err != nil || s.Timezone == "" {
 		v.errorf("service.timezone", "unknown time zone %q", s.Timezone)
 		loc = time.UTC
@@ -212,8 +212,11 @@ func (v *validator) sip() {
 		if a.AgentEndpoint != "" && !strings.Contains(a.AgentEndpoint, "%s") {
 			v.errorf("asterisk.agent_endpoint", "must contain %%s for the agent's user")
 		}
-		for name, dial := range a.Trunks {
-			if !strings.Contains(dial, "%s") {
+		// Sorted keys here and below: only the first error of a path is
+		// kept, and errors on one line keep their order, so map order made
+		// the reported problems vary between runs (FuzzParse).
+		for _, name := range sortedKeys(a.Trunks) {
+			if dial := a.Trunks[name]; !strings.Contains(dial, "%s") {
 				v.errorf("asterisk.trunks", "trunk %q: dial string must contain %%s for the number", name)
 			}
 		}
@@ -307,13 +310,14 @@ func (v *validator) sip() {
 		}
 	}
 	if s.Mode == "asterisk" {
-		for name := range v.c.Asterisk.Trunks {
+		for _, name := range sortedKeys(v.c.Asterisk.Trunks) {
 			if !names[name] {
 				v.errorf("asterisk.trunks", "trunk %q is not in sip.trunks", name)
 			}
 		}
 	}
-	for num, flow := range s.Numbers {
+	for _, num := range sortedKeys(s.Numbers) {
+		flow := s.Numbers[num]
 		p := joinKey("sip.numbers", num)
 		if num == "" {
 			v.errorf(p, "empty number")
