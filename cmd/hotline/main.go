@@ -8,17 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"sort"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hotline-cc/hotline/internal/config"
-	"github.com/hotline-cc/hotline/reporting"
-	"github.com/hotline-cc/hotline/survey"
+	"github.com/hotline-cc/hotline/internal/server"
 )
 
 type command struct {
@@ -100,7 +96,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// The IVR section and the prompts it names are checked like at start.
-	if _, err := buildMedia(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), false); err != nil {
+	if err := server.CheckMedia(cfg); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
@@ -139,31 +135,10 @@ func runMigrate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hotline migrate: no database: pass -db URL or set DATABASE_URL")
 		return 2
 	}
-	if err := migrateAll(context.Background(), url); err != nil {
+	if err := server.Migrate(context.Background(), url); err != nil {
 		fmt.Fprintln(stderr, "hotline migrate:", err)
 		return 1
 	}
 	fmt.Fprintln(stdout, "migrations applied")
 	return 0
-}
-
-// migrateAll applies every package's migrations.
-func migrateAll(ctx context.Context, url string) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("connect: %w", redactDSNError(err, url))
-	}
-	defer conn.Close(ctx)
-	if err := reporting.Migrate(ctx, conn); err != nil {
-		return fmt.Errorf("reporting migrations: %w", err)
-	}
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		return fmt.Errorf("connect: %w", redactDSNError(err, url))
-	}
-	defer pool.Close()
-	if err := survey.Migrate(ctx, pool); err != nil {
-		return fmt.Errorf("survey migrations: %w", err)
-	}
-	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/internal/server"
 	"github.com/hotline-cc/hotline/reporting"
 )
 
@@ -65,7 +66,7 @@ func (f *reportFlags) setup(required bool, stderr io.Writer) (*reportEnv, error)
 			fmt.Fprintln(stderr, "warning:", w)
 		}
 		env.file = c
-		env.cfg = reportingConfigOf(c)
+		env.cfg = server.ReportingConfig(c)
 	}
 	if required && (f.from == "" || f.to == "") {
 		return nil, errors.New("-from and -to are required")
@@ -99,58 +100,17 @@ func (f *reportFlags) setup(required bool, stderr io.Writer) (*reportEnv, error)
 	return env, nil
 }
 
-// reportingConfigOf maps the config file to the formulas' configuration:
-// per-queue T, S and line, teams, the FCR window and the service's zone.
-func reportingConfigOf(c *config.Config) *reporting.Config {
-	rc := &reporting.Config{
-		ShortAbandon: c.Reporting.ShortAbandon,
-		RepeatWindow: c.Reporting.FCRWindow,
-		Location:     c.Service.Location,
-		Queues:       map[string]reporting.QueueConfig{},
-		Teams:        map[string]string{},
-	}
-	for _, q := range c.Queues {
-		qc := reporting.QueueConfig{Threshold: q.SLThreshold, ShortAbandon: q.ShortAbandon, Line: reporting.LineFirst, Target: q.SLTarget}
-		if q.Line == 2 {
-			qc.Line = reporting.LineSecond
-		}
-		rc.Queues[q.Name] = qc
-	}
-	for _, a := range c.Agents {
-		if a.Team != "" {
-			rc.Teams[a.ID] = a.Team
-		}
-	}
-	return rc
-}
-
 // openReportStore connects to the database (pings it).
 func openReportStore(ctx context.Context, env *reportEnv) (*reporting.Store, func(), error) {
 	pool, err := pgxpool.New(ctx, env.dbURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("database URL: %v", redactDSNError(err, env.dbURL))
+		return nil, nil, fmt.Errorf("database URL: %v", server.RedactDSNError(err, env.dbURL))
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("database: %v", redactDSNError(err, env.dbURL))
+		return nil, nil, fmt.Errorf("database: %v", server.RedactDSNError(err, env.dbURL))
 	}
 	return reporting.NewStore(pool, env.cfg, nil), pool.Close, nil
-}
-
-// redactDSNError keeps a password in the URL out of an error message.
-func redactDSNError(err error, dsn string) error {
-	msg := err.Error()
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		if at := strings.LastIndex(dsn, "@"); at > i {
-			if c := strings.Index(dsn[i+3:at], ":"); c >= 0 {
-				pw := dsn[i+3+c+1 : at]
-				if pw != "" {
-					msg = strings.ReplaceAll(msg, pw, "***")
-				}
-			}
-		}
-	}
-	return errors.New(msg)
 }
 
 func reportContext() (context.Context, context.CancelFunc) {
@@ -340,7 +300,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	opt := reporting.QueueLogOptions{AgentPrefix: *prefix}
 	if env.file != nil {
-		opt.QueuesOf = queuesOfConfig(env.file)
+		opt.QueuesOf = server.QueuesOf(env.file)
 	}
 	err = store.ExportQueueLog(ctx, bw, env.from, env.to, opt)
 	if err == nil {
@@ -356,25 +316,6 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// queuesOfConfig returns which queues each agent serves by the queue
-// Engine's rule (docs/queue.md): the queue's skill at ≥ its minimum level
-// (empty skill: everyone) and, when both set a line, the same line.
-func queuesOfConfig(c *config.Config) func(string) []string {
-	m := map[string][]string{}
-	for _, a := range c.Agents {
-		for _, q := range c.Queues {
-			if q.Skill != "" && a.Skills[q.Skill] < max(q.MinLevel, 1) {
-				continue
-			}
-			if a.Line != 0 && q.Line != 0 && a.Line != q.Line {
-				continue
-			}
-			m[a.ID] = append(m[a.ID], q.Name)
-		}
-	}
-	return func(id string) []string { return m[id] }
 }
 
 // rebuildUsage is printed by `hotline rebuild-rollups -h`.

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"errors"
@@ -11,12 +11,12 @@ func TestRedactDSNError(t *testing.T) {
 		{"postgres://hotline:s3cret@db:5432/h", `connect to postgres://hotline:s3cret@db:5432/h failed`},
 		{"postgres://hotline:s3cret@db/h", `password s3cret rejected`},
 	} {
-		got := redactDSNError(errors.New(tc.msg), tc.dsn).Error()
+		got := RedactDSNError(errors.New(tc.msg), tc.dsn).Error()
 		if strings.Contains(got, "s3cret") || !strings.Contains(got, "***") {
-			t.Errorf("redactDSNError(%q) = %q", tc.msg, got)
+			t.Errorf("RedactDSNError(%q) = %q", tc.msg, got)
 		}
 	}
-	if got := redactDSNError(errors.New("no password here"), "postgres://db/h").Error(); got != "no password here" {
+	if got := RedactDSNError(errors.New("no password here"), "postgres://db/h").Error(); got != "no password here" {
 		t.Errorf("without a password the message changed: %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"context"
@@ -20,8 +20,12 @@ import (
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/internal/pgtest"
 	"github.com/hotline-cc/hotline/internal/promtest"
+	"github.com/hotline-cc/hotline/internal/server"
 	"github.com/hotline-cc/hotline/internal/sipptest"
 )
+
+// TestMain stops the shared PostgreSQL cluster of the end-to-end tests.
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // TestServeUnderSIPpLoad runs hotline as `serve` does (real switch, IVR,
 // queue, PostgreSQL, survey) against real peers: SIPp callers on the trunk,
@@ -40,7 +44,7 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
 		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(e2eConfig)
 	srv := startTestServe(t, "e2e.yaml", yml)
-	sipAddr, api := srv.native.Addr().String(), srv.api
+	sipAddr, api := srv.SIPAddr().String(), srv.api
 
 	// Agents b1 and b2 register, both pointing at one SIPp phone that answers
 	// and echoes RTP; then they log in through the API.
@@ -66,7 +70,7 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 	}
 	// A real Prometheus scrapes the live /metrics while the calls happen.
 	rules := filepath.Join(root, "deploy", "prometheus", "rules", "hotline.rules.yml")
-	prom := promtest.Start(t, rules, srv.httpLn.Addr().String())
+	prom := promtest.Start(t, rules, srv.HTTPAddr())
 	prom.WaitFor(t, "first scrape", func() bool { return prom.Scrapes() >= 1 })
 	// Three callers with enough patience: two agents take them (the third
 	// waits for the first agent to free up).
@@ -239,11 +243,11 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
-// testServe is `serve` started in-process from a YAML config; it is stopped
-// gracefully at cleanup (or earlier by stop), and its log is shown when the
-// test failed.
+// testServe is a server started in-process from a YAML config, as `serve`
+// starts it; it is shut down gracefully at cleanup (or earlier by stop),
+// and its log is shown when the test failed.
 type testServe struct {
-	*server
+	*server.Server
 	api  string
 	ctx  context.Context
 	stop func() // graceful shutdown, as on SIGTERM
@@ -260,31 +264,43 @@ func startTestServe(t *testing.T, name, yml string) *testServe {
 	if err != nil {
 		t.Fatal(err)
 	}
+	showLog := func() {
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("serve log (tail):\n%s", sipptest.Tail(string(b), 8000))
+		}
+	}
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := startServer(ctx, cfg, log)
+	srv, err := server.New(cfg, log)
 	if err != nil {
-		cancel()
+		showLog()
 		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := srv.Start(ctx); err != nil {
+		cancel()
+		_ = srv.Shutdown(context.Background())
+		t.Error(err)
+		showLog()
+		t.FailNow()
 	}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
 			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 			defer c()
-			srv.shutdown(sctx)
+			if err := srv.Shutdown(sctx); err != nil {
+				t.Logf("shutdown: %v", err)
+			}
 			cancel()
 		})
 	}
 	t.Cleanup(func() {
 		stop()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("serve log (tail):\n%s", sipptest.Tail(string(b), 8000))
-		}
+		showLog()
 	})
-	return &testServe{server: srv, api: "http://" + srv.httpLn.Addr().String(), ctx: ctx, stop: stop}
+	return &testServe{Server: srv, api: "http://" + srv.HTTPAddr(), ctx: ctx, stop: stop}
 }
 
 // metric reads one sample from /metrics (0 when absent).

@@ -1,0 +1,58 @@
+package server
+
+import (
+	"crypto/subtle"
+	"io"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hotline-cc/hotline/reporting"
+)
+
+// routes is the HTTP surface: /metrics, /healthz, /readyz, and /api/v1
+// behind the bearer token.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "starting or draining", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	api := http.NewServeMux()
+	api.Handle("/api/v1/", s.runner.Handler())
+	api.Handle("GET /api/v1/events", s.live)
+	if s.store != nil {
+		reports := reporting.NewAPI(s.store, reporting.APIOptions{Log: s.log.With("component", "reports")})
+		api.Handle("/api/v1/reports/", reports.Handler())
+	}
+	if s.survey != nil {
+		api.Handle("/api/v1/surveys", s.survey.Handler())
+		api.Handle("/api/v1/surveys/", s.survey.Handler())
+	}
+	mux.Handle("/api/", requireToken(s.cfg.HTTP.Token.Value(), api))
+	return mux
+}
+
+// requireToken lets a request through to next only with the header
+// "Authorization: Bearer <token>" (compared in constant time); an empty
+// token lets everything through (the API then listens on loopback only,
+// which the config enforces).
+func requireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
+			http.Error(w, "a valid API token is required (Authorization: Bearer <http.token>)", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

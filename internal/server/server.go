@@ -1,0 +1,243 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hotline-cc/hotline/eventlog"
+	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/reporting"
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/asterisk"
+	"github.com/hotline-cc/hotline/sip/native"
+	"github.com/hotline-cc/hotline/survey"
+)
+
+// stopGrace is what each service still gets to stop once the shutdown's
+// deadline has passed (and what a rollback after a failed start gets).
+const stopGrace = 5 * time.Second
+
+// lineSwitch is what the server needs of a switch beyond the sip contract.
+type lineSwitch interface {
+	sip.Switch
+	Start(ctx context.Context) error
+	Close()
+}
+
+// callFlows is what a new call runs with; a reload swaps it, calls in
+// progress keep the one they started with.
+type callFlows struct {
+	exec *ivr.Executor
+}
+
+// Server is a hotline built from one config. New builds it, Start runs its
+// services in dependency order, Shutdown stops them in reverse; it runs
+// once.
+type Server struct {
+	cfg *config.Config
+	log *slog.Logger
+	rc  *reporting.Config
+
+	media  *mediaParts
+	sw     lineSwitch
+	native *native.Switch // nil in asterisk mode
+	bus    *eventlog.Bus
+	live   *eventlog.Broadcaster // the live event stream (/api/v1/events), a consumer of bus
+	reg    *prometheus.Registry
+	runner *queue.Runner
+	flows  atomic.Pointer[callFlows]
+	wake   chan struct{} // the writer wrote: project
+
+	// Set by the services as they start; the services after them use them.
+	pool    *pgxpool.Pool
+	store   *reporting.Store
+	writer  *reporting.Writer
+	metrics *reporting.Metrics
+	survey  *survey.Service
+	httpLn  net.Listener
+
+	calls    sync.WaitGroup
+	ready    atomic.Bool
+	services lifecycle
+	shutdown sync.Once
+}
+
+// New builds a server from a validated config: the prompt catalog and IVR
+// flows (every prompt they name is checked), the RTP engine (native mode:
+// its pacers run from here on, the switch is built on it), the switch and
+// the queue Runner. It starts no service; call Shutdown even when Start is
+// never called or fails, to release the RTP engine.
+func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
+	s := &Server{
+		cfg: cfg, log: log, rc: ReportingConfig(cfg),
+		bus: eventlog.NewBus(nil), live: eventlog.NewBroadcaster(0), reg: prometheus.NewRegistry(),
+		wake:     make(chan struct{}, 1),
+		services: lifecycle{grace: stopGrace},
+	}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var err error
+	if s.media, err = buildMedia(cfg, log, cfg.SIP.Mode != "asterisk"); err != nil {
+		return nil, err
+	}
+	if err := s.build(); err != nil {
+		s.media.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// build makes the switch and the Runner and lists the services.
+func (s *Server) build() error {
+	cfg, log := s.cfg, s.log
+	var presence interface{ Registered(string) bool }
+	switch cfg.SIP.Mode {
+	case "asterisk":
+		asw, err := asterisk.New(asteriskConfig(cfg, log))
+		if err != nil {
+			return err
+		}
+		s.sw, presence = asw, asw // presence: Asterisk's endpoint states
+	default:
+		var err error
+		if s.native, err = native.New(nativeConfig(cfg, s.media, log)); err != nil {
+			return err
+		}
+		s.sw, presence = s.native, s.native
+	}
+	rc := runnerConfigOf(cfg, s.sw, presence, s.bus)
+	rc.IDs = s.bus.IDs()
+	rc.Logger = log // the Runner adds component=queue
+	rc.MaskNumber = native.MaskNumber
+	var err error
+	if s.runner, err = queue.NewRunner(rc); err != nil {
+		return err
+	}
+	s.flows.Store(s.newCallFlows(s.media.flows))
+
+	// The services in dependency order: each after what it needs. Stopped
+	// in reverse, the calls stop coming and drain first, then HTTP, the
+	// survey, the switch and the Runner (its last events still reach the
+	// bus), then the bus delivers what is queued to the writer, the
+	// metrics and the survey before the writer flushes and closes and the
+	// database goes.
+	db := cfg.Database.URL != ""
+	if db {
+		s.services.add("database", hooks{start: s.openDatabase, stop: s.closeDatabase})
+		s.services.add("projector", &loop{run: s.project})
+		s.services.add("event writer", hooks{start: s.startWriter, stop: s.stopWriter})
+	} else {
+		log.Warn("no database configured (database.url or DATABASE_URL): events feed metrics only, nothing is stored")
+	}
+	s.services.add("metrics", s.metricsService())
+	if db {
+		s.services.add("staffing gauge", s.staffingService())
+	}
+	s.services.add("event bus", hooks{start: s.startBus, stop: s.stopBus})
+	s.services.add("queue runner", &loop{run: s.runQueue})
+	s.services.add("switch", s.switchService())
+	switch {
+	case !cfg.Survey.Enabled:
+	case !db:
+		log.Warn("survey enabled but no database: the survey bot is off")
+	default:
+		s.services.add("survey", s.surveyService())
+	}
+	s.services.add("http", s.httpService())
+	s.services.add("call intake", s.intakeService())
+	return nil
+}
+
+// Start runs the services in dependency order; ctx bounds the starting
+// (migrations, connecting), not the services' lives. When one fails, those
+// already started are stopped again and the error names the one that
+// failed.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.services.start(ctx); err != nil {
+		return err
+	}
+	where := "asterisk " + s.cfg.Asterisk.URL
+	if s.native != nil {
+		where = s.native.Addr().String()
+	}
+	s.log.Info("hotline ready", "sip", where, "http", s.HTTPAddr(),
+		"agents", len(s.cfg.Agents), "queues", len(s.cfg.Queues), "database", s.pool != nil)
+	return nil
+}
+
+// Shutdown stops the services in reverse order: /readyz turns 503, the
+// switch stops taking calls and the active ones may finish until ctx is
+// done (then they are hung up; in Asterisk mode they stay in Asterisk for
+// the next start to re-adopt), then HTTP, the survey, the switch, the
+// Runner, the event bus (what is queued is delivered), the writer (it
+// flushes to the database, else to its spool) and the database. Services
+// reached after ctx is done still get a few seconds each. Then the RTP
+// engine closes. The error joins what failed to stop cleanly, by service.
+// Shutdown is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutdown.Do(func() {
+		err = s.services.stop(ctx)
+		s.media.close()
+	})
+	return err
+}
+
+// Reload applies a changed config file (on SIGHUP): IVR flows and agents' SIP credentials change at once; calls in
+// progress keep their old flow. Queue and agent changes apply at the next
+// restart. On error the running config stays.
+func (s *Server) Reload(path string) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return fmt.Errorf("config invalid: %w", err)
+	}
+	mp, err := buildMedia(cfg, s.log, false)
+	if err != nil {
+		return err
+	}
+	s.flows.Store(s.newCallFlows(mp.flows))
+	if s.native != nil {
+		s.native.SetCredentials(credentialsOf(cfg))
+	}
+	return nil
+}
+
+// HTTPAddr is the address HTTP listens on ("" before Start).
+func (s *Server) HTTPAddr() string {
+	if s.httpLn == nil {
+		return ""
+	}
+	return s.httpLn.Addr().String()
+}
+
+// SIPAddr is the address the native switch listens on, as advertised
+// (invalid before Start and in Asterisk mode).
+func (s *Server) SIPAddr() netip.AddrPort {
+	if s.native == nil {
+		return netip.AddrPort{}
+	}
+	return s.native.Addr()
+}
+
+func (s *Server) newCallFlows(flows *ivr.Flows) *callFlows {
+	return &callFlows{
+		exec: ivr.NewExecutor(ivr.ExecutorConfig{
+			Flows:     flows,
+			Publisher: s.bus,
+			Enqueuer:  ivrToQueue{runner: s.runner, cfg: s.cfg},
+			Logger:    s.log.With("component", "ivr"),
+			NewID:     s.bus.IDs().Next,
+		}),
+	}
+}

@@ -1,0 +1,305 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/reporting"
+	"github.com/hotline-cc/hotline/survey"
+)
+
+// The adapters that make each piece a service. Each one that runs
+// goroutines gives them a context of its own (never Start's) and ends them
+// in Stop.
+
+// openDatabase migrates and connects PostgreSQL.
+func (s *Server) openDatabase(ctx context.Context) error {
+	url := s.cfg.Database.URL
+	if err := Migrate(ctx, url); err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(context.WithoutCancel(ctx), url)
+	if err != nil {
+		return fmt.Errorf("database: %w", RedactDSNError(err, url))
+	}
+	s.pool = pool
+	s.store = reporting.NewStore(pool, s.rc, s.log.With("component", "reporting"))
+	return nil
+}
+
+func (s *Server) closeDatabase(context.Context) error {
+	s.pool.Close()
+	return nil
+}
+
+// project keeps call records and rollups up to date after writes.
+func (s *Server) project(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+		if _, err := s.store.Project(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("reporting projection failed (retrying)", "error", err)
+		}
+	}
+}
+
+// startWriter starts the event writer (batched, spooled to disk while the
+// database is down) as a consumer of the bus.
+func (s *Server) startWriter(context.Context) error {
+	if err := os.MkdirAll(s.cfg.Database.SpoolDir, 0o750); err != nil {
+		return fmt.Errorf("spool dir: %w", err)
+	}
+	w, err := reporting.NewWriter(s.store, reporting.WriterOptions{
+		JournalPath: filepath.Join(s.cfg.Database.SpoolDir, "events.journal"),
+		Logger:      s.log.With("component", "writer"),
+		OnWritten: func(int) {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.writer = w
+	w.Start()
+	s.bus.Subscribe(w)
+	return nil
+}
+
+func (s *Server) stopWriter(ctx context.Context) error {
+	if err := s.writer.Close(ctx); err != nil {
+		return fmt.Errorf("closed with events left in the spool (replayed at next start): %w", err)
+	}
+	return nil
+}
+
+// metricsService registers the Prometheus collectors fed by the bus and,
+// with a database, refreshes the FCR gauges from it.
+func (s *Server) metricsService() service {
+	fcr := &loop{}
+	return hooks{
+		start: func(ctx context.Context) error {
+			opts := reporting.MetricsOptions{Config: s.rc, QueuesOf: QueuesOf(s.cfg)}
+			for _, q := range s.cfg.Queues {
+				opts.Queues = append(opts.Queues, q.Name)
+			}
+			for _, a := range s.cfg.Agents {
+				opts.Agents = append(opts.Agents, a.ID)
+			}
+			if s.writer != nil {
+				opts.Writer = s.writer
+			}
+			m, err := reporting.NewMetrics(s.reg, opts)
+			if err != nil {
+				return err
+			}
+			s.metrics = m
+			s.bus.Subscribe(m)
+			if s.store == nil {
+				return nil
+			}
+			log := s.log.With("component", "fcr")
+			fcr.run = func(ctx context.Context) { m.RunFCRRefresh(ctx, s.store, 15*time.Minute, log) }
+			return fcr.Start(ctx)
+		},
+		stop: func(ctx context.Context) error {
+			if fcr.run == nil {
+				return nil
+			}
+			return fcr.Stop(ctx)
+		},
+	}
+}
+
+// staffingService registers hotline_agents_required and refreshes it
+// every minute.
+func (s *Server) staffingService() service {
+	l := &loop{}
+	return hooks{
+		start: func(ctx context.Context) error {
+			g, err := newStaffingGauge(s.reg, s.store, s.cfg.Queues, s.log.With("component", "staffing"))
+			if err != nil {
+				return err
+			}
+			l.run = func(ctx context.Context) { g.run(ctx, time.Minute) }
+			return l.Start(ctx)
+		},
+		stop: l.Stop,
+	}
+}
+
+// startBus adds the live stream to the bus's consumers (the writer and the
+// metrics are added by their services, before it).
+func (s *Server) startBus(context.Context) error {
+	s.bus.Subscribe(s.live)
+	return nil
+}
+
+// stopBus delivers what is queued to every consumer (later events are
+// delivered at once) and ends the live streams.
+func (s *Server) stopBus(context.Context) error {
+	s.bus.Close()
+	s.live.Close()
+	return nil
+}
+
+// runQueue fires the Runner's timers until ctx ends; then the Runner hangs
+// up the legs it owns and publishes their last events.
+func (s *Server) runQueue(ctx context.Context) {
+	if err := s.runner.Run(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("queue runner stopped", "error", err)
+	}
+}
+
+// switchService starts the switch: native listens for SIP, Asterisk
+// connects to ARI. Stop closes it (the call intake has usually drained
+// and closed it already).
+func (s *Server) switchService() service {
+	var cancel context.CancelFunc
+	return hooks{
+		start: func(ctx context.Context) error {
+			var rctx context.Context
+			rctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+			if err := s.sw.Start(rctx); err != nil {
+				cancel()
+				return err
+			}
+			return nil
+		},
+		stop: func(context.Context) error {
+			s.sw.Close()
+			cancel()
+			return nil
+		},
+	}
+}
+
+// surveyService starts the next-day survey bot (its jobs are durable in
+// the database) as a consumer of the bus.
+func (s *Server) surveyService() service {
+	var cancel context.CancelFunc
+	return hooks{
+		start: func(ctx context.Context) error {
+			cal, err := ivr.LoadRussianCalendar()
+			if err != nil {
+				return err
+			}
+			svc, err := survey.New(surveyConfigOf(s.cfg), survey.Deps{
+				Pool: s.pool, Switch: s.sw, Publisher: s.bus, Holidays: survey.CalendarHolidays(cal),
+				Logger: s.log.With("component", "survey"),
+			})
+			if err != nil {
+				return err
+			}
+			var rctx context.Context
+			rctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+			if err := svc.Start(rctx); err != nil {
+				cancel()
+				return err
+			}
+			s.survey = svc
+			s.bus.Subscribe(svc)
+			return nil
+		},
+		stop: func(ctx context.Context) error {
+			// Running survey calls get a few seconds; then they are
+			// cancelled and their jobs run again after a restart.
+			sctx, c := context.WithTimeout(ctx, stopGrace)
+			defer c()
+			err := s.survey.Stop(sctx)
+			cancel()
+			return err
+		},
+	}
+}
+
+// httpService serves /metrics, /healthz, /readyz and /api/v1.
+func (s *Server) httpService() service {
+	var srv *http.Server
+	return hooks{
+		start: func(context.Context) error {
+			ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
+			if err != nil {
+				return fmt.Errorf("http listen %s: %w", s.cfg.HTTP.Listen, err)
+			}
+			s.httpLn = ln
+			srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					s.log.Error("http server stopped", "error", err)
+				}
+			}()
+			return nil
+		},
+		stop: func(ctx context.Context) error {
+			hctx, cancel := context.WithTimeout(ctx, stopGrace)
+			defer cancel()
+			err := srv.Shutdown(hctx)
+			if err != nil && ctx.Err() == nil {
+				// Only the wait for open event streams ran out: they end
+				// when the live stream closes with the bus.
+				return nil
+			}
+			return err
+		},
+	}
+}
+
+// intakeService takes the switch's inbound legs and marks the server
+// ready. Stop is the drain: not ready, the switch stops taking calls
+// (native: the active ones may finish until ctx is done, then they are
+// hung up; Asterisk: the ARI connection closes and the calls stay in
+// Asterisk), and it waits for every call's goroutine.
+func (s *Server) intakeService() service {
+	var (
+		cancel context.CancelFunc
+		done   chan struct{}
+	)
+	return hooks{
+		start: func(ctx context.Context) error {
+			var rctx context.Context
+			rctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+			done = make(chan struct{})
+			go func() {
+				defer close(done)
+				s.acceptCalls(rctx)
+			}()
+			s.ready.Store(true)
+			return nil
+		},
+		stop: func(ctx context.Context) error {
+			s.ready.Store(false)
+			var err error
+			if s.native != nil {
+				if err = s.native.Shutdown(ctx); err != nil {
+					err = fmt.Errorf("calls still active at the drain deadline were hung up: %w", err)
+				}
+			} else {
+				// Calls stay in Asterisk; the queue hangs up the legs it
+				// owns when it stops, and a restart re-adopts what is left.
+				s.sw.Close()
+			}
+			<-done // Incoming is closed: no call is added after this
+			s.calls.Wait()
+			cancel()
+			return err
+		},
+	}
+}
