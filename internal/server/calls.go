@@ -39,7 +39,10 @@ func (s *Server) handleCall(ctx context.Context, leg sip.Leg) {
 		}
 		return
 	}
-	caller := ivr.NormalizeCaller(info.From, "RU")
+	// The flows (and the region of national numbers, ivr.region) this
+	// call runs with, even if a reload swaps them meanwhile.
+	flows := s.flows.Load()
+	caller := ivr.NormalizeCaller(info.From, flows.region)
 	if !info.Resumed { // a resumed call's arrival was logged by the process before
 		s.bus.Publish(eventlog.Event{Type: eventlog.CallArrived, CallID: info.ID, Caller: caller.ID(),
 			Data: map[string]string{"to": info.To, "trunk": info.Trunk}})
@@ -62,7 +65,7 @@ func (s *Server) handleCall(ctx context.Context, leg sip.Leg) {
 		_ = leg.Hangup(sip.CauseUnreachable)
 		return
 	}
-	res, err := s.flows.Load().exec.Run(ctx, leg, &ivr.Call{ID: info.ID, Flow: flow, Caller: caller})
+	res, err := flows.exec.Run(ctx, leg, &ivr.Call{ID: info.ID, Flow: flow, Caller: caller})
 	if err != nil {
 		s.log.Warn("ivr failed", "call", info.ID, "error", err)
 		_ = leg.Hangup(sip.CauseFailure)

@@ -39,7 +39,8 @@ type lineSwitch interface {
 // callFlows is what a new call runs with; a reload swaps it, calls in
 // progress keep the one they started with.
 type callFlows struct {
-	exec *ivr.Executor
+	exec   *ivr.Executor
+	region string // ivr.region: the default region of callers' national numbers
 }
 
 // Server is a hotline built from one config. New builds it, Start runs its
@@ -194,7 +195,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Reload applies a changed config file (on SIGHUP): IVR flows and agents' SIP credentials change at once; calls in
+// Reload applies a changed config file (on SIGHUP): IVR flows (with
+// ivr.region) and agents' SIP credentials change at once; calls in
 // progress keep their old flow. Queue and agent changes apply at the next
 // restart. On error the running config stays.
 func (s *Server) Reload(path string) error {
@@ -232,6 +234,7 @@ func (s *Server) SIPAddr() netip.AddrPort {
 
 func (s *Server) newCallFlows(flows *ivr.Flows) *callFlows {
 	return &callFlows{
+		region: flows.Region,
 		exec: ivr.NewExecutor(ivr.ExecutorConfig{
 			Flows:     flows,
 			Publisher: s.bus,

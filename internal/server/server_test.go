@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,14 +15,23 @@ import (
 
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/internal/sipptest"
+	"github.com/hotline-cc/hotline/ivr"
 )
 
 // testConfig is a small native-mode config on loopback with the system's
 // sounds; extra is appended (top-level sections). New binds no port.
 func testConfig(t *testing.T, extra string) *config.Config {
 	t.Helper()
+	cfg, err := config.Parse("unit.yaml", []byte(testYAML(extra)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func testYAML(extra string) string {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	yml := strings.ReplaceAll(`
+	return strings.ReplaceAll(`
 service: {name: hotline-unit}
 sip:
   listen: "127.0.0.1:5999"
@@ -38,11 +48,6 @@ agents:
 queues:
   - {name: support, skill: general}
 `, "ROOT", root) + extra
-	cfg, err := config.Parse("unit.yaml", []byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
 }
 
 const testIVR = `
@@ -125,5 +130,40 @@ func TestStartShutdown(t *testing.T) {
 	}
 	if err := s.Start(context.Background()); err == nil {
 		t.Error("a second Start succeeded")
+	}
+}
+
+// TestRegion: callers' national numbers are read in the region ivr.region
+// names (RU when absent), not a hard-coded RU, and a reload changes it for
+// new calls.
+func TestRegion(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	s, err := New(testConfig(t, testIVR), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	if got := s.flows.Load().region; got != "RU" {
+		t.Fatalf("region %q without ivr.region, want RU", got)
+	}
+	by := strings.Replace(testIVR, "ivr:\n", "ivr:\n  region: by\n", 1)
+	path := filepath.Join(t.TempDir(), "h.yaml")
+	if err := os.WriteFile(path, []byte(testYAML(by)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(path); err != nil {
+		t.Fatal(err)
+	}
+	f := s.flows.Load()
+	if f.region != "BY" {
+		t.Fatalf("region %q after the reload, want BY", f.region)
+	}
+	// 8 029 … is a Belarusian mobile in the national form, no Russian number.
+	const national = "80291234567"
+	if got := ivr.NormalizeCaller(national, f.region).E164; got != "+375291234567" {
+		t.Fatalf("NormalizeCaller(%s, BY) = %q, want +375291234567", national, got)
+	}
+	if got := ivr.NormalizeCaller(national, "RU").E164; got != "" {
+		t.Fatalf("NormalizeCaller(%s, RU) = %q; want invalid (the test would not tell the regions apart)", national, got)
 	}
 }
