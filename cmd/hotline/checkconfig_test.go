@@ -9,7 +9,7 @@ import (
 )
 
 // TestCheckConfigMissingSounds: a sound directory that is not there stops
-// check-config (and serve, through the same buildMedia) with one line per
+// check-config (and serve: server.CheckMedia runs New's checks) with one line per
 // directory that names the file, the line and the package to install.
 func TestCheckConfigMissingSounds(t *testing.T) {
 	src, err := os.ReadFile("../../examples/hotline.yaml")
