@@ -110,8 +110,13 @@ func startCentre(t *testing.T, qcfg queue.Config, passwords map[string]string) *
 		t.Fatal(err)
 	}
 	c.sw, c.port = sw, int(sw.Addr().Port())
+	// The wiring serve does: the Runner publishes on a bus, the live
+	// stream is one of its consumers.
+	bus := eventlog.NewBus(nil)
+	live := eventlog.NewBroadcaster(0)
+	bus.Subscribe(live)
 	r, err := queue.NewRunner(queue.RunnerConfig{
-		Queue: qcfg, Switch: sw, Presence: sw, EscalationNumber: escNumber,
+		Queue: qcfg, Switch: sw, Presence: sw, EscalationNumber: escNumber, Publisher: bus, IDs: bus.IDs(),
 		Logger: slog.New(slog.NewTextHandler(c.qLog, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -132,8 +137,13 @@ func startCentre(t *testing.T, qcfg queue.Config, passwords map[string]string) *
 			c.callers <- leg
 		}
 	}()
-	c.api = httptest.NewServer(r.Handler())
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", r.Handler())
+	mux.Handle("GET /api/v1/events", live)
+	c.api = httptest.NewServer(mux)
 	t.Cleanup(func() {
+		defer live.Close()
+		defer bus.Close()
 		c.api.CloseClientConnections()
 		c.api.Close()
 		cancel()

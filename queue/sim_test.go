@@ -66,6 +66,9 @@ type sim struct {
 	queueOf   map[string]string
 	violation error
 	counts    map[eventlog.Type]int
+	// events keeps every event published, in order, when set (the
+	// agreement test feeds them to reporting).
+	events *[]eventlog.Event
 }
 
 func newSim(t *testing.T, seed uint64, size simSize) *sim {
@@ -130,6 +133,9 @@ func (s *sim) fail(format string, args ...any) {
 
 // onEvent checks the offer invariants at the moment of the decision.
 func (s *sim) onEvent(ev eventlog.Event) {
+	if s.events != nil {
+		*s.events = append(*s.events, ev)
+	}
 	switch ev.Type {
 	case eventlog.CallEscalated, eventlog.EscalationAnswered, eventlog.QueueOverflowed, eventlog.QueueTimeout, eventlog.CallbackRequested, eventlog.AgentRingNoAnswer, eventlog.ConsultStarted:
 		s.counts[ev.Type]++

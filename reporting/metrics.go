@@ -100,14 +100,16 @@ type Metrics struct {
 	agentAnswered, agentMissed, agentEscalations   *prometheus.CounterVec
 	agentTalk, agentWrapup, agentRing              *prometheus.CounterVec
 
-	mu     sync.Mutex
-	open   map[string]*openVisit // call → visit waiting in a queue
-	lines  map[string]lineMark   // call → line of its last answered visit (for survey events)
-	recent map[string][]slSample // queue → visits finished in the last hour
-	today  map[string]*Counts    // queue → visits finished today
-	day    time.Time             // start of "today"
-	csi    map[string]*[2]float64
-	fcr    map[[2]string]*[2]float64 // (line, source) → resolved, covered
+	mu    sync.Mutex
+	calls map[string]*liveCall // call → its fold, while it lives
+	// nEvents counts events, to sweep calls now and then.
+	nEvents uint64
+	lines   map[string]lineMark   // call → line of its last answered visit (for survey events)
+	recent  map[string][]slSample // queue → visits finished in the last hour
+	today   map[string]*Counts    // queue → visits finished today
+	day     time.Time             // start of "today"
+	csi     map[string]*[2]float64
+	fcr     map[[2]string]*[2]float64 // (line, source) → resolved, covered
 	// lineAge lists line marks in the order they were set, for the sweep
 	// (a mark set again later leaves a stale entry that the sweep skips).
 	lineAge []callMark
@@ -130,12 +132,16 @@ type agentStatus struct {
 // lineTTL is how long a call's line is remembered for survey events.
 const lineTTL = 72 * time.Hour
 
-type openVisit struct {
-	queue    string
-	joinedAt time.Time
-	line     string
-	offered  map[string]time.Time // agent → last offer
+// liveCall is a call's fold (eventlog's, as BuildCall uses) and when its
+// last event came.
+type liveCall struct {
+	f    eventlog.Call
+	seen time.Time
 }
+
+// callTTL is how long a call's fold is kept after its last event (talk and
+// wrap-up times arrive after the answer: a wrap-up ends minutes later).
+const callTTL = 2 * time.Hour
 
 type lineMark struct {
 	line string
@@ -159,7 +165,7 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 	}
 	m := &Metrics{
 		cfg: cfg, now: now, queuesOf: opt.QueuesOf, staleWait: opt.StaleWait,
-		open: map[string]*openVisit{}, lines: map[string]lineMark{}, recent: map[string][]slSample{},
+		calls: map[string]*liveCall{}, lines: map[string]lineMark{}, recent: map[string][]slSample{},
 		today: map[string]*Counts{}, csi: map[string]*[2]float64{}, fcr: map[[2]string]*[2]float64{},
 		queues: map[string]bool{}, agents: map[string]*agentStatus{},
 	}
@@ -251,83 +257,17 @@ func (m *Metrics) Publish(e eventlog.Event) {
 	if e.Queue != "" && !m.queues[e.Queue] && e.Type == eventlog.QueueJoined {
 		m.queues[e.Queue] = true
 	}
+	if e.CallID != "" {
+		m.fold(e)
+	}
 	switch e.Type {
 	case eventlog.AgentState:
 		if e.Agent != "" {
 			m.agentLocked(e.Agent).state = CanonicalState(e.String(eventlog.KeyTo))
 		}
-	case eventlog.QueueJoined:
-		if at, ok := resumedJoin(e); ok {
-			// A wait resumed after a restart: the process that counted the
-			// offer is gone (Prometheus sums counters across the reset).
-			if v := m.open[e.CallID]; v == nil || v.queue != e.Queue {
-				m.open[e.CallID] = &openVisit{queue: e.Queue, joinedAt: at, line: m.cfg.lineFor(e.Queue, e.String(eventlog.KeyEscalatedFrom) != "")}
-			}
-			break
-		}
-		if v := m.open[e.CallID]; v != nil { // joined again with no outcome: the old wait ended
-			m.finish(e.CallID, v, OutcomeOverflowed, e.At.Sub(v.joinedAt), e.At)
-		}
-		from := e.String(eventlog.KeyEscalatedFrom)
-		m.open[e.CallID] = &openVisit{queue: e.Queue, joinedAt: e.At, line: m.cfg.lineFor(e.Queue, from != "")}
-		m.offered.WithLabelValues(e.Queue).Inc()
-	case eventlog.AgentOffered:
-		if v := m.open[e.CallID]; v != nil && e.Agent != "" {
-			if v.offered == nil {
-				v.offered = map[string]time.Time{}
-			}
-			v.offered[e.Agent] = e.At
-		}
 	case eventlog.AgentRingNoAnswer:
 		if e.Agent != "" {
 			m.agentMissed.WithLabelValues(e.Agent).Inc()
-		}
-	case eventlog.CallCompleted:
-		if d, ok := e.Duration(eventlog.KeyTalk); ok {
-			if e.Queue != "" {
-				m.talk.WithLabelValues(e.Queue).Add(d.Seconds())
-			}
-			if e.Agent != "" {
-				m.agentTalk.WithLabelValues(e.Agent).Add(d.Seconds())
-			}
-		}
-	case eventlog.WrapupEnded:
-		if d, ok := e.Duration(eventlog.KeyWrapup); ok {
-			if e.Queue != "" {
-				m.wrapup.WithLabelValues(e.Queue).Add(d.Seconds())
-			}
-			if e.Agent != "" {
-				m.agentWrapup.WithLabelValues(e.Agent).Add(d.Seconds())
-			}
-		}
-	case eventlog.QueueAnswered:
-		if v := m.open[e.CallID]; v != nil {
-			if e.Agent != "" {
-				m.agentAnswered.WithLabelValues(e.Agent).Inc()
-				ring := 0.0
-				if t, ok := v.offered[e.Agent]; ok && !t.After(e.At) {
-					ring = e.At.Sub(t).Seconds()
-				}
-				m.agentRing.WithLabelValues(e.Agent).Add(ring)
-			}
-			m.finish(e.CallID, v, OutcomeAnswered, waitOf(e, v), e.At)
-			m.lines[e.CallID] = lineMark{v.line, e.At}
-			m.lineAge = append(m.lineAge, callMark{e.CallID, e.At})
-		}
-	case eventlog.QueueAbandoned:
-		m.finishOpen(e, OutcomeAbandoned)
-	case eventlog.QueueOverflowed:
-		m.finishOpen(e, OutcomeOverflowed)
-	case eventlog.QueueTimeout:
-		m.finishOpen(e, OutcomeTimeout)
-	case eventlog.CallbackRequested:
-		m.finishOpen(e, OutcomeCallback)
-	case eventlog.CallEnded:
-		m.finishOpen(e, OutcomeAbandoned)
-	case eventlog.CallEscalated:
-		m.escalations.WithLabelValues(e.Queue, e.String(eventlog.KeyToQueue)).Inc()
-		if e.Agent != "" {
-			m.agentEscalations.WithLabelValues(e.Agent).Inc()
 		}
 	case eventlog.CallDisposition:
 		line := m.lines[e.CallID].line
@@ -361,6 +301,9 @@ func (m *Metrics) Publish(e eventlog.Event) {
 		}
 	}
 	m.prune(e.At)
+	if m.nEvents++; m.nEvents%1024 == 0 {
+		m.sweepStale(e.At)
+	}
 }
 
 func (m *Metrics) addFCR(line, source string, resolved bool) {
@@ -379,23 +322,64 @@ func (m *Metrics) addFCR(line, source string, resolved bool) {
 	s[1]++
 }
 
-func waitOf(e eventlog.Event, v *openVisit) time.Duration {
-	if d, ok := e.Duration(eventlog.KeyWait); ok {
-		return d
+// fold applies an event to its call's fold (eventlog's one fold, as
+// BuildCall uses) and counts what it changed: offers, waits that ended,
+// answers, talk and wrap-up times. A call's fold begins with its first
+// queue.joined.
+func (m *Metrics) fold(e eventlog.Event) {
+	c := m.calls[e.CallID]
+	if c == nil {
+		if e.Type != eventlog.QueueJoined {
+			return
+		}
+		c = &liveCall{}
+		m.calls[e.CallID] = c
 	}
-	return e.At.Sub(v.joinedAt)
-}
-
-func (m *Metrics) finishOpen(e eventlog.Event, o Outcome) {
-	if v := m.open[e.CallID]; v != nil {
-		m.finish(e.CallID, v, o, waitOf(e, v), e.At)
+	c.seen = e.At
+	st := c.f.Apply(e)
+	if v := st.Opened; v != nil && !v.Resumed {
+		// A resumed wait was offered by the process that is gone
+		// (Prometheus sums counters across the reset).
+		m.offered.WithLabelValues(v.Queue).Inc()
+	}
+	if v := st.Closed; v != nil {
+		if v.Outcome == eventlog.OutcomeAnswered && v.Agent != "" {
+			m.agentAnswered.WithLabelValues(v.Agent).Inc()
+			m.agentRing.WithLabelValues(v.Agent).Add(v.Ring.Seconds())
+		}
+		m.finish(v.Queue, v.Outcome, v.Wait, e.At)
+		if v.Outcome == eventlog.OutcomeAnswered {
+			m.lines[e.CallID] = lineMark{m.cfg.lineFor(v.Queue, v.EscalatedFrom != ""), e.At}
+			m.lineAge = append(m.lineAge, callMark{e.CallID, e.At})
+		}
+	}
+	if v := st.Escalated; v != nil {
+		m.escalations.WithLabelValues(v.Queue, v.EscalatedTo).Inc()
+		if v.Agent != "" {
+			m.agentEscalations.WithLabelValues(v.Agent).Inc()
+		}
+	}
+	if v := st.Updated; v != nil {
+		// Counters only grow: a talk or wrap-up time replaced by a
+		// shorter one (a second call.completed for one answer) keeps the
+		// first.
+		if d := st.TalkDelta; d > 0 {
+			m.talk.WithLabelValues(v.Queue).Add(d.Seconds())
+			if v.Agent != "" {
+				m.agentTalk.WithLabelValues(v.Agent).Add(d.Seconds())
+			}
+		}
+		if d := st.WrapupDelta; d > 0 {
+			m.wrapup.WithLabelValues(v.Queue).Add(d.Seconds())
+			if v.Agent != "" {
+				m.agentWrapup.WithLabelValues(v.Agent).Add(d.Seconds())
+			}
+		}
 	}
 }
 
 // finish records a visit's outcome (same flags as BuildCall).
-func (m *Metrics) finish(call string, v *openVisit, o Outcome, wait time.Duration, at time.Time) {
-	delete(m.open, call)
-	q := v.queue
+func (m *Metrics) finish(q string, o Outcome, wait time.Duration, at time.Time) {
 	vis := Visit{Queue: q, Outcome: o, Wait: wait}
 	T, S := m.cfg.ThresholdFor(q), m.cfg.ShortAbandonFor(q)
 	vis.WithinT = o == OutcomeAnswered && wait <= T
@@ -481,12 +465,13 @@ func (m *Metrics) prune(now time.Time) {
 	}
 }
 
-// sweepStale drops waiting visits older than StaleWait (their call.ended
-// was lost); it runs at scrape time.
+// sweepStale drops calls waiting longer than StaleWait (their call.ended
+// was lost) and the folds of calls silent for callTTL; it runs at scrape
+// time and every 1024 events.
 func (m *Metrics) sweepStale(now time.Time) {
-	for call, v := range m.open {
-		if now.Sub(v.joinedAt) > m.staleWait {
-			delete(m.open, call)
+	for call, c := range m.calls {
+		if v, ok := c.f.Waiting(); ok && now.Sub(v.JoinedAt) > m.staleWait || !ok && now.Sub(c.seen) > callTTL {
+			delete(m.calls, call)
 		}
 	}
 }
@@ -579,10 +564,14 @@ func (d *derived) Collect(ch chan<- prometheus.Metric) {
 	}
 	waiting := map[string]int{}
 	longest := map[string]time.Duration{}
-	for _, v := range m.open {
-		waiting[v.queue]++
-		if d := now.Sub(v.joinedAt); d > longest[v.queue] {
-			longest[v.queue] = d
+	for _, c := range m.calls {
+		v, ok := c.f.Waiting()
+		if !ok {
+			continue
+		}
+		waiting[v.Queue]++
+		if d := now.Sub(v.JoinedAt); d > longest[v.Queue] {
+			longest[v.Queue] = d
 		}
 	}
 	for q := range m.queues {

@@ -132,7 +132,7 @@ func TestMetricsSweep(t *testing.T) {
 	if _, err := reg.Gather(); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := m.open["lost"]; ok {
+	if _, ok := m.calls["lost"]; ok {
 		t.Error("stale waiting visit not swept")
 	}
 }

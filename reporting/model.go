@@ -134,18 +134,19 @@ func moscow() *time.Location {
 	return time.FixedZone("MSK", 3*3600)
 }
 
-// Outcome is how a queue visit ended.
-type Outcome string
+// Outcome is how a queue visit ended (eventlog's, named here for the
+// report API).
+type Outcome = eventlog.Outcome
 
 // Visit outcomes.
 const (
-	OutcomeWaiting    Outcome = "waiting" // no outcome yet
-	OutcomeAnswered   Outcome = "answered"
-	OutcomeAbandoned  Outcome = "abandoned"
-	OutcomeOverflowed Outcome = "overflowed"
-	OutcomeTimeout    Outcome = "timeout"
-	OutcomeCallback   Outcome = "callback"
-	OutcomeIVR        Outcome = "ivr" // call-level: never reached a queue
+	OutcomeWaiting    = eventlog.OutcomeWaiting
+	OutcomeAnswered   = eventlog.OutcomeAnswered
+	OutcomeAbandoned  = eventlog.OutcomeAbandoned
+	OutcomeOverflowed = eventlog.OutcomeOverflowed
+	OutcomeTimeout    = eventlog.OutcomeTimeout
+	OutcomeCallback   = eventlog.OutcomeCallback
+	OutcomeIVR        = eventlog.OutcomeIVR
 )
 
 // Visit is one stay of a call in one queue.
@@ -206,19 +207,6 @@ type Call struct {
 	SurveySolved         string // yes | no | ""
 }
 
-// resumedJoin reports a queue.joined of a wait resumed after a restart
-// (queue.NewCall.Resumed) and when that wait began.
-func resumedJoin(e eventlog.Event) (time.Time, bool) {
-	if e.Type != eventlog.QueueJoined || !e.Flag(eventlog.KeyResumed) {
-		return time.Time{}, false
-	}
-	at, ok := e.Time(eventlog.KeyJoinedAt)
-	if !ok {
-		return e.At, true
-	}
-	return at, true
-}
-
 // SortEvents orders events by time, then by ID (IDs sort by creation).
 func SortEvents(evs []eventlog.Event) {
 	sort.SliceStable(evs, func(i, j int) bool {
@@ -229,158 +217,29 @@ func SortEvents(evs []eventlog.Event) {
 	})
 }
 
-// BuildCall folds all events of one call into its record and queue visits.
-// The events need not be sorted.
+// BuildCall turns the events of one call into its record and queue visits:
+// it folds them with eventlog's one call fold (FoldCall), then adds what
+// the config decides (lines, the T and S flags) and the call-level
+// summary. The events need not be sorted.
 func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 	evs = append([]eventlog.Event(nil), evs...)
 	SortEvents(evs)
-	var c Call
-	var vs []Visit
-	cur := -1 // index of the visit currently waiting
-	lastAnswered := func(agent string) int {
-		for i := len(vs) - 1; i >= 0; i-- {
-			if vs[i].Outcome == OutcomeAnswered && (agent == "" || vs[i].Agent == agent) {
-				return i
-			}
-		}
-		if agent != "" {
-			for i := len(vs) - 1; i >= 0; i-- {
-				if vs[i].Outcome == OutcomeAnswered {
-					return i
-				}
-			}
-		}
-		return -1
+	f := eventlog.FoldCall(evs)
+	c := Call{
+		CallID: f.CallID, ArrivedAt: f.ArrivedAt, Caller: f.Caller, Dialed: f.Dialed, Trunk: f.Trunk,
+		IVRPath: f.IVRPath, Language: f.Language, EndedAt: f.EndedAt, EndReason: f.EndReason,
+		Disposition: f.Disposition, DispositionCode: f.DispositionCode, NoSurvey: f.NoSurvey,
+		EscalatedTo: f.EscalatedTo, EscalatedAt: f.EscalatedAt,
+		SurveyStatus: f.SurveyStatus, SurveyRating: f.SurveyRating, SurveySolved: f.SurveySolved,
 	}
-	offeredAt := map[string]time.Time{}
-	closeVisit := func(e eventlog.Event, o Outcome) {
-		if cur < 0 {
-			return
-		}
-		v := &vs[cur]
-		v.Outcome = o
-		v.LeftAt = e.At
-		if w, ok := e.Duration(eventlog.KeyWait); ok {
-			v.Wait = w
-		} else {
-			v.Wait = e.At.Sub(v.JoinedAt)
-		}
-		cur = -1
-	}
-	for _, e := range evs {
-		if c.CallID == "" {
-			c.CallID = e.CallID
-		}
-		if c.Caller == "" && e.Caller != "" {
-			c.Caller = e.Caller
-		}
-		switch e.Type {
-		case eventlog.CallArrived:
-			c.ArrivedAt = e.At
-			c.Caller = e.Caller
-			c.Dialed = e.String(eventlog.KeyTo)
-			c.Trunk = e.String(eventlog.KeyTrunk)
-		case eventlog.IVRNode:
-			if n := e.String(eventlog.KeyNode); n != "" && (len(c.IVRPath) == 0 || c.IVRPath[len(c.IVRPath)-1] != n) {
-				c.IVRPath = append(c.IVRPath, n)
-			}
-		case eventlog.IVRLanguage:
-			c.Language = e.String(eventlog.KeyLang)
-		case eventlog.QueueJoined:
-			if at, ok := resumedJoin(e); ok && cur >= 0 && vs[cur].Queue == e.Queue {
-				continue // the same wait, resumed after a restart
-			} else if ok {
-				e.At = at // the earlier process's events are missing: the wait began then
-			}
-			if cur >= 0 { // joined again without an outcome: the first wait ended here
-				closeVisit(eventlog.Event{At: e.At}, OutcomeOverflowed)
-			}
-			from := e.String(eventlog.KeyEscalatedFrom)
-			vs = append(vs, Visit{
-				CallID: e.CallID, N: len(vs), Queue: e.Queue, JoinedAt: e.At, Priority: e.Priority,
-				Outcome: OutcomeWaiting, EscalatedFrom: from, Line: cfg.lineFor(e.Queue, from != ""),
-			})
-			cur = len(vs) - 1
-		case eventlog.AgentOffered:
-			offeredAt[e.Agent] = e.At
-		case eventlog.AgentRingNoAnswer:
-			if cur >= 0 {
-				vs[cur].RingNoAnswer++
-			}
-		case eventlog.QueueAnswered:
-			if cur < 0 {
-				continue
-			}
-			v := &vs[cur]
-			closeVisit(e, OutcomeAnswered)
-			v.Agent = e.Agent
-			v.AnsweredAt = e.At
-			if t, ok := offeredAt[e.Agent]; ok && !t.After(e.At) {
-				v.Ring = e.At.Sub(t)
-			}
-		case eventlog.QueueAbandoned:
-			closeVisit(e, OutcomeAbandoned)
-		case eventlog.QueueOverflowed:
-			if cur >= 0 {
-				vs[cur].OverflowTo = e.String(eventlog.KeyToQueue)
-			}
-			closeVisit(e, OutcomeOverflowed)
-		case eventlog.QueueTimeout:
-			closeVisit(e, OutcomeTimeout)
-		case eventlog.CallbackRequested:
-			closeVisit(e, OutcomeCallback)
-		case eventlog.CallCompleted:
-			if i := lastAnswered(e.Agent); i >= 0 {
-				if d, ok := e.Duration(eventlog.KeyTalk); ok {
-					vs[i].Talk = d
-				} else {
-					vs[i].Talk = e.At.Sub(vs[i].AnsweredAt)
-				}
-			}
-		case eventlog.WrapupEnded:
-			if i := lastAnswered(e.Agent); i >= 0 {
-				if d, ok := e.Duration(eventlog.KeyWrapup); ok {
-					vs[i].Wrapup = d
-				}
-			}
-		case eventlog.CallDisposition:
-			c.Disposition = e.Reason
-			c.DispositionCode = e.String(eventlog.KeyCode)
-			c.NoSurvey = e.Flag(eventlog.KeyNoSurvey)
-		case eventlog.CallEscalated:
-			i := -1
-			for j := len(vs) - 1; j >= 0; j-- {
-				if vs[j].Outcome == OutcomeAnswered && (e.Queue == "" || vs[j].Queue == e.Queue) {
-					i = j
-					break
-				}
-			}
-			if i >= 0 {
-				vs[i].EscalatedTo = e.String(eventlog.KeyToQueue)
-				vs[i].EscalatedAt = e.At
-			}
-			if c.EscalatedTo == "" {
-				c.EscalatedTo = e.String(eventlog.KeyToQueue)
-				c.EscalatedAt = e.At
-			}
-		case eventlog.CallEnded:
-			if cur >= 0 { // hung up while waiting with no queue event: an abandon
-				closeVisit(e, OutcomeAbandoned)
-			}
-			c.EndedAt = e.At
-			c.EndReason = e.Reason
-		case eventlog.SurveyCompleted:
-			c.SurveyStatus = "completed"
-			if r, ok := e.Int(eventlog.KeyRating); ok && r >= 1 && r <= 5 {
-				c.SurveyRating = r
-			}
-			if s := e.String(eventlog.KeySolved); s == "yes" || s == "no" {
-				c.SurveySolved = s
-			}
-		case eventlog.SurveySkipped, eventlog.SurveyScheduled, eventlog.SurveyAttempt, eventlog.SurveyFailed, eventlog.SurveyOptOut:
-			if c.SurveyStatus != "completed" {
-				c.SurveyStatus = strings.TrimPrefix(string(e.Type), "survey.")
-			}
+	vs := make([]Visit, len(f.Visits))
+	for i, fv := range f.Visits {
+		vs[i] = Visit{
+			CallID: f.CallID, N: fv.N, Queue: fv.Queue, Line: cfg.lineFor(fv.Queue, fv.EscalatedFrom != ""),
+			JoinedAt: fv.JoinedAt, Priority: fv.Priority, Outcome: fv.Outcome, LeftAt: fv.LeftAt, Wait: fv.Wait,
+			Agent: fv.Agent, AnsweredAt: fv.AnsweredAt, Ring: fv.Ring, Talk: fv.Talk, Wrapup: fv.Wrapup,
+			RingNoAnswer: fv.RingNoAnswer, EscalatedFrom: fv.EscalatedFrom, EscalatedTo: fv.EscalatedTo,
+			EscalatedAt: fv.EscalatedAt, OverflowTo: fv.OverflowTo,
 		}
 	}
 	// Flags and call-level summary.

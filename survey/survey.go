@@ -99,7 +99,7 @@ type Service struct {
 	river   *river.Client[pgx.Tx]
 
 	mu      sync.Mutex
-	calls   map[string]*callState
+	calls   map[string]*tracked
 	nEvents int
 
 	work    chan workItem
@@ -134,7 +134,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, deps: deps, planner: NewPlanner(cfg, deps.Holidays),
 		log: deps.Logger.With("component", "survey"), clock: deps.Clock,
-		calls: map[string]*callState{}, work: make(chan workItem, 4096),
+		calls: map[string]*tracked{}, work: make(chan workItem, 4096),
 		ids: deps.IDs,
 	}
 	workers := river.NewWorkers()

@@ -15,14 +15,12 @@ type Visit struct {
 	AnsweredAt time.Time `json:"answered_at"`
 }
 
-// callState is what the tracker knows about a live call.
+// callState is a finished, answered call as the survey decides on it.
 type callState struct {
 	CallID      string
 	Caller      string
 	CallAt      time.Time
-	Seen        time.Time
 	Visits      []Visit
-	nextLine2   bool
 	Escalated   bool
 	EscalatedTo string
 	EscReason   string
@@ -41,16 +39,23 @@ func (c *callState) last() Visit {
 	return c.Visits[len(c.Visits)-1]
 }
 
+// tracked is a live call: eventlog's one call fold, and when it was first
+// and last seen.
+type tracked struct {
+	f           eventlog.Call
+	first, seen time.Time
+}
+
 // track applies e to the calls map and returns a finished answered call
 // (to be decided) or a disposition for a call already decided. It does no
-// I/O. maxAge bounds how long a call that never ends is remembered.
+// I/O. A call that never ends is forgotten 12 hours after its last event.
 func (s *Service) track(e eventlog.Event) (done *callState, late *eventlog.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nEvents++
 	if s.nEvents%1024 == 0 {
 		for id, c := range s.calls {
-			if e.At.Sub(c.Seen) > 12*time.Hour {
+			if e.At.Sub(c.seen) > 12*time.Hour {
 				delete(s.calls, id)
 			}
 		}
@@ -59,59 +64,59 @@ func (s *Service) track(e eventlog.Event) (done *callState, late *eventlog.Event
 		return nil, nil
 	}
 	c := s.calls[e.CallID]
-	get := func() *callState {
-		if c == nil {
-			c = &callState{CallID: e.CallID, CallAt: e.At}
+	if c == nil {
+		switch e.Type {
+		case eventlog.CallArrived, eventlog.QueueJoined, eventlog.QueueAnswered:
+			c = &tracked{first: e.At}
 			s.calls[e.CallID] = c
+		case eventlog.CallDisposition:
+			ev := e // after the call was decided
+			return nil, &ev
+		default:
+			return nil, nil // not a call this process saw (survey events of earlier calls, say)
 		}
-		c.Seen = e.At
-		return c
 	}
+	c.seen = e.At
+	c.f.Apply(e)
 	switch e.Type {
-	case eventlog.CallArrived:
-		c := get()
-		c.Caller, c.CallAt = e.Caller, e.At
-	case eventlog.QueueJoined:
-		if c != nil && e.String(eventlog.KeyEscalatedFrom) != "" {
-			c.nextLine2 = true
+	case eventlog.CallFinished:
+		if e.Reason != "answered" {
+			return nil, nil
 		}
-	case eventlog.CallEscalated:
-		if c != nil {
-			c.Escalated, c.EscalatedTo, c.EscReason, c.nextLine2 = true, e.String(eventlog.KeyToQueue), e.Reason, true
-		}
-	case eventlog.QueueAnswered:
-		c := get()
-		if c.Caller == "" {
-			c.Caller = e.Caller
-		}
+	case eventlog.CallEnded:
+	default:
+		return nil, nil
+	}
+	delete(s.calls, e.CallID)
+	cs := s.decided(c)
+	cs.EndedAt = e.At
+	if len(cs.Visits) == 0 {
+		return nil, nil // not answered: not a survey candidate
+	}
+	return cs, nil
+}
+
+// decided turns a tracked call into what the survey decides on: its
+// answered visits with the line each counts for.
+func (s *Service) decided(c *tracked) *callState {
+	f := &c.f
+	cs := &callState{
+		CallID: f.CallID, Caller: f.Caller, CallAt: f.ArrivedAt,
+		Escalated: f.Escalations > 0, EscalatedTo: f.LastEscalatedTo, EscReason: f.LastEscReason,
+		Disposition: f.Disposition, Code: f.DispositionCode, Notes: f.Notes, NoSurvey: f.NoSurvey,
+	}
+	if cs.CallAt.IsZero() {
+		cs.CallAt = c.first
+	}
+	for _, v := range f.Answers { // callbacks that reached the caller too
 		line := 1
-		if c.nextLine2 {
+		if v.AfterEscalation {
 			line = 2
 		}
-		if l, ok := s.cfg.QueueLines[e.Queue]; ok && (l == 1 || l == 2) {
+		if l, ok := s.cfg.QueueLines[v.Queue]; ok && (l == 1 || l == 2) {
 			line = l
 		}
-		c.Visits = append(c.Visits, Visit{Queue: e.Queue, Agent: e.Agent, Team: s.cfg.Teams[e.Agent], Line: line, AnsweredAt: e.At})
-	case eventlog.CallDisposition:
-		if c == nil {
-			ev := e
-			return nil, &ev
-		}
-		c.Disposition, c.Code, c.Notes = e.Reason, e.String(eventlog.KeyCode), e.String(eventlog.KeyNotes)
-		c.NoSurvey = c.NoSurvey || e.Flag(eventlog.KeyNoSurvey)
-	case eventlog.CallFinished, eventlog.CallEnded:
-		if c == nil {
-			return nil, nil
-		}
-		if e.Type == eventlog.CallFinished && e.Reason != "answered" {
-			return nil, nil
-		}
-		delete(s.calls, e.CallID)
-		if len(c.Visits) == 0 {
-			return nil, nil // not answered: not a survey candidate
-		}
-		c.EndedAt = e.At
-		return c, nil
+		cs.Visits = append(cs.Visits, Visit{Queue: v.Queue, Agent: v.Agent, Team: s.cfg.Teams[v.Agent], Line: line, AnsweredAt: v.At})
 	}
-	return nil, nil
+	return cs
 }
