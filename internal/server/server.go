@@ -65,7 +65,6 @@ type Server struct {
 	pool    *pgxpool.Pool
 	store   *reporting.Store
 	writer  *reporting.Writer
-	metrics *reporting.Metrics
 	survey  *survey.Service
 	httpLn  net.Listener
 
@@ -136,7 +135,7 @@ func (s *Server) build() error {
 	db := cfg.Database.URL != ""
 	if db {
 		s.services.add("database", hooks{start: s.openDatabase, stop: s.closeDatabase})
-		s.services.add("projector", &loop{run: s.project})
+		s.services.add("projector", &loop{run: s.project}) // woken by the writer, stops after it closed
 		s.services.add("event writer", hooks{start: s.startWriter, stop: s.stopWriter})
 	} else {
 		log.Warn("no database configured (database.url or DATABASE_URL): events feed metrics only, nothing is stored")

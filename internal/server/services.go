@@ -110,7 +110,6 @@ func (s *Server) metricsService() service {
 			if err != nil {
 				return err
 			}
-			s.metrics = m
 			s.bus.Subscribe(m)
 			if s.store == nil {
 				return nil
