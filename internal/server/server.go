@@ -62,11 +62,11 @@ type Server struct {
 	wake   chan struct{} // the writer wrote: project
 
 	// Set by the services as they start; the services after them use them.
-	pool    *pgxpool.Pool
-	store   *reporting.Store
-	writer  *reporting.Writer
-	survey  *survey.Service
-	httpLn  net.Listener
+	pool   *pgxpool.Pool
+	store  *reporting.Store
+	writer *reporting.Writer
+	survey *survey.Service
+	httpLn net.Listener
 
 	calls    sync.WaitGroup
 	ready    atomic.Bool
