@@ -390,8 +390,8 @@ func (r *Runner) postDisposition(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var agents []string
-	if c := r.eng.calls[id]; c != nil {
-		agents = slices.Clone(c.ctx.Agents)
+	if c, err := r.eng.Call(id); err == nil {
+		agents = c.Context.Agents
 	} else if as, ok := r.recent.calls[id]; ok {
 		agents = as
 	} else {
@@ -405,7 +405,7 @@ func (r *Runner) postDisposition(w http.ResponseWriter, req *http.Request) {
 		}
 		body.Agent = agents[len(agents)-1]
 	} else if !slices.Contains(agents, body.Agent) {
-		if _, known := r.eng.agents[body.Agent]; !known {
+		if !r.eng.HasAgent(body.Agent) {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown agent %q", body.Agent))
 			return
 		}
@@ -442,7 +442,7 @@ func (r *Runner) escalation(w http.ResponseWriter, req *http.Request) (Escalatio
 	}
 	if body.Queue != "" {
 		r.mu.Lock()
-		_, ok := r.eng.queues[body.Queue]
+		ok := r.eng.HasQueue(body.Queue)
 		r.mu.Unlock()
 		if !ok {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown queue %q", body.Queue))
@@ -473,7 +473,7 @@ func (r *Runner) postConsult(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	err := r.input(id, func() ([]Action, error) {
-		if c := r.eng.calls[id]; c != nil && x.Queue == "" && c.q.cfg.EscalateTo == "" {
+		if to, ok := r.eng.EscalatesTo(id); ok && x.Queue == "" && to == "" {
 			x.Queue = r.cfg.EscalationQueue
 		}
 		return r.eng.ConsultStart(id, x)

@@ -112,11 +112,14 @@ func (r *Runner) HandleAgentCall(ctx context.Context, leg sip.Leg) AgentCallResu
 	case to == f.Escalate || (r.cfg.EscalationNumber != "" && to == r.cfg.EscalationNumber):
 		res.Feature = "escalate"
 		op = func() ([]Action, error) {
-			a := r.eng.agents[agentID]
-			if a.call == nil || a.call.state != stConnected || a.call.agent != a {
+			a, err := r.eng.Agent(agentID)
+			if err != nil {
+				return nil, err
+			}
+			if c, ok := r.eng.CallState(a.CallID); !ok || c.State != callStateNames[stConnected] || c.Agent != agentID {
 				return nil, fmt.Errorf("%w: agent %q has no connected call", ErrState, agentID)
 			}
-			return r.escalate(a.call.id, agentID, Escalation{Mode: "code"})
+			return r.escalate(a.CallID, agentID, Escalation{Mode: "code"})
 		}
 	default:
 		r.log.Info("queue agent call refused: not a feature code", "agent", agentID, "to", r.mask(to))

@@ -236,3 +236,58 @@ func (e *Engine) Finished() map[string]int {
 	}
 	return out
 }
+
+// Live reports whether the Engine still has call id.
+func (e *Engine) Live(id string) bool {
+	_, ok := e.calls[id]
+	return ok
+}
+
+// HasAgent reports whether id is a configured agent.
+func (e *Engine) HasAgent(id string) bool {
+	_, ok := e.agents[id]
+	return ok
+}
+
+// HasQueue reports whether name is a configured queue.
+func (e *Engine) HasQueue(name string) bool {
+	_, ok := e.queues[name]
+	return ok
+}
+
+// EscalatesTo returns the second-line queue configured for the queue call
+// id is in now ("" when the queue names none); ok is false for an unknown
+// call.
+func (e *Engine) EscalatesTo(id string) (queue string, ok bool) {
+	c := e.calls[id]
+	if c == nil {
+		return "", false
+	}
+	return c.q.cfg.EscalateTo, true
+}
+
+// CallState is the short view of a live call: its queue, state (as
+// CallInfo.State), the agent connected or dialling back, the consultant
+// who answered, and whether it is a queued callback. Unlike Call it copies
+// nothing.
+func (e *Engine) CallState(id string) (st CallStateInfo, ok bool) {
+	c := e.calls[id]
+	if c == nil {
+		return CallStateInfo{}, false
+	}
+	st = CallStateInfo{Queue: c.q.cfg.Name, State: callStateNames[c.state], Callback: c.callback}
+	if c.agent != nil {
+		st.Agent = c.agent.cfg.ID
+	}
+	if k := c.consult; k != nil && k.agent != nil {
+		st.Consultant = k.agent.cfg.ID
+	}
+	return st, true
+}
+
+// CallStateInfo is what CallState returns.
+type CallStateInfo struct {
+	Queue, State      string
+	Agent, Consultant string
+	Callback          bool
+}

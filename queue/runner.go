@@ -184,12 +184,12 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		return nil, err
 	}
 	r.eng = eng
-	for _, a := range eng.agentList {
-		u := cfg.AgentSIPUser(a.cfg.ID)
+	for _, a := range eng.Agents() {
+		u := cfg.AgentSIPUser(a.ID)
 		if other, dup := r.bySIP[u]; dup {
-			return nil, fmt.Errorf("queue: agents %q and %q share SIP user %q", other, a.cfg.ID, u)
+			return nil, fmt.Errorf("queue: agents %q and %q share SIP user %q", other, a.ID, u)
 		}
-		r.bySIP[u] = a.cfg.ID
+		r.bySIP[u] = a.ID
 	}
 	return r, nil
 }
@@ -284,7 +284,7 @@ func (r *Runner) Enqueue(ctx context.Context, leg sip.Leg, nc NewCall) error {
 	if r.calls[nc.ID] != nil {
 		return fmt.Errorf("%w: %q", ErrDuplicate, nc.ID)
 	}
-	if _, ok := r.eng.agents[nc.PreferredAgent]; nc.PreferredAgent != "" && !ok {
+	if nc.PreferredAgent != "" && !r.eng.HasAgent(nc.PreferredAgent) {
 		// E.g. the agent of the caller's previous call left the config.
 		r.log.Info("queue preferred agent unknown, ignored", "call", nc.ID, "agent", nc.PreferredAgent)
 		nc.PreferredAgent, nc.PreferFor = "", 0
@@ -349,6 +349,8 @@ func (r *Runner) exec(acts []Action, touched ...string) {
 			case r.wake <- struct{}{}:
 			default:
 			}
+		default: // the Engine's actions are a closed set: a new one must be handled here
+			panic(fmt.Sprintf("queue: Runner cannot execute action %T", a))
 		}
 	}
 	for _, id := range touched {
@@ -362,7 +364,7 @@ func (r *Runner) settle(id string) {
 	if rec == nil {
 		return
 	}
-	if _, live := r.eng.calls[id]; live {
+	if r.eng.Live(id) {
 		return
 	}
 	r.stopPlay(rec)
@@ -499,6 +501,8 @@ func (r *Runner) watchAgent(conn *agentConn) {
 					continue
 				}
 				switch ev := ev.(type) {
+				case sip.HoldEvent:
+					// The agent's phone held the caller: nothing to decide.
 				case sip.TransferEvent:
 					r.agentTransfer(conn, ev)
 				case sip.DigitEvent:
@@ -522,6 +526,8 @@ func (r *Runner) watchAgent(conn *agentConn) {
 						}
 						r.mu.Unlock()
 					}
+				default: // sip.Event is a closed set
+					panic(fmt.Sprintf("queue: unknown sip event %T", ev))
 				}
 			}
 		}
@@ -541,23 +547,23 @@ func (r *Runner) agentEnded(conn *agentConn) {
 		return
 	}
 	delete(r.conns, conn.agent)
-	c := r.eng.calls[conn.callID]
-	if c == nil {
+	c, ok := r.eng.CallState(conn.callID)
+	if !ok {
 		return
 	}
 	rec := r.calls[conn.callID]
 	var acts []Action
 	var err error
 	switch {
-	case c.agent != nil && c.agent.cfg.ID == conn.agent && c.state == stDialing:
+	case c.Agent == conn.agent && c.State == callStateNames[stDialing]:
 		if rec != nil && rec.dial != nil {
 			rec.dial.cancel() // the dial reports CallbackFailed
 		}
 		return
-	case c.agent != nil && c.agent.cfg.ID == conn.agent:
+	case c.Agent == conn.agent:
 		r.log.Info("queue agent hung up", "call", conn.callID, "agent", conn.agent)
 		acts, err = r.eng.Hangup(conn.callID, ByAgent)
-	case c.consult != nil && c.consult.agent != nil && c.consult.agent.cfg.ID == conn.agent:
+	case c.Consultant == conn.agent:
 		r.log.Info("queue consultant hung up", "call", conn.callID, "agent", conn.agent)
 		acts, err = r.eng.ConsultCancel(conn.callID)
 	default:
@@ -594,20 +600,17 @@ func (r *Runner) agentTransfer(conn *agentConn, t sip.TransferEvent) {
 // whoever is connected), with the configured default second-line queue.
 // The caller executes the actions. r.mu held.
 func (r *Runner) escalate(callID, agentID string, x Escalation) ([]Action, error) {
-	c := r.eng.calls[callID]
-	if c == nil {
+	c, ok := r.eng.CallState(callID)
+	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownCall, callID)
 	}
-	if agentID != "" && (c.agent == nil || c.agent.cfg.ID != agentID || c.state != stConnected) {
+	if agentID != "" && (c.Agent != agentID || c.State != callStateNames[stConnected]) {
 		return nil, fmt.Errorf("%w: agent %q is not connected to call %q", ErrState, agentID, callID)
 	}
-	if x.Queue == "" && c.q.cfg.EscalateTo == "" {
+	if to, _ := r.eng.EscalatesTo(callID); x.Queue == "" && to == "" {
 		x.Queue = r.cfg.EscalationQueue
 	}
-	from := ""
-	if c.agent != nil {
-		from = c.agent.cfg.ID
-	}
+	from := c.Agent
 	acts, err := r.eng.Escalate(callID, x)
 	if err != nil {
 		return nil, err
@@ -663,6 +666,10 @@ func (r *Runner) watchCaller(rec *callRec, leg sip.Leg) {
 					r.callerDigit(rec, leg, ev.Digit)
 				case sip.TransferEvent:
 					ev.Reply(false)
+				case sip.HoldEvent:
+					// A caller's hold changes nothing in the queue.
+				default: // sip.Event is a closed set
+					panic(fmt.Sprintf("queue: unknown sip event %T", ev))
 				}
 			}
 		}
@@ -693,11 +700,11 @@ func (r *Runner) callerDigit(rec *callRec, leg sip.Leg, d rune) {
 	if r.calls[rec.id] != rec || rec.leg != leg || r.closed {
 		return
 	}
-	c := r.eng.calls[rec.id]
-	if c == nil || c.callback || (c.state != stWaiting && c.state != stOffering) {
+	c, ok := r.eng.CallState(rec.id)
+	if !ok || c.Callback || (c.State != callStateNames[stWaiting] && c.State != callStateNames[stOffering]) {
 		return
 	}
-	key, ok := r.cfg.CallbackKeys[c.q.cfg.Name]
+	key, ok := r.cfg.CallbackKeys[c.Queue]
 	if !ok || key != d {
 		return
 	}
