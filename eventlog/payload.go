@@ -52,17 +52,16 @@ const (
 
 // Integers.
 const (
-	KeyPosition     IntKey = "position"      // place in the queue, 1 first (queue.joined, .announced, .abandoned)
-	KeyAttempt      IntKey = "attempt"       // callback or survey attempt, 1 first (callback.result, survey.attempt)
-	KeyAttempts     IntKey = "attempts"      // survey attempts made (survey.failed)
-	KeyTry          IntKey = "try"           // the IVR node's try, 1 first (ivr.timeout, ivr.invalid)
-	KeyRating       IntKey = "rating"        // the customer's rating 1-5 (survey.completed)
-	KeyPriority     IntKey = "priority"      // the queue priority an IVR queue node asks for (ivr.node)
-	KeySurveyID     IntKey = "survey_id"     // the survey row (survey.* events)
-	KeyLine         IntKey = "line"          // the line surveyed, 1 or 2 (survey.* events)
-	KeyHistoryCalls IntKey = "history_calls" // earlier calls in the lookup window (queue.joined, from the IVR's lookup)
-	KeyCalls        IntKey = "calls"         // earlier calls in the lookup window (ivr.node of a lookup node)
-	KeyBranch       IntKey = "branch"        // the lookup branch taken, 1 first (ivr.node)
+	KeyPosition IntKey = "position"  // place in the queue, 1 first (queue.joined, .announced, .abandoned)
+	KeyAttempt  IntKey = "attempt"   // callback or survey attempt, 1 first (callback.result, survey.attempt)
+	KeyAttempts IntKey = "attempts"  // survey attempts made (survey.failed)
+	KeyTry      IntKey = "try"       // the IVR node's try, 1 first (ivr.timeout, ivr.invalid)
+	KeyRating   IntKey = "rating"    // the customer's rating 1-5 (survey.completed)
+	KeyPriority IntKey = "priority"  // the queue priority an IVR queue node asks for (ivr.node)
+	KeySurveyID IntKey = "survey_id" // the survey row (survey.* events)
+	KeyLine     IntKey = "line"      // the line surveyed, 1 or 2 (survey.* events)
+	KeyCalls    IntKey = "calls"     // earlier calls in the lookup window (ivr.node of a lookup node)
+	KeyBranch   IntKey = "branch"    // the lookup branch taken, 1 first (ivr.node)
 )
 
 // Flags.
@@ -111,10 +110,6 @@ const (
 	KeyError          StringKey = "error"           // why a lookup found no history (ivr.node)
 	KeyOpenEscalation StringKey = "open_escalation" // the queue of the caller's open escalation (ivr.node of a lookup)
 	KeyPrompt         StringKey = "prompt"          // "none" when a message node played nothing (ivr.message)
-
-	KeyHistoryLastOutcome    StringKey = "history_last_outcome"    // (queue.joined, from the IVR's lookup)
-	KeyHistoryLastAgent      StringKey = "history_last_agent"      // (queue.joined, from the IVR's lookup)
-	KeyHistoryOpenEscalation StringKey = "history_open_escalation" // the open escalation's call (queue.joined)
 )
 
 // KeyLineAgent and KeyLineQueue name the last agent and queue of a line

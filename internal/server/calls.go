@@ -92,12 +92,13 @@ func (s *Server) resumeWait(ctx context.Context, leg sip.Leg, info sip.CallInfo,
 		s.log.Warn("resumed call goes through the IVR again: event log unreadable", "call", info.ID, "error", err)
 		return false
 	}
-	c, vs := reporting.BuildCall(evs, nil)
-	if len(vs) == 0 || vs[len(vs)-1].Outcome != reporting.OutcomeWaiting {
+	reporting.SortEvents(evs)
+	c := eventlog.FoldCall(evs)
+	v, waiting := c.Waiting()
+	if !waiting {
 		s.log.Info("resumed call goes through the IVR again: it was not waiting in a queue", "call", info.ID)
 		return false
 	}
-	v := vs[len(vs)-1]
 	prio := v.Priority
 	for _, q := range s.cfg.Queues {
 		if q.Name == v.Queue {
