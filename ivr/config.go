@@ -145,6 +145,7 @@ type Flow struct {
 
 // Flows is the loaded `ivr:` section.
 type Flows struct {
+	File         string // the config file they were read from
 	Zone         *time.Location
 	Region       string // phone number region for national forms
 	Language     string // default prompt language
@@ -406,6 +407,7 @@ func ParseFlows(filename string, node *yaml.Node, opts ...Option) (*Flows, error
 	}
 	p := &parser{file: filename}
 	f := &Flows{
+		File:      filename,
 		Region:    DefaultRegion,
 		Language:  DefaultLanguage,
 		Schedules: map[string]*Schedule{},

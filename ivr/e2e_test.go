@@ -151,7 +151,10 @@ func TestSIPpCallersThroughIVR(t *testing.T) {
 	events := &eventLog{}
 	// Sunday 22 November 2026, 03:00 Moscow: the office schedule is closed.
 	sunday := time.Date(2026, 11, 22, 3, 0, 0, 0, time.FixedZone("MSK", 3*3600))
-	exec := ivr.NewExecutor(ivr.ExecutorConfig{Flows: flows, Publisher: events, Clock: fixedClock{sunday}, Logger: log})
+	exec, err := ivr.NewExecutor(ivr.ExecutorConfig{Flows: flows, Publisher: events, Clock: fixedClock{sunday}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The called number picks the flow, as cmd/hotline does.
 	flowFor := map[string]string{"88001234567": "support", "88007654321": "office"}

@@ -98,7 +98,7 @@ func TestRunLookup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			hist := &fakeHistory{h: tt.hist, err: tt.err}
 			ev := &events{}
-			ex := NewExecutor(ExecutorConfig{Flows: flows, Publisher: ev, History: hist, Clock: &fakeClock{now}, Logger: quiet})
+			ex := mustExecutor(t, ExecutorConfig{Flows: flows, Publisher: ev, History: hist, Callbacks: &fakeCallbacks{}, Clock: &fakeClock{now}, Logger: quiet})
 			res, err := ex.Run(context.Background(), newFakeLeg(tt.from, script(press("1"))), &Call{Flow: "main"})
 			if err != nil {
 				t.Fatal(err)
@@ -152,7 +152,7 @@ func TestRunCallback(t *testing.T) {
 			cb := &fakeCallbacks{err: tt.err}
 			ev := &events{}
 			leg := newFakeLeg(tt.from, script(press("8")))
-			ex := NewExecutor(ExecutorConfig{Flows: flows, Publisher: ev, History: &fakeHistory{}, Callbacks: cb, Clock: &fakeClock{monday10}, Logger: quiet})
+			ex := mustExecutor(t, ExecutorConfig{Flows: flows, Publisher: ev, History: &fakeHistory{}, Callbacks: cb, Clock: &fakeClock{monday10}, Logger: quiet})
 			res, err := ex.Run(context.Background(), leg, &Call{Flow: "main"})
 			if err != nil {
 				t.Fatal(err)
@@ -203,7 +203,7 @@ ivr:
 	for range 100 {
 		s = append(s, press("0"))
 	}
-	ex := NewExecutor(ExecutorConfig{Flows: flows, Publisher: &events{}, Logger: quiet, MaxSteps: 20})
+	ex := mustExecutor(t, ExecutorConfig{Flows: flows, Publisher: &events{}, Logger: quiet, MaxSteps: 20})
 	res, err := ex.Run(context.Background(), newFakeLeg("+79123456789", s), &Call{Flow: "main"})
 	if err != nil {
 		t.Fatal(err)

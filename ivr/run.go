@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -85,9 +86,9 @@ type Call struct {
 type ExecutorConfig struct {
 	Flows     *Flows
 	Publisher eventlog.Publisher // required
-	History   History            // nil: lookup nodes see an empty history
+	History   History            // required when a flow has a lookup node
 	Enqueuer  Enqueuer           // nil: Run only returns the Result for the wiring to hand over
-	Callbacks Callbacks          // nil: Run only returns the request in the Result
+	Callbacks Callbacks          // required when a flow has a callback node
 	Clock     Clock              // nil: the system clock
 	Logger    *slog.Logger       // nil: slog.Default()
 	// NewID makes event IDs (the bus's generator in serve); nil: an
@@ -105,8 +106,14 @@ type Executor struct {
 	cfg ExecutorConfig
 }
 
-// NewExecutor returns an Executor.
-func NewExecutor(cfg ExecutorConfig) *Executor {
+// NewExecutor returns an Executor. It refuses flows that use a feature
+// whose dependency cfg lacks (a lookup node without History, a callback
+// node without Callbacks): such a node would do nothing for the caller.
+// The error names the file and line of each (ConfigErrors).
+func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
+	if err := cfg.missingDeps(); err != nil {
+		return nil, err
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock()
 	}
@@ -122,7 +129,34 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 	if cfg.NewID == nil {
 		cfg.NewID = eventlog.NewIDs("").Next
 	}
-	return &Executor{cfg: cfg}
+	return &Executor{cfg: cfg}, nil
+}
+
+// missingDeps lists the nodes whose dependency is not wired.
+func (cfg ExecutorConfig) missingDeps() error {
+	if cfg.Flows == nil {
+		return errors.New("ivr: executor without flows")
+	}
+	var errs ConfigErrors
+	for _, name := range slices.Sorted(maps.Keys(cfg.Flows.Flows)) {
+		fl := cfg.Flows.Flows[name]
+		for _, nn := range slices.Sorted(maps.Keys(fl.Nodes)) {
+			nd := fl.Nodes[nn]
+			switch {
+			case nd.Type == NodeLookup && cfg.History == nil:
+				errs = append(errs, &ConfigError{File: cfg.Flows.File, Line: nd.Line,
+					Msg: fmt.Sprintf("ivr.flows.%s.%s: a lookup node needs the caller history (the reporting database: set database.url)", name, nn)})
+			case nd.Type == NodeCallback && cfg.Callbacks == nil:
+				errs = append(errs, &ConfigError{File: cfg.Flows.File, Line: nd.Line,
+					Msg: fmt.Sprintf("ivr.flows.%s.%s: a callback node needs a callback service, and none is wired", name, nn)})
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(errs, func(a, b *ConfigError) int { return a.Line - b.Line })
+	return errs
 }
 
 // errCallerHangup ends a run when the leg is gone.

@@ -202,7 +202,7 @@ func TestRunMenu(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := &events{}
 			leg := newFakeLeg("8 (912) 345-67-89", tt.script)
-			ex := NewExecutor(ExecutorConfig{Flows: flows, Publisher: ev, Logger: quiet, Clock: &fakeClock{monday10}})
+			ex := mustExecutor(t, ExecutorConfig{Flows: flows, Publisher: ev, Logger: quiet, Clock: &fakeClock{monday10}})
 			res, err := ex.Run(context.Background(), leg, &Call{Flow: "main"})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
@@ -255,7 +255,7 @@ func mapsEqual(a, b map[string]string) bool {
 func TestRunMenuTimeouts(t *testing.T) {
 	flows := mustParse(t, flowsYAML)
 	leg := newFakeLeg("+79123456789", script(timeout(), press("1")))
-	ex := NewExecutor(ExecutorConfig{Flows: flows, Publisher: &events{}, Logger: quiet, Clock: &fakeClock{monday10}})
+	ex := mustExecutor(t, ExecutorConfig{Flows: flows, Publisher: &events{}, Logger: quiet, Clock: &fakeClock{monday10}})
 	if _, err := ex.Run(context.Background(), leg, &Call{Flow: "main"}); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestRunHours(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := &events{}
 			leg := newFakeLeg("+79123456789", script(press("1")))
-			ex := NewExecutor(ExecutorConfig{Flows: flows, Publisher: ev, Logger: quiet, Clock: &fakeClock{tt.at}})
+			ex := mustExecutor(t, ExecutorConfig{Flows: flows, Publisher: ev, Logger: quiet, Clock: &fakeClock{tt.at}})
 			res, err := ex.Run(context.Background(), leg, &Call{Flow: "office"})
 			if err != nil {
 				t.Fatal(err)
@@ -361,7 +361,7 @@ func TestMidnightBoundary(t *testing.T) {
 
 func TestRunUnknownFlow(t *testing.T) {
 	flows := mustParse(t, flowsYAML)
-	ex := NewExecutor(ExecutorConfig{Flows: flows, Publisher: &events{}, Logger: quiet})
+	ex := mustExecutor(t, ExecutorConfig{Flows: flows, Publisher: &events{}, Logger: quiet})
 	if _, err := ex.Run(context.Background(), newFakeLeg("", nil), &Call{Flow: "nope"}); err == nil {
 		t.Fatal("want an error for an unknown flow")
 	}
@@ -392,7 +392,7 @@ func TestRunEnqueue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &fakeEnqueuer{fail: tt.fail}
-			ex := NewExecutor(ExecutorConfig{Flows: flows, Publisher: &events{}, Logger: quiet, Enqueuer: q, Clock: &fakeClock{monday10}})
+			ex := mustExecutor(t, ExecutorConfig{Flows: flows, Publisher: &events{}, Logger: quiet, Enqueuer: q, Clock: &fakeClock{monday10}})
 			res, err := ex.Run(context.Background(), newFakeLeg("+79123456789", script(press("2"))), &Call{Flow: "main"})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v", err)
@@ -409,4 +409,14 @@ func TestRunEnqueue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustExecutor is NewExecutor for tests whose config is valid.
+func mustExecutor(t testing.TB, cfg ExecutorConfig) *Executor {
+	t.Helper()
+	ex, err := NewExecutor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex
 }

@@ -124,7 +124,11 @@ func (s *Server) build() error {
 	if s.runner, err = queue.NewRunner(rc); err != nil {
 		return err
 	}
-	s.flows.Store(s.newCallFlows(s.media.flows))
+	flows, err := s.newCallFlows(s.media.flows)
+	if err != nil {
+		return err
+	}
+	s.flows.Store(flows)
 
 	// The services in dependency order: each after what it needs. Stopped
 	// in reverse, the calls stop coming and drain first, then HTTP, the
@@ -207,7 +211,11 @@ func (s *Server) Reload(path string) error {
 	if err != nil {
 		return err
 	}
-	s.flows.Store(s.newCallFlows(mp.flows))
+	flows, err := s.newCallFlows(mp.flows)
+	if err != nil {
+		return err
+	}
+	s.flows.Store(flows)
 	if s.native != nil {
 		s.native.SetCredentials(credentialsOf(cfg))
 	}
@@ -231,15 +239,22 @@ func (s *Server) SIPAddr() netip.AddrPort {
 	return s.native.Addr()
 }
 
-func (s *Server) newCallFlows(flows *ivr.Flows) *callFlows {
-	return &callFlows{
-		region: flows.Region,
-		exec: ivr.NewExecutor(ivr.ExecutorConfig{
-			Flows:     flows,
-			Publisher: s.bus,
-			Enqueuer:  ivrToQueue{runner: s.runner, cfg: s.cfg},
-			Logger:    s.log.With("component", "ivr"),
-			NewID:     s.bus.IDs().Next,
-		}),
+func (s *Server) newCallFlows(flows *ivr.Flows) (*callFlows, error) {
+	cfg := ivr.ExecutorConfig{
+		Flows:     flows,
+		Publisher: s.bus,
+		Enqueuer:  ivrToQueue{runner: s.runner, cfg: s.cfg},
+		Logger:    s.log.With("component", "ivr"),
+		NewID:     s.bus.IDs().Next,
+		// Callbacks: no callback service yet; a flow with a callback node
+		// is refused rather than promising callers a call back.
 	}
+	if s.cfg.Database.URL != "" {
+		cfg.History = callerHistory{s}
+	}
+	exec, err := ivr.NewExecutor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &callFlows{region: flows.Region, exec: exec}, nil
 }

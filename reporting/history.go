@@ -1,0 +1,88 @@
+package reporting
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CallerHistory is what the call records tell about a caller's earlier
+// calls: the IVR's lookup node branches on it, and it travels with the call
+// as the agent's caller card.
+type CallerHistory struct {
+	// Calls is the number of finished calls since the window start.
+	Calls int
+	// LastCallAt is when the latest of them arrived (zero when none).
+	LastCallAt time.Time
+	// LastOutcome is its disposition when the agent set one (resolved,
+	// not_resolved, escalated), else its outcome (answered, abandoned,
+	// timeout, callback, ivr...).
+	LastOutcome string
+	// LastQueue and LastAgent are its last queue and the last agent who
+	// answered it ("" when nobody did).
+	LastQueue, LastAgent string
+	// OpenEscalation is the latest escalated call in the window whose
+	// final disposition is not resolved, unless a later call was resolved.
+	OpenEscalation *OpenEscalation
+}
+
+// OpenEscalation is an escalation not known to be resolved.
+type OpenEscalation struct {
+	CallID string
+	Queue  string // where it was escalated to
+	At     time.Time
+}
+
+// CallerHistory reads caller's history (any form NormalizeNumber accepts)
+// since the given time from the call records. Calls still in progress (not
+// ended) are not counted: the caller's current call is one of them. One
+// query on the calls_caller_idx index (caller_norm, arrived_at).
+func (s *Store) CallerHistory(ctx context.Context, caller string, since time.Time) (CallerHistory, error) {
+	var h CallerHistory
+	norm := NormalizeNumber(caller)
+	if norm == "" {
+		return h, nil
+	}
+	var (
+		lastAt                                      *time.Time
+		lastOutcome, lastDisp, lastQueue, lastAgent *string
+		escCall, escQueue                           *string
+		escAt                                       *time.Time
+	)
+	err := s.pool.QueryRow(ctx, `
+WITH c AS (
+	SELECT call_id, arrived_at, outcome, disposition, queue, agent, escalated_to, escalated_at
+	FROM calls WHERE caller_norm = $1 AND arrived_at >= $2 AND ended_at IS NOT NULL
+)
+SELECT (SELECT count(*) FROM c), last.arrived_at, last.outcome, last.disposition, last.queue, last.agent,
+	esc.call_id, esc.escalated_to, esc.escalated_at
+FROM (SELECT 1) one
+LEFT JOIN LATERAL (SELECT * FROM c ORDER BY arrived_at DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+	SELECT * FROM c e WHERE e.escalated_to <> '' AND e.disposition <> 'resolved'
+	AND NOT EXISTS (SELECT 1 FROM c later WHERE later.arrived_at > e.arrived_at AND later.disposition = 'resolved')
+	ORDER BY e.arrived_at DESC LIMIT 1
+) esc ON true`, norm, since).Scan(&h.Calls, &lastAt, &lastOutcome, &lastDisp, &lastQueue, &lastAgent, &escCall, &escQueue, &escAt)
+	if err == pgx.ErrNoRows {
+		return h, nil
+	}
+	if err != nil {
+		return h, err
+	}
+	if lastAt != nil {
+		h.LastCallAt = *lastAt
+		h.LastOutcome = *lastOutcome
+		if *lastDisp != "" {
+			h.LastOutcome = *lastDisp
+		}
+		h.LastQueue, h.LastAgent = *lastQueue, *lastAgent
+	}
+	if escCall != nil {
+		h.OpenEscalation = &OpenEscalation{CallID: *escCall, Queue: *escQueue}
+		if escAt != nil {
+			h.OpenEscalation.At = *escAt
+		}
+	}
+	return h, nil
+}
