@@ -170,7 +170,7 @@ func (e Event) String(k StringKey) string { return e.Data[string(k)] }
 // new event (they write into the map e shares with its copies).
 func (e Event) set(k, v string) Event {
 	if e.Data == nil {
-		e.Data = make(map[string]string, 4)
+		e.Data = make(map[string]string)
 	}
 	e.Data[k] = v
 	return e
