@@ -36,7 +36,9 @@ type OpenEscalation struct {
 
 // CallerHistory reads caller's history (any form NormalizeNumber accepts)
 // since the given time from the call records. Calls still in progress (not
-// ended) are not counted: the caller's current call is one of them. One
+// ended) are not counted: the caller's current call is one of them. The
+// records hold the caller's ref, not the number: the number is looked up
+// in personal_data (an erased or expired number has no history). One
 // query on the calls_caller_idx index (caller_norm, arrived_at).
 func (s *Store) CallerHistory(ctx context.Context, caller string, since time.Time) (CallerHistory, error) {
 	var h CallerHistory
@@ -53,7 +55,8 @@ func (s *Store) CallerHistory(ctx context.Context, caller string, since time.Tim
 	err := s.pool.QueryRow(ctx, `
 WITH c AS (
 	SELECT call_id, arrived_at, outcome, disposition, queue, agent, escalated_to, escalated_at
-	FROM calls WHERE caller_norm = $1 AND arrived_at >= $2 AND ended_at IS NOT NULL
+	FROM calls WHERE caller_norm = (SELECT ref FROM personal_data WHERE kind = 'caller' AND number_norm = $1)
+	AND arrived_at >= $2 AND ended_at IS NOT NULL
 )
 SELECT (SELECT count(*) FROM c), last.arrived_at, last.outcome, last.disposition, last.queue, last.agent,
 	esc.call_id, esc.escalated_to, esc.escalated_at

@@ -16,7 +16,8 @@ var migrationFS embed.FS
 // VersionTable is the table tern records the schema version in.
 const VersionTable = "reporting_schema_version"
 
-// Migrate brings the reporting schema up to date. It is safe to run
+// Migrate brings the reporting schema up to date, then moves the personal
+// values that rows of an older hotline hold into personal_data (once). It is safe to run
 // concurrently from several processes (tern takes an advisory lock).
 func Migrate(ctx context.Context, conn *pgx.Conn) error {
 	m, err := migrate.NewMigrator(ctx, conn, VersionTable)
@@ -32,6 +33,10 @@ func Migrate(ctx context.Context, conn *pgx.Conn) error {
 	}
 	if err := m.Migrate(ctx); err != nil {
 		return fmt.Errorf("reporting: migrate: %w", err)
+	}
+	// Personal values an older hotline kept in the log move out of it.
+	if err := migrateLegacy(ctx, conn); err != nil {
+		return fmt.Errorf("reporting: migrate personal data: %w", err)
 	}
 	return nil
 }

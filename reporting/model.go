@@ -288,6 +288,9 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 		c.Outcome = OutcomeIVR
 	}
 	c.CallerNorm = NormalizeNumber(c.Caller)
+	if IsRef(c.Caller) { // stored calls match callers by their ref
+		c.CallerNorm = c.Caller
+	}
 	return c, vs
 }
 

@@ -3,8 +3,6 @@ package reporting
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -253,30 +251,16 @@ func (l *QueueLog) agentState(e eventlog.Event) {
 }
 
 // ExportQueueLog writes the events with at in [from, to) as Asterisk
-// queue_log lines (see QueueLog), streaming from the database.
+// queue_log lines (see QueueLog), streaming from the database. The
+// callerid field shows the number a caller's ref maps to, "anonymous"
+// once the number is erased or expired: never a number without its
+// mapping.
 func (s *Store) ExportQueueLog(ctx context.Context, w io.Writer, from, to time.Time, opt QueueLogOptions) error {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE at >= $1 AND at < $2 ORDER BY at, id`, from, to)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	l := NewQueueLog(w, opt)
-	for rows.Next() {
-		var e eventlog.Event
-		var typ string
-		var data []byte
-		if err := rows.Scan(&e.ID, &e.At, &typ, &e.CallID, &e.Queue, &e.Agent, &e.Caller, &e.Priority, &e.Reason, &data); err != nil {
-			return err
-		}
-		e.Type = eventlog.Type(typ)
-		if len(data) > 0 && string(data) != "null" {
-			if err := json.Unmarshal(data, &e.Data); err != nil {
-				return fmt.Errorf("event %s: %w", e.ID, err)
-			}
-		}
+	if err := s.shownEvents(ctx, from, to, func(e eventlog.Event) error {
 		l.Write(e)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		return err
 	}
 	return l.Flush()

@@ -47,7 +47,10 @@ var stageCols = []string{"ord", "id", "at", "type", "call_id", "queue", "agent",
 
 // InsertEvents appends events to the log, skipping IDs already stored
 // (COPY into a temporary table, then INSERT … ON CONFLICT DO NOTHING in
-// the given order).
+// the given order). It is the one way into the log: in the same
+// transaction it moves personal values out of the events (the caller's
+// number, collected digits, notes) into personal_data and stores refs in
+// their place (see privacy.go); evs themselves are left as they are.
 func (s *Store) InsertEvents(ctx context.Context, evs []eventlog.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -57,6 +60,43 @@ func (s *Store) InsertEvents(ctx context.Context, evs []eventlog.Event) error {
 		return err
 	}
 	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(`+personalLock+`)`); err != nil {
+		return err
+	}
+	// Events already stored (a replay) are skipped before their values
+	// are stored again under new refs.
+	ids := make([]string, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM events WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return err
+	}
+	stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if len(stored) > 0 || hasDuplicates(ids) {
+		skip := make(map[string]bool, len(stored))
+		for _, id := range stored {
+			skip[id] = true
+		}
+		fresh := make([]eventlog.Event, 0, len(evs))
+		for _, e := range evs {
+			if !skip[e.ID] {
+				skip[e.ID] = true
+				fresh = append(fresh, e)
+			}
+		}
+		evs = fresh
+		if len(evs) == 0 {
+			return tx.Commit(ctx)
+		}
+	}
+	if evs, err = pseudonymize(ctx, tx, evs); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, stageDDL); err != nil {
 		return err
 	}
@@ -84,6 +124,17 @@ func (s *Store) InsertEvents(ctx context.Context, evs []eventlog.Event) error {
 	return tx.Commit(ctx)
 }
 
+func hasDuplicates(ids []string) bool {
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			return true
+		}
+		seen[id] = true
+	}
+	return false
+}
+
 const eventCols = `id, at, type, call_id, queue, agent, caller, priority, reason, data`
 
 func scanEvents(rows pgx.Rows) ([]eventlog.Event, error) {
@@ -108,13 +159,50 @@ func scanEvents(rows pgx.Rows) ([]eventlog.Event, error) {
 	return out, rows.Err()
 }
 
-// Events returns the stored events with at in [from, to), by time then ID.
+// Events returns the stored events with at in [from, to), by time then
+// ID, as a person reads them: each Caller is the number its ref maps to,
+// "anonymous" once erased or expired (as ExportQueueLog shows them).
+// Collected digits and notes stay refs.
 func (s *Store) Events(ctx context.Context, from, to time.Time) ([]eventlog.Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE at >= $1 AND at < $2 ORDER BY at, id`, from, to)
+	var out []eventlog.Event
+	err := s.shownEvents(ctx, from, to, func(e eventlog.Event) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// shownEvents streams the events with at in [from, to) with their
+// callers resolved (see Events).
+func (s *Store) shownEvents(ctx context.Context, from, to time.Time, f func(eventlog.Event) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT e.id, e.at, e.type, e.call_id, e.queue, e.agent, e.caller, e.priority, e.reason, e.data, p.value
+		FROM events e LEFT JOIN personal_data p ON p.ref = e.caller AND p.kind = 'caller'
+		WHERE e.at >= $1 AND e.at < $2 ORDER BY e.at, e.id`, from, to)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return scanEvents(rows)
+	defer rows.Close()
+	for rows.Next() {
+		var e eventlog.Event
+		var typ string
+		var data []byte
+		var number *string
+		if err := rows.Scan(&e.ID, &e.At, &typ, &e.CallID, &e.Queue, &e.Agent, &e.Caller, &e.Priority, &e.Reason, &data, &number); err != nil {
+			return err
+		}
+		e.Type = eventlog.Type(typ)
+		e.At = e.At.UTC()
+		e.Caller = shownCaller(e.Caller, number)
+		if len(data) > 0 && string(data) != "null" {
+			if err := json.Unmarshal(data, &e.Data); err != nil {
+				return fmt.Errorf("event %s: %w", e.ID, err)
+			}
+		}
+		if err := f(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // CallEvents returns every stored event of one call, in order.
