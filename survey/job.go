@@ -89,7 +89,7 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 		return nil // completed, failed, cancelled, opted out: nothing to do (exactly once)
 	}
 	var optedOut bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM survey_optout WHERE number = $1)`, r.Number).Scan(&optedOut); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM survey_optout WHERE number_hash = survey_number_hash($1))`, r.Number).Scan(&optedOut); err != nil {
 		return err
 	}
 	if optedOut {
@@ -191,7 +191,7 @@ func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome s
 	}
 	switch {
 	case outcome == OutcomeOptOut:
-		if _, err := tx.Exec(ctx, `INSERT INTO survey_optout (number, at, call_id) VALUES ($1, $2, $3) ON CONFLICT (number) DO NOTHING`,
+		if _, err := tx.Exec(ctx, `INSERT INTO survey_optout (number_hash, at, call_id) VALUES (survey_number_hash($1), $2, $3) ON CONFLICT (number_hash) DO NOTHING`,
 			r.Number, now, r.CallID); err != nil {
 			return err
 		}

@@ -268,7 +268,7 @@ func (s *Service) consider(ctx context.Context, c *callState) error {
 	var hist History
 	if n := ivr.NormalizeCaller(c.Caller, s.cfg.Region); !n.Anonymous {
 		var last *time.Time
-		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM survey_optout WHERE number = $1),
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM survey_optout WHERE number_hash = survey_number_hash($1)),
 			(SELECT max(ended_at) FROM survey WHERE number = $1 AND state NOT IN ('skipped', 'cancelled') AND call_id <> $2)`,
 			n.E164, c.CallID).Scan(&hist.OptedOut, &last)
 		if err != nil {
