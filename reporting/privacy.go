@@ -456,3 +456,19 @@ func shownCaller(stored string, value *string) string {
 		return "anonymous"
 	}
 }
+
+// CallsOfNumber returns the ids of the recorded calls from number (any
+// form NormalizeNumber accepts) while its mapping lives: an erasure passes
+// them to the spool's scrub before erasing the mapping.
+func (s *Store) CallsOfNumber(ctx context.Context, number string) ([]string, error) {
+	norm := NormalizeNumber(number)
+	if norm == "" {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT call_id FROM calls
+		WHERE caller_norm = (SELECT ref FROM personal_data WHERE kind = 'caller' AND number_norm = $1)`, norm)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -74,6 +74,12 @@ type Writer struct {
 	opt  WriterOptions
 	log  *slog.Logger
 
+	// step is held for one step of the writer goroutine (a batch from
+	// memory, the head's replay, a chunk of the journal), so that Scrub
+	// never rewrites the spool under a replay or misses a batch in
+	// flight. Taken before mu.
+	step      sync.Mutex
+	lock      *os.File // the spool's lock file, held shared (see ScrubSpool)
 	mu        sync.Mutex
 	mem       []eventlog.Event
 	spooling  bool
@@ -118,21 +124,37 @@ func NewWriter(sink Sink, opt WriterOptions) (*Writer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	lock, err := lockSpool(opt.JournalPath, false)
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(opt.JournalPath, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("reporting: open journal: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
+		lock.Close()
 		f.Close()
 		return nil, err
 	}
 	w := &Writer{
-		sink: sink, opt: opt, log: log,
+		sink: sink, opt: opt, log: log, lock: lock,
 		mem: make([]eventlog.Event, 0, min(opt.Buffer, 65536)),
 		jf:  f, jw: bufio.NewWriterSize(f, 256<<10), jsize: st.Size(),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	if err := w.openSpool(f, st.Size()); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// openSpool reads the state of an existing head and journal.
+func (w *Writer) openSpool(f *os.File, size int64) error {
+	log, opt := w.log, w.opt
 	if hf, err := os.OpenFile(w.headPath(), os.O_RDWR, 0); err == nil {
 		hst, err := hf.Stat()
 		if err == nil && hst.Size() > 0 {
@@ -141,30 +163,30 @@ func NewWriter(sink Sink, opt WriterOptions) (*Writer, error) {
 		hf.Close()
 		if err != nil {
 			f.Close()
-			return nil, err
+			return err
 		}
 		if w.headN, err = countLines(w.headPath()); err != nil {
 			f.Close()
-			return nil, err
+			return err
 		}
 		w.spooling = w.headN > 0
 	}
-	if st.Size() > 0 {
-		size, err := dropTornTail(f, st.Size(), log)
+	if size > 0 {
+		size, err := dropTornTail(f, size, log)
 		if err != nil {
 			f.Close()
-			return nil, err
+			return err
 		}
 		w.jsize = size
 		n, err := countLines(opt.JournalPath)
 		if err != nil {
 			f.Close()
-			return nil, err
+			return err
 		}
 		w.spooling, w.spoolN = true, n
 		log.Info("reporting: journal from an earlier run will be replayed", "path", opt.JournalPath, "events", n)
 	}
-	return w, nil
+	return nil
 }
 
 // dropTornTail truncates an unterminated last line (a write cut by a crash)
@@ -301,6 +323,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	if e := w.jf.Close(); err == nil {
 		err = e
 	}
+	w.lock.Close()
 	return err
 }
 
@@ -338,39 +361,48 @@ func (w *Writer) run() {
 // drain writes memory and replays the journal; false after a failure.
 func (w *Writer) drain(stopping bool) bool {
 	for {
-		w.mu.Lock()
-		n := min(len(w.mem), w.opt.Batch)
-		batch := append([]eventlog.Event(nil), w.mem[:n]...)
-		w.mem = append(w.mem[:0], w.mem[n:]...)
-		spooling := w.spooling
-		w.mu.Unlock()
-		if n > 0 {
-			if err := w.write(batch); err != nil {
-				w.mu.Lock()
-				w.mem = append(batch, w.mem...) // oldest first
-				w.spoolMemLocked()
-				w.mu.Unlock()
-				return false
-			}
-			continue
-		}
-		if !spooling {
-			return true
-		}
-		if stopping {
-			return true // replay on the next start
-		}
-		if err := w.replayHead(); err != nil {
-			return false
-		}
-		done, err := w.replayChunk()
-		if err != nil {
-			return false
-		}
-		if done {
-			return true
+		w.step.Lock()
+		ok, more := w.drainStep(stopping)
+		w.step.Unlock()
+		if !more {
+			return ok
 		}
 	}
+}
+
+// drainStep writes one batch from memory or replays one step of the
+// spool; more reports whether to go on, ok whether all went well.
+func (w *Writer) drainStep(stopping bool) (ok, more bool) {
+	w.mu.Lock()
+	n := min(len(w.mem), w.opt.Batch)
+	batch := append([]eventlog.Event(nil), w.mem[:n]...)
+	w.mem = append(w.mem[:0], w.mem[n:]...)
+	spooling := w.spooling
+	w.mu.Unlock()
+	if n > 0 {
+		if err := w.write(batch); err != nil {
+			w.mu.Lock()
+			w.mem = append(batch, w.mem...) // oldest first
+			w.spoolMemLocked()
+			w.mu.Unlock()
+			return false, false
+		}
+		return true, true
+	}
+	if !spooling {
+		return true, false
+	}
+	if stopping {
+		return true, false // replay on the next start
+	}
+	if err := w.replayHead(); err != nil {
+		return false, false
+	}
+	done, err := w.replayChunk()
+	if err != nil {
+		return false, false
+	}
+	return true, !done
 }
 
 // spoolMemLocked moves the in-memory events to the head file. They are
