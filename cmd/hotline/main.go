@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"staffing":        {runStaffing, "agents needed (Erlang C/A): hotline staffing -calls N -interval 30m -aht 180s -target 80/20"},
 		"report":          {runReport, "print reports: hotline report -by queue|agent|team|interval|fcr|csi|escalations -from -to"},
 		"export":          {runExport, "export history: hotline export queue-log -from -to"},
+		"privacy":         {runPrivacy, "personal data: hotline privacy erase -config FILE NUMBER | purge -config FILE"},
 		"rebuild-rollups": {runRebuildRollups, "recompute interval rollups from the event log: hotline rebuild-rollups -from -to"},
 	}
 }

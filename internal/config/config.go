@@ -27,6 +27,7 @@ type Config struct {
 	Calendar  Calendar   `yaml:"calendar"`
 	Survey    Survey     `yaml:"survey"`
 	Reporting Reporting  `yaml:"reporting"`
+	Privacy   Privacy    `yaml:"privacy"`
 	// Asterisk configures the ARI switch (used when sip.mode is asterisk).
 	Asterisk Asterisk `yaml:"asterisk"`
 
@@ -302,6 +303,20 @@ type Reporting struct {
 	ShortAbandon time.Duration `yaml:"short_abandon"` // default 5s
 }
 
+// Privacy says how long personal data is kept (docs/privacy.md): the
+// retention job deletes it after these periods, in the database and the
+// writer's spool.
+type Privacy struct {
+	// CallerNumbers: a caller's number is kept for this long after the
+	// number last called (default 8760h, 365 days). At least
+	// reporting.fcr_window, so that repeat calls are still matched.
+	CallerNumbers time.Duration `yaml:"caller_numbers"`
+	// Collected: digits an IVR collect node gathered (default 2160h, 90 days).
+	Collected time.Duration `yaml:"collected"`
+	// Notes: agents' notes on calls (default 8760h, 365 days).
+	Notes time.Duration `yaml:"notes"`
+}
+
 // defaults returns a Config holding every default value; the file is
 // decoded over it.
 func defaults() *Config {
@@ -340,6 +355,7 @@ func defaults() *Config {
 			LastDay:       3,
 		},
 		Reporting: Reporting{FCRWindow: 168 * time.Hour, Intervals: 15 * time.Minute, ShortAbandon: 5 * time.Second},
+		Privacy:   Privacy{CallerNumbers: 365 * 24 * time.Hour, Collected: 90 * 24 * time.Hour, Notes: 365 * 24 * time.Hour},
 	}
 }
 

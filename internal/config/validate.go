@@ -54,6 +54,7 @@ func validate(c *Config, r *reporter, e env) {
 	v.calendar()
 	v.survey()
 	v.reporting()
+	v.privacy()
 }
 
 type validator struct {
@@ -714,6 +715,19 @@ func (v *validator) reporting() {
 		v.errorf("reporting.intervals", "%v must divide a day", r.Intervals)
 	}
 	v.positive("reporting.short_abandon", r.ShortAbandon)
+}
+
+func (v *validator) privacy() {
+	p := v.c.Privacy
+	v.positive("privacy.caller_numbers", p.CallerNumbers)
+	v.positive("privacy.collected", p.Collected)
+	v.positive("privacy.notes", p.Notes)
+	if p.CallerNumbers > 0 && p.CallerNumbers < v.c.Reporting.FCRWindow {
+		v.errorf("privacy.caller_numbers", "%v is shorter than reporting.fcr_window (%v): repeat calls would not be matched", p.CallerNumbers, v.c.Reporting.FCRWindow)
+	}
+	if cd := time.Duration(v.c.Survey.CooldownDays) * 24 * time.Hour; v.c.Survey.Enabled && p.CallerNumbers > 0 && p.CallerNumbers < cd {
+		v.r.warnf("privacy.caller_numbers", "%v is shorter than survey.cooldown_days (%d): a number may be surveyed again sooner", p.CallerNumbers, v.c.Survey.CooldownDays)
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	if s.store != nil {
 		reports := reporting.NewAPI(s.store, reporting.APIOptions{Log: s.log.With("component", "reports")})
 		api.Handle("/api/v1/reports/", reports.Handler())
+		api.Handle("POST /api/v1/privacy/erase", s.eraseHandler()) // docs/privacy.md
 	}
 	if s.survey != nil {
 		api.Handle("/api/v1/surveys", s.survey.Handler())

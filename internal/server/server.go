@@ -141,6 +141,7 @@ func (s *Server) build() error {
 		s.services.add("database", hooks{start: s.openDatabase, stop: s.closeDatabase})
 		s.services.add("projector", &loop{run: s.project}) // woken by the writer, stops after it closed
 		s.services.add("event writer", hooks{start: s.startWriter, stop: s.stopWriter})
+		s.services.add("privacy", s.privacyService()) // retention: the database, the writer's memory and spool
 	} else {
 		log.Warn("no database configured (database.url or DATABASE_URL): events feed metrics only, nothing is stored")
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -65,7 +64,7 @@ func (s *Server) startWriter(context.Context) error {
 		return fmt.Errorf("spool dir: %w", err)
 	}
 	w, err := reporting.NewWriter(s.store, reporting.WriterOptions{
-		JournalPath: filepath.Join(s.cfg.Database.SpoolDir, "events.journal"),
+		JournalPath: JournalPath(s.cfg),
 		Logger:      s.log.With("component", "writer"),
 		OnWritten: func(int) {
 			select {
