@@ -448,7 +448,7 @@ func TestInactivityTimeout(t *testing.T) {
 // TestInactivityCheckedByPacer: the pacers run the inactivity check on their
 // own (real clock; only the positive outcome is awaited).
 func TestInactivityCheckedByPacer(t *testing.T) {
-	e := testEngine(t, 2, func(e *Engine) {
+	e := testEngine(t, 10, func(e *Engine) {
 		e.cfg.InactivityTimeout = 100 * time.Millisecond
 		e.checkEvery = 1
 	})

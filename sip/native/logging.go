@@ -3,10 +3,11 @@ package native
 import (
 	"context"
 	"fmt"
-	"github.com/hotline-cc/hotline/sip"
 	"log/slog"
 	"regexp"
 	"strings"
+
+	"github.com/hotline-cc/hotline/sip"
 )
 
 // MaskNumber is sip.MaskNumber, kept here for callers of this package.
