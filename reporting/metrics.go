@@ -172,15 +172,6 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 	if m.staleWait <= 0 {
 		m.staleWait = 12 * time.Hour
 	}
-	for q := range cfg.Queues {
-		m.queues[q] = true
-	}
-	for _, q := range opt.Queues {
-		m.queues[q] = true
-	}
-	for _, a := range opt.Agents {
-		m.agentLocked(a).state = AgentLoggedOut
-	}
 	cv := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
@@ -204,6 +195,22 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 		Help:    "Wait from queue entry to answer, abandon, overflow, timeout or callback.",
 		Buckets: waitBuckets(cfg),
 	}, []string{"queue", "outcome"})
+	// Every counter and histogram series a rule, alert or panel reads
+	// exists from the start (zero) for every known queue, agent and
+	// survey result: increase() then sees the first increment, and sums
+	// over several series (answered + lost) are never empty.
+	for _, r := range SurveyResults {
+		m.surveys.WithLabelValues(r)
+	}
+	for q := range cfg.Queues {
+		m.addQueue(q)
+	}
+	for _, q := range opt.Queues {
+		m.addQueue(q)
+	}
+	for _, a := range opt.Agents {
+		m.agentLocked(a).state = AgentLoggedOut
+	}
 	cs := []prometheus.Collector{m.offered, m.answered, m.withinT, m.abandoned, m.shortAb, m.escalations, m.surveys, m.wait,
 		m.talk, m.wrapup, m.agentAnswered, m.agentMissed, m.agentEscalations, m.agentTalk, m.agentWrapup, m.agentRing, (*derived)(m)}
 	if opt.Writer != nil {
@@ -227,6 +234,36 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 		}
 	}
 	return m, nil
+}
+
+// SurveyResults are the values of the "result" label of
+// hotline_survey_calls_total.
+var SurveyResults = [...]string{"scheduled", "attempted", "completed", "failed", "skipped", "optout"}
+
+// WaitOutcomes are the values of the "outcome" label of
+// hotline_queue_wait_seconds.
+var WaitOutcomes = [...]Outcome{OutcomeAnswered, OutcomeAbandoned, OutcomeOverflowed, OutcomeTimeout, OutcomeCallback}
+
+// addQueue makes q a known queue and creates its counter and histogram
+// series at zero.
+func (m *Metrics) addQueue(q string) {
+	if m.queues[q] {
+		return
+	}
+	m.queues[q] = true
+	for _, c := range []*prometheus.CounterVec{m.offered, m.answered, m.withinT, m.abandoned, m.shortAb, m.talk, m.wrapup} {
+		c.WithLabelValues(q)
+	}
+	for _, o := range WaitOutcomes {
+		m.wait.WithLabelValues(q, string(o))
+	}
+}
+
+// zeroAgent creates an agent's counter series at zero.
+func (m *Metrics) zeroAgent(id string) {
+	for _, c := range []*prometheus.CounterVec{m.agentAnswered, m.agentMissed, m.agentEscalations, m.agentTalk, m.agentWrapup, m.agentRing} {
+		c.WithLabelValues(id)
+	}
 }
 
 // waitBuckets are general buckets plus every configured T and S.
@@ -255,7 +292,7 @@ func (m *Metrics) Publish(e eventlog.Event) {
 	defer m.mu.Unlock()
 	m.rollDay(e.At)
 	if e.Queue != "" && !m.queues[e.Queue] && e.Type == eventlog.QueueJoined {
-		m.queues[e.Queue] = true
+		m.addQueue(e.Queue)
 	}
 	if e.CallID != "" {
 		m.fold(e)
@@ -428,10 +465,11 @@ func (m *Metrics) agentLocked(id string) *agentStatus {
 		if m.queuesOf != nil {
 			a.queues = append([]string(nil), m.queuesOf(id)...)
 			for _, q := range a.queues {
-				m.queues[q] = true
+				m.addQueue(q)
 			}
 		}
 		m.agents[id] = a
+		m.zeroAgent(id)
 	}
 	return a
 }

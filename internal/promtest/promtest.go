@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Server is a running Prometheus.
@@ -138,6 +140,89 @@ func (s *Server) Query(q string) ([]float64, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// Sample is one series of an instant query's result.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// QueryVector runs an instant query and returns its series with labels
+// (NaN values included).
+func (s *Server) QueryVector(q string) ([]Sample, error) {
+	resp, err := http.Get(s.API + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status, Error string
+		Data          struct {
+			ResultType string
+			Result     []struct {
+				Metric map[string]string
+				Value  [2]any
+			}
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("status %s: %s", body.Status, body.Error)
+	}
+	if body.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("result type %s", body.Data.ResultType)
+	}
+	out := make([]Sample, 0, len(body.Data.Result))
+	for _, r := range body.Data.Result {
+		str, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(str, 64)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Sample{Labels: r.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// Rule is one recording or alerting rule of a rule file.
+type Rule struct {
+	Record, Alert, Expr string
+}
+
+// Name is the rule's record or alert name.
+func (r Rule) Name() string {
+	if r.Record != "" {
+		return r.Record
+	}
+	return r.Alert
+}
+
+// Rules returns every rule of the Prometheus rule file at path.
+func Rules(t *testing.T, path string) []Rule {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []Rule `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	var out []Rule
+	for _, g := range f.Groups {
+		out = append(out, g.Rules...)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no rules in %s", path)
+	}
+	return out
 }
 
 // DashboardQueries returns every panel query of the Grafana dashboard at
