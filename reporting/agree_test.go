@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/reporting/reportingtest"
@@ -80,6 +82,82 @@ func TestRecordsAndMetricsAgree(t *testing.T) {
 	// Joined again with no outcome (the first wait ended there).
 	add(ev(1400, eventlog.QueueJoined, "c11", "l1", ""), ev(1410, eventlog.QueueJoined, "c11", "billing", ""),
 		ev(1420, eventlog.QueueAnswered, "c11", "billing", "a2").WithDuration(eventlog.KeyWait, 10000*ms))
+	// Next-day survey answers and dispositions: the escalated call c8 is
+	// first line for FCR (its first answer) and second line for CSI (its
+	// last); so is the warm transfer c9, whose only answered visit is l1.
+	survey := func(sec float64, call, solved string, rating int) eventlog.Event {
+		return ev(sec, eventlog.SurveyCompleted, call, "", "").WithString(eventlog.KeySolved, solved).WithInt(eventlog.KeyRating, rating)
+	}
+	disp := func(sec float64, call, reason string) eventlog.Event {
+		e := ev(sec, eventlog.CallDisposition, call, "", "")
+		e.Reason = reason
+		return e
+	}
+	add(disp(84, "c1", "not_resolved"), disp(992, "c8", "resolved"), disp(1201, "c9", "escalated"),
+		survey(5000, "c1", "no", 2), survey(5001, "c8", "yes", 4), survey(5002, "c9", "yes", 5), survey(5003, "c5", "no", 1))
 	cfg := &reporting.Config{Queues: map[string]reporting.QueueConfig{"billing": {Threshold: 30 * time.Second}, "l2": {Line: reporting.LineSecond}}}
 	reportingtest.Agree(t, evs, cfg)
+}
+
+// TestMetricsFCRByFirstLine: survey FCR per line in /metrics groups a call
+// by the line of its first answered visit (docs/metrics.md), as the report
+// does — an escalated call solved by second line is first line's
+// resolution, and {line="second"} stays empty when no call was first
+// answered there.
+func TestMetricsFCRByFirstLine(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	n := 0
+	ev := func(sec float64, typ eventlog.Type, call, q, agent string) eventlog.Event {
+		n++
+		return eventlog.Event{ID: fmt.Sprintf("e%06d", n), At: t0.Add(time.Duration(sec * float64(time.Second))), Type: typ, CallID: call, Queue: q, Agent: agent}
+	}
+	var evs []eventlog.Event
+	// Three calls answered by first line; e1 and e2 escalated and answered by l2.
+	for i, solved := range []string{"yes", "yes", "no"} {
+		c := fmt.Sprintf("e%d", i+1)
+		t := float64(i * 100)
+		evs = append(evs, ev(t, eventlog.QueueJoined, c, "l1", ""),
+			ev(t+5, eventlog.QueueAnswered, c, "l1", "a1").WithDuration(eventlog.KeyWait, 5*time.Second))
+		if i < 2 {
+			evs = append(evs, ev(t+30, eventlog.CallEscalated, c, "l1", "a1").WithString(eventlog.KeyToQueue, "l2"),
+				ev(t+30, eventlog.QueueJoined, c, "l2", "").WithString(eventlog.KeyEscalatedFrom, "l1"),
+				ev(t+40, eventlog.QueueAnswered, c, "l2", "b1").WithDuration(eventlog.KeyWait, 10*time.Second))
+		}
+		evs = append(evs, ev(t+90, eventlog.CallEnded, c, "", ""),
+			ev(t+3600, eventlog.SurveyCompleted, c, "", "").WithString(eventlog.KeySolved, solved).WithInt(eventlog.KeyRating, 5))
+	}
+	reportingtest.Agree(t, evs, nil)
+	reg := prometheus.NewRegistry()
+	m, err := reporting.NewMetrics(reg, reporting.MetricsOptions{Now: func() time.Time { return t0.Add(2 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		m.Publish(e)
+	}
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "hotline_fcr_ratio" {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			var line, src string
+			for _, lp := range mt.GetLabel() {
+				switch lp.GetName() {
+				case "line":
+					line = lp.GetValue()
+				case "source":
+					src = lp.GetValue()
+				}
+			}
+			got[line+"/"+src] = mt.GetGauge().GetValue()
+		}
+	}
+	if len(got) != 1 || got["first/survey"] != 2.0/3 {
+		t.Errorf("hotline_fcr_ratio = %v, want only first/survey = 2/3", got)
+	}
 }

@@ -104,7 +104,7 @@ type Metrics struct {
 	calls map[string]*liveCall // call → its fold, while it lives
 	// nEvents counts events, to sweep calls now and then.
 	nEvents uint64
-	lines   map[string]lineMark   // call → line of its last answered visit (for survey events)
+	lines   map[string]lineMark   // call → lines of its first and last answered visits (for survey and disposition events)
 	recent  map[string][]slSample // queue → visits finished in the last hour
 	today   map[string]*Counts    // queue → visits finished today
 	day     time.Time             // start of "today"
@@ -143,9 +143,13 @@ type liveCall struct {
 // wrap-up times arrive after the answer: a wrap-up ends minutes later).
 const callTTL = 2 * time.Hour
 
+// lineMark holds the lines of a call's answered visits that survey and
+// disposition events are grouped by: CSI by the last answered visit's
+// line, FCR by the first's (docs/metrics.md, as the reports do).
 type lineMark struct {
-	line string
-	at   time.Time
+	line  string // line of the last answered visit
+	first string // line of the first answered visit
+	at    time.Time
 }
 
 type slSample struct {
@@ -307,7 +311,7 @@ func (m *Metrics) Publish(e eventlog.Event) {
 			m.agentMissed.WithLabelValues(e.Agent).Inc()
 		}
 	case eventlog.CallDisposition:
-		line := m.lines[e.CallID].line
+		line := m.lines[e.CallID].first
 		if e.Reason == "resolved" || e.Reason == "not_resolved" || e.Reason == "escalated" {
 			m.addFCR(line, FCRDisposition, e.Reason == "resolved")
 		}
@@ -334,7 +338,7 @@ func (m *Metrics) Publish(e eventlog.Event) {
 			s[1]++
 		}
 		if v := e.String(eventlog.KeySolved); v == "yes" || v == "no" {
-			m.addFCR(line, FCRSurvey, v == "yes")
+			m.addFCR(m.lines[e.CallID].first, FCRSurvey, v == "yes")
 		}
 	}
 	m.prune(e.At)
@@ -386,7 +390,18 @@ func (m *Metrics) fold(e eventlog.Event) {
 		}
 		m.finish(v.Queue, v.Outcome, v.Wait, e.At)
 		if v.Outcome == eventlog.OutcomeAnswered {
-			m.lines[e.CallID] = lineMark{m.cfg.lineFor(v.Queue, v.EscalatedFrom != ""), e.At}
+			mk := lineMark{line: m.cfg.lineFor(v.Queue, v.EscalatedFrom != ""), at: e.At}
+			mk.first = mk.line
+			for _, fv := range c.f.Visits {
+				if fv.Outcome == eventlog.OutcomeAnswered {
+					mk.first = m.cfg.lineFor(fv.Queue, fv.EscalatedFrom != "")
+					break
+				}
+			}
+			if old, ok := m.lines[e.CallID]; ok && old.first != "" {
+				mk.first = old.first // the fold was dropped and begun again
+			}
+			m.lines[e.CallID] = mk
 			m.lineAge = append(m.lineAge, callMark{e.CallID, e.At})
 		}
 	}
@@ -525,7 +540,7 @@ var (
 		"Customer satisfaction 0-100, mean of (rating-1)/4*100 over survey answers since process start, by line of the answering agent.",
 		[]string{"line"}, nil)
 	fcrDesc = prometheus.NewDesc("hotline_fcr_ratio",
-		"First-contact resolution since process start by line and signal (disposition, survey); repeat-call and combined FCR come from the reports.",
+		"First-contact resolution since process start by line of the call's first answered visit and signal (disposition, survey); repeat-call and combined FCR come from the reports.",
 		[]string{"line", "source"}, nil)
 	fcrReportDesc = prometheus.NewDesc("hotline_fcr_report_ratio",
 		"First-contact resolution from the database over answered calls whose repeat window has closed (see docs/metrics.md), by line (all, first, second) and signal (disposition, repeat, survey, combined).",

@@ -137,8 +137,19 @@ func TestMetrics(t *testing.T) {
 	if v, _ := gaugeValue(t, reg, "hotline_csi_score", map[string]string{"line": LineSecond}); v != 25 {
 		t.Errorf("CSI second = %v, want 25", v)
 	}
-	if v, _ := gaugeValue(t, reg, "hotline_fcr_ratio", map[string]string{"line": LineSecond, "source": FCRDisposition}); v != 1 {
-		t.Errorf("FCR second/disposition = %v, want 1", v)
+	// FCR groups a call by the line of its FIRST answered visit
+	// (docs/metrics.md, as the report does): c7 was first answered by
+	// "backup", so its "resolved" is first line's, and second line has no
+	// FCR population here. (This test expected second/disposition = 1, the
+	// line of the last answer: issue 16 item 2.)
+	if v, _ := gaugeValue(t, reg, "hotline_fcr_ratio", map[string]string{"line": LineFirst, "source": FCRDisposition}); v != 1 {
+		t.Errorf("FCR first/disposition = %v, want 1", v)
+	}
+	if v, ok := gaugeValue(t, reg, "hotline_fcr_ratio", map[string]string{"line": LineSecond, "source": FCRDisposition}); ok {
+		t.Errorf("FCR second/disposition = %v, want absent", v)
+	}
+	if v, _ := gaugeValue(t, reg, "hotline_fcr_ratio", map[string]string{"line": LineFirst, "source": FCRSurvey}); v != 0.5 {
+		t.Errorf("FCR first/survey = %v, want 0.5 (c1 yes, c7 no)", v)
 	}
 	if v, _ := gaugeValue(t, reg, "hotline_calls_waiting", map[string]string{"queue": "sales"}); v != 1 {
 		t.Errorf("waiting = %v, want 1", v)
