@@ -43,11 +43,22 @@ type QueueLogOptions struct {
 // Times are whole seconds (holdtime from the queue's wait_ms). A call whose
 // join preceded the exported range still gets its CONNECT/COMPLETE lines
 // (with origposition 1 when unknown).
+//
+// Every queue visit gets exactly one terminal line (ABANDON,
+// EXITWITHTIMEOUT, EXITWITHKEY, or the COMPLETE/TRANSFER of its answer),
+// whatever the order of events logged at the same moment: the first of a
+// visit's outcome event and the call's hang-up writes it and the other is
+// dropped; a queue.joined while the previous visit still waits closes that
+// visit with EXITWITHTIMEOUT (the call fold's "overflowed"), and its own
+// outcome event, if it comes after, is dropped. A call is remembered for
+// an hour after its call.ended, so that late events of the same call
+// (queue outcome, call.completed) still find it.
 type QueueLog struct {
 	w      *bufio.Writer
 	opt    QueueLogOptions
 	calls  map[string]*qlCall
 	paused map[string]bool
+	ended  []callMark // calls in the order of their call.ended, for the sweep
 }
 
 type qlCall struct {
@@ -56,11 +67,17 @@ type qlCall struct {
 	origPos     string
 	joinedAt    time.Time
 	waiting     bool
-	hold        int64 // seconds, of the last answer
+	visited     map[string]bool // queues joined in the export (their outcomes are known)
+	hold        int64           // seconds, of the last answer
 	offeredAt   map[string]time.Time
 	escalatedTo string
 	escAgent    string
+	joinedFrom  string // escalated_from of the current visit
+	endedAt     time.Time
 }
+
+// qlEndedTTL is how long a call is kept after its call.ended.
+const qlEndedTTL = time.Hour
 
 // NewQueueLog returns a converter writing to w; call Flush at the end.
 func NewQueueLog(w io.Writer, opt QueueLogOptions) *QueueLog {
@@ -100,7 +117,7 @@ func secs(d time.Duration) string {
 func (l *QueueLog) call(id string) *qlCall {
 	c := l.calls[id]
 	if c == nil {
-		c = &qlCall{origPos: "1", offeredAt: map[string]time.Time{}}
+		c = &qlCall{origPos: "1", offeredAt: map[string]time.Time{}, visited: map[string]bool{}}
 		l.calls[id] = c
 	}
 	return c
@@ -124,8 +141,10 @@ func position(e eventlog.Event) string {
 	return "1"
 }
 
-// Write converts one event (events must come in time order).
+// Write converts one event (events must come in time order; events of
+// the same moment may come in any order).
 func (l *QueueLog) Write(e eventlog.Event) {
+	l.sweep(e.At)
 	switch e.Type {
 	case eventlog.CallArrived:
 		l.call(e.CallID).caller = e.Caller
@@ -134,9 +153,15 @@ func (l *QueueLog) Write(e eventlog.Event) {
 		if e.Caller != "" {
 			c.caller = e.Caller
 		}
+		if c.waiting {
+			// Joined again before the previous visit's outcome: that
+			// wait ended here (overflowed, as the call fold has it).
+			l.line(e.At, e.CallID, c.queue, "", "EXITWITHTIMEOUT", "1", c.origPos, secs(e.At.Sub(c.joinedAt)))
+		}
 		c.queue, c.joinedAt, c.waiting = e.Queue, e.At, true
+		c.visited[e.Queue] = true
 		c.origPos = position(e)
-		c.escalatedTo, c.escAgent = "", ""
+		c.joinedFrom = e.String(eventlog.KeyEscalatedFrom)
 		l.line(e.At, e.CallID, e.Queue, "", "ENTERQUEUE", "", c.caller)
 	case eventlog.AgentOffered:
 		l.call(e.CallID).offeredAt[e.Agent] = e.At
@@ -164,9 +189,14 @@ func (l *QueueLog) Write(e eventlog.Event) {
 		}
 		hold := strconv.FormatInt(c.hold, 10)
 		q := l.queueOf(e)
+		to := c.escalatedTo
+		if to == "" && c.waiting && c.joinedFrom == q {
+			to = c.queue // the escalation's join came before its call.escalated
+		}
 		switch {
 		case c.escalatedTo != "" && c.escAgent == e.Agent || e.String(eventlog.KeyBy) == "transfer":
-			l.line(e.At, e.CallID, q, e.Agent, "TRANSFER", c.escalatedTo, "hotline", hold, secs(talk), c.origPos)
+			l.line(e.At, e.CallID, q, e.Agent, "TRANSFER", to, "hotline", hold, secs(talk), c.origPos)
+			c.escalatedTo, c.escAgent = "", ""
 		case e.String(eventlog.KeyBy) == "agent":
 			l.line(e.At, e.CallID, q, e.Agent, "COMPLETEAGENT", hold, secs(talk), c.origPos)
 		default:
@@ -179,10 +209,17 @@ func (l *QueueLog) Write(e eventlog.Event) {
 	case eventlog.CallbackRequested:
 		l.exit(e, "EXITWITHKEY", "*")
 	case eventlog.CallEnded:
-		if c := l.calls[e.CallID]; c != nil && c.waiting {
+		c := l.calls[e.CallID]
+		if c == nil {
+			break
+		}
+		if c.waiting {
 			l.exit(e, "ABANDON")
 		}
-		delete(l.calls, e.CallID)
+		if c.endedAt.IsZero() {
+			c.endedAt = e.At
+			l.ended = append(l.ended, callMark{e.CallID, e.At})
+		}
 	case eventlog.AgentState:
 		l.agentState(e)
 	}
@@ -198,11 +235,37 @@ func (l *QueueLog) queueOf(e eventlog.Event) string {
 	return ""
 }
 
+// sweep forgets calls that ended more than qlEndedTTL before now.
+func (l *QueueLog) sweep(now time.Time) {
+	cut := now.Add(-qlEndedTTL)
+	i := 0
+	for i < len(l.ended) && l.ended[i].at.Before(cut) {
+		if c := l.calls[l.ended[i].call]; c != nil && !c.endedAt.After(l.ended[i].at) {
+			delete(l.calls, l.ended[i].call)
+		}
+		i++
+	}
+	if i > 0 {
+		l.ended = append(l.ended[:0], l.ended[i:]...)
+	}
+}
+
 func (l *QueueLog) exit(e eventlog.Event, event string, pre ...string) {
 	c := l.call(e.CallID)
-	if !c.waiting && e.Type != eventlog.CallEnded && c.queue != "" && e.Queue != c.queue {
+	if e.Type != eventlog.CallEnded && (!c.waiting || c.queue != e.Queue) && e.Queue != "" {
+		if c.visited[e.Queue] {
+			// The visit's terminal line is written (the hang-up or the
+			// next join came first): one line per visit.
+			return
+		}
 		// An outcome for a visit we did not see start: still log it.
-		c.queue = e.Queue
+		c.visited[e.Queue] = true
+		if !c.waiting {
+			c.queue = e.Queue
+		}
+		data := append(pre, position(e), c.origPos, secs(waitOfEvent(e, c)))
+		l.line(e.At, e.CallID, e.Queue, "", event, data...)
+		return
 	}
 	c.waiting = false
 	data := append(pre, position(e), c.origPos, secs(waitOfEvent(e, c)))

@@ -141,3 +141,130 @@ func TestExportQueueLog(t *testing.T) {
 		t.Errorf("CONNECT %d vs completions: %v", counts["CONNECT"], counts)
 	}
 }
+
+// TestQueueLogOneTerminalLinePerVisit is a property test: for each shape
+// of queue visit, every order of the events logged at the same moment
+// (the queue's outcome, the caller's hang-up, the next join, the talk
+// time) gives exactly one ENTERQUEUE and one terminal line (ABANDON,
+// EXITWITHTIMEOUT, EXITWITHKEY, COMPLETECALLER, COMPLETEAGENT, TRANSFER)
+// per visit, and the answered visit's COMPLETE line keeps its holdtime.
+// All permutations are tried (at most 4! per group).
+func TestQueueLogOneTerminalLinePerVisit(t *testing.T) {
+	t0 := time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC)
+	type shape struct {
+		name   string
+		before []eventlog.Event   // in order
+		groups [][]eventlog.Event // each group shuffled, groups in order
+		visits map[string]int     // queue → visits
+		lines  []string           // line endings the output must contain
+	}
+	g := &gen{}
+	at := func(s float64) time.Time { return t0.Add(sec(s)) }
+	ev := func(s float64, typ eventlog.Type, q, agent string, data map[string]string) eventlog.Event {
+		return g.ev(at(s), typ, "c", q, agent, data)
+	}
+	shapes := []shape{
+		{name: "abandoned",
+			before: []eventlog.Event{ev(0, eventlog.CallArrived, "", "", nil), ev(0, eventlog.QueueJoined, "sales", "", nil)},
+			groups: [][]eventlog.Event{{ev(40, eventlog.QueueAbandoned, "sales", "", map[string]string{"wait_ms": "40000"}),
+				ev(40, eventlog.CallEnded, "", "", nil), ev(40, eventlog.SurveySkipped, "", "", nil)}},
+			visits: map[string]int{"sales": 1}, lines: []string{"|ABANDON|1|1|40"}},
+		{name: "timeout",
+			before: []eventlog.Event{ev(0, eventlog.QueueJoined, "sales", "", nil)},
+			groups: [][]eventlog.Event{{ev(300, eventlog.QueueTimeout, "sales", "", map[string]string{"wait_ms": "300000"}),
+				ev(300, eventlog.CallEnded, "", "", nil)}},
+			visits: map[string]int{"sales": 1}},
+		{name: "callback",
+			before: []eventlog.Event{ev(0, eventlog.QueueJoined, "sales", "", nil)},
+			groups: [][]eventlog.Event{{ev(20, eventlog.CallbackRequested, "sales", "", map[string]string{"wait_ms": "20000"}),
+				ev(20, eventlog.CallEnded, "", "", nil)}},
+			visits: map[string]int{"sales": 1}},
+		{name: "answered",
+			before: []eventlog.Event{ev(0, eventlog.QueueJoined, "sales", "", nil),
+				ev(12, eventlog.QueueAnswered, "sales", "a1", map[string]string{"wait_ms": "12000"})},
+			groups: [][]eventlog.Event{{ev(112, eventlog.CallCompleted, "sales", "a1", map[string]string{"talk_ms": "100000", "by": "caller"}),
+				ev(112, eventlog.CallEnded, "", "", nil), ev(112, eventlog.WrapupEnded, "sales", "a1", map[string]string{"wrapup_ms": "0"})}},
+			visits: map[string]int{"sales": 1}, lines: []string{"|COMPLETECALLER|12|100|1"}},
+		{name: "overflowed, then abandoned",
+			before: []eventlog.Event{ev(0, eventlog.QueueJoined, "sales", "", nil)},
+			groups: [][]eventlog.Event{
+				{ev(30, eventlog.QueueOverflowed, "sales", "", map[string]string{"wait_ms": "30000", "to_queue": "backup"}),
+					ev(30, eventlog.QueueJoined, "backup", "", nil)},
+				{ev(50, eventlog.QueueAbandoned, "backup", "", map[string]string{"wait_ms": "20000"}), ev(50, eventlog.CallEnded, "", "", nil)}},
+			visits: map[string]int{"sales": 1, "backup": 1},
+			lines:  []string{"|sales|NONE|EXITWITHTIMEOUT|1|1|30", "|backup|NONE|ABANDON|1|1|20"}},
+		{name: "escalated",
+			before: []eventlog.Event{ev(0, eventlog.QueueJoined, "l1", "", nil),
+				ev(5, eventlog.QueueAnswered, "l1", "a1", map[string]string{"wait_ms": "5000"})},
+			groups: [][]eventlog.Event{
+				{ev(65, eventlog.CallEscalated, "l1", "a1", map[string]string{"to_queue": "l2"}),
+					ev(65, eventlog.CallCompleted, "l1", "a1", map[string]string{"talk_ms": "60000", "by": "transfer"}),
+					ev(65, eventlog.QueueJoined, "l2", "", map[string]string{"escalated_from": "l1"})},
+				{ev(70, eventlog.QueueAbandoned, "l2", "", map[string]string{"wait_ms": "5000"}), ev(70, eventlog.CallEnded, "", "", nil)}},
+			// The TRANSFER's target is empty when its call.completed
+			// comes before both the escalation and the join.
+			visits: map[string]int{"l1": 1, "l2": 1}, lines: []string{"|hotline|5|60|1", "|l2|NONE|ABANDON|1|1|5"}},
+	}
+	terminal := map[string]bool{"ABANDON": true, "EXITWITHTIMEOUT": true, "EXITWITHKEY": true,
+		"COMPLETECALLER": true, "COMPLETEAGENT": true, "TRANSFER": true}
+	for _, sh := range shapes {
+		orders := [][]eventlog.Event{nil}
+		for _, grp := range sh.groups {
+			var next [][]eventlog.Event
+			for _, o := range orders {
+				for _, p := range permutations(grp) {
+					next = append(next, append(append([]eventlog.Event(nil), o...), p...))
+				}
+			}
+			orders = next
+		}
+		for _, o := range orders {
+			var buf bytes.Buffer
+			l := NewQueueLog(&buf, QueueLogOptions{})
+			names := []string{}
+			for _, e := range append(append([]eventlog.Event(nil), sh.before...), o...) {
+				l.Write(e)
+				names = append(names, string(e.Type))
+			}
+			l.Flush()
+			enter, term := map[string]int{}, map[string]int{}
+			for _, ln := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				f := strings.Split(ln, "|")
+				switch {
+				case f[4] == "ENTERQUEUE":
+					enter[f[2]]++
+				case terminal[f[4]]:
+					term[f[2]]++
+				}
+			}
+			for q, n := range sh.visits {
+				if enter[q] != n || term[q] != n {
+					t.Errorf("%s, order %v: queue %s has %d ENTERQUEUE and %d terminal lines, want %d:\n%s", sh.name, names, q, enter[q], term[q], n, buf.String())
+				}
+			}
+			if len(term) != len(sh.visits) {
+				t.Errorf("%s, order %v: terminal lines in queues %v:\n%s", sh.name, names, term, buf.String())
+			}
+			for _, w := range sh.lines {
+				if !strings.Contains(buf.String(), w+"\n") {
+					t.Errorf("%s, order %v: no line ending %q:\n%s", sh.name, names, w, buf.String())
+				}
+			}
+		}
+	}
+}
+
+// permutations returns every order of evs.
+func permutations(evs []eventlog.Event) [][]eventlog.Event {
+	if len(evs) <= 1 {
+		return [][]eventlog.Event{append([]eventlog.Event(nil), evs...)}
+	}
+	var out [][]eventlog.Event
+	for i := range evs {
+		rest := append(append([]eventlog.Event(nil), evs[:i]...), evs[i+1:]...)
+		for _, p := range permutations(rest) {
+			out = append(out, append([]eventlog.Event{evs[i]}, p...))
+		}
+	}
+	return out
+}
