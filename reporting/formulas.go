@@ -133,6 +133,20 @@ func (c Counts) SL() ServiceLevel {
 	}
 }
 
+// RealTimeSL is the real-time service level (formula "realtime",
+// docs/metrics.md): a caller is a hit when answered within T and a miss
+// the moment their wait passes T, so callers still waiting longer than T
+// (overT) count as misses before their call ends:
+//
+//	AWT / (A + (Ab − Ab≤T) + L + W>T)
+//
+// Abandons within T are neither; lost (overflowed, timed out) visits are
+// misses, as in the other formulas.
+func RealTimeSL(c Counts, overT int) Ratio {
+	lost := c.Overflowed + c.TimedOut
+	return Ratio{float64(c.AnsweredWithinT), float64(c.Answered + c.Abandoned - c.AbandonedWithinT + lost + overT)}
+}
+
 // Figures are the derived queue figures.
 type Figures struct {
 	Counts

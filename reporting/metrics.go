@@ -12,6 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// FormulaRealTime is the "formula" label of the real-time service level
+// (RealTimeSL): callers waiting past T count as misses at once.
+const FormulaRealTime = "realtime"
+
 // Rolling windows of hotline_service_level_ratio.
 const (
 	Window15m   = "15m"
@@ -534,7 +538,7 @@ type derived Metrics
 
 var (
 	slDesc = prometheus.NewDesc("hotline_service_level_ratio",
-		"Service level over a rolling window by formula (answered, offered, removed); see docs/metrics.md. Absent when the denominator is 0.",
+		"Service level over a rolling window by formula (answered, offered, removed, realtime); see docs/metrics.md. Absent when the denominator is 0.",
 		[]string{"queue", "formula", "window"}, nil)
 	csiDesc = prometheus.NewDesc("hotline_csi_score",
 		"Customer satisfaction 0-100, mean of (rating-1)/4*100 over survey answers since process start, by line of the answering agent.",
@@ -549,6 +553,8 @@ var (
 		"Share of the answered calls of hotline_fcr_report_ratio that each signal covers.",
 		[]string{"line", "source"}, nil)
 	waitingDesc = prometheus.NewDesc("hotline_calls_waiting", "Calls waiting in the queue now (0 for an idle known queue).", []string{"queue"}, nil)
+	overTDesc   = prometheus.NewDesc("hotline_calls_waiting_over_threshold",
+		"Calls waiting in the queue now for longer than its service-level threshold T (misses of the realtime SL; 0 for an idle known queue).", []string{"queue"}, nil)
 	longestDesc = prometheus.NewDesc("hotline_queue_longest_wait_seconds", "Longest current wait in the queue (0 when nobody waits).", []string{"queue"}, nil)
 	targetDesc  = prometheus.NewDesc("hotline_service_level_target_ratio",
 		"The queue's service-level target (config queues[].sl_target, default 0.8), for dashboards and alerts.",
@@ -567,6 +573,7 @@ func (d *derived) Describe(ch chan<- *prometheus.Desc) {
 	ch <- fcrDesc
 	ch <- waitingDesc
 	ch <- longestDesc
+	ch <- overTDesc
 	ch <- agentsDesc
 	ch <- agentStatusDesc
 	ch <- targetDesc
@@ -599,10 +606,23 @@ func (d *derived) Collect(ch chan<- prometheus.Metric) {
 	for q, c := range m.today {
 		windows[WindowToday][q] = *c
 	}
+	// Callers now waiting longer than their queue's T: misses of the
+	// real-time SL from that moment, in every window.
+	overT := map[string]int{}
+	for _, c := range m.calls {
+		if v, ok := c.f.Waiting(); ok && now.Sub(v.JoinedAt) > m.cfg.ThresholdFor(v.Queue) {
+			overT[v.Queue]++
+		}
+	}
 	for w, byQ := range windows {
+		for q := range overT {
+			if _, ok := byQ[q]; !ok {
+				byQ[q] = Counts{}
+			}
+		}
 		for q, c := range byQ {
 			sl := c.SL()
-			for f, r := range map[string]Ratio{"answered": sl.Answered, "offered": sl.Offered, "removed": sl.Removed} {
+			for f, r := range map[string]Ratio{"answered": sl.Answered, "offered": sl.Offered, "removed": sl.Removed, FormulaRealTime: RealTimeSL(c, overT[q])} {
 				if v, ok := r.Value(); ok {
 					ch <- prometheus.MustNewConstMetric(slDesc, prometheus.GaugeValue, v, q, f, w)
 				}
@@ -637,6 +657,7 @@ func (d *derived) Collect(ch chan<- prometheus.Metric) {
 	}
 	for q, n := range waiting {
 		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n), q)
+		ch <- prometheus.MustNewConstMetric(overTDesc, prometheus.GaugeValue, float64(overT[q]), q)
 		ch <- prometheus.MustNewConstMetric(longestDesc, prometheus.GaugeValue, longest[q].Seconds(), q)
 	}
 	m.collectAgents(ch)

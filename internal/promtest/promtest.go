@@ -243,7 +243,7 @@ func DashboardQueries(t *testing.T, path string) map[string]string {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatal(err)
 	}
-	vars := strings.NewReplacer(`"$queue"`, `".+"`, `"$formula"`, `"answered|offered|removed"`,
+	vars := strings.NewReplacer(`"$queue"`, `".+"`, `"$formula"`, `"answered|offered|removed|realtime"`,
 		"$__range", "1h", "$__rate_interval", "1m", "$__interval", "15s")
 	out := map[string]string{}
 	for _, p := range d.Panels {
