@@ -97,12 +97,9 @@ type Metrics struct {
 	queuesOf  func(string) []string
 	staleWait time.Duration
 
-	offered, answered, withinT, abandoned, shortAb *prometheus.CounterVec
-	wait                                           *prometheus.HistogramVec
-	escalations, surveys                           *prometheus.CounterVec
-	talk, wrapup                                   *prometheus.CounterVec
-	agentAnswered, agentMissed, agentEscalations   *prometheus.CounterVec
-	agentTalk, agentWrapup, agentRing              *prometheus.CounterVec
+	// The counters; Restore swaps in an unregistered set while it replays
+	// stored events, so a restart never counts an event twice.
+	*counterSet
 
 	mu    sync.Mutex
 	calls map[string]*liveCall // call → its fold, while it lives
@@ -119,8 +116,69 @@ type Metrics struct {
 	lineAge []callMark
 	queues  map[string]bool         // known queues (exported as 0 when idle)
 	agents  map[string]*agentStatus // agent → current state and queues
+	// satisfactionFrom: survey answers and dispositions before it are not
+	// counted in CSI and FCR (set while Restore replays, else zero).
+	satisfactionFrom time.Time
 	// fcrReport holds the database FCR figures set by SetReportFCR.
 	fcrReport []FCRFigures
+}
+
+// counterSet holds the Prometheus counters and histogram of Metrics.
+type counterSet struct {
+	offered, answered, withinT, abandoned, shortAb *prometheus.CounterVec
+	wait                                           *prometheus.HistogramVec
+	escalations, surveys                           *prometheus.CounterVec
+	talk, wrapup                                   *prometheus.CounterVec
+	agentAnswered, agentMissed, agentEscalations   *prometheus.CounterVec
+	agentTalk, agentWrapup, agentRing              *prometheus.CounterVec
+}
+
+func newCounterSet(cfg *Config) *counterSet {
+	m := &counterSet{}
+	cv := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	m.offered = cv("hotline_calls_offered_total", "Calls that entered the queue.", "queue")
+	m.answered = cv("hotline_calls_answered_total", "Calls answered from the queue.", "queue")
+	m.withinT = cv("hotline_calls_answered_within_threshold_total", "Calls answered with wait <= the queue's service-level threshold T.", "queue")
+	m.abandoned = cv("hotline_calls_abandoned_total", "Calls whose caller hung up while waiting in the queue.", "queue")
+	m.shortAb = cv("hotline_calls_short_abandoned_total", "Abandoned calls with wait <= the queue's short-abandon threshold S.", "queue")
+	m.escalations = cv("hotline_escalations_total", "Calls escalated from first to second line.", "from_queue", "to_queue")
+	m.surveys = cv("hotline_survey_calls_total", "Survey events by result (scheduled, attempted, completed, failed, skipped, optout).", "result")
+	m.talk = cv("hotline_talk_seconds_total", "Talk time of answered calls (call.completed), by the queue that answered.", "queue")
+	m.wrapup = cv("hotline_wrapup_seconds_total", "Wrap-up time after answered calls (agent.wrapup_ended), by queue.", "queue")
+	m.agentAnswered = cv("hotline_agent_answered_total", "Calls the agent answered.", "agent")
+	m.agentMissed = cv("hotline_agent_missed_total", "Offers the agent did not answer (agent.ring_noanswer).", "agent")
+	m.agentEscalations = cv("hotline_agent_escalations_total", "Calls the agent escalated to second line.", "agent")
+	m.agentTalk = cv("hotline_agent_talk_seconds_total", "The agent's talk time.", "agent")
+	m.agentWrapup = cv("hotline_agent_wrapup_seconds_total", "The agent's wrap-up time.", "agent")
+	m.agentRing = cv("hotline_agent_ring_seconds_total", "Offer-to-answer time of the agent's answered calls (\"who answers faster\").", "agent")
+	m.wait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "hotline_queue_wait_seconds",
+		Help:    "Wait from queue entry to answer, abandon, overflow, timeout or callback.",
+		Buckets: waitBuckets(cfg),
+	}, []string{"queue", "outcome"})
+	for _, r := range SurveyResults {
+		m.surveys.WithLabelValues(r)
+	}
+	return m
+}
+
+// zeroQueue creates a queue's counter and histogram series at zero.
+func (c *counterSet) zeroQueue(q string) {
+	for _, v := range []*prometheus.CounterVec{c.offered, c.answered, c.withinT, c.abandoned, c.shortAb, c.talk, c.wrapup} {
+		v.WithLabelValues(q)
+	}
+	for _, o := range WaitOutcomes {
+		c.wait.WithLabelValues(q, string(o))
+	}
+}
+
+// zeroAgent creates an agent's counter series at zero.
+func (c *counterSet) zeroAgent(id string) {
+	for _, v := range []*prometheus.CounterVec{c.agentAnswered, c.agentMissed, c.agentEscalations, c.agentTalk, c.agentWrapup, c.agentRing} {
+		v.WithLabelValues(id)
+	}
 }
 
 type callMark struct {
@@ -176,40 +234,15 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 		calls: map[string]*liveCall{}, lines: map[string]lineMark{}, recent: map[string][]slSample{},
 		today: map[string]*Counts{}, csi: map[string]*[2]float64{}, fcr: map[[2]string]*[2]float64{},
 		queues: map[string]bool{}, agents: map[string]*agentStatus{},
+		counterSet: newCounterSet(cfg),
 	}
 	if m.staleWait <= 0 {
 		m.staleWait = 12 * time.Hour
 	}
-	cv := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	}
-	m.offered = cv("hotline_calls_offered_total", "Calls that entered the queue.", "queue")
-	m.answered = cv("hotline_calls_answered_total", "Calls answered from the queue.", "queue")
-	m.withinT = cv("hotline_calls_answered_within_threshold_total", "Calls answered with wait <= the queue's service-level threshold T.", "queue")
-	m.abandoned = cv("hotline_calls_abandoned_total", "Calls whose caller hung up while waiting in the queue.", "queue")
-	m.shortAb = cv("hotline_calls_short_abandoned_total", "Abandoned calls with wait <= the queue's short-abandon threshold S.", "queue")
-	m.escalations = cv("hotline_escalations_total", "Calls escalated from first to second line.", "from_queue", "to_queue")
-	m.surveys = cv("hotline_survey_calls_total", "Survey events by result (scheduled, attempted, completed, failed, skipped, optout).", "result")
-	m.talk = cv("hotline_talk_seconds_total", "Talk time of answered calls (call.completed), by the queue that answered.", "queue")
-	m.wrapup = cv("hotline_wrapup_seconds_total", "Wrap-up time after answered calls (agent.wrapup_ended), by queue.", "queue")
-	m.agentAnswered = cv("hotline_agent_answered_total", "Calls the agent answered.", "agent")
-	m.agentMissed = cv("hotline_agent_missed_total", "Offers the agent did not answer (agent.ring_noanswer).", "agent")
-	m.agentEscalations = cv("hotline_agent_escalations_total", "Calls the agent escalated to second line.", "agent")
-	m.agentTalk = cv("hotline_agent_talk_seconds_total", "The agent's talk time.", "agent")
-	m.agentWrapup = cv("hotline_agent_wrapup_seconds_total", "The agent's wrap-up time.", "agent")
-	m.agentRing = cv("hotline_agent_ring_seconds_total", "Offer-to-answer time of the agent's answered calls (\"who answers faster\").", "agent")
-	m.wait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "hotline_queue_wait_seconds",
-		Help:    "Wait from queue entry to answer, abandon, overflow, timeout or callback.",
-		Buckets: waitBuckets(cfg),
-	}, []string{"queue", "outcome"})
 	// Every counter and histogram series a rule, alert or panel reads
 	// exists from the start (zero) for every known queue, agent and
 	// survey result: increase() then sees the first increment, and sums
 	// over several series (answered + lost) are never empty.
-	for _, r := range SurveyResults {
-		m.surveys.WithLabelValues(r)
-	}
 	for q := range cfg.Queues {
 		m.addQueue(q)
 	}
@@ -259,19 +292,7 @@ func (m *Metrics) addQueue(q string) {
 		return
 	}
 	m.queues[q] = true
-	for _, c := range []*prometheus.CounterVec{m.offered, m.answered, m.withinT, m.abandoned, m.shortAb, m.talk, m.wrapup} {
-		c.WithLabelValues(q)
-	}
-	for _, o := range WaitOutcomes {
-		m.wait.WithLabelValues(q, string(o))
-	}
-}
-
-// zeroAgent creates an agent's counter series at zero.
-func (m *Metrics) zeroAgent(id string) {
-	for _, c := range []*prometheus.CounterVec{m.agentAnswered, m.agentMissed, m.agentEscalations, m.agentTalk, m.agentWrapup, m.agentRing} {
-		c.WithLabelValues(id)
-	}
+	m.zeroQueue(q)
 }
 
 // waitBuckets are general buckets plus every configured T and S.
@@ -298,6 +319,53 @@ func waitBuckets(cfg *Config) []float64 {
 func (m *Metrics) Publish(e eventlog.Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.publishLocked(e)
+}
+
+// RestoreLookback is how far back Restore reads the event log: as long as
+// a call's lines are remembered for its survey answers.
+const RestoreLookback = lineTTL
+
+// Restore replays the stored events of the last RestoreLookback into the
+// in-process figures — the rolling and today's SL windows (every formula),
+// CSI and FCR (survey answers and dispositions logged since the start of
+// today in the service's zone), the lines of recent calls and the agents'
+// states — so that after a restart the board shows what the report shows.
+// The counters are not touched: the process that is gone exported those,
+// and Prometheus sums counters across the reset. Calls the log shows still
+// waiting are not restored as waiting (a native-SIP call did not survive
+// the restart; an Asterisk wait that did is resumed with its own
+// queue.joined). Call it before subscribing to the bus.
+func (m *Metrics) Restore(ctx context.Context, s *Store) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	live := m.counterSet
+	m.counterSet = newCounterSet(m.cfg) // unregistered: the replay counts nothing
+	dayStart, _ := Today(now, m.cfg.location())
+	m.satisfactionFrom = dayStart
+	defer func() {
+		m.counterSet = live
+		m.satisfactionFrom = time.Time{}
+		for q := range m.queues {
+			m.zeroQueue(q)
+		}
+		for a := range m.agents {
+			m.zeroAgent(a)
+		}
+		for id, c := range m.calls {
+			if _, ok := c.f.Waiting(); ok {
+				delete(m.calls, id)
+			}
+		}
+	}()
+	return s.shownEvents(ctx, now.Add(-RestoreLookback), now.Add(time.Millisecond), func(e eventlog.Event) error {
+		m.publishLocked(e)
+		return nil
+	})
+}
+
+func (m *Metrics) publishLocked(e eventlog.Event) {
 	m.rollDay(e.At)
 	if e.Queue != "" && !m.queues[e.Queue] && e.Type == eventlog.QueueJoined {
 		m.addQueue(e.Queue)
@@ -316,6 +384,9 @@ func (m *Metrics) Publish(e eventlog.Event) {
 		}
 	case eventlog.CallDisposition:
 		line := m.lines[e.CallID].first
+		if e.At.Before(m.satisfactionFrom) {
+			break
+		}
 		if e.Reason == "resolved" || e.Reason == "not_resolved" || e.Reason == "escalated" {
 			m.addFCR(line, FCRDisposition, e.Reason == "resolved")
 		}
@@ -331,6 +402,9 @@ func (m *Metrics) Publish(e eventlog.Event) {
 		m.surveys.WithLabelValues("optout").Inc()
 	case eventlog.SurveyCompleted:
 		m.surveys.WithLabelValues("completed").Inc()
+		if e.At.Before(m.satisfactionFrom) {
+			break
+		}
 		line := m.lines[e.CallID].line
 		if r, ok := e.Int(eventlog.KeyRating); ok && r >= 1 && r <= 5 && line != "" {
 			s := m.csi[line]

@@ -109,6 +109,14 @@ func (s *Server) metricsService() service {
 			if err != nil {
 				return err
 			}
+			if s.store != nil {
+				// The day's and the rolling windows' figures survive a
+				// restart (docs/metrics.md): replay the stored events
+				// into the gauges before the first new event.
+				if err := m.Restore(ctx, s.store); err != nil {
+					s.log.Warn("metrics: restoring today's figures from the database failed; they start from zero", "err", err)
+				}
+			}
 			s.bus.Subscribe(m)
 			if s.store == nil {
 				return nil
