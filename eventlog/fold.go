@@ -45,6 +45,11 @@ type Visit struct {
 	EscalatedTo     string
 	EscalatedAt     time.Time
 	OverflowTo      string
+	// EWT is the estimated wait announced to the caller when the visit
+	// began (KeyEWT of its queue.joined, else of its queue.answered);
+	// HasEWT says whether any was.
+	EWT    time.Duration
+	HasEWT bool
 }
 
 // Call is the one fold of a call's events: everything hotline's figures
@@ -208,9 +213,10 @@ func (c *Call) Apply(e Event) Step {
 		st.Closed = c.close(Event{At: at}, OutcomeOverflowed)
 		from := e.String(KeyEscalatedFrom)
 		c.escalated = c.escalated || from != ""
+		ewt, hasEWT := e.Duration(KeyEWT)
 		c.Visits = append(c.Visits, Visit{
 			N: len(c.Visits), Queue: e.Queue, JoinedAt: at, Priority: e.Priority, Outcome: OutcomeWaiting,
-			Resumed: resumed, EscalatedFrom: from, AfterEscalation: c.escalated,
+			Resumed: resumed, EscalatedFrom: from, AfterEscalation: c.escalated, EWT: ewt, HasEWT: hasEWT,
 		})
 		c.open = len(c.Visits)
 		if st.Closed != nil { // the append may have moved the visits
@@ -238,6 +244,9 @@ func (c *Call) Apply(e Event) Step {
 		}
 		v.Agent = e.Agent
 		v.AnsweredAt = e.At
+		if d, ok := e.Duration(KeyEWT); ok && !v.HasEWT {
+			v.EWT, v.HasEWT = d, true
+		}
 		v.AfterEscalation = v.AfterEscalation || c.escalated
 		if t, ok := c.offeredAt[e.Agent]; ok && !t.After(e.At) {
 			v.Ring = e.At.Sub(t)

@@ -69,6 +69,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET "+p+"fcr", a.fcr)
 	mux.HandleFunc("GET "+p+"csi", a.csi)
 	mux.HandleFunc("GET "+p+"escalations", a.escalations)
+	mux.HandleFunc("GET "+p+"ewt", a.ewt)
 	return mux
 }
 
@@ -274,5 +275,12 @@ func (a *API) escalations(w http.ResponseWriter, r *http.Request) {
 	a.serve(w, r, "escalations", func(ctx context.Context, from, to time.Time) (any, Table, error) {
 		e, err := a.store.EscalationReport(ctx, from, to)
 		return e, EscalationTable(e), err
+	})
+}
+
+func (a *API) ewt(w http.ResponseWriter, r *http.Request) {
+	a.serve(w, r, "ewt", func(ctx context.Context, from, to time.Time) (any, Table, error) {
+		fs, err := a.store.EWTReport(ctx, from, to)
+		return fs, EWTTable(fs), err
 	})
 }

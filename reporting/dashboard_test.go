@@ -69,6 +69,12 @@ func lineTraffic(g *gen, round int, now time.Time) []eventlog.Event {
 		g.ev(t.Add(sec(230)), eventlog.WrapupEnded, esc, "l2", "b1", map[string]string{"wrapup_ms": "30000"}))
 	// One caller still waiting.
 	evs = append(evs, g.ev(now.Add(-40*time.Second), eventlog.QueueJoined, id("waiting"), "support", "", nil))
+	// Every caller is told an estimated wait of 15 s.
+	for i := range evs {
+		if evs[i].Type == eventlog.QueueJoined {
+			evs[i] = evs[i].WithDuration(eventlog.KeyEWT, 15*time.Second)
+		}
+	}
 	SortEvents(evs)
 	return evs
 }

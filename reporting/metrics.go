@@ -3,6 +3,7 @@ package reporting
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -108,9 +109,12 @@ type Metrics struct {
 	lines   map[string]lineMark   // call → lines of its first and last answered visits (for survey and disposition events)
 	recent  map[string][]slSample // queue → visits finished in the last hour
 	today   map[string]*Counts    // queue → visits finished today
-	day     time.Time             // start of "today"
-	csi     map[string]*[2]float64
-	fcr     map[[2]string]*[2]float64 // (line, source) → resolved, covered
+	// ewtToday: queue → announced-wait errors (actual − EWT, s) of the
+	// visits answered today.
+	ewtToday map[string][]float64
+	day      time.Time // start of "today"
+	csi      map[string]*[2]float64
+	fcr      map[[2]string]*[2]float64 // (line, source) → resolved, covered
 	// lineAge lists line marks in the order they were set, for the sweep
 	// (a mark set again later leaves a stale entry that the sweep skips).
 	lineAge []callMark
@@ -131,6 +135,7 @@ type counterSet struct {
 	talk, wrapup                                   *prometheus.CounterVec
 	agentAnswered, agentMissed, agentEscalations   *prometheus.CounterVec
 	agentTalk, agentWrapup, agentRing              *prometheus.CounterVec
+	ewtError                                       *prometheus.HistogramVec
 }
 
 func newCounterSet(cfg *Config) *counterSet {
@@ -158,6 +163,11 @@ func newCounterSet(cfg *Config) *counterSet {
 		Help:    "Wait from queue entry to answer, abandon, overflow, timeout or callback.",
 		Buckets: waitBuckets(cfg),
 	}, []string{"queue", "outcome"})
+	m.ewtError = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "hotline_ewt_abs_error_seconds",
+		Help:    "Absolute error |actual wait - announced estimated wait| of answered calls that were given an estimate, by queue (_sum/_count = mean absolute error).",
+		Buckets: []float64{1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600},
+	}, []string{"queue"})
 	for _, r := range SurveyResults {
 		m.surveys.WithLabelValues(r)
 	}
@@ -172,6 +182,7 @@ func (c *counterSet) zeroQueue(q string) {
 	for _, o := range WaitOutcomes {
 		c.wait.WithLabelValues(q, string(o))
 	}
+	c.ewtError.WithLabelValues(q)
 }
 
 // zeroAgent creates an agent's counter series at zero.
@@ -232,7 +243,7 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 	m := &Metrics{
 		cfg: cfg, now: now, queuesOf: opt.QueuesOf, staleWait: opt.StaleWait,
 		calls: map[string]*liveCall{}, lines: map[string]lineMark{}, recent: map[string][]slSample{},
-		today: map[string]*Counts{}, csi: map[string]*[2]float64{}, fcr: map[[2]string]*[2]float64{},
+		today: map[string]*Counts{}, csi: map[string]*[2]float64{}, fcr: map[[2]string]*[2]float64{}, ewtToday: map[string][]float64{},
 		queues: map[string]bool{}, agents: map[string]*agentStatus{},
 		counterSet: newCounterSet(cfg),
 	}
@@ -252,7 +263,7 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 	for _, a := range opt.Agents {
 		m.agentLocked(a).state = AgentLoggedOut
 	}
-	cs := []prometheus.Collector{m.offered, m.answered, m.withinT, m.abandoned, m.shortAb, m.escalations, m.surveys, m.wait,
+	cs := []prometheus.Collector{m.offered, m.answered, m.withinT, m.abandoned, m.shortAb, m.escalations, m.surveys, m.wait, m.ewtError,
 		m.talk, m.wrapup, m.agentAnswered, m.agentMissed, m.agentEscalations, m.agentTalk, m.agentWrapup, m.agentRing, (*derived)(m)}
 	if opt.Writer != nil {
 		w := opt.Writer
@@ -467,6 +478,10 @@ func (m *Metrics) fold(e eventlog.Event) {
 			m.agentRing.WithLabelValues(v.Agent).Add(v.Ring.Seconds())
 		}
 		m.finish(v.Queue, v.Outcome, v.Wait, e.At)
+		if ev, ok := EWTError(Visit{Outcome: v.Outcome, Wait: v.Wait, EWT: v.EWT, HasEWT: v.HasEWT}); ok {
+			m.ewtError.WithLabelValues(v.Queue).Observe(math.Abs(ev))
+			m.ewtToday[v.Queue] = append(m.ewtToday[v.Queue], ev)
+		}
 		if v.Outcome == eventlog.OutcomeAnswered {
 			mk := lineMark{line: m.cfg.lineFor(v.Queue, v.EscalatedFrom != ""), at: e.At}
 			mk.first = mk.line
@@ -546,6 +561,7 @@ func (m *Metrics) rollDay(at time.Time) {
 	if start.After(m.day) {
 		m.day = start
 		m.today = map[string]*Counts{}
+		m.ewtToday = map[string][]float64{}
 	}
 }
 
@@ -626,8 +642,11 @@ var (
 	fcrCoverageDesc = prometheus.NewDesc("hotline_fcr_report_coverage_ratio",
 		"Share of the answered calls of hotline_fcr_report_ratio that each signal covers.",
 		[]string{"line", "source"}, nil)
-	waitingDesc = prometheus.NewDesc("hotline_calls_waiting", "Calls waiting in the queue now (0 for an idle known queue).", []string{"queue"}, nil)
-	overTDesc   = prometheus.NewDesc("hotline_calls_waiting_over_threshold",
+	waitingDesc  = prometheus.NewDesc("hotline_calls_waiting", "Calls waiting in the queue now (0 for an idle known queue).", []string{"queue"}, nil)
+	ewtTodayDesc = prometheus.NewDesc("hotline_ewt_error_today_seconds",
+		"Accuracy of the announced estimated wait over the calls answered today (service zone) that were given one: stat=mae (mean |actual - announced|), p90 (90th percentile of |actual - announced|), bias (mean actual - announced). Absent when none.",
+		[]string{"queue", "stat"}, nil)
+	overTDesc = prometheus.NewDesc("hotline_calls_waiting_over_threshold",
 		"Calls waiting in the queue now for longer than its service-level threshold T (misses of the realtime SL; 0 for an idle known queue).", []string{"queue"}, nil)
 	longestDesc = prometheus.NewDesc("hotline_queue_longest_wait_seconds", "Longest current wait in the queue (0 when nobody waits).", []string{"queue"}, nil)
 	targetDesc  = prometheus.NewDesc("hotline_service_level_target_ratio",
@@ -648,6 +667,7 @@ func (d *derived) Describe(ch chan<- *prometheus.Desc) {
 	ch <- waitingDesc
 	ch <- longestDesc
 	ch <- overTDesc
+	ch <- ewtTodayDesc
 	ch <- agentsDesc
 	ch <- agentStatusDesc
 	ch <- targetDesc
@@ -733,6 +753,14 @@ func (d *derived) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n), q)
 		ch <- prometheus.MustNewConstMetric(overTDesc, prometheus.GaugeValue, float64(overT[q]), q)
 		ch <- prometheus.MustNewConstMetric(longestDesc, prometheus.GaugeValue, longest[q].Seconds(), q)
+	}
+	for q, errs := range m.ewtToday {
+		f := ewtFigures(q, append([]float64(nil), errs...))
+		mae, _ := f.MAE.Value()
+		bias, _ := f.Bias.Value()
+		ch <- prometheus.MustNewConstMetric(ewtTodayDesc, prometheus.GaugeValue, mae, q, "mae")
+		ch <- prometheus.MustNewConstMetric(ewtTodayDesc, prometheus.GaugeValue, *f.P90, q, "p90")
+		ch <- prometheus.MustNewConstMetric(ewtTodayDesc, prometheus.GaugeValue, bias, q, "bias")
 	}
 	m.collectAgents(ch)
 	for _, f := range m.fcrReport {

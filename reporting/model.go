@@ -170,6 +170,10 @@ type Visit struct {
 	EscalatedTo   string
 	EscalatedAt   time.Time
 	OverflowTo    string
+	// EWT is the wait announced when the visit began (HasEWT: any was);
+	// not stored in the database (EWTReport folds the events).
+	EWT    time.Duration
+	HasEWT bool
 	// Flags computed with the queue's T and S at projection time.
 	WithinT        bool // answered and Wait <= T
 	ShortAbandon   bool // abandoned and Wait <= S
@@ -239,7 +243,7 @@ func BuildCall(evs []eventlog.Event, cfg *Config) (Call, []Visit) {
 			JoinedAt: fv.JoinedAt, Priority: fv.Priority, Outcome: fv.Outcome, LeftAt: fv.LeftAt, Wait: fv.Wait,
 			Agent: fv.Agent, AnsweredAt: fv.AnsweredAt, Ring: fv.Ring, Talk: fv.Talk, Wrapup: fv.Wrapup,
 			RingNoAnswer: fv.RingNoAnswer, EscalatedFrom: fv.EscalatedFrom, EscalatedTo: fv.EscalatedTo,
-			EscalatedAt: fv.EscalatedAt, OverflowTo: fv.OverflowTo,
+			EscalatedAt: fv.EscalatedAt, OverflowTo: fv.OverflowTo, EWT: fv.EWT, HasEWT: fv.HasEWT,
 		}
 	}
 	// Flags and call-level summary.

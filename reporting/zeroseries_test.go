@@ -119,6 +119,11 @@ func TestEveryRuleAndPanelHasEveryQueue(t *testing.T) {
 		g.ev(now.Add(-time.Minute), eventlog.CallDisposition, "c-sales", "sales", "a1", nil),
 		g.ev(now.Add(-time.Minute), eventlog.SurveyCompleted, "c-sales", "", "", map[string]string{"rating": "5", "solved": "yes"}))
 	evs[len(evs)-2].Reason = "resolved"
+	for i := range evs {
+		if evs[i].Type == eventlog.QueueJoined {
+			evs[i] = evs[i].WithDuration(eventlog.KeyEWT, 10*time.Second)
+		}
+	}
 	SortEvents(evs)
 	gate.Lock()
 	for _, e := range evs {
