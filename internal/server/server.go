@@ -39,8 +39,9 @@ type lineSwitch interface {
 // callFlows is what a new call runs with; a reload swaps it, calls in
 // progress keep the one they started with.
 type callFlows struct {
-	exec   *ivr.Executor
-	region string // ivr.region: the default region of callers' national numbers
+	exec      *ivr.Executor
+	region    string                   // ivr.region: the default region of callers' national numbers
+	schedules map[string]*ivr.Schedule // ivr.schedules, for hotline_line_open
 }
 
 // Server is a hotline built from one config. New builds it, Start runs its
@@ -257,5 +258,5 @@ func (s *Server) newCallFlows(flows *ivr.Flows) (*callFlows, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &callFlows{region: flows.Region, exec: exec}, nil
+	return &callFlows{region: flows.Region, exec: exec, schedules: flows.Schedules}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/reporting"
@@ -107,6 +108,9 @@ func (s *Server) metricsService() service {
 			}
 			m, err := reporting.NewMetrics(s.reg, opts)
 			if err != nil {
+				return err
+			}
+			if err := s.reg.Register(lineOpen{schedules: s.schedules, now: time.Now}); err != nil {
 				return err
 			}
 			if s.store != nil {
@@ -222,6 +226,12 @@ func (s *Server) surveyService() service {
 			}
 			s.survey = svc
 			s.bus.Subscribe(svc)
+			if err := s.reg.Register(surveyBacklog{pool: s.pool, now: time.Now}); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					return err
+				}
+			}
 			return nil
 		},
 		stop: func(ctx context.Context) error {
@@ -308,4 +318,12 @@ func (s *Server) intakeService() service {
 			return err
 		},
 	}
+}
+
+// schedules returns the IVR schedules of the flows in use.
+func (s *Server) schedules() map[string]*ivr.Schedule {
+	if f := s.flows.Load(); f != nil {
+		return f.schedules
+	}
+	return nil
 }
