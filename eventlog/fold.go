@@ -165,6 +165,11 @@ func (c *Call) close(e Event, o Outcome) *Visit {
 		return nil
 	}
 	v := &c.Visits[c.open-1]
+	if e.Queue != "" && e.Queue != v.Queue {
+		// The outcome of a visit a later queue.joined already closed (the
+		// two were logged in the other order): not this visit's.
+		return nil
+	}
 	c.open = 0
 	v.Outcome = o
 	v.LeftAt = e.At
@@ -255,8 +260,11 @@ func (c *Call) Apply(e Event) Step {
 	case QueueAbandoned:
 		st.Closed = c.close(e, OutcomeAbandoned)
 	case QueueOverflowed:
-		if v, ok := c.Waiting(); ok {
-			v.OverflowTo = e.String(KeyToQueue)
+		for i := len(c.Visits) - 1; i >= 0; i-- {
+			if v := &c.Visits[i]; e.Queue == "" || v.Queue == e.Queue {
+				v.OverflowTo = e.String(KeyToQueue)
+				break
+			}
 		}
 		st.Closed = c.close(e, OutcomeOverflowed)
 	case QueueTimeout:
