@@ -151,7 +151,18 @@ type Sample struct {
 // QueryVector runs an instant query and returns its series with labels
 // (NaN values included).
 func (s *Server) QueryVector(q string) ([]Sample, error) {
-	resp, err := http.Get(s.API + "/api/v1/query?query=" + url.QueryEscape(q))
+	return s.QueryVectorAt(q, time.Time{})
+}
+
+// QueryVectorAt is QueryVector evaluated at the instant at (now when zero).
+// At the timestamp of a scrape, increase() and rate() of that target's
+// counters end on a sample and are not extrapolated past it.
+func (s *Server) QueryVectorAt(q string, at time.Time) ([]Sample, error) {
+	u := s.API + "/api/v1/query?query=" + url.QueryEscape(q)
+	if !at.IsZero() {
+		u += "&time=" + strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)
+	}
+	resp, err := http.Get(u)
 	if err != nil {
 		return nil, err
 	}
