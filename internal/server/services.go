@@ -212,7 +212,7 @@ func (s *Server) surveyService() service {
 				return err
 			}
 			svc, err := survey.New(surveyConfigOf(s.cfg), survey.Deps{
-				Pool: s.pool, Switch: s.sw, Publisher: s.bus, Holidays: survey.CalendarHolidays(cal),
+				Pool: s.pool, Switch: s.sw, Publisher: s.bus, IDs: s.bus.IDs(), Holidays: survey.CalendarHolidays(cal),
 				Logger: s.log.With("component", "survey"),
 			})
 			if err != nil {
