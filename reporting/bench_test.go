@@ -12,7 +12,16 @@ import (
 // BenchmarkInsertEvents measures events written per second into PostgreSQL
 // through InsertEvents (COPY into a staging table, INSERT … ON CONFLICT DO
 // NOTHING) in batches of 5000, the Writer's default batch.
-func BenchmarkInsertEvents(b *testing.B) {
+func BenchmarkInsertEvents(b *testing.B) { benchInsert(b, false) }
+
+// BenchmarkInsertEventsWithCallers is BenchmarkInsertEvents with what real
+// traffic carries: every call's events name its caller (one number per
+// call, a number calling again now and then), so the callers' numbers are
+// pseudonymized on the way in (personal_data).
+func BenchmarkInsertEventsWithCallers(b *testing.B) { benchInsert(b, true) }
+
+// benchInsert writes batches of 5,000 events, eight per call.
+func benchInsert(b *testing.B, withCallers bool) {
 	s := newStore(b, nil)
 	ctx := context.Background()
 	const batch = 5000
@@ -23,9 +32,13 @@ func BenchmarkInsertEvents(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for j := range evs {
 			n++
+			call := n / 8
 			evs[j] = eventlog.Event{ID: fmt.Sprintf("ev-%012d", n), At: base.Add(time.Duration(n) * time.Millisecond),
-				Type: eventlog.QueueAnswered, CallID: fmt.Sprintf("call-%d", n/8), Queue: "support", Agent: "a17",
+				Type: eventlog.QueueAnswered, CallID: fmt.Sprintf("call-%d", call), Queue: "support", Agent: "a17",
 				Data: map[string]string{"wait_ms": "12345"}}
+			if withCallers {
+				evs[j].Caller = fmt.Sprintf("+7912%07d", call%20000)
+			}
 		}
 		if err := s.InsertEvents(ctx, evs); err != nil {
 			b.Fatal(err)

@@ -107,37 +107,13 @@ func (s *Server) Scrapes() int {
 
 // Query runs an instant query and returns the sample values.
 func (s *Server) Query(q string) ([]float64, error) {
-	resp, err := http.Get(s.API + "/api/v1/query?query=" + url.QueryEscape(q))
+	samples, err := s.QueryVector(q)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status, Error string
-		Data          struct {
-			ResultType string
-			Result     []struct {
-				Value [2]any
-			}
-		}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("status %s: %s", body.Status, body.Error)
-	}
-	if body.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("result type %s", body.Data.ResultType)
-	}
-	var out []float64
-	for _, r := range body.Data.Result {
-		str, _ := r.Value[1].(string)
-		v, err := strconv.ParseFloat(str, 64)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
+	out := make([]float64, len(samples))
+	for i, smp := range samples {
+		out[i] = smp.Value
 	}
 	return out, nil
 }
