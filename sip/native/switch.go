@@ -208,21 +208,41 @@ func parseAllow(s string) (allowRule, error) {
 // SetCredentials replaces the agents' credentials (config reload).
 func (s *Switch) SetCredentials(c Credentials) { s.creds.Store(&c) }
 
+// listenPair binds UDP and TCP on the same port. With port 0 the kernel
+// picks the UDP port, and that number may already be held on TCP (an
+// outgoing connection's ephemeral port), so it tries again with a new
+// pick; a fixed port that is taken is an error at once.
+func listenPair(host, port string) (net.PacketConn, net.Listener, int, error) {
+	tries := 1
+	if port == "0" {
+		tries = 32
+	}
+	var last error
+	for range tries {
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("native: listen udp %s: %w", net.JoinHostPort(host, port), err)
+		}
+		p := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return udp, tcp, p, nil
+		}
+		udp.Close()
+		last = fmt.Errorf("native: listen tcp %s:%d (the UDP port must be free on TCP too): %w", host, p, err)
+	}
+	return nil, nil, 0, last
+}
+
 // Start binds UDP and TCP and serves until ctx is cancelled or Close.
 func (s *Switch) Start(ctx context.Context) error {
 	host, portStr, err := net.SplitHostPort(s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("native: listen %q: %w", s.cfg.Listen, err)
 	}
-	udp, err := net.ListenPacket("udp", s.cfg.Listen)
+	udp, tcp, port, err := listenPair(host, portStr)
 	if err != nil {
-		return fmt.Errorf("native: listen udp %s: %w", s.cfg.Listen, err)
-	}
-	port := udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		udp.Close()
-		return fmt.Errorf("native: listen tcp %s:%d (the UDP port must be free on TCP too): %w", host, port, err)
+		return err
 	}
 	ip, _ := netip.ParseAddr(host)
 	adv := s.cfg.AdvertiseIP
@@ -235,7 +255,6 @@ func (s *Switch) Start(ctx context.Context) error {
 		adv = ip
 	}
 	s.addr = netip.AddrPortFrom(adv, uint16(port))
-	_ = portStr
 
 	sipLog := slog.New(redactHandler{s.log.Handler()}).With("component", "sipgo")
 	s.ua, err = sipgo.NewUA(

@@ -2,7 +2,9 @@ package native
 
 import (
 	"log/slog"
+	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +235,30 @@ func TestRedactRawMessageData(t *testing.T) {
 	got := out.String()
 	if strings.Contains(got, "hunter2") || strings.Contains(got, "79123456789") || !strings.Contains(got, "REGISTER sip:127.0.0.1") {
 		t.Fatalf("raw message not reduced to its first line: %s", got)
+	}
+}
+
+// TestListenPair: a fixed port held on TCP is an error that says so; port
+// 0 always ends with UDP and TCP on one port.
+func TestListenPair(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	port := strconv.Itoa(held.Addr().(*net.TCPAddr).Port)
+	if _, _, _, err := listenPair("127.0.0.1", port); err == nil || !strings.Contains(err.Error(), "must be free on TCP too") {
+		t.Fatalf("listenPair on a TCP-held port: err = %v", err)
+	}
+	for range 20 {
+		udp, tcp, p, err := listenPair("127.0.0.1", "0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if udp.LocalAddr().(*net.UDPAddr).Port != p || tcp.Addr().(*net.TCPAddr).Port != p {
+			t.Fatalf("ports differ: udp %v tcp %v want %d", udp.LocalAddr(), tcp.Addr(), p)
+		}
+		udp.Close()
+		tcp.Close()
 	}
 }
