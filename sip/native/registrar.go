@@ -19,6 +19,9 @@ type binding struct {
 	CallID    string
 	CSeq      uint32
 	Expires   time.Time
+	// Misses counts INVITEs in a row this contact never responded to at
+	// all (see missed); a REGISTER refresh starts it again.
+	Misses int
 }
 
 // registrar keeps agents' contact bindings (RFC 3261 §10.3).
@@ -183,4 +186,45 @@ func (r *registrar) users() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// missed records that a contact of user sent no response at all to an
+// INVITE (not even 100 Trying) before hotline gave up on it, and drops the
+// binding after limit such misses in a row: a phone that went away without
+// unregistering stops being rung. It reports whether the binding was
+// dropped. reached starts the count again.
+func (r *registrar) missed(user string, contact sip.Uri, limit int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := contactKey(contact)
+	bs := r.liveLocked(user, r.now())
+	for i := range bs {
+		if contactKey(bs[i].Contact) != key {
+			continue
+		}
+		bs[i].Misses++
+		if limit <= 0 || bs[i].Misses < limit {
+			return false
+		}
+		bs = append(bs[:i], bs[i+1:]...)
+		if len(bs) == 0 {
+			delete(r.bindings, user)
+		} else {
+			r.bindings[user] = bs
+		}
+		return true
+	}
+	return false
+}
+
+// reached records that a contact of user responded to an INVITE.
+func (r *registrar) reached(user string, contact sip.Uri) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := contactKey(contact)
+	for i, b := range r.bindings[user] {
+		if contactKey(b.Contact) == key {
+			r.bindings[user][i].Misses = 0
+		}
+	}
 }
