@@ -28,6 +28,9 @@ type Config struct {
 	Survey    Survey     `yaml:"survey"`
 	Reporting Reporting  `yaml:"reporting"`
 	Privacy   Privacy    `yaml:"privacy"`
+	// Web configures the agents' desk: web users, roles, catalogues
+	// (docs/desk.md).
+	Web Web `yaml:"web"`
 	// Asterisk configures the ARI switch (used when sip.mode is asterisk).
 	Asterisk Asterisk `yaml:"asterisk"`
 
@@ -181,6 +184,59 @@ type Agent struct {
 	Skills    map[string]int `yaml:"skills"`     // skill → level 1..5
 	Wrapup    time.Duration  `yaml:"wrapup"`     // default 0
 	MaxMissed int            `yaml:"max_missed"` // default 2
+	// WebPassword is the agent's password for the desk (secret, ${VAR}
+	// expands); it is hashed at load (bcrypt) into WebPasswordHash and
+	// then forgotten. WebPasswordHash may be given instead (a bcrypt hash,
+	// e.g. from `htpasswd -nbBC 10 "" PASSWORD`). Neither: no desk login.
+	WebPassword     Secret `yaml:"web_password"`
+	WebPasswordHash string `yaml:"web_password_hash"`
+}
+
+// Web configures the agents' desk (docs/desk.md): who may log in to the
+// web pages and the API with a session, and the catalogues the page offers.
+type Web struct {
+	// Users are the supervisors and admins; agents log in with their
+	// agents[].web_password.
+	Users []WebUser `yaml:"users"`
+	// PauseReasons is the catalogue an agent picks a pause reason from
+	// (default [break, lunch, training, meeting]).
+	PauseReasons []string `yaml:"pause_reasons"`
+	// OutcomeCategories is the list an agent picks a call's category from
+	// (the disposition code; default [question, complaint, technical, billing, other]).
+	OutcomeCategories []string `yaml:"outcome_categories"`
+	// SessionTTL is how long a session lasts without use (default 12h).
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// SecureCookies marks session cookies Secure even when the request
+	// came over plain HTTP (set it behind a TLS-terminating proxy);
+	// requests over TLS always get Secure cookies.
+	SecureCookies bool `yaml:"secure_cookies"`
+	// LoginLockout refuses a user name, and separately a source address,
+	// for Ban after Failures failed logins within Window (default 5, 15m, 15m).
+	LoginLockout AuthLockout `yaml:"login_lockout"`
+	// BcryptCost is the cost of the hashes made at load (default 10).
+	BcryptCost int `yaml:"bcrypt_cost"`
+}
+
+// Web roles.
+const (
+	RoleAgent      = "agent"
+	RoleSupervisor = "supervisor"
+	RoleAdmin      = "admin"
+)
+
+// WebUser is a supervisor or an admin of the desk.
+type WebUser struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	Role string `yaml:"role"` // supervisor or admin
+	// Teams and Queues are what a supervisor oversees: the agents of these
+	// teams and the calls of these queues.
+	Teams  []string `yaml:"teams"`
+	Queues []string `yaml:"queues"`
+	// Password (secret, hashed at load and forgotten) or PasswordHash
+	// (bcrypt), exactly one.
+	Password     Secret `yaml:"password"`
+	PasswordHash string `yaml:"password_hash"`
 }
 
 // Queue is one ACD queue.
@@ -356,6 +412,8 @@ func defaults() *Config {
 		},
 		Reporting: Reporting{FCRWindow: 168 * time.Hour, Intervals: 15 * time.Minute, ShortAbandon: 5 * time.Second},
 		Privacy:   Privacy{CallerNumbers: 365 * 24 * time.Hour, Collected: 90 * 24 * time.Hour, Notes: 365 * 24 * time.Hour},
+		Web: Web{SessionTTL: 12 * time.Hour, LoginLockout: AuthLockout{Failures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
+			BcryptCost: 10},
 	}
 }
 

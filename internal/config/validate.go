@@ -55,6 +55,7 @@ func validate(c *Config, r *reporter, e env) {
 	v.survey()
 	v.reporting()
 	v.privacy()
+	v.web()
 }
 
 type validator struct {
