@@ -76,9 +76,15 @@ const (
 	QueueOverflowed Type = "queue.overflowed"
 	// QueueTimeout: max wait reached; message played and call ended. Data[wait_ms].
 	QueueTimeout Type = "queue.timeout"
-	// CallbackRequested: the caller chose to be called back and keeps their place. Data[wait_ms].
+	// CallbackOffered: a waiting caller was told they can ask for a callback (the callback-offer prompt).
+	CallbackOffered Type = "callback.offered"
+	// CallbackRequested: the caller chose to be called back and keeps their place. Data[wait_ms] (the
+	// wait in the queue so far), Reason = key|max-wait|full|no-agents|ivr (where the request came from).
 	CallbackRequested Type = "callback.requested"
-	// CallbackResult: the callback attempt's outcome. Reason = connected|no-answer|busy|failed, Data[attempt].
+	// CallbackResult: a callback attempt's outcome, or the callback's end without an attempt.
+	// Reason = connected|no-answer|busy|failed (an attempt: Data[attempt]) or expired|refused (no dial;
+	// Data[attempt] = attempts made); Data[final] = "1" when the callback ends with it (always for
+	// connected); on connected Data[wait_ms] = from the request to the caller joining the agent.
 	CallbackResult Type = "callback.result"
 	// CallCompleted: the bridged call ended. Agent, Data[talk_ms], Data[by] = caller|agent|transfer.
 	CallCompleted Type = "call.completed"
@@ -102,6 +108,17 @@ const (
 	SurveyCompleted Type = "survey.completed" // Data[rating] 1-5, Data[solved] yes|no (each optional)
 	SurveyFailed    Type = "survey.failed"    // Reason
 	SurveyOptOut    Type = "survey.optout"    // the customer asked never to be called again
+)
+
+// Dialling policy (produced by package dialpolicy for the survey and
+// callbacks).
+const (
+	// DialRefused: hotline refused to dial a customer's number. CallID = the
+	// inbound call the number came from, Caller = the number, Reason =
+	// not-e164|not-inbound|denied|not-allowed|daily-cap|per-number,
+	// Data[purpose] = survey|callback, Data[rule] = the prefix that decided
+	// (denied, not-allowed) or the limit reached.
+	DialRefused Type = "dial.refused"
 )
 
 // Queue (produced by package queue's Engine), continued.
