@@ -121,6 +121,19 @@ const (
 	DialRefused Type = "dial.refused"
 )
 
+// The desk (produced by package desk).
+const (
+	// DeskAction: someone did something through the desk or the API: an
+	// agent state change, a disposition, an escalation, a password reset,
+	// a login or logout. Reason = the action (agent.ready, agent.pause,
+	// call.disposition, call.escalate, password.reset, login, logout...),
+	// Agent = the agent acted on, CallID = the call acted on,
+	// Data[actor] = who did it, Data[role] = agent|supervisor|admin,
+	// Data[via] = session|token. The action's own events (agent.state,
+	// call.disposition...) follow from the queue as before.
+	DeskAction Type = "desk.action"
+)
+
 // Queue (produced by package queue's Engine), continued.
 const (
 	// CallFinished: the Engine is done with the call; exactly one per call

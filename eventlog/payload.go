@@ -111,6 +111,9 @@ const (
 	KeyError          StringKey = "error"           // why a lookup found no history (ivr.node)
 	KeyOpenEscalation StringKey = "open_escalation" // the queue of the caller's open escalation (ivr.node of a lookup)
 	KeyPrompt         StringKey = "prompt"          // "none" when a message node played nothing (ivr.message)
+	KeyActor          StringKey = "actor"           // who did it: a user id or "api-token" (desk.action)
+	KeyRole           StringKey = "role"            // the actor's role: agent|supervisor|admin (desk.action)
+	KeyVia            StringKey = "via"             // how: session|token (desk.action)
 )
 
 // KeyLineAgent and KeyLineQueue name the last agent and queue of a line
