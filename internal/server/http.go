@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -40,16 +41,18 @@ func (s *Server) routes() http.Handler {
 }
 
 // requireToken lets a request through to next only with the header
-// "Authorization: Bearer <token>" (compared in constant time); an empty
+// "Authorization: Bearer <token>" (the scheme in any case, RFC 9110
+// §11.1; the token compared in constant time); an empty
 // token lets everything through (the API then listens on loopback only,
 // which the config enforces).
 func requireToken(token string, next http.Handler) http.Handler {
 	if token == "" {
 		return next
 	}
-	want := []byte("Bearer " + token)
+	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
 			http.Error(w, "a valid API token is required (Authorization: Bearer <http.token>)", http.StatusUnauthorized)
 			return

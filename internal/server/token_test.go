@@ -19,6 +19,10 @@ func TestRequireToken(t *testing.T) {
 		{"wrong token", "s3cret", "Bearer s3cre", http.StatusUnauthorized},
 		{"basic instead of bearer", "s3cret", "Basic s3cret", http.StatusUnauthorized},
 		{"right token", "s3cret", "Bearer s3cret", http.StatusNoContent},
+		{"scheme in lower case", "s3cret", "bearer s3cret", http.StatusNoContent},
+		{"scheme in upper case", "s3cret", "BEARER s3cret", http.StatusNoContent},
+		{"scheme only", "s3cret", "Bearer", http.StatusUnauthorized},
+		{"token without scheme", "s3cret", "s3cret", http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/api/v1/agents/a1/pause", nil)
