@@ -30,13 +30,18 @@ type leg struct {
 	digits     *sip.DigitBuffer
 	done       chan struct{}
 	events     chan sip.Event
+	evMu       sync.Mutex // guards sends on events against its close
+	evClosed   bool
 
 	mu        sync.Mutex
 	ended     bool
 	end       sip.End
 	answering bool
-	bridged   bool
-	hold      bool
+	// sent200: Answer has committed to a 200 OK (an inbound leg); from then
+	// on only a BYE ends the call, never a non-2xx final response.
+	sent200 bool
+	bridged bool
+	hold    bool
 
 	rejectCode atomic.Int32 // final response for an unanswered inbound leg
 }
@@ -77,6 +82,11 @@ func (l *leg) isAnswered() bool {
 }
 
 // Answer sends 200 OK with our SDP answer and waits for the ACK.
+//
+// A hang-up or CANCEL may come at any moment: the stream is kept only if
+// the leg has not ended by the time it exists (checked under the same lock
+// that finish uses), and once the 200 is on its way the call can only be
+// ended with a BYE, which byeAfterAnswer sends if the leg ended meanwhile.
 func (l *leg) Answer(ctx context.Context) error {
 	if l.uas == nil || l.isAnswered() {
 		return nil
@@ -99,7 +109,7 @@ func (l *leg) Answer(ctx context.Context) error {
 		OnDigit: l.digit, OnTimeout: l.mediaTimeout,
 	})
 	if err != nil {
-		_ = l.uas.Respond(503, "Service Unavailable", nil)
+		l.rejectCode.Store(503)
 		l.finish(sip.CauseFailure, sip.SideLocal)
 		return fmt.Errorf("native: answer %s: %w", l.info.ID, err)
 	}
@@ -107,7 +117,15 @@ func (l *leg) Answer(ctx context.Context) error {
 		stream.SetHold(true)
 	}
 	l.mu.Lock()
+	if l.ended {
+		// Hung up or cancelled while the stream was being made: finish
+		// has run and did not see it.
+		l.mu.Unlock()
+		_ = stream.Close()
+		return sip.ErrHangup
+	}
 	l.stream = stream
+	l.sent200 = true
 	l.mu.Unlock()
 	body := buildSDP(stream.LocalAddr(), []media.Codec{codec}, l.remote.DTMFPT, answerDir(l.remote.Dir))
 
@@ -116,16 +134,49 @@ func (l *leg) Answer(ctx context.Context) error {
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		err = ctx.Err()
+		l.finish(sip.CauseFailure, sip.SideLocal)
+		go l.byeAfterAnswer(errc)
+		return ctx.Err()
 	case <-l.done:
+		go l.byeAfterAnswer(errc)
 		return sip.ErrHangup
 	}
 	if err != nil {
 		l.finish(sip.CauseFailure, sip.SideLocal)
 		return fmt.Errorf("native: answer %s: %w", l.info.ID, err)
 	}
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		l.bye() // ended while the ACK was on its way
+		return sip.ErrHangup
+	}
 	l.markAnswered()
+	l.mu.Unlock()
 	return nil
+}
+
+// byeAfterAnswer waits for a 200 OK that was sent for a leg that ended
+// meanwhile; if the caller acknowledged it, the call is up on their side
+// and gets a BYE. The wait ends with the ACK or the transaction (64*T1).
+func (l *leg) byeAfterAnswer(errc <-chan error) {
+	if err := <-errc; err == nil {
+		l.bye()
+	}
+}
+
+// bye ends an established dialog on the remote side; it returns at once.
+func (l *leg) bye() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	go func() {
+		defer cancel()
+		switch {
+		case l.uas != nil:
+			_ = l.uas.Bye(ctx)
+		case l.uac != nil:
+			_ = l.uac.Bye(ctx)
+		}
+	}()
 }
 
 func (l *leg) sound(p sip.Prompt) (*media.Sound, error) { return l.sw.cfg.Catalog.Prompt(p) }
@@ -231,9 +282,14 @@ func (l *leg) digit(d rune) {
 	l.emit(sip.DigitEvent{Digit: d, At: l.sw.cfg.Now()}, false)
 }
 
-// emit delivers an event; droppable ones never block.
+// emit delivers an event; droppable ones never block. A leg's events are
+// closed once it has ended (finish); evMu keeps the close from racing a send.
 func (l *leg) emit(e sip.Event, mustDeliver bool) {
-	defer func() { _ = recover() }() // the channel is closed after Done
+	l.evMu.Lock()
+	defer l.evMu.Unlock()
+	if l.evClosed {
+		return
+	}
 	if !mustDeliver {
 		select {
 		case l.events <- e:
@@ -243,7 +299,7 @@ func (l *leg) emit(e sip.Event, mustDeliver bool) {
 	}
 	select {
 	case l.events <- e:
-	case <-l.done:
+	case <-l.done: // finish closes done before it waits for evMu
 	}
 }
 
@@ -313,27 +369,17 @@ func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
 
 // Hangup implements sip.Leg: BYE when answered, a final response before.
 func (l *leg) Hangup(cause sip.Cause) error {
-	l.mu.Lock()
-	if l.ended {
-		l.mu.Unlock()
-		return nil
-	}
-	l.mu.Unlock()
-	switch {
-	case l.uas != nil && !l.isAnswered():
-		// The INVITE handler owns the transaction: it sends this final
-		// response when it sees done (and waits for the ACK there, so
-		// Hangup never blocks the caller).
+	if l.uas != nil {
+		// The INVITE handler owns the transaction: if the leg ends before
+		// Answer committed to a 200, it sends this final response (and waits
+		// for the ACK there, so Hangup never blocks the caller).
 		code, _ := statusForCause(cause)
-		l.rejectCode.Store(int32(code))
-	case l.uas != nil:
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		go func() { defer cancel(); _ = l.uas.Bye(ctx) }()
-	case l.uac != nil:
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		go func() { defer cancel(); _ = l.uac.Bye(ctx) }()
+		l.rejectCode.CompareAndSwap(0, int32(code))
 	}
-	l.finish(cause, sip.SideLocal)
+	first, answered := l.finish(cause, sip.SideLocal)
+	if first && answered {
+		l.bye()
+	}
 	return nil
 }
 
@@ -362,15 +408,18 @@ func (l *leg) isEnded() bool {
 	}
 }
 
-// finish records the end once, releases media and wakes every waiter.
-func (l *leg) finish(cause sip.Cause, side sip.Side) {
+// finish records the end once, releases media and wakes every waiter. It
+// reports whether this call ended the leg, and whether the leg was
+// answered at that moment (Answer marks it under the same lock).
+func (l *leg) finish(cause sip.Cause, side sip.Side) (first, answered bool) {
 	l.mu.Lock()
 	if l.ended {
 		l.mu.Unlock()
-		return
+		return false, false
 	}
 	l.ended = true
 	l.end = sip.End{Cause: cause, Side: side, At: l.sw.cfg.Now()}
+	answered = l.isAnswered()
 	st := l.stream
 	l.mu.Unlock()
 	close(l.done)
@@ -384,14 +433,29 @@ func (l *leg) finish(cause sip.Cause, side sip.Side) {
 	if l.uac != nil {
 		_ = l.uac.Close()
 	}
-	// Close events after done: emitters recover from a send on a closed channel.
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		close(l.events)
-	}()
+	// Close events after done: a blocked emitter gives up on done first.
+	l.evMu.Lock()
+	l.evClosed = true
+	close(l.events)
+	l.evMu.Unlock()
 	l.sw.log.Info("sip leg ended", "leg", l.info.ID, "cause", cause.String(), "side", side.String())
+	return true, answered
+}
+
+// rejectAfterEnd is the final response the INVITE handler owes the caller
+// when the leg ended unanswered: none once Answer has committed to a 200.
+func (l *leg) rejectAfterEnd() (int, string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	code := int(l.rejectCode.Load())
+	if l.sent200 || code == 0 {
+		return 0, "", false
+	}
+	_, reason := statusForCause(l.end.Cause)
+	if code == 503 {
+		reason = "Service Unavailable"
+	}
+	return code, reason, true
 }
 
 func (l *leg) mediaTimeout() {
