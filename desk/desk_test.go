@@ -1,0 +1,334 @@
+package desk
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/cookiejar"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hotline-cc/hotline/eventlog"
+)
+
+// recorder is the event bus double: it keeps what the desk publishes.
+type recorder struct {
+	mu  sync.Mutex
+	evs []eventlog.Event
+}
+
+func (r *recorder) Publish(e eventlog.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.evs = append(r.evs, e)
+}
+
+func (r *recorder) actions() []eventlog.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []eventlog.Event
+	for _, e := range r.evs {
+		if e.Type == ActionEvent {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func hash(t *testing.T, pw string) string {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
+type fixture struct {
+	d     *Desk
+	srv   *httptest.Server
+	ev    *recorder
+	now   *time.Time
+	api   *[]string // what reached the API behind the check: "METHOD PATH BODY"
+	apiMu *sync.Mutex
+}
+
+// newFixture: agents a1 (team t1), a2 (team t2), s1 (team l2, line 2);
+// supervisors sv1 (team t1) and sv2 (team t2); admin root; token "tok".
+// Call c1 was offered to and answered by a1 in queue support.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ev := &recorder{}
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	var seen []string
+	var mu sync.Mutex
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.Path+" "+string(b))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"a1","state":"available"}`)
+	})
+	d, err := New(Config{
+		Users: []User{
+			{ID: "a1", Role: RoleAgent, Hash: hash(t, "pw-a1")},
+			{ID: "a2", Role: RoleAgent, Hash: hash(t, "pw-a2")},
+			{ID: "sv1", Role: RoleSupervisor, Hash: hash(t, "pw-sv1"), Teams: []string{"t1"}},
+			{ID: "sv2", Role: RoleSupervisor, Hash: hash(t, "pw-sv2"), Teams: []string{"t2"}, Queues: []string{"vip"}},
+			{ID: "root", Role: RoleAdmin, Hash: hash(t, "pw-root")},
+		},
+		Agents:       []Agent{{ID: "a1", Team: "t1", Line: 1}, {ID: "a2", Team: "t2", Line: 1}, {ID: "s1", Team: "l2", Line: 2}},
+		PauseReasons: []string{"lunch", "break"}, OutcomeCategories: []string{"billing", "other"},
+		Token: "tok", Publisher: ev, Now: func() time.Time { return now },
+		Lockout: Lockout{Failures: 3, Window: time.Minute, Ban: 10 * time.Minute},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(-time.Minute)
+	for i, e := range []eventlog.Event{
+		{Type: eventlog.CallArrived, CallID: "c1", Caller: "+79123456789"},
+		{Type: eventlog.IVRDigits, CallID: "c1", Data: map[string]string{"node": "menu", "digits": "2"}},
+		{Type: eventlog.QueueJoined, CallID: "c1", Queue: "support"},
+		{Type: eventlog.AgentOffered, CallID: "c1", Queue: "support", Agent: "a1"},
+		{Type: eventlog.QueueAnswered, CallID: "c1", Queue: "support", Agent: "a1", Data: map[string]string{"wait_ms": "4000"}},
+	} {
+		e.ID = "e" + string(rune('0'+i))
+		e.At = at.Add(time.Duration(i) * time.Second)
+		d.Publish(e)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/desk/", d.Handler())
+	mux.Handle("/api/", d.API(api))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(d.Close)
+	return &fixture{d: d, srv: srv, ev: ev, now: &now, api: &seen, apiMu: &mu}
+}
+
+// client is a browser: a cookie jar and the CSRF token of its session.
+type client struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+	csrf string
+}
+
+func (f *fixture) client(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: f.srv.URL, hc: &http.Client{Jar: jar}}
+}
+
+func (c *client) do(method, path, body string, hdr map[string]string) (int, string) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if c.csrf != "" && method != http.MethodGet {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (c *client) login(user, pw string) int {
+	c.t.Helper()
+	code, body := c.do(http.MethodPost, "/desk/login", `{"user":"`+user+`","password":"`+pw+`"}`, nil)
+	if code == http.StatusOK {
+		var s SessionJSON
+		if err := json.Unmarshal([]byte(body), &s); err != nil {
+			c.t.Fatal(err)
+		}
+		c.csrf = s.CSRF
+	}
+	return code
+}
+
+// TestAccess: who may read and change what.
+func TestAccess(t *testing.T) {
+	f := newFixture(t)
+	anon := f.client(t)
+	a1, a2, sv1, sv2, root := f.client(t), f.client(t), f.client(t), f.client(t), f.client(t)
+	for c, u := range map[*client]string{a1: "a1", a2: "a2", sv1: "sv1", sv2: "sv2", root: "root"} {
+		if code := c.login(u, "pw-"+u); code != http.StatusOK {
+			t.Fatalf("login %s: %d", u, code)
+		}
+	}
+	noCSRF := f.client(t)
+	noCSRF.login("a1", "pw-a1")
+	noCSRF.csrf = ""
+	token := map[string]string{"Authorization": "Bearer tok"}
+	for _, tc := range []struct {
+		name         string
+		c            *client
+		method, path string
+		body         string
+		hdr          map[string]string
+		want         int
+	}{
+		{"logged out reads an agent", anon, "GET", "/api/v1/agents/a1", "", nil, 401},
+		{"logged out card", anon, "GET", "/desk/api/calls/c1/card", "", nil, 401},
+		{"logged out session", anon, "GET", "/desk/api/session", "", nil, 401},
+		{"wrong token", anon, "GET", "/api/v1/agents", "", map[string]string{"Authorization": "Bearer nope"}, 401},
+		{"token is admin", anon, "GET", "/api/v1/agents", "", token, 200},
+		{"token changes state without CSRF", anon, "POST", "/api/v1/agents/a2/ready", "", token, 200},
+		{"agent reads self", a1, "GET", "/api/v1/agents/a1", "", nil, 200},
+		{"agent goes ready", a1, "POST", "/api/v1/agents/a1/ready", "", nil, 200},
+		{"agent pauses with a catalogue reason", a1, "POST", "/api/v1/agents/a1/pause", `{"reason":"lunch"}`, nil, 200},
+		{"agent pauses with another reason", a1, "POST", "/api/v1/agents/a1/pause", `{"reason":"nap"}`, nil, 400},
+		{"agent reads another agent", a2, "GET", "/api/v1/agents/a1", "", nil, 403},
+		{"agent changes another agent's state", a2, "POST", "/api/v1/agents/a1/pause", `{"reason":"lunch"}`, nil, 403},
+		{"agent reads their call's card", a1, "GET", "/desk/api/calls/c1/card", "", nil, 200},
+		{"agent reads another agent's card", a2, "GET", "/desk/api/calls/c1/card", "", nil, 403},
+		{"agent reads another agent's call", a2, "GET", "/api/v1/calls/c1", "", nil, 403},
+		{"agent disposes another agent's call", a2, "POST", "/api/v1/calls/c1/disposition", `{"result":"resolved"}`, nil, 403},
+		{"agent disposes as somebody else", a1, "POST", "/api/v1/calls/c1/disposition", `{"result":"resolved","agent":"a2"}`, nil, 403},
+		{"agent disposes with an unknown category", a1, "POST", "/api/v1/calls/c1/disposition", `{"result":"resolved","code":"x"}`, nil, 400},
+		{"agent disposes their call", a1, "POST", "/api/v1/calls/c1/disposition", `{"result":"resolved","code":"billing"}`, nil, 200},
+		{"agent escalates their call", a1, "POST", "/api/v1/calls/c1/escalate", `{"notes":"n"}`, nil, 200},
+		{"agent lists agents", a1, "GET", "/api/v1/agents", "", nil, 403},
+		{"agent reads the live event log", a1, "GET", "/api/v1/events", "", nil, 403},
+		{"agent reads reports", a1, "GET", "/api/v1/reports/queues", "", nil, 403},
+		{"agent's figures of another", a1, "GET", "/desk/api/agents/a2/today", "", nil, 403},
+		{"agent's own figures", a1, "GET", "/desk/api/agents/a1/today", "", nil, 200},
+		{"missing CSRF", noCSRF, "POST", "/api/v1/agents/a1/ready", "", nil, 403},
+		{"missing CSRF on the desk", noCSRF, "POST", "/desk/logout", "", nil, 403},
+		{"supervisor reads their team's agent", sv1, "GET", "/api/v1/agents/a1", "", nil, 200},
+		{"supervisor pauses their team's agent", sv1, "POST", "/api/v1/agents/a1/pause", `{"reason":"break"}`, nil, 200},
+		{"supervisor reads their team's card", sv1, "GET", "/desk/api/calls/c1/card", "", nil, 200},
+		{"supervisor of another team reads the agent", sv2, "GET", "/api/v1/agents/a1", "", nil, 403},
+		{"supervisor of another team changes state", sv2, "POST", "/api/v1/agents/a1/ready", "", nil, 403},
+		{"supervisor of another team reads the card", sv2, "GET", "/desk/api/calls/c1/card", "", nil, 403},
+		{"supervisor of another queue", sv2, "GET", "/api/v1/queues/support", "", nil, 403},
+		{"supervisor of the queue", sv2, "GET", "/api/v1/queues/vip", "", nil, 200},
+		{"supervisor resets another team's password", sv2, "POST", "/desk/api/users/a1/password", `{"password":"new-password"}`, nil, 403},
+		{"agent resets a password", a2, "POST", "/desk/api/users/a2/password", `{"password":"new-password"}`, nil, 403},
+		{"admin reads everything", root, "GET", "/api/v1/reports/queues", "", nil, 200},
+		{"admin reads any card", root, "GET", "/desk/api/calls/c1/card", "", nil, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.t = t
+			if code, body := tc.c.do(tc.method, tc.path, tc.body, tc.hdr); code != tc.want {
+				t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, code, body, tc.want)
+			}
+		})
+	}
+	// The agent's disposition reached the API in the agent's name.
+	f.apiMu.Lock()
+	found := false
+	for _, s := range *f.api {
+		if strings.HasPrefix(s, "POST /api/v1/calls/c1/disposition") && strings.Contains(s, `"agent":"a1"`) {
+			found = true
+		}
+	}
+	f.apiMu.Unlock()
+	if !found {
+		t.Errorf("the disposition did not reach the API as a1's: %v", *f.api)
+	}
+	// Every successful action is a desk.action event naming who did it.
+	want := map[string]string{"agent.ready": "a1", "agent.pause": "sv1", "call.disposition": "a1", "call.escalate": "a1"}
+	for _, e := range f.ev.actions() {
+		if who, ok := want[e.Reason]; ok && e.String(eventlog.KeyActor) == who {
+			delete(want, e.Reason)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no desk.action event for %v (got %v)", want, f.ev.actions())
+	}
+}
+
+// TestPasswordReset: a supervisor resets their agent's password; the old
+// one stops working, the agent's sessions end, the reset is recorded.
+func TestPasswordReset(t *testing.T) {
+	f := newFixture(t)
+	a1, sv1 := f.client(t), f.client(t)
+	a1.login("a1", "pw-a1")
+	sv1.login("sv1", "pw-sv1")
+	if code, body := sv1.do("POST", "/desk/api/users/a1/password", `{"password":"brand-new-pw"}`, nil); code != 200 {
+		t.Fatalf("reset: %d %s", code, body)
+	}
+	if code, _ := a1.do("GET", "/desk/api/session", "", nil); code != 401 {
+		t.Errorf("a1's session after the reset: %d, want 401", code)
+	}
+	if code := f.client(t).login("a1", "pw-a1"); code != 401 {
+		t.Errorf("old password: %d, want 401", code)
+	}
+	if code := f.client(t).login("a1", "brand-new-pw"); code != 200 {
+		t.Errorf("new password: %d, want 200", code)
+	}
+	ok := false
+	for _, e := range f.ev.actions() {
+		ok = ok || (e.Reason == "password.reset" && e.Agent == "a1" && e.String(eventlog.KeyActor) == "sv1")
+	}
+	if !ok {
+		t.Errorf("no password.reset event by sv1: %v", f.ev.actions())
+	}
+}
+
+// TestLoginLockout: after 3 failures a user is locked out even with the
+// right password, until the ban ends; another source address can still
+// log in as another user, the attacking address is locked out itself.
+func TestLoginLockout(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	for i := 0; i < 3; i++ {
+		if code := c.login("a1", "guess"); code != 401 {
+			t.Fatalf("failure %d: %d, want 401", i+1, code)
+		}
+	}
+	if code := c.login("a1", "pw-a1"); code != http.StatusTooManyRequests {
+		t.Errorf("right password while locked: %d, want 429", code)
+	}
+	if code := c.login("a2", "pw-a2"); code != http.StatusTooManyRequests {
+		t.Errorf("the same source, another user: %d, want 429 (source locked)", code)
+	}
+	*f.now = f.now.Add(11 * time.Minute)
+	if code := c.login("a1", "pw-a1"); code != 200 {
+		t.Errorf("after the ban: %d, want 200", code)
+	}
+}
+
+// TestCookie: the session cookie is HttpOnly and SameSite=Strict.
+func TestCookie(t *testing.T) {
+	f := newFixture(t)
+	resp, err := http.Post(f.srv.URL+"/desk/login", "application/json", strings.NewReader(`{"user":"a1","password":"pw-a1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cs := resp.Cookies()
+	if len(cs) != 1 || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteStrictMode || cs[0].Secure {
+		t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, not Secure over plain HTTP", cs)
+	}
+}
+
+// TestCard: the card has the caller, the IVR digits, the wait, and first
+// line's escalation note.
+func TestCard(t *testing.T) {
+	f := newFixture(t)
+	f.d.Publish(eventlog.Event{ID: "e9", At: *f.now, Type: eventlog.CallEscalated, CallID: "c1", Queue: "support", Agent: "a1",
+		Reason: "technical", Data: map[string]string{"to_queue": "second", "notes": "router resets", "mode": "api"}})
+	f.d.Publish(eventlog.Event{ID: "eA", At: *f.now, Type: eventlog.AgentOffered, CallID: "c1", Queue: "second", Agent: "s1"})
+	card := buildCard("c1", f.d.calls.events("c1"), *f.now)
+	if card.Caller != "+79123456789" || len(card.Digits) != 1 || card.Digits[0].Digits != "2" || card.WaitedS != 4 || card.Queue != "support" {
+		t.Errorf("card %+v", card)
+	}
+	if len(card.Escalations) != 1 || card.Escalations[0].Notes != "router resets" || card.Escalations[0].Reason != "technical" {
+		t.Errorf("escalations %+v", card.Escalations)
+	}
+	if !f.d.calls.hasAgent("c1", func(a string) bool { return a == "s1" }) {
+		t.Errorf("second line's agent may not read the card")
+	}
+}

@@ -1,0 +1,59 @@
+// The page's words in Russian (default) and English.
+const words = {
+  ru: {
+    title: 'Рабочее место оператора', language: 'Язык', signin: 'Вход', signout: 'Выйти', user: 'Пользователь',
+    password: 'Пароль', state: 'Состояние', now: 'Сейчас', queuesIn: 'Войти в очереди', queuesOut: 'Выйти из очередей',
+    ready: 'Готов', pause: 'Пауза', pauseReason: 'Причина паузы', readyNow: 'Готов сейчас', card: 'Карточка звонящего',
+    caller: 'Номер', lang: 'Язык звонящего', queue: 'Очередь', waited: 'Ожидание', ivrPath: 'Путь в IVR',
+    digits: 'Нажатые цифры', escalations: 'Эскалации', outcomes: 'Итоги', history: 'Прошлые звонки', date: 'Дата',
+    agent: 'Оператор', outcome: 'Итог', noHistory: 'Нет звонков за период FCR', resolved: 'Решено', yes: 'да', no: 'нет',
+    category: 'Категория', notes: 'Заметки', save: 'Сохранить итог', escalate: 'Эскалация на вторую линию',
+    reason: 'Причина', escalateBtn: 'Эскалировать', today: 'Мои показатели сегодня', team: 'Команда',
+    answered: 'Принято звонков', aht: 'Среднее время обработки, с', fcr: 'FCR по итогам', missed: 'Пропущено',
+    escalated: 'Эскалаций', wrapupLeft: 'постобработка, осталось {s} с', saved: 'Итог сохранён',
+    escalatedOk: 'Звонок передан на вторую линию', ringing: 'Входящий звонок', badLogin: 'Неверное имя или пароль',
+    locked: 'Слишком много попыток входа, попробуйте позже', reconnecting: 'Связь потеряна, переподключение…',
+    live: 'На связи', from: 'от', seconds: 'с',
+    'logged-out': 'не в очередях', available: 'готов', ringingState: 'звонок', 'on-call': 'разговор',
+    'wrap-up': 'постобработка', paused: 'пауза',
+  },
+  en: {
+    title: "Agent's desk", language: 'Language', signin: 'Sign in', signout: 'Sign out', user: 'User',
+    password: 'Password', state: 'State', now: 'Now', queuesIn: 'Log in to queues', queuesOut: 'Log out of queues',
+    ready: 'Ready', pause: 'Pause', pauseReason: 'Pause reason', readyNow: 'Ready now', card: "Caller's card",
+    caller: 'Number', lang: "Caller's language", queue: 'Queue', waited: 'Waited', ivrPath: 'IVR path',
+    digits: 'Digits pressed', escalations: 'Escalations', outcomes: 'Outcomes', history: 'Previous calls', date: 'Date',
+    agent: 'Agent', outcome: 'Outcome', noHistory: 'No calls in the FCR window', resolved: 'Resolved', yes: 'yes', no: 'no',
+    category: 'Category', notes: 'Notes', save: 'Save outcome', escalate: 'Escalate to second line',
+    reason: 'Reason', escalateBtn: 'Escalate', today: 'My figures today', team: 'Team',
+    answered: 'Calls answered', aht: 'Average handle time, s', fcr: 'FCR by outcome', missed: 'Missed rings',
+    escalated: 'Escalations', wrapupLeft: 'wrap-up, {s} s left', saved: 'Outcome saved',
+    escalatedOk: 'Call handed to second line', ringing: 'Incoming call', badLogin: 'Wrong user name or password',
+    locked: 'Too many failed logins, try later', reconnecting: 'Connection lost, reconnecting…',
+    live: 'Connected', from: 'from', seconds: 's',
+    'logged-out': 'logged out', available: 'ready', ringingState: 'ringing', 'on-call': 'on a call',
+    'wrap-up': 'wrap-up', paused: 'paused',
+  },
+};
+
+let current = 'ru';
+
+export function setLanguage(lang) {
+  current = words[lang] ? lang : 'ru';
+  document.documentElement.lang = current;
+  for (const el of document.querySelectorAll('[data-t]')) {
+    el.textContent = t(el.dataset.t);
+  }
+}
+
+export function language() { return current; }
+
+// t returns the word for key, with {name} replaced from vars.
+export function t(key, vars = {}) {
+  let s = words[current][key] ?? words.ru[key] ?? key;
+  for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
+  return s;
+}
+
+// stateName names an agent state from the queue ("ringing" clashes with a word key).
+export function stateName(state) { return t(state === 'ringing' ? 'ringingState' : state); }
