@@ -97,6 +97,19 @@ type HangupCaller struct {
 	Prompt string
 	Lang   string
 	Reason string // max-wait | full | no-agents | callback | hops
+	// Callback is the callback the caller asked for (Reason callback):
+	// what a durable store must keep to hand it back after a restart
+	// (Engine.EnqueueCallback). Nil otherwise.
+	Callback *CallbackCall
+}
+
+// OfferCallback: tell the waiting caller of CallID that they can ask for a
+// callback with their queue's key (the callback-offer prompt), then resume
+// music on hold.
+type OfferCallback struct {
+	CallID string
+	Queue  string
+	Lang   string
 }
 
 // DialCallback: dial the caller back on Number (the agent is reserved and
@@ -140,6 +153,7 @@ func (Announce) action()      {}
 func (Overflow) action()      {}
 func (HangupCaller) action()  {}
 func (DialCallback) action()  {}
+func (OfferCallback) action() {}
 func (ReleaseAgent) action()  {}
 func (ConsultBridge) action() {}
 func (SetTimer) action()      {}

@@ -104,6 +104,22 @@ type CallbackConfig struct {
 	Prompt string
 	// DialTimeout bounds each attempt's ringing; 0 means 30 s.
 	DialTimeout time.Duration
+	// Durable: the callbacks are durable jobs outside the Engine (package
+	// queue/callback) that schedule the attempts. A failed attempt that is
+	// not the last ends the call (call.finished reason callback-retry)
+	// instead of parking it; the job hands it back (EnqueueCallback) at
+	// its place when the next attempt is due.
+	Durable bool
+}
+
+// CallbackOffer says when a waiting caller hears the callback offer (the
+// queue's callback key must be configured in the Runner). Any
+// combination; the zero value never offers.
+type CallbackOffer struct {
+	OnJoin bool          // when the caller joins the queue
+	After  time.Duration // once, this long after joining (0: never)
+	// WithAnnouncements: after every periodic position announcement.
+	WithAnnouncements bool
 }
 
 // QueueConfig describes one queue.
@@ -156,6 +172,9 @@ type QueueConfig struct {
 	// EscalateTo is the second-line queue that escalations go to by default.
 	EscalateTo string
 	Callback   CallbackConfig
+	// CallbackOffer: when waiting callers are told they can ask for a
+	// callback (OfferCallback actions).
+	CallbackOffer CallbackOffer
 }
 
 // Defaults.
@@ -276,7 +295,8 @@ func (c Config) Validate() error {
 			v    time.Duration
 		}{{"service level", q.ServiceLevel}, {"short abandon", q.ShortAbandon}, {"ring timeout", q.RingTimeout},
 			{"wrap-up", q.WrapUp}, {"max wait", q.MaxWait}, {"announce interval", q.AnnounceInterval},
-			{"callback spacing", q.Callback.Spacing}, {"callback dial timeout", q.Callback.DialTimeout}} {
+			{"callback spacing", q.Callback.Spacing}, {"callback dial timeout", q.Callback.DialTimeout},
+			{"callback offer delay", q.CallbackOffer.After}} {
 			if d.v < 0 {
 				bad("queue %q: negative %s %s", n, d.name, d.v)
 			}

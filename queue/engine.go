@@ -163,6 +163,8 @@ type call struct {
 	callback  bool
 	cbNumber  string
 	cbAttempt int
+	cbReqNs   int64  // when the callback was requested (its own wait starts)
+	cbSource  string // key | max-wait | full | no-agents | ivr | restored
 
 	escalatedNs int64
 	escMode     string
@@ -440,8 +442,15 @@ func (e *Engine) fire(t timer) {
 		}
 		if c.inTree {
 			e.announce(c)
+			if c.q.cfg.CallbackOffer.WithAnnouncements {
+				e.offerCallback(c)
+			}
 		}
 		e.addTimer(tAnnounce, c, nil, e.nowNs+int64(c.q.cfg.AnnounceInterval))
+	case tOffer:
+		if !c.callback && c.inTree {
+			e.offerCallback(c)
+		}
 	case tPrefer:
 		if c.restricted {
 			e.unrestrict(c)
@@ -846,6 +855,12 @@ func (e *Engine) admit(c *call) {
 		if q.cfg.AnnounceOnJoin {
 			e.announce(c)
 		}
+		if q.cfg.CallbackOffer.OnJoin {
+			e.offerCallback(c)
+		}
+		if d := q.cfg.CallbackOffer.After; d > 0 && c.kind == kCall {
+			e.addTimer(tOffer, c, nil, c.joinedNs+int64(d))
+		}
 		if q.cfg.AnnounceInterval > 0 {
 			e.addTimer(tAnnounce, c, nil, e.nowNs+int64(q.cfg.AnnounceInterval))
 		}
@@ -893,7 +908,7 @@ func (e *Engine) leaveQueue(c *call) {
 		c.q.size--
 	}
 	e.unrestrict(c)
-	e.cancel(c, tMaxWait, tAnnounce, tRetry)
+	e.cancel(c, tMaxWait, tAnnounce, tRetry, tOffer)
 	c.maxWaitDue = false
 }
 
@@ -920,10 +935,10 @@ func (e *Engine) exitCall(c *call, x Exit, reason string) {
 		e.act(Overflow{CallID: c.id, From: q.cfg.Name, To: x.Queue, Reason: reason})
 		e.join(c, e.queues[x.Queue])
 	case ExitCallback:
-		e.cancel(c, tMaxWait, tAnnounce)
-		c.callback, c.cbNumber = true, c.caller
-		e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: q.cfg.Name, Reason: reason}.WithDuration(eventlog.KeyWait, wait))
-		e.act(HangupCaller{CallID: c.id, Prompt: q.cfg.Callback.Prompt, Lang: c.lang, Reason: "callback"})
+		e.cancel(c, tMaxWait, tAnnounce, tOffer)
+		c.callback, c.cbNumber, c.cbReqNs, c.cbSource = true, c.caller, e.nowNs, reason
+		e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: q.cfg.Name, Caller: c.caller, Reason: reason}.WithDuration(eventlog.KeyWait, wait))
+		e.act(HangupCaller{CallID: c.id, Prompt: q.cfg.Callback.Prompt, Lang: c.lang, Reason: "callback", Callback: e.callbackOf(c)})
 		if c.counted {
 			e.placeCall(c)
 		} else {
@@ -1026,7 +1041,7 @@ func (e *Engine) RingAnswered(callID, agentID string) ([]Action, error) {
 	e.begin()
 	others := slices.DeleteFunc(slices.Clone(c.ringing), func(x *agent) bool { return x == a })
 	c.ringing = nil
-	e.cancel(c, tRing, tMaxWait, tAnnounce)
+	e.cancel(c, tRing, tMaxWait, tAnnounce, tOffer)
 	c.maxWaitDue = false
 	for _, o := range others {
 		o.call = nil
@@ -1318,12 +1333,12 @@ func (e *Engine) RequestCallback(callID, number string) ([]Action, error) {
 	}
 	e.begin()
 	as := e.stopOffer(c)
-	e.cancel(c, tMaxWait, tAnnounce)
+	e.cancel(c, tMaxWait, tAnnounce, tOffer)
 	c.maxWaitDue = false
-	c.callback, c.cbNumber = true, number
-	e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: c.q.cfg.Name, Caller: c.caller}.
+	c.callback, c.cbNumber, c.cbReqNs, c.cbSource = true, number, e.nowNs, "key"
+	e.emit(eventlog.Event{Type: eventlog.CallbackRequested, CallID: c.id, Queue: c.q.cfg.Name, Caller: c.caller, Reason: "key"}.
 		WithDuration(eventlog.KeyWait, time.Duration(e.nowNs-c.joinedNs)))
-	e.act(HangupCaller{CallID: c.id, Prompt: c.q.cfg.Callback.Prompt, Lang: c.lang, Reason: "callback"})
+	e.act(HangupCaller{CallID: c.id, Prompt: c.q.cfg.Callback.Prompt, Lang: c.lang, Reason: "callback", Callback: e.callbackOf(c)})
 	if !c.inTree {
 		e.placeCall(c)
 	}
@@ -1345,13 +1360,15 @@ func (e *Engine) CallbackAnswered(callID string) ([]Action, error) {
 	}
 	e.begin()
 	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: "connected"}.
-		WithInt(eventlog.KeyAttempt, c.cbAttempt+1))
+		WithInt(eventlog.KeyAttempt, c.cbAttempt+1).WithFlag(eventlog.KeyFinal, true).
+		WithDuration(eventlog.KeyWait, time.Duration(e.nowNs-c.cbReqNs)))
 	e.connect(c, c.agent, false)
 	return e.end(), nil
 }
 
 // CallbackFailed: the DialCallback did not reach the caller (reason:
-// no-answer, busy, failed). The agent is released; the call retries after
+// no-answer, busy, failed; refused: the dialling policy refused the
+// number, which ends the callback). The agent is released; the call retries after
 // the queue's spacing, keeping its place, until the attempts run out.
 func (e *Engine) CallbackFailed(callID, reason string) ([]Action, error) {
 	c, err := e.lookupCall(callID)
@@ -1365,12 +1382,18 @@ func (e *Engine) CallbackFailed(callID, reason string) ([]Action, error) {
 	a := c.agent
 	c.agent, a.call = nil, nil
 	c.cbAttempt++
-	final := c.cbAttempt >= c.q.cfg.Callback.Attempts
+	// A refused dial (the dialling policy) is not tried again.
+	final := c.cbAttempt >= c.q.cfg.Callback.Attempts || reason == "refused"
 	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason}.
 		WithInt(eventlog.KeyAttempt, c.cbAttempt).WithFlag(eventlog.KeyFinal, final))
-	if final {
+	switch {
+	case final:
 		e.finish(c, "callback-failed", time.Duration(e.nowNs-c.joinedNs))
-	} else {
+	case c.q.cfg.Callback.Durable:
+		// The callback job schedules the next attempt (spacing, calling
+		// hours) and hands the callback back at its place.
+		e.finish(c, "callback-retry", time.Duration(e.nowNs-c.joinedNs))
+	default:
 		c.state = stParked
 		e.addTimer(tRetry, c, nil, e.nowNs+int64(c.q.cfg.Callback.Spacing))
 	}

@@ -265,6 +265,7 @@ const (
 	tAnnounce
 	tPrefer
 	tRetry
+	tOffer // the callback offer after CallbackOffer.After
 	nCallTimers
 	tWrap = nCallTimers // agent timer
 )

@@ -56,6 +56,18 @@ type RunnerConfig struct {
 	// CallbackTrunk and CallbackCallerID are used to dial callers back;
 	// empty means the switch's defaults.
 	CallbackTrunk, CallbackCallerID string
+	// CallbackOfferPrompts maps a queue name to the prompt that offers its
+	// waiting callers a callback (OfferCallback); "hotline/callback-offer"
+	// when a queue with a callback key has no entry.
+	CallbackOfferPrompts map[string]string
+	// Callbacks, when set, keeps queued callbacks durable (package
+	// queue/callback): a callback is stored before the caller hears the
+	// confirmation and is hung up. Nil: callbacks live in the Engine only
+	// and are lost with the process.
+	Callbacks CallbackStore
+	// CallbackGate, when set, is asked before every callback dial; a
+	// refusal ends the callback (callback.result reason refused).
+	CallbackGate CallbackGate
 	// DefaultMOH is the music-on-hold class for queues without one;
 	// "default" when empty.
 	DefaultMOH string
@@ -67,6 +79,17 @@ type RunnerConfig struct {
 	// RecentCalls is how many finished calls are remembered for
 	// dispositions; 0 means 4096.
 	RecentCalls int
+}
+
+// CallbackStore keeps a queued callback durable (package queue/callback).
+type CallbackStore interface {
+	StoreCallback(ctx context.Context, cb CallbackCall) error
+}
+
+// CallbackGate is the dialling policy for callbacks: a non-nil error
+// refuses the dial of number for the callback of callID.
+type CallbackGate interface {
+	AllowCallback(ctx context.Context, callID, number string) error
 }
 
 // Runner executes the Engine's decisions on sip.Legs: it rings agents,
@@ -105,8 +128,10 @@ type callRec struct {
 	bridge  *bridgeRun // caller ↔ agent
 	consult *bridgeRun // first agent ↔ consultant
 	play    *playRun
-	dial    *dialRun // callback dial in progress
-	agents  []string // agents who answered, in order
+	then    []sip.Prompt  // to play after play (a callback offer after an announcement)
+	dial    *dialRun      // callback dial in progress
+	stored  chan struct{} // closed once the callback is stored (RunnerConfig.Callbacks)
+	agents  []string      // agents who answered, in order
 }
 
 type bridgeRun struct {
@@ -338,6 +363,8 @@ func (r *Runner) exec(acts []Action, touched ...string) {
 			touched = append(touched, a.CallID)
 		case DialCallback:
 			r.dialCallback(a)
+		case OfferCallback:
+			r.offerCallback(a)
 		case ReleaseAgent:
 			r.releaseAgent(a.CallID, a.Agent)
 			touched = append(touched, a.CallID)
@@ -744,6 +771,7 @@ func (r *Runner) startMOH(callID, class string) {
 }
 
 func (r *Runner) stopPlay(rec *callRec) {
+	rec.then = nil
 	if rec.play != nil {
 		rec.play.cancel()
 		rec.play = nil
@@ -756,12 +784,24 @@ func (r *Runner) announce(a Announce) {
 	if rec == nil || rec.leg == nil || rec.bridge != nil {
 		return
 	}
-	r.stopPlay(rec)
 	names := AnnouncementPrompts(a.Position, a.EWT)
 	prompts := make([]sip.Prompt, len(names))
 	for i, n := range names {
 		prompts[i] = sip.Prompt{Name: n, Lang: a.Lang}
 	}
+	r.playThenMOH(rec, a.CallID, prompts)
+}
+
+// afterPlay queues prompts to follow what rec is playing (r.mu held).
+func (r *Runner) afterPlay(rec *callRec, prompts []sip.Prompt) {
+	rec.then = append(rec.then, prompts...)
+}
+
+// playThenMOH plays prompts to the waiting caller (replacing what played),
+// then what afterPlay queued meanwhile, then resumes the music (r.mu held).
+func (r *Runner) playThenMOH(rec *callRec, callID string, prompts []sip.Prompt) {
+	r.stopPlay(rec)
+	rec.then = nil
 	ctx, cancel := context.WithCancel(r.base)
 	run := &playRun{cancel: cancel}
 	rec.play = run
@@ -770,13 +810,17 @@ func (r *Runner) announce(a Announce) {
 		defer cancel()
 		_, err := leg.Play(ctx, sip.PlayOptions{Prompts: prompts})
 		if err != nil && ctx.Err() == nil && !errors.Is(err, sip.ErrHangup) {
-			r.log.Warn("queue announcement failed", "call", a.CallID, "error", err)
+			r.log.Warn("queue announcement failed", "call", callID, "error", err)
 		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if rec.play == run {
 			rec.play = nil
-			if rec.leg == leg && r.calls[a.CallID] == rec {
+			if rec.leg == leg && r.calls[callID] == rec && !r.closed {
+				if next := rec.then; len(next) > 0 && ctx.Err() == nil {
+					r.playThenMOH(rec, callID, next)
+					return
+				}
 				_ = leg.StartMOH(rec.moh)
 			}
 		}
@@ -795,7 +839,33 @@ func (r *Runner) hangupCaller(a HangupCaller) {
 	leg := rec.leg
 	rec.leg = nil
 	r.log.Info("queue caller hung up by hotline", "call", a.CallID, "reason", a.Reason)
+	var stored chan struct{}
+	if a.Callback != nil && r.cfg.Callbacks != nil {
+		// The dial waits for the store, so that the callback's outcome
+		// never reaches the store before the callback does.
+		stored = make(chan struct{})
+		rec.stored = stored
+	}
 	r.wg.Go(func() {
+		if stored != nil {
+			defer func() {
+				select {
+				case <-stored:
+				default:
+					close(stored)
+				}
+			}()
+		}
+		if a.Callback != nil && r.cfg.Callbacks != nil {
+			// Durable before the caller is told: a crash after the
+			// confirmation does not lose the promise.
+			ctx, cancel := context.WithTimeout(r.base, 15*time.Second)
+			if err := r.cfg.Callbacks.StoreCallback(ctx, *a.Callback); err != nil {
+				r.log.Error("queue callback not stored: it lives in memory only until it is made", "call", a.CallID, "error", err)
+			}
+			cancel()
+			close(stored)
+		}
 		if a.Prompt != "" {
 			ctx, cancel := context.WithTimeout(r.base, 2*time.Minute)
 			_ = leg.StopMOH()
@@ -878,10 +948,29 @@ func (r *Runner) dialCallback(a DialCallback) {
 	ctx, cancel := context.WithCancel(r.base)
 	run := &dialRun{cancel: cancel}
 	rec.dial = run
+	stored := rec.stored
 	r.log.Info("queue callback dial", "call", a.CallID, "number", r.mask(a.Number), "attempt", a.Attempt)
 	r.wg.Go(func() {
 		defer cancel()
-		leg, err := r.sw.Dial(ctx, sip.Target{Number: a.Number, Trunk: r.cfg.CallbackTrunk, CallerID: r.cfg.CallbackCallerID, RingTimeout: a.Timeout})
+		if stored != nil {
+			select {
+			case <-stored:
+			case <-ctx.Done():
+			}
+		}
+		var leg sip.Leg
+		var err error
+		refused := false
+		if r.cfg.CallbackGate != nil {
+			if gerr := r.cfg.CallbackGate.AllowCallback(ctx, a.CallID, a.Number); gerr != nil {
+				r.log.Warn("queue callback dial refused by the dialling policy", "call", a.CallID, "number", r.mask(a.Number), "error", gerr)
+				err, refused = gerr, true
+			}
+		}
+		if !refused {
+			leg, err = r.sw.Dial(ctx, sip.Target{Number: a.Number, Trunk: r.cfg.CallbackTrunk, CallerID: r.cfg.CallbackCallerID, RingTimeout: a.Timeout,
+				Headers: map[string]string{"X-Hotline-Purpose": "callback", "X-Hotline-Call": a.CallID}})
+		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if r.calls[a.CallID] != rec || rec.dial != run || r.closed {
@@ -901,7 +990,10 @@ func (r *Runner) dialCallback(a DialCallback) {
 		}
 		if err != nil {
 			reason := causeReason(sip.CauseOf(err))
-			if reason == "rejected" || reason == "unreachable" || r.conns[a.Agent] == nil {
+			switch {
+			case refused:
+				reason = "refused"
+			case reason == "rejected" || reason == "unreachable" || r.conns[a.Agent] == nil:
 				reason = "failed"
 			}
 			acts, ierr := r.eng.CallbackFailed(a.CallID, reason)
@@ -923,6 +1015,52 @@ func (r *Runner) dialCallback(a DialCallback) {
 		r.watchCaller(rec, leg)
 		r.exec(acts, a.CallID)
 	})
+}
+
+// offerCallback plays the callback offer to a waiting caller, then
+// resumes the music, like an announcement.
+func (r *Runner) offerCallback(a OfferCallback) {
+	rec := r.calls[a.CallID]
+	if rec == nil || rec.leg == nil || rec.bridge != nil {
+		return
+	}
+	if _, ok := r.cfg.CallbackKeys[a.Queue]; !ok {
+		return // no key to press: nothing to offer
+	}
+	prompt := r.cfg.CallbackOfferPrompts[a.Queue]
+	if prompt == "" {
+		prompt = "hotline/callback-offer"
+	}
+	if rec.play != nil {
+		// An announcement is playing: the offer follows it.
+		r.afterPlay(rec, []sip.Prompt{{Name: prompt, Lang: a.Lang}})
+		return
+	}
+	r.playThenMOH(rec, a.CallID, []sip.Prompt{{Name: prompt, Lang: a.Lang}})
+}
+
+// EnqueueCallback hands a durable callback (package queue/callback) to the
+// Engine at the caller's original place (Engine.EnqueueCallback). A
+// callback the Runner has live is ErrDuplicate.
+func (r *Runner) EnqueueCallback(cb CallbackCall) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	if r.calls[cb.ID] != nil {
+		return fmt.Errorf("%w: %q", ErrDuplicate, cb.ID)
+	}
+	rec := &callRec{id: cb.ID, queue: cb.Queue}
+	r.calls[cb.ID] = rec
+	acts, err := r.eng.EnqueueCallback(cb)
+	if err != nil {
+		delete(r.calls, cb.ID)
+		return err
+	}
+	r.log.Info("queue callback queued", "call", cb.ID, "number", r.mask(cb.Number), "queue", cb.Queue, "attempts", cb.Attempts)
+	r.exec(acts, cb.ID)
+	return nil
 }
 
 // ---- helpers ----

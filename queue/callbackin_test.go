@@ -1,0 +1,142 @@
+package queue
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/eventlog"
+)
+
+// A callback handed back after a restart keeps its original place: it is
+// offered before a caller who joined after it, and its connected result
+// carries the wait from the request.
+func TestEnqueueCallbackKeepsPlace(t *testing.T) {
+	h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q", Callback: CallbackConfig{Durable: true}}}})
+	h.advance(10 * time.Minute)
+	h.enqueue("later", "q", 0) // joined at t0+10m, nobody logged in
+	acts := h.ok(h.e.EnqueueCallback(CallbackCall{ID: "cb", Number: "+79001112233", Queue: "q",
+		Joined: t0, Requested: t0.Add(time.Minute), Attempts: 1, Source: "key"}))
+	if len(rings(acts)) != 0 {
+		t.Fatalf("offered with no agent: %v", rings(acts))
+	}
+	if _, err := h.e.EnqueueCallback(CallbackCall{ID: "cb", Number: "+79001112233", Queue: "q"}); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("second hand-over: %v, want ErrDuplicate", err)
+	}
+	if n := len(h.eventsOf(eventlog.QueueJoined)); n != 1 {
+		t.Fatalf("%d queue.joined, want 1 (the hand-over continues a counted wait)", n)
+	}
+	h.login("a1")
+	if got := rings(h.last); !eq(got, []string{"cb>a1"}) {
+		t.Fatalf("first offer %v, want the callback (it joined first)", got)
+	}
+	r, _ := find[RingAgent](h.last)
+	if r.Purpose != ForCallback {
+		t.Fatalf("purpose %v", r.Purpose)
+	}
+	acts = h.ok(h.e.RingAnswered("cb", "a1"))
+	d, ok := find[DialCallback](acts)
+	if !ok || d.Attempt != 2 || d.Number != "+79001112233" {
+		t.Fatalf("dial %#v", acts)
+	}
+	h.advance(30 * time.Second)
+	h.ok(h.e.CallbackAnswered("cb"))
+	res := h.eventsOf(eventlog.CallbackResult)
+	if len(res) != 1 || res[0].Reason != "connected" || !res[0].Flag(eventlog.KeyFinal) {
+		t.Fatalf("results %+v", res)
+	}
+	// requested at t0+1m, connected at t0+10m30s
+	if w, _ := res[0].Duration(eventlog.KeyWait); w != 9*time.Minute+30*time.Second {
+		t.Fatalf("callback wait %s, want 9m30s", w)
+	}
+}
+
+// With durable callbacks a failed attempt that is not the last ends the
+// call (the job schedules the next); the last one, or a refused dial,
+// is final.
+func TestDurableCallbackFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name, reason string
+		attempts     int // made before
+		final        bool
+		finished     string
+	}{
+		{"first of three", "no-answer", 0, false, "callback-retry"},
+		{"last", "busy", 2, true, "callback-failed"},
+		{"refused", "refused", 0, true, "callback-failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q", Callback: CallbackConfig{Durable: true, Attempts: 3}}}})
+			h.login("a1")
+			h.ok(h.e.EnqueueCallback(CallbackCall{ID: "cb", Number: "+79001112233", Queue: "q", Joined: t0, Attempts: tc.attempts}))
+			h.ok(h.e.RingAnswered("cb", "a1"))
+			h.ok(h.e.CallbackFailed("cb", tc.reason))
+			res := h.eventsOf(eventlog.CallbackResult)
+			if len(res) != 1 || res[0].Flag(eventlog.KeyFinal) != tc.final || res[0].Agent != "a1" {
+				t.Fatalf("result %+v, want final=%v", res, tc.final)
+			}
+			fin := h.eventsOf(eventlog.CallFinished)
+			if len(fin) != 1 || fin[0].Reason != tc.finished {
+				t.Fatalf("finished %+v, want %s", fin, tc.finished)
+			}
+			if h.e.Live("cb") {
+				t.Fatal("the Engine still holds the callback")
+			}
+			h.wantState("a1", Available)
+		})
+	}
+}
+
+// The offer is made on join, once after N seconds and with each periodic
+// announcement, and never once the caller asked for the callback.
+func TestCallbackOffer(t *testing.T) {
+	h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q", AnnounceInterval: time.Minute,
+		CallbackOffer: CallbackOffer{OnJoin: true, After: 20 * time.Second, WithAnnouncements: true}}}})
+	offers := func(acts []Action) int {
+		n := 0
+		for _, a := range acts {
+			if _, ok := a.(OfferCallback); ok {
+				n++
+			}
+		}
+		return n
+	}
+	if n := offers(h.enqueue("c1", "q", 0)); n != 1 {
+		t.Fatalf("%d offers on join, want 1", n)
+	}
+	if n := offers(h.advance(20 * time.Second)); n != 1 {
+		t.Fatalf("%d offers after 20 s, want 1", n)
+	}
+	acts := h.advance(40 * time.Second) // the first announcement
+	if _, ok := find[Announce](acts); !ok || offers(acts) != 1 {
+		t.Fatalf("announcement without the offer: %#v", acts)
+	}
+	h.ok(h.e.RequestCallback("c1", ""))
+	if n := offers(h.advance(time.Minute)); n != 0 {
+		t.Fatalf("%d offers after the request", n)
+	}
+	if n := len(h.eventsOf(eventlog.CallbackOffered)); n != 3 {
+		t.Fatalf("%d callback.offered events, want 3", n)
+	}
+	// An anonymous caller is never offered a callback.
+	if n := offers(h.ok(h.e.Enqueue(NewCall{ID: "anon", Caller: "anonymous", Queue: "q"}))); n != 0 {
+		t.Fatalf("anonymous caller offered a callback")
+	}
+}
+
+// The queue's callback request hands the Runner what a durable store keeps.
+func TestRequestCallbackDescribesIt(t *testing.T) {
+	h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q", Priority: 2}}})
+	h.ok(h.e.Enqueue(NewCall{ID: "c1", Caller: "+79001112233", Queue: "q", Priority: 1, Lang: "en"}))
+	h.advance(time.Minute)
+	acts := h.ok(h.e.RequestCallback("c1", ""))
+	hc, ok := find[HangupCaller](acts)
+	if !ok || hc.Callback == nil {
+		t.Fatalf("hangup %#v", acts)
+	}
+	want := CallbackCall{ID: "c1", Number: "+79001112233", Queue: "q", Priority: 1, Lang: "en", Joined: t0,
+		Requested: t0.Add(time.Minute), Source: "key"}
+	if *hc.Callback != want {
+		t.Fatalf("callback %+v, want %+v", *hc.Callback, want)
+	}
+}
