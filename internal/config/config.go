@@ -286,12 +286,30 @@ type Announce struct {
 	WaitTime bool          `yaml:"wait_time"` // default true
 }
 
-// Callback configures queued callback.
+// Callback configures queued callback (docs/queue.md, Callbacks).
 type Callback struct {
-	Enabled    bool          `yaml:"enabled"`     // default false
-	Key        string        `yaml:"key"`         // DTMF key, default "1"
-	Retries    int           `yaml:"retries"`     // default 2
-	RetryDelay time.Duration `yaml:"retry_delay"` // default 60s
+	Enabled     bool          `yaml:"enabled"`      // default false
+	Key         string        `yaml:"key"`          // DTMF key, default "1"
+	Retries     int           `yaml:"retries"`      // default 2
+	RetryDelay  time.Duration `yaml:"retry_delay"`  // default 60s
+	DialTimeout time.Duration `yaml:"dial_timeout"` // default 30s
+	// Hours are the calling hours in the service's zone (default 09:00-21:00).
+	Hours Window `yaml:"hours"`
+	// Expire: a callback not connected this long after the request ends as
+	// expired (default 24h).
+	Expire time.Duration `yaml:"expire"`
+	// SLThreshold is the callback service level's T: connected within it
+	// of the request (default 30m; docs/metrics.md).
+	SLThreshold time.Duration `yaml:"sl_threshold"`
+	Offer       CallbackOffer `yaml:"offer"`
+}
+
+// CallbackOffer says when waiting callers hear the callback offer.
+type CallbackOffer struct {
+	OnJoin            bool          `yaml:"on_join"`            // when the caller joins
+	After             time.Duration `yaml:"after"`              // once, this long after joining; 0 = never
+	WithAnnouncements bool          `yaml:"with_announcements"` // after each periodic announcement
+	Prompt            string        `yaml:"prompt"`             // default hotline/callback-offer ("press 1")
 }
 
 // Escalation configures escalation from first to second line.
@@ -434,7 +452,8 @@ func (q *Queue) setDefaults() {
 		JoinEmpty:    true,
 		Announce:     Announce{Every: 30 * time.Second, Position: true, WaitTime: true},
 		MOH:          "default",
-		Callback:     Callback{Key: "1", Retries: 2, RetryDelay: 60 * time.Second},
+		Callback: Callback{Key: "1", Retries: 2, RetryDelay: 60 * time.Second, DialTimeout: 30 * time.Second,
+			Hours: Window{From: "09:00", To: "21:00"}, Expire: 24 * time.Hour, SLThreshold: 30 * time.Minute},
 	}
 }
 

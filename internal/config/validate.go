@@ -521,9 +521,39 @@ func (v *validator) queues() {
 			}
 			v.positive(p+".callback.retry_delay", q.Callback.RetryDelay)
 		}
+		v.callback(p+".callback", &q.Callback)
 		if q.Name != "" && !v.served(q) {
 			v.r.warnf(p, "no agent can serve queue %q (line %d, skill %q at level %d or more)", q.Name, q.Line, q.Skill, q.MinLevel)
 		}
+	}
+}
+
+// callback checks a queue's callback keys that apply whether or not the
+// key is enabled (a callback also comes from on_max_wait and the IVR).
+func (v *validator) callback(p string, cb *Callback) {
+	v.positive(p+".dial_timeout", cb.DialTimeout)
+	v.positive(p+".expire", cb.Expire)
+	v.positive(p+".sl_threshold", cb.SLThreshold)
+	from, ok1 := v.clock(p+".hours.from", cb.Hours.From)
+	to, ok2 := v.clock(p+".hours.to", cb.Hours.To)
+	if ok1 && ok2 {
+		if from >= to {
+			v.errorf(p+".hours.to", "%s is not after from %s", cb.Hours.To, cb.Hours.From)
+		}
+		cb.Hours.FromOffset, cb.Hours.ToOffset = from, to
+	}
+	o := cb.Offer
+	if o.After < 0 {
+		v.errorf(p+".offer.after", "must not be negative")
+	}
+	offered := o.OnJoin || o.After > 0 || o.WithAnnouncements
+	switch {
+	case offered && !cb.Enabled:
+		v.errorf(p+".offer", "offers a callback key that is off: set callback.enabled")
+	case offered && cb.Key != "1" && o.Prompt == "":
+		v.errorf(p+".offer", "the default prompt hotline/callback-offer says \"press 1\" but callback.key is %q: set callback.offer.prompt", cb.Key)
+	case o.Prompt != "" && !offered:
+		v.errorf(p+".offer.prompt", "only used with on_join, after or with_announcements")
 	}
 }
 

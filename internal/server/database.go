@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hotline-cc/hotline/queue/callback"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/survey"
 )
@@ -30,6 +31,9 @@ func Migrate(ctx context.Context, url string) error {
 	defer pool.Close()
 	if err := survey.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("survey migrations: %w", err)
+	}
+	if err := callback.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("callback migrations: %w", err)
 	}
 	return nil
 }

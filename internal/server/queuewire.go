@@ -2,12 +2,16 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/queue/callback"
 	"github.com/hotline-cc/hotline/sip"
 )
 
@@ -44,8 +48,14 @@ func queueConfigOf(c *config.Config) queue.Config {
 		if q.Line != 2 && c.Escalation.Queue != "" {
 			x.EscalateTo = c.Escalation.Queue
 		}
+		// Every queue takes callbacks (on_max_wait, the IVR's callback
+		// node); callback.enabled only gives its waiting callers the key.
+		// With a database they are durable jobs (queue/callback).
+		x.Callback = queue.CallbackConfig{Attempts: q.Callback.Retries + 1, Spacing: q.Callback.RetryDelay,
+			DialTimeout: q.Callback.DialTimeout, Prompt: "hotline/callback-confirm", Durable: c.Database.URL != ""}
 		if q.Callback.Enabled {
-			x.Callback = queue.CallbackConfig{Attempts: q.Callback.Retries + 1, Spacing: q.Callback.RetryDelay, Prompt: "hotline/callback-confirm"}
+			o := q.Callback.Offer
+			x.CallbackOffer = queue.CallbackOffer{OnJoin: o.OnJoin, After: o.After, WithAnnouncements: o.WithAnnouncements}
 		}
 		qc.Queues = append(qc.Queues, x)
 	}
@@ -82,8 +92,9 @@ func runnerConfigOf(c *config.Config, sw sip.Switch, presence interface{ Registe
 			Login: c.Features.Login, Logout: c.Features.Logout, Pause: c.Features.Pause,
 			Ready: c.Features.Ready, Escalate: c.Features.Escalate,
 		},
-		CallbackKeys: map[string]rune{},
-		PromptLang:   c.Service.Language,
+		CallbackKeys:         map[string]rune{},
+		CallbackOfferPrompts: map[string]string{},
+		PromptLang:           c.Service.Language,
 	}
 	if len(c.SIP.Trunks) > 0 {
 		rc.CallbackTrunk, rc.CallbackCallerID = c.SIP.Trunks[0].Name, c.SIP.Trunks[0].CallerID
@@ -91,6 +102,9 @@ func runnerConfigOf(c *config.Config, sw sip.Switch, presence interface{ Registe
 	for _, q := range c.Queues {
 		if q.Callback.Enabled && q.Callback.Key != "" {
 			rc.CallbackKeys[q.Name] = rune(q.Callback.Key[0])
+			if q.Callback.Offer.Prompt != "" {
+				rc.CallbackOfferPrompts[q.Name] = q.Callback.Offer.Prompt
+			}
 		}
 	}
 	return rc
@@ -134,4 +148,43 @@ func (h ivrToQueue) Enqueue(ctx context.Context, leg sip.Leg, r ivr.Result) erro
 		}
 	}
 	return h.runner.Enqueue(ctx, leg, nc)
+}
+
+// callbackConfigOf maps every queue's callback keys to the durable
+// callbacks' policy (calling hours in the service's zone).
+func callbackConfigOf(c *config.Config) callback.Config {
+	cc := callback.Config{Queues: map[string]callback.QueueConfig{}, Zone: c.Service.Location}
+	for _, q := range c.Queues {
+		h := callback.Hours{From: q.Callback.Hours.FromOffset, To: q.Callback.Hours.ToOffset}
+		if h.From == 0 && h.To == 23*time.Hour+59*time.Minute {
+			h.To = 0 // 00:00-23:59: at any time
+		}
+		cc.Queues[q.Name] = callback.QueueConfig{Attempts: q.Callback.Retries + 1, Spacing: q.Callback.RetryDelay,
+			Hours: h, Expire: q.Callback.Expire}
+	}
+	return cc
+}
+
+// callbackStore is the Runner's and the IVR's way to the callback service,
+// which starts after the Runner is built (nil until then).
+type callbackStore struct {
+	svc atomic.Pointer[callback.Service]
+}
+
+var errNoCallbackService = errors.New("the callback service is not running")
+
+// StoreCallback implements queue.CallbackStore.
+func (c *callbackStore) StoreCallback(ctx context.Context, cb queue.CallbackCall) error {
+	svc := c.svc.Load()
+	if svc == nil {
+		return errNoCallbackService
+	}
+	return svc.StoreCallback(ctx, cb)
+}
+
+// RequestCallback implements ivr.Callbacks: the IVR's callback node.
+// The caller was never in line: their place is the moment of the request.
+func (c *callbackStore) RequestCallback(ctx context.Context, r ivr.CallbackRequest) error {
+	return c.StoreCallback(ctx, queue.CallbackCall{ID: r.CallID, Number: r.Number, Queue: r.Queue, Priority: r.Priority,
+		Lang: r.Lang, Joined: r.At, Requested: r.At, Source: "ivr"})
 }

@@ -68,6 +68,8 @@ type Server struct {
 	writer *reporting.Writer
 	survey *survey.Service
 	httpLn net.Listener
+	// callbacks reaches the durable callback service (with a database).
+	callbacks callbackStore
 
 	calls    sync.WaitGroup
 	ready    atomic.Bool
@@ -119,6 +121,9 @@ func (s *Server) build() error {
 	}
 	rc := runnerConfigOf(cfg, s.sw, presence, s.bus)
 	rc.IDs = s.bus.IDs()
+	if cfg.Database.URL != "" {
+		rc.Callbacks = &s.callbacks
+	}
 	rc.Logger = log // the Runner adds component=queue
 	rc.MaskNumber = native.MaskNumber
 	var err error
@@ -153,6 +158,9 @@ func (s *Server) build() error {
 	s.services.add("event bus", hooks{start: s.startBus, stop: s.stopBus})
 	s.services.add("queue runner", &loop{run: s.runQueue})
 	s.services.add("switch", s.switchService())
+	if db {
+		s.services.add("callbacks", s.callbackService())
+	}
 	switch {
 	case !cfg.Survey.Enabled:
 	case !db:
@@ -248,11 +256,13 @@ func (s *Server) newCallFlows(flows *ivr.Flows) (*callFlows, error) {
 		Enqueuer:  ivrToQueue{runner: s.runner, cfg: s.cfg},
 		Logger:    s.log.With("component", "ivr"),
 		NewID:     s.bus.IDs().Next,
-		// Callbacks: no callback service yet; a flow with a callback node
-		// is refused rather than promising callers a call back.
+		// Callbacks only with a database (durable jobs); without one a
+		// flow with a callback node is refused (file:line) rather than
+		// promising callers a call back that a restart would lose.
 	}
 	if s.cfg.Database.URL != "" {
 		cfg.History = callerHistory{s}
+		cfg.Callbacks = &s.callbacks
 	}
 	exec, err := ivr.NewExecutor(cfg)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/queue/callback"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/survey"
 )
@@ -242,6 +243,38 @@ func (s *Server) surveyService() service {
 			err := s.survey.Stop(sctx)
 			cancel()
 			return err
+		},
+	}
+}
+
+// callbackService runs the durable callbacks (queue/callback): callbacks
+// left in line by the previous process return to their place, the Runner
+// and the IVR store new ones through s.callbacks, and the queue's
+// callback.result events advance them (a consumer of the bus).
+func (s *Server) callbackService() service {
+	return hooks{
+		start: func(ctx context.Context) error {
+			svc, err := callback.New(callbackConfigOf(s.cfg), callback.Deps{
+				Pool: s.pool, Line: s.runner, Publisher: s.bus, IDs: s.bus.IDs(), Logger: s.log,
+			})
+			if err != nil {
+				return err
+			}
+			s.bus.Subscribe(svc)
+			if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
+				return err
+			}
+			s.callbacks.svc.Store(svc)
+			return nil
+		},
+		stop: func(ctx context.Context) error {
+			svc := s.callbacks.svc.Load()
+			if svc == nil {
+				return nil
+			}
+			sctx, c := context.WithTimeout(ctx, stopGrace)
+			defer c()
+			return svc.Stop(sctx)
 		},
 	}
 }
