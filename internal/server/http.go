@@ -11,8 +11,8 @@ import (
 	"github.com/hotline-cc/hotline/reporting"
 )
 
-// routes is the HTTP surface: /metrics, /healthz, /readyz, and /api/v1
-// behind the bearer token.
+// routes is the HTTP surface: /metrics, /healthz, /readyz, the desk
+// (/desk/) and /api/v1 behind the desk's role check or the bearer token.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
@@ -36,7 +36,15 @@ func (s *Server) routes() http.Handler {
 		api.Handle("/api/v1/surveys", s.survey.Handler())
 		api.Handle("/api/v1/surveys/", s.survey.Handler())
 	}
-	mux.Handle("/api/", requireToken(s.cfg.HTTP.Token.Value(), api))
+	// With desk users the desk authorises the API by role (the token is
+	// the admin scope); without, the token alone guards it, as before.
+	if s.desk.HasUsers() {
+		mux.Handle("/api/", s.desk.API(api))
+	} else {
+		mux.Handle("/api/", requireToken(s.cfg.HTTP.Token.Value(), api))
+	}
+	mux.Handle("/desk/", s.desk.Handler()) // the agents' desk (docs/desk.md)
+	mux.Handle("GET /{$}", http.RedirectHandler("/desk/", http.StatusFound))
 	return mux
 }
 

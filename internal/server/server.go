@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/hotline-cc/hotline/desk"
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/ivr"
@@ -57,6 +58,7 @@ type Server struct {
 	native *native.Switch // nil in asterisk mode
 	bus    *eventlog.Bus
 	live   *eventlog.Broadcaster // the live event stream (/api/v1/events), a consumer of bus
+	desk   *desk.Desk            // the agents' desk (/desk/, the API's role check), a consumer of bus
 	reg    *prometheus.Registry
 	runner *queue.Runner
 	flows  atomic.Pointer[callFlows]
@@ -135,6 +137,9 @@ func (s *Server) build() error {
 		return err
 	}
 	s.flows.Store(flows)
+	if s.desk, err = s.newDesk(); err != nil {
+		return err
+	}
 
 	// The services in dependency order: each after what it needs. Stopped
 	// in reverse, the calls stop coming and drain first, then HTTP, the
@@ -209,7 +214,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Reload applies a changed config file (on SIGHUP): IVR flows (with
-// ivr.region) and agents' SIP credentials change at once; calls in
+// ivr.region), agents' SIP credentials and the desk's users and
+// passwords change at once; calls in
 // progress keep their old flow. Queue and agent changes apply at the next
 // restart. On error the running config stays.
 func (s *Server) Reload(path string) error {
@@ -228,6 +234,9 @@ func (s *Server) Reload(path string) error {
 	s.flows.Store(flows)
 	if s.native != nil {
 		s.native.SetCredentials(credentialsOf(cfg))
+	}
+	if err := s.desk.SetUsers(deskUsers(cfg)); err != nil {
+		return err
 	}
 	return nil
 }

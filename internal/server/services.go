@@ -160,6 +160,7 @@ func (s *Server) staffingService() service {
 // metrics are added by their services, before it).
 func (s *Server) startBus(context.Context) error {
 	s.bus.Subscribe(s.live)
+	s.bus.Subscribe(s.desk)
 	return nil
 }
 
@@ -168,6 +169,7 @@ func (s *Server) startBus(context.Context) error {
 func (s *Server) stopBus(context.Context) error {
 	s.bus.Close()
 	s.live.Close()
+	s.desk.Close()
 	return nil
 }
 

@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hotline-cc/hotline/desk"
+	"github.com/hotline-cc/hotline/eventlog"
+	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/reporting"
+)
+
+// deskUsers are the desk's users from the config: agents with a web
+// password, supervisors and admins.
+func deskUsers(cfg *config.Config) []desk.User {
+	var out []desk.User
+	for _, a := range cfg.Agents {
+		if a.WebPasswordHash != "" {
+			out = append(out, desk.User{ID: a.ID, Name: a.Name, Role: desk.RoleAgent, Hash: a.WebPasswordHash})
+		}
+	}
+	for _, u := range cfg.Web.Users {
+		out = append(out, desk.User{ID: u.ID, Name: u.Name, Role: u.Role, Hash: u.PasswordHash, Teams: u.Teams, Queues: u.Queues})
+	}
+	return out
+}
+
+// newDesk builds the agents' desk (docs/desk.md) on the server's bus; its
+// history and figures come from the store once the database is open.
+func (s *Server) newDesk() (*desk.Desk, error) {
+	cfg := s.cfg
+	dc := desk.Config{
+		Users:             deskUsers(cfg),
+		PauseReasons:      cfg.Web.PauseReasons,
+		OutcomeCategories: cfg.Web.OutcomeCategories,
+		EscalationReasons: cfg.Escalation.Reasons,
+		EscalationQueue:   cfg.Escalation.Queue,
+		Token:             cfg.HTTP.Token.Value(),
+		Publisher:         s.bus,
+		FCRWindow:         cfg.Reporting.FCRWindow,
+		Location:          cfg.Service.Location,
+		SessionTTL:        cfg.Web.SessionTTL,
+		SecureCookies:     cfg.Web.SecureCookies,
+		Lockout:           desk.Lockout{Failures: cfg.Web.LoginLockout.Failures, Window: cfg.Web.LoginLockout.Window, Ban: cfg.Web.LoginLockout.Ban},
+		Language:          cfg.Service.Language,
+		Log:               s.log.With("component", "desk"),
+	}
+	for _, a := range cfg.Agents {
+		dc.Agents = append(dc.Agents, desk.Agent{ID: a.ID, Name: a.Name, Team: a.Team, Line: a.Line, Wrapup: a.Wrapup})
+	}
+	if cfg.Database.URL != "" {
+		dc.History, dc.Figures = deskStore{s}, deskStore{s}
+	}
+	return desk.New(dc)
+}
+
+// deskStore reads the store for the desk once the database is open.
+type deskStore struct{ s *Server }
+
+var errNoStore = errors.New("the database is not open")
+
+func (d deskStore) CallsOfNumber(ctx context.Context, number string) ([]string, error) {
+	if d.s.store == nil {
+		return nil, errNoStore
+	}
+	return d.s.store.CallsOfNumber(ctx, number)
+}
+
+func (d deskStore) CallEvents(ctx context.Context, callID string) ([]eventlog.Event, error) {
+	if d.s.store == nil {
+		return nil, errNoStore
+	}
+	return d.s.store.CallEvents(ctx, callID)
+}
+
+func (d deskStore) AgentReport(ctx context.Context, from, to, asOf time.Time) (agents, teams []reporting.AgentFigures, err error) {
+	if d.s.store == nil {
+		return nil, nil, errNoStore
+	}
+	return d.s.store.AgentReport(ctx, from, to, asOf)
+}
