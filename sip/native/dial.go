@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	gosip "github.com/emiago/sipgo/sip"
@@ -75,8 +76,15 @@ type forkResult struct {
 	code int
 }
 
-// fork rings every binding at once; the first to answer wins and the others
-// are cancelled (or hung up if they answered too).
+// fork rings every binding at once and returns as soon as one answers:
+// the first 200 wins and is returned at once; the other branches are
+// cancelled, and one that answers anyway is ended with ACK and BYE. A
+// branch that never sent a provisional response cannot be cancelled
+// (RFC 3261 §9.1): it is not waited for; it ends in the background with
+// its first response (CANCEL after a provisional, ACK+BYE after a 200) or
+// its transaction's timeout. When every branch has failed, or ctx ends
+// (ring timeout, the caller gave up), fork returns the best failure at
+// once, without waiting for silent branches either.
 func (s *Switch) fork(ctx context.Context, t sip.Target, bs []binding, tr ...*trunk) (sip.Leg, error) {
 	forkCtx, cancelForks := context.WithCancel(ctx)
 	defer cancelForks()
@@ -87,25 +95,25 @@ func (s *Switch) fork(ctx context.Context, t sip.Target, bs []binding, tr ...*tr
 			results <- forkResult{l: l, err: err, code: code}
 		}(b)
 	}
-	var winner *leg
 	best := forkResult{code: 0}
-	for range bs {
-		r := <-results
-		if r.l != nil {
-			if winner == nil {
-				winner = r.l
+	for pending := len(bs); pending > 0; {
+		select {
+		case r := <-results:
+			pending--
+			if r.l != nil {
 				cancelForks()
-				continue
+				go reapForks(results, pending)
+				return r.l, nil
 			}
-			_ = r.l.Hangup(sip.CauseNormal) // answered too late
+			if best.err == nil || causeRank(r.code) > causeRank(best.code) {
+				best = r
+			}
 			continue
+		case <-ctx.Done():
+			cancelForks()
+			go reapForks(results, pending)
 		}
-		if best.err == nil || causeRank(r.code) > causeRank(best.code) {
-			best = r
-		}
-	}
-	if winner != nil {
-		return winner, nil
+		break
 	}
 	cause := causeFromStatus(best.code)
 	if best.code == 0 {
@@ -119,6 +127,16 @@ func (s *Switch) fork(ctx context.Context, t sip.Target, bs []binding, tr ...*tr
 		}
 	}
 	return nil, &sip.DialError{Target: t, Cause: cause, Status: best.code}
+}
+
+// reapForks collects the branches a fork no longer waits for and hangs up
+// any that answered after all (invite has ACKed it; this sends the BYE).
+func reapForks(results <-chan forkResult, n int) {
+	for range n {
+		if r := <-results; r.l != nil {
+			_ = r.l.Hangup(sip.CauseNormal)
+		}
+	}
 }
 
 // causeRank orders failures when forks fail differently: busy beats no
@@ -215,17 +233,49 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 		req.SetDestination(b.Source.String())
 	}
 
+	// The stream belongs to this branch until it wins; a branch that loses
+	// (ctx ends first) gives its port back at once, not when its
+	// transaction is over (up to 64*T1 for a contact that never responds).
+	const pending, won, lost = 0, 1, 2
+	var state atomic.Int32
+	stopLost := context.AfterFunc(ctx, func() {
+		if state.CompareAndSwap(pending, lost) {
+			_ = stream.Close()
+		}
+	})
+	defer stopLost()
+
 	sess, err := s.dua.WriteInvite(ctx, req)
 	if err != nil {
 		stream.Close()
+		s.contactMissed(t, b, err)
 		return nil, 0, err
 	}
-	var opts sipgo.AnswerOptions
+	var responded atomic.Bool
+	opts := sipgo.AnswerOptions{OnResponse: func(*gosip.Response) error {
+		responded.Store(true)
+		return nil
+	}}
 	if len(tr) > 0 && tr[0] != nil && tr[0].Password != "" {
 		opts.Username, opts.Password = tr[0].Username, tr[0].Password
 	}
-	if err := sess.WaitAnswer(ctx, opts); err != nil {
+	err = sess.WaitAnswer(ctx, opts)
+	// Any response at all (sipgo keeps the last one, also when it gave up
+	// waiting for a cancelled INVITE) shows the contact is alive.
+	switch {
+	case responded.Load() || sess.InviteResponse != nil:
+		s.contactReached(t, b)
+	case err != nil:
+		s.contactMissed(t, b, err)
+	}
+	if err != nil {
 		stream.Close()
+		if res := sess.InviteResponse; res != nil && res.IsSuccess() {
+			// Answered while being cancelled (a 200 crossing our CANCEL, or
+			// the first response of a branch that had sent no provisional).
+			endLateAnswer(sess)
+			return nil, 0, err
+		}
 		_ = sess.Close()
 		var de *sipgo.ErrDialogResponse
 		if errors.As(err, &de) {
@@ -239,10 +289,14 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	}
 	answer, err := parseSDP(sess.InviteResponse.Body())
 	if err != nil {
-		_ = sess.Ack(context.Background())
-		_ = sess.Bye(context.Background())
+		endLateAnswer(sess)
 		stream.Close()
 		return nil, 488, err
+	}
+	if !state.CompareAndSwap(pending, won) {
+		// The fork was decided (or given up) while this 200 was arriving.
+		endLateAnswer(sess)
+		return nil, 0, context.Cause(ctx)
 	}
 	if err := sess.Ack(ctx); err != nil {
 		stream.Close()
@@ -261,6 +315,43 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	s.addLeg(key, l)
 	s.log.Info("sip call out answered", "leg", info.ID, "target", maskTarget(t), "codec", info.Codec)
 	return l, 200, nil
+}
+
+// endLateAnswer ends a dialog that answered when nobody wanted it any more:
+// ACK the 200 (or the phone retransmits it and shows a call) and BYE.
+func endLateAnswer(sess *sipgo.DialogClientSession) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = sess.Ack(ctx)
+	_ = sess.Bye(ctx)
+	_ = sess.Close()
+}
+
+// contactMissLimit is how many INVITEs in a row a registered contact may
+// leave without any response at all (each one gets 64*T1 = 32 s, and
+// costs nothing but a background transaction since the fork does not wait
+// for it) before its binding is dropped. A phone that registers again gets
+// a fresh binding.
+const contactMissLimit = 3
+
+// contactMissed counts an INVITE an agent's contact never responded to
+// (see registrar.missed) and drops the binding at the limit.
+func (s *Switch) contactMissed(t sip.Target, b binding, err error) {
+	if t.Agent == "" {
+		return
+	}
+	if s.reg.missed(t.Agent, b.Contact, contactMissLimit) {
+		s.log.Warn("sip contact dropped: no response to INVITEs", "user", t.Agent,
+			"contact", b.Contact.String(), "misses", contactMissLimit, "error", err)
+		return
+	}
+	s.log.Info("sip contact did not respond", "user", t.Agent, "contact", b.Contact.String(), "error", err)
+}
+
+func (s *Switch) contactReached(t sip.Target, b binding) {
+	if t.Agent != "" {
+		s.reg.reached(t.Agent, b.Contact)
+	}
 }
 
 func maskTarget(t sip.Target) string {
