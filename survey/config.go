@@ -62,6 +62,11 @@ type Config struct {
 	// listed is line 2 when the call reached it through an escalation,
 	// line 1 otherwise.
 	QueueLines map[string]int
+	// UnknownZone says what happens to a number whose zone is ambiguous or
+	// unknown (see ZonesFor): UnknownZoneIntersect (default) calls it only
+	// at hours inside the window in every zone it could be in;
+	// UnknownZoneSkip does not survey it.
+	UnknownZone string
 	// SayDate speaks the date of the original call after the greeting
 	// (Russian ordinal day and month prompts).
 	SayDate bool
@@ -129,6 +134,9 @@ func (c Config) withDefaults() Config {
 		} else {
 			c.ServiceZone = time.FixedZone("MSK", 3*3600)
 		}
+	}
+	if c.UnknownZone == "" {
+		c.UnknownZone = UnknownZoneIntersect
 	}
 	if c.Region == "" {
 		c.Region = "RU"

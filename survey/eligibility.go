@@ -13,7 +13,14 @@ const (
 	SkipCooldown   = "cooldown"    // surveyed within CooldownDays
 	SkipNoSurvey   = "no-survey"   // the agent marked the call "do not survey"
 	SkipSampledOut = "sampled-out" // not in the queue's sample
-	SkipNoWindow   = "no-window"   // no calling window before the last day
+	SkipNoWindow   = "no-window"   // no calling window before the last day (in every zone the number could be in)
+	// SkipZoneUnknown: the number's zone is ambiguous or unknown and
+	// survey.unknown_zone is skip.
+	SkipZoneUnknown = "zone-unknown"
+	// SkipDialRefused: the dialling policy refuses the number (premium
+	// rate, not a configured country, not from a trunk call; a dial.refused
+	// event says why).
+	SkipDialRefused = "dial-refused"
 )
 
 // Candidate is an answered call whose survey is being decided.

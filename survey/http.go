@@ -102,11 +102,41 @@ type Counts struct {
 	Done       int            `json:"done"`
 	Failed     int            `json:"failed"`
 	ByState    map[string]int `json:"by_state"`
+	// ByZone counts the numbers whose zone was looked up (every survey
+	// that passed eligibility, skipped ones included) by how sure hotline
+	// was of the zone: known, ambiguous (the region spans zones), unknown
+	// (anywhere in the country). ZoneSkipped is how many were not
+	// surveyed for that reason (survey.unknown_zone: skip), NoWindow how
+	// many found no hour inside the window in every possible zone.
+	ByZone      map[string]int `json:"by_zone"`
+	ZoneSkipped int            `json:"zone_skipped"`
+	NoWindow    int            `json:"no_window"`
 }
 
 // Counts returns the number of surveys by state.
 func (s *Service) Counts(ctx context.Context) (Counts, error) {
-	c := Counts{ByState: map[string]int{}}
+	c := Counts{ByState: map[string]int{}, ByZone: map[string]int{}}
+	if err := s.deps.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE reason = $1), count(*) FILTER (WHERE reason = $2) FROM survey`,
+		SkipZoneUnknown, SkipNoWindow).Scan(&c.ZoneSkipped, &c.NoWindow); err != nil {
+		return c, err
+	}
+	zrows, err := s.deps.Pool.Query(ctx, `SELECT zone_status, count(*) FROM survey WHERE zone_status <> '' GROUP BY zone_status`)
+	if err != nil {
+		return c, err
+	}
+	for zrows.Next() {
+		var st string
+		var n int
+		if err := zrows.Scan(&st, &n); err != nil {
+			zrows.Close()
+			return c, err
+		}
+		c.ByZone[st] = n
+	}
+	zrows.Close()
+	if err := zrows.Err(); err != nil {
+		return c, err
+	}
 	rows, err := s.deps.Pool.Query(ctx, `SELECT state, count(*) FROM survey GROUP BY state`)
 	if err != nil {
 		return c, err

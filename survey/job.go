@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hotline-cc/hotline/dialpolicy"
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,7 @@ type row struct {
 	State    string
 	Attempts int
 	Zone     string
+	Trunk    string
 	Deadline time.Time
 	CallAt   time.Time
 	Queue    string
@@ -64,9 +66,9 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var r row
 	var deadline *time.Time
-	err = tx.QueryRow(ctx, `SELECT id, call_id, number, state, attempts, zone, deadline, call_at, queue, agent, line, visits
+	err = tx.QueryRow(ctx, `SELECT id, call_id, number, state, attempts, zone, trunk, deadline, call_at, queue, agent, line, visits
 		FROM survey WHERE call_id = $1 FOR UPDATE`, callID).Scan(&r.ID, &r.CallID, &r.Number, &r.State, &r.Attempts,
-		&r.Zone, &deadline, &r.CallAt, &r.Queue, &r.Agent, &r.Line, &r.Visits)
+		&r.Zone, &r.Trunk, &deadline, &r.CallAt, &r.Queue, &r.Agent, &r.Line, &r.Visits)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return river.JobCancel(fmt.Errorf("survey for call %s not found", callID))
 	}
@@ -95,18 +97,16 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 	if optedOut {
 		return s.finishTx(ctx, tx, r, "cancelled", SkipOptedOut, eventlog.SurveySkipped, SkipOptedOut)
 	}
-	loc, err := time.LoadLocation(r.Zone)
-	if err != nil {
-		loc = s.cfg.ServiceZone
-	}
+	// Every zone the number could be in (one when it is known).
+	locs := ParseZones(r.Zone, s.cfg.ServiceZone)
 	if r.Attempts >= s.cfg.Attempts {
 		return s.finishTx(ctx, tx, r, "failed", "attempts", eventlog.SurveyFailed, "attempts")
 	}
 	if !now.Before(r.Deadline) {
 		return s.finishTx(ctx, tx, r, "failed", "expired", eventlog.SurveyFailed, "expired")
 	}
-	if !s.planner.InWindow(now, loc) {
-		next, ok := s.planner.NextAllowed(now, loc, r.Deadline)
+	if !s.planner.InWindowAll(now, locs) {
+		next, ok := s.planner.NextAllowedAll(now, locs, r.Deadline)
 		if !ok {
 			return s.finishTx(ctx, tx, r, "failed", "expired", eventlog.SurveyFailed, "expired")
 		}
@@ -133,12 +133,31 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 		return err
 	}
 	if today >= s.cfg.DailyCap {
-		next, ok := s.planner.NextAllowed(addDays(day, 1), loc, r.Deadline)
+		next, ok := s.planner.NextAllowedAll(addDays(day, 1), locs, r.Deadline)
 		if !ok {
 			return s.finishTx(ctx, tx, r, "failed", "daily-cap", eventlog.SurveyFailed, "daily-cap")
 		}
 		s.log.Warn("survey daily cap reached", "cap", s.cfg.DailyCap)
 		return s.snoozeTx(ctx, tx, r, next, now)
+	}
+	// The dialling policy shared with callbacks: the number, where it came
+	// from, the per-number limit and the daily cap of both.
+	if s.deps.Dialling != nil {
+		err := s.deps.Dialling.Permit(ctx, dialpolicy.Request{
+			Purpose: dialpolicy.PurposeSurvey, Number: r.Number, CallID: r.CallID, Trunk: r.Trunk,
+		})
+		if ref, refused := dialpolicy.AsRefusal(err); refused {
+			if ref.Reason.Permanent() {
+				return s.finishTx(ctx, tx, r, "failed", SkipDialRefused, eventlog.SurveyFailed, SkipDialRefused)
+			}
+			next, ok := s.planner.NextAllowedAll(later(ref.RetryAt, now), locs, r.Deadline)
+			if !ok {
+				return s.finishTx(ctx, tx, r, "failed", string(ref.Reason), eventlog.SurveyFailed, string(ref.Reason))
+			}
+			return s.snoozeTx(ctx, tx, r, next, now)
+		} else if err != nil {
+			return err
+		}
 	}
 	n := r.Attempts + 1
 	if _, err := tx.Exec(ctx, `INSERT INTO survey_attempt (survey_id, n, started_at) VALUES ($1, $2, $3)`, r.ID, n, now); err != nil {
@@ -158,11 +177,19 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 	// Book the result even when ctx was cancelled by a shutdown.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return s.book(bctx, r, loc, outcome, ans)
+	return s.book(bctx, r, locs, outcome, ans)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // book records an attempt's outcome and decides what follows.
-func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome string, ans Answers) error {
+func (s *Service) book(ctx context.Context, r row, locs []*time.Location, outcome string, ans Answers) error {
 	now := s.clock.Now()
 	tx, err := s.deps.Pool.Begin(ctx)
 	if err != nil {
@@ -225,7 +252,7 @@ func (s *Service) book(ctx context.Context, r row, loc *time.Location, outcome s
 	if r.Attempts >= s.cfg.Attempts {
 		return s.finishTx(ctx, tx, r, "failed", outcome, eventlog.SurveyFailed, outcome)
 	}
-	next, ok := s.planner.NextRetry(now, loc, r.Deadline)
+	next, ok := s.planner.NextRetryAll(now, locs, r.Deadline)
 	if !ok {
 		return s.finishTx(ctx, tx, r, "failed", "expired", eventlog.SurveyFailed, "expired")
 	}

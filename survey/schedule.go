@@ -3,10 +3,8 @@ package survey
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"strings"
+	"slices"
 	"time"
-
-	"github.com/nyaruka/phonenumbers"
 )
 
 // Holidays tells whether a date is a non-working holiday. The date is given
@@ -21,59 +19,6 @@ type HolidayFunc func(time.Time) bool
 
 // IsHoliday calls f(day).
 func (f HolidayFunc) IsHoliday(day time.Time) bool { return f(day) }
-
-// zoneOverrides fix libphonenumber's zone for Russian prefixes where it
-// names a foreign representative zone or several zones. Longest prefix wins.
-var zoneOverrides = map[string]string{
-	"+7401": "Europe/Kaliningrad", // libphonenumber: Europe/Bucharest (UTC+2 in winter but with DST)
-	"+7840": "Europe/Moscow",      // Abkhazia: Europe/Bucharest or Europe/Moscow
-	"+7940": "Europe/Moscow",
-}
-
-// ZoneFor returns the time zone of an E.164 number and how it was found:
-// "prefix" (hotline's own table for Russian prefixes), "number"
-// (libphonenumber), or "fallback" (the service zone: unparseable numbers,
-// numbers without a geographic zone, such as most mobile ranges, where
-// libphonenumber answers the country's main zone). When libphonenumber
-// names several zones the service zone is taken if it is one of them, else
-// the first.
-func ZoneFor(number string, region string, service *time.Location) (*time.Location, string) {
-	best := ""
-	for p := range zoneOverrides {
-		if strings.HasPrefix(number, p) && len(p) > len(best) {
-			best = p
-		}
-	}
-	if best != "" {
-		if loc, err := time.LoadLocation(zoneOverrides[best]); err == nil {
-			return loc, "prefix"
-		}
-	}
-	num, err := phonenumbers.Parse(number, region)
-	if err != nil {
-		return service, "fallback"
-	}
-	zones, err := phonenumbers.GetTimezonesForNumber(num)
-	if err != nil {
-		return service, "fallback"
-	}
-	var locs []*time.Location
-	for _, z := range zones {
-		if z == "" || strings.HasPrefix(z, "Etc/") {
-			continue
-		}
-		if loc, err := time.LoadLocation(z); err == nil {
-			if loc.String() == service.String() {
-				return service, "number"
-			}
-			locs = append(locs, loc)
-		}
-	}
-	if len(locs) == 0 {
-		return service, "fallback"
-	}
-	return locs[0], "number"
-}
 
 // Planner computes survey times. It is pure: every method takes the
 // relevant instant; nothing reads a clock.
@@ -135,34 +80,79 @@ func (p *Planner) InWindow(t time.Time, loc *time.Location) bool {
 	return !t.Before(from) && t.Before(to)
 }
 
+// InWindowAll reports whether t is inside a calling window in every zone
+// of zones: the rule for a number whose zone is ambiguous or unknown.
+func (p *Planner) InWindowAll(t time.Time, zones []*time.Location) bool {
+	for _, loc := range zones {
+		if !p.InWindow(t, loc) {
+			return false
+		}
+	}
+	return len(zones) > 0
+}
+
+// windowEndAll is the end of the window holding t in every zone: the
+// earliest of the zones' window ends on t's local day.
+func (p *Planner) windowEndAll(t time.Time, zones []*time.Location) time.Time {
+	var end time.Time
+	for i, loc := range zones {
+		_, to := p.windowOn(midnight(t, loc))
+		if i == 0 || to.Before(end) {
+			end = to
+		}
+	}
+	return end
+}
+
 // Deadline is the end of the last day on which a survey of a call that
 // ended at ended may be made: midnight after LastDay local days.
 func (p *Planner) Deadline(ended time.Time, loc *time.Location) time.Time {
 	return addDays(midnight(ended, loc), p.cfg.LastDay+1)
 }
 
+// DeadlineAll is the earliest Deadline of the zones.
+func (p *Planner) DeadlineAll(ended time.Time, zones []*time.Location) time.Time {
+	var d time.Time
+	for i, loc := range zones {
+		if x := p.Deadline(ended, loc); i == 0 || x.Before(d) {
+			d = x
+		}
+	}
+	return d
+}
+
 // NextAllowed returns the first instant at or after t inside a calling
 // window in loc, and false when there is none before deadline.
 func (p *Planner) NextAllowed(t time.Time, loc *time.Location, deadline time.Time) (time.Time, bool) {
-	mid := midnight(t, loc)
-	for i := 0; i < 370; i++ {
-		day := addDays(mid, i)
-		if !day.Before(deadline) {
+	return p.NextAllowedAll(t, []*time.Location{loc}, deadline)
+}
+
+// NextAllowedAll returns the first instant at or after t inside a calling
+// window in every zone of zones, and false when there is none before
+// deadline. Such an instant is t itself or the opening of some zone's
+// window (where the windows' intersection starts), so those are tried in
+// order.
+func (p *Planner) NextAllowedAll(t time.Time, zones []*time.Location, deadline time.Time) (time.Time, bool) {
+	cands := []time.Time{t}
+	for _, loc := range zones {
+		mid := midnight(t, loc)
+		for i := 0; i < 370; i++ {
+			day := addDays(mid, i)
+			if !day.Before(deadline) {
+				break
+			}
+			if from, _ := p.windowOn(day); from.After(t) {
+				cands = append(cands, from)
+			}
+		}
+	}
+	slices.SortFunc(cands, func(a, b time.Time) int { return a.Compare(b) })
+	for _, c := range cands {
+		if !c.Before(deadline) {
 			return time.Time{}, false
 		}
-		if !p.Allowed(day) {
-			continue
-		}
-		from, to := p.windowOn(day)
-		start := from
-		if t.After(start) {
-			start = t
-		}
-		if start.Before(to) {
-			if !start.Before(deadline) {
-				return time.Time{}, false
-			}
-			return start, true
+		if p.InWindowAll(c, zones) {
+			return c, true
 		}
 	}
 	return time.Time{}, false
@@ -177,15 +167,31 @@ func (p *Planner) NextAllowed(t time.Time, loc *time.Location, deadline time.Tim
 // Delay (demos) the call is made at ended+Delay if that is inside a
 // window, else spread over the next window.
 func (p *Planner) First(callID string, ended time.Time, loc *time.Location) (time.Time, bool) {
-	deadline := p.Deadline(ended, loc)
+	return p.FirstAll(callID, ended, []*time.Location{loc})
+}
+
+// FirstAll is First for a caller who may be in any of zones: the call is
+// made only when it is inside the window in every one of them, on a day
+// that is at least Delay local days after the call in each.
+func (p *Planner) FirstAll(callID string, ended time.Time, zones []*time.Location) (time.Time, bool) {
+	if len(zones) == 0 {
+		return time.Time{}, false
+	}
+	deadline := p.DeadlineAll(ended, zones)
 	var start time.Time
 	var ok bool
 	if p.cfg.Delay >= 24*time.Hour {
 		days := int((p.cfg.Delay + 24*time.Hour - 1) / (24 * time.Hour))
-		start, ok = p.NextAllowed(addDays(midnight(ended, loc), days), loc, deadline)
+		var earliest time.Time
+		for _, loc := range zones {
+			if d := addDays(midnight(ended, loc), days); d.After(earliest) {
+				earliest = d
+			}
+		}
+		start, ok = p.NextAllowedAll(earliest, zones, deadline)
 	} else {
 		earliest := ended.Add(p.cfg.Delay)
-		start, ok = p.NextAllowed(earliest, loc, deadline)
+		start, ok = p.NextAllowedAll(earliest, zones, deadline)
 		if ok && start.Equal(earliest) {
 			return start, true
 		}
@@ -193,7 +199,7 @@ func (p *Planner) First(callID string, ended time.Time, loc *time.Location) (tim
 	if !ok {
 		return time.Time{}, false
 	}
-	_, to := p.windowOn(midnight(start, loc))
+	to := p.windowEndAll(start, zones)
 	if deadline.Before(to) {
 		to = deadline
 	}
@@ -207,7 +213,12 @@ func (p *Planner) First(callID string, ended time.Time, loc *time.Location) (tim
 // plus RetryDelay, moved into the next window when it falls outside, and
 // false when that is past deadline.
 func (p *Planner) NextRetry(now time.Time, loc *time.Location, deadline time.Time) (time.Time, bool) {
-	return p.NextAllowed(now.Add(p.cfg.RetryDelay), loc, deadline)
+	return p.NextAllowedAll(now.Add(p.cfg.RetryDelay), []*time.Location{loc}, deadline)
+}
+
+// NextRetryAll is NextRetry for a caller who may be in any of zones.
+func (p *Planner) NextRetryAll(now time.Time, zones []*time.Location, deadline time.Time) (time.Time, bool) {
+	return p.NextAllowedAll(now.Add(p.cfg.RetryDelay), zones, deadline)
 }
 
 // fraction maps (id, salt) to [0, 1) deterministically.

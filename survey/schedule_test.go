@@ -2,10 +2,12 @@ package survey
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/numbering"
 )
 
 func mustLoc(t *testing.T, name string) *time.Location {
@@ -17,23 +19,64 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	return loc
 }
 
-func TestZoneFor(t *testing.T) {
+// Without a numbering plan: hotline's prefix table and libphonenumber for
+// landlines; a mobile number could be anywhere in Russia.
+func TestZonesForWithoutPlan(t *testing.T) {
 	msk := mustLoc(t, "Europe/Moscow")
 	tests := []struct {
-		number, zone, how string
+		number, zones, status, source string
 	}{
-		{"+74232123456", "Asia/Vladivostok", "number"},
-		{"+74012123456", "Europe/Kaliningrad", "prefix"},
-		{"+73432123456", "Asia/Yekaterinburg", "number"},
-		{"+74152123456", "Asia/Kamchatka", "number"},
-		{"+74951234567", "Europe/Moscow", "number"},
-		{"+79123456789", "Europe/Moscow", "number"}, // mobile: libphonenumber gives the main zone
-		{"garbage", "Europe/Moscow", "fallback"},
+		{"+74232123456", "Asia/Vladivostok", ZoneKnown, "number"},
+		{"+74012123456", "Europe/Kaliningrad", ZoneKnown, "prefix"},
+		{"+73432123456", "Asia/Yekaterinburg", ZoneKnown, "number"},
+		{"+74152123456", "Asia/Kamchatka", ZoneKnown, "number"},
+		{"+74951234567", "Europe/Moscow", ZoneKnown, "number"},
+		// issue 15: libphonenumber says Moscow for every mobile.
+		{"+79141234567", strings.Join(numbering.RussianZones, ","), ZoneUnknown, "country"},
+		{"+77011234567", "Asia/Almaty,Asia/Aqtobe", ZoneAmbiguous, "number"},
+		{"garbage", "Europe/Moscow", ZoneUnknown, "service"},
 	}
 	for _, tt := range tests {
-		loc, how := ZoneFor(tt.number, "RU", msk)
-		if loc.String() != tt.zone || how != tt.how {
-			t.Errorf("ZoneFor(%s) = %s (%s), want %s (%s)", tt.number, loc, how, tt.zone, tt.how)
+		z := ZonesFor(tt.number, "RU", nil, msk)
+		if z.String() != tt.zones || z.Status != tt.status || z.Source != tt.source {
+			t.Errorf("ZonesFor(%s) = %s (%s, %s), want %s (%s, %s)", tt.number, z, z.Status, z.Source, tt.zones, tt.status, tt.source)
+		}
+	}
+}
+
+// With the numbering plan (numbering/testdata, the regulator's format):
+// mobile ranges get their region's zone; Yakutia is ambiguous; a range of
+// a region the table does not know could be anywhere in Russia.
+func TestZonesForWithPlan(t *testing.T) {
+	msk := mustLoc(t, "Europe/Moscow")
+	plan, err := numbering.Load("../numbering/testdata/DEF-9xx.csv", "../numbering/testdata/ABC-3xx.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		number, zones, status, source string
+	}{
+		{"+79141234567", "Asia/Vladivostok", ZoneKnown, "plan"},
+		{"+79217123456", "Europe/Kaliningrad", ZoneKnown, "plan"},
+		{"+79272345678", "Europe/Samara", ZoneKnown, "plan"},
+		{"+79122345678", "Asia/Yekaterinburg", ZoneKnown, "plan"},
+		{"+79136345678", "Asia/Omsk", ZoneKnown, "plan"},
+		{"+79139345678", "Asia/Novosibirsk", ZoneKnown, "plan"},
+		{"+79232345678", "Asia/Krasnoyarsk", ZoneKnown, "plan"},
+		{"+79148712345", "Asia/Irkutsk", ZoneKnown, "plan"},
+		{"+79145512345", "Asia/Yakutsk", ZoneKnown, "plan"},
+		{"+79148512345", "Asia/Magadan", ZoneKnown, "plan"},
+		{"+79147812345", "Asia/Kamchatka", ZoneKnown, "plan"},
+		{"+79142212345", "Asia/Srednekolymsk,Asia/Ust-Nera,Asia/Yakutsk", ZoneAmbiguous, "plan"},
+		{"+79400012345", strings.Join(numbering.RussianZones, ","), ZoneUnknown, "country"},
+		{"+79150000000", strings.Join(numbering.RussianZones, ","), ZoneUnknown, "country"}, // not in the sample
+		{"+74232123456", "Asia/Vladivostok", ZoneKnown, "plan"},
+		{"+74152123456", "Asia/Kamchatka", ZoneKnown, "number"}, // not in the sample: libphonenumber
+	}
+	for _, tt := range tests {
+		z := ZonesFor(tt.number, "RU", plan, msk)
+		if z.String() != tt.zones || z.Status != tt.status || z.Source != tt.source {
+			t.Errorf("ZonesFor(%s) = %s (%s, %s), want %s (%s, %s)", tt.number, z, z.Status, z.Source, tt.zones, tt.status, tt.source)
 		}
 	}
 }
@@ -56,8 +99,9 @@ func TestFirstNextDayInCallersZone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			loc, _ := ZoneFor(tt.number, "RU", msk)
-			if loc.String() != tt.zone {
+			z := ZonesFor(tt.number, "RU", nil, msk)
+			loc := z.Locs[0]
+			if z.String() != tt.zone {
 				t.Fatalf("zone %s, want %s", loc, tt.zone)
 			}
 			for i := range 50 {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hotline-cc/hotline/dialpolicy"
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/sip"
@@ -55,6 +56,21 @@ type Deps struct {
 	// IDs stamps the events (the bus's generator in serve); nil: a
 	// generator of the service's own.
 	IDs *eventlog.IDs
+	// Plan is the numbering plan the customers' zones come from (see
+	// ZonesFor); nil: hotline's prefix table and libphonenumber only.
+	Plan NumberingPlan
+	// Dialling is the dialling policy shared with callbacks: screened when
+	// a survey is scheduled, asked before every dial; nil: no policy
+	// (tests; serve always wires one).
+	Dialling DialGate
+}
+
+// DialGate is the dialling policy as the survey uses it (a
+// *dialpolicy.Policy in serve). A refusal is a *dialpolicy.Refusal; any
+// other error means "do not dial now".
+type DialGate interface {
+	Screen(ctx context.Context, r dialpolicy.Request) error
+	Permit(ctx context.Context, r dialpolicy.Request) error
 }
 
 // Migrate brings the survey schema and River's schema up to date. Both
@@ -280,16 +296,31 @@ func (s *Service) consider(ctx context.Context, c *callState) error {
 	}
 	number, reason := Decide(s.cfg, cand, hist)
 	var at, deadline time.Time
-	zone := ""
+	var zones Zones
+	if reason == "" && s.deps.Dialling != nil {
+		err := s.deps.Dialling.Screen(ctx, dialpolicy.Request{
+			Purpose: dialpolicy.PurposeSurvey, Number: number, CallID: c.CallID, Trunk: c.Trunk,
+		})
+		if _, refused := dialpolicy.AsRefusal(err); refused {
+			reason = SkipDialRefused
+		} else if err != nil {
+			return err
+		}
+	}
 	if reason == "" {
-		loc, _ := ZoneFor(number, s.cfg.Region, s.cfg.ServiceZone)
-		zone = loc.String()
-		deadline = s.planner.Deadline(c.EndedAt, loc)
+		zones = ZonesFor(number, s.cfg.Region, s.deps.Plan, s.cfg.ServiceZone)
+		if zones.Status != ZoneKnown && s.cfg.UnknownZone == UnknownZoneSkip {
+			reason = SkipZoneUnknown
+		}
+	}
+	if reason == "" {
+		deadline = s.planner.DeadlineAll(c.EndedAt, zones.Locs)
 		var ok bool
-		if at, ok = s.planner.First(c.CallID, c.EndedAt, loc); !ok {
+		if at, ok = s.planner.FirstAll(c.CallID, c.EndedAt, zones.Locs); !ok {
 			reason = SkipNoWindow
 		}
 	}
+	zone := zones.String()
 	state := "scheduled"
 	if reason != "" {
 		state = "skipped"
@@ -297,12 +328,13 @@ func (s *Service) consider(ctx context.Context, c *callState) error {
 	visits, _ := json.Marshal(c.Visits)
 	var id int64
 	err = tx.QueryRow(ctx, `INSERT INTO survey (call_id, number, state, reason, call_at, ended_at, zone, next_at, deadline,
-			queue, agent, team, line, visits, escalated, escalated_to, escalation_reason, disposition, disposition_code, notes)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
+			queue, agent, team, line, visits, escalated, escalated_to, escalation_reason, disposition, disposition_code, notes,
+			zone_status, trunk)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)
 		ON CONFLICT (call_id) DO NOTHING RETURNING id`,
 		c.CallID, number, state, reason, c.CallAt, c.EndedAt, zone, nullTime(at), nullTime(deadline),
 		last.Queue, last.Agent, last.Team, max(last.Line, 1), visits, c.Escalated, c.EscalatedTo, c.EscReason,
-		c.Disposition, c.Code, c.Notes).Scan(&id)
+		c.Disposition, c.Code, c.Notes, zones.Status, c.Trunk).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // already decided (re-processing)
 	}
@@ -329,7 +361,8 @@ func (s *Service) consider(ctx context.Context, c *callState) error {
 		s.emit(s.event(r, eventlog.SurveySkipped, reason))
 		return nil
 	}
-	s.log.Info("survey scheduled", "call", c.CallID, "number", sip.MaskNumber(number), "at", at.UTC(), "zone", zone)
+	s.log.Info("survey scheduled", "call", c.CallID, "number", sip.MaskNumber(number), "at", at.UTC(), "zone", zone,
+		"zone_status", zones.Status, "zone_source", zones.Source)
 	s.emit(s.event(r, eventlog.SurveyScheduled, "").WithTime(eventlog.KeyAt, at.Truncate(time.Second)))
 	return nil
 }

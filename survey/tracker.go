@@ -19,6 +19,7 @@ type Visit struct {
 type callState struct {
 	CallID      string
 	Caller      string
+	Trunk       string // the trunk the call came in on (call.arrived); "" when not a trunk call
 	CallAt      time.Time
 	Visits      []Visit
 	Escalated   bool
@@ -101,7 +102,7 @@ func (s *Service) track(e eventlog.Event) (done *callState, late *eventlog.Event
 func (s *Service) decided(c *tracked) *callState {
 	f := &c.f
 	cs := &callState{
-		CallID: f.CallID, Caller: f.Caller, CallAt: f.ArrivedAt,
+		CallID: f.CallID, Caller: f.Caller, Trunk: f.Trunk, CallAt: f.ArrivedAt,
 		Escalated: f.Escalations > 0, EscalatedTo: f.LastEscalatedTo, EscReason: f.LastEscReason,
 		Disposition: f.Disposition, Code: f.DispositionCode, Notes: f.Notes, NoSurvey: f.NoSurvey,
 	}
