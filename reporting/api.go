@@ -54,6 +54,7 @@ func NewAPI(store *Store, opt APIOptions) *API {
 //	GET /api/v1/reports/fcr?from=&to=
 //	GET /api/v1/reports/csi?from=&to=&by=line|queue|agent
 //	GET /api/v1/reports/escalations?from=&to=
+//	GET /api/v1/reports/callbacks?from=&to=   (docs/metrics.md, Callbacks)
 //
 // from and to are RFC 3339 instants or YYYY-MM-DD dates in the service's
 // zone (a date "to" is inclusive: it means the end of that day); both
@@ -70,6 +71,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET "+p+"csi", a.csi)
 	mux.HandleFunc("GET "+p+"escalations", a.escalations)
 	mux.HandleFunc("GET "+p+"ewt", a.ewt)
+	mux.HandleFunc("GET "+p+"callbacks", a.callbacks)
 	return mux
 }
 
@@ -282,5 +284,12 @@ func (a *API) ewt(w http.ResponseWriter, r *http.Request) {
 	a.serve(w, r, "ewt", func(ctx context.Context, from, to time.Time) (any, Table, error) {
 		fs, err := a.store.EWTReport(ctx, from, to)
 		return fs, EWTTable(fs), err
+	})
+}
+
+func (a *API) callbacks(w http.ResponseWriter, r *http.Request) {
+	a.serve(w, r, "callbacks", func(ctx context.Context, from, to time.Time) (any, Table, error) {
+		fs, err := a.store.CallbackReport(ctx, from, to)
+		return fs, CallbacksTable(fs), err
 	})
 }

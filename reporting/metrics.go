@@ -136,6 +136,7 @@ type counterSet struct {
 	agentAnswered, agentMissed, agentEscalations   *prometheus.CounterVec
 	agentTalk, agentWrapup, agentRing              *prometheus.CounterVec
 	ewtError                                       *prometheus.HistogramVec
+	cb                                             callbackCounters
 }
 
 func newCounterSet(cfg *Config) *counterSet {
@@ -171,11 +172,13 @@ func newCounterSet(cfg *Config) *counterSet {
 	for _, r := range SurveyResults {
 		m.surveys.WithLabelValues(r)
 	}
+	m.cb = newCallbackCounters()
 	return m
 }
 
 // zeroQueue creates a queue's counter and histogram series at zero.
 func (c *counterSet) zeroQueue(q string) {
+	c.cb.zero(q)
 	for _, v := range []*prometheus.CounterVec{c.offered, c.answered, c.withinT, c.abandoned, c.shortAb, c.talk, c.wrapup} {
 		v.WithLabelValues(q)
 	}
@@ -265,6 +268,7 @@ func NewMetrics(reg prometheus.Registerer, opt MetricsOptions) (*Metrics, error)
 	}
 	cs := []prometheus.Collector{m.offered, m.answered, m.withinT, m.abandoned, m.shortAb, m.escalations, m.surveys, m.wait, m.ewtError,
 		m.talk, m.wrapup, m.agentAnswered, m.agentMissed, m.agentEscalations, m.agentTalk, m.agentWrapup, m.agentRing, (*derived)(m)}
+	cs = append(cs, m.cb.collectors()...)
 	if opt.Writer != nil {
 		w := opt.Writer
 		cs = append(cs,
@@ -384,6 +388,7 @@ func (m *Metrics) publishLocked(e eventlog.Event) {
 	if e.CallID != "" {
 		m.fold(e)
 	}
+	m.cb.observe(e, m.cfg)
 	switch e.Type {
 	case eventlog.AgentState:
 		if e.Agent != "" {

@@ -49,6 +49,9 @@ type QueueConfig struct {
 	// Target is the service-level target, 0..1 (0 = DefaultTarget); it
 	// is exported for dashboards and alerts, formulas do not use it.
 	Target float64
+	// CallbackThreshold is the callback SL threshold (request to
+	// connection); 0 = DefaultCallbackThreshold.
+	CallbackThreshold time.Duration
 }
 
 // TargetFor returns the service-level target of a queue.

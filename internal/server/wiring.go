@@ -102,7 +102,8 @@ func ReportingConfig(c *config.Config) *reporting.Config {
 		Teams:        map[string]string{},
 	}
 	for _, q := range c.Queues {
-		qc := reporting.QueueConfig{Threshold: q.SLThreshold, ShortAbandon: q.ShortAbandon, Line: reporting.LineFirst, Target: q.SLTarget}
+		qc := reporting.QueueConfig{Threshold: q.SLThreshold, ShortAbandon: q.ShortAbandon, Line: reporting.LineFirst, Target: q.SLTarget,
+			CallbackThreshold: q.Callback.SLThreshold}
 		if q.Line == 2 {
 			qc.Line = reporting.LineSecond
 		}
