@@ -162,6 +162,9 @@ func (s *Server) build() error {
 	}
 	s.services.add("event bus", hooks{start: s.startBus, stop: s.stopBus})
 	s.services.add("queue runner", &loop{run: s.runQueue})
+	if db {
+		s.services.add("crash recovery", s.recoveryService()) // before the switch takes calls
+	}
 	s.services.add("switch", s.switchService())
 	if db {
 		s.services.add("callbacks", s.callbackService())
