@@ -2,6 +2,7 @@ package native
 
 import (
 	"errors"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
@@ -110,11 +111,14 @@ func FuzzParseInfoDTMF(f *testing.F) {
 }
 
 // Fuzzing the digest verifier needs nonces it accepts: fuzzAuthenticator
-// has a fixed key and clock, so fuzzNonce (what it issues) is a constant
-// the seed corpus can use in valid headers.
+// has a fixed key, clock and sequence, so fuzzNonce (the first nonce it
+// issues to fuzzSrc) is a constant the seed corpus can use in valid
+// headers.
 var (
 	fuzzNow   = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	fuzzCreds = StaticCredentials{"1001": "secret", "agent-2": "pässword"}
+	fuzzSrc   = netip.MustParseAddr("192.0.2.10")
+	fuzzOther = netip.MustParseAddr("192.0.2.66")
 )
 
 func fuzzAuthenticator(algs []string, now *time.Time) *authenticator {
@@ -124,12 +128,12 @@ func fuzzAuthenticator(algs []string, now *time.Time) *authenticator {
 	return a
 }
 
-// fuzzNonce is what fuzzAuthenticator issues at fuzzNow.
-const fuzzNonce = "GOpcOK_sgAAIs1xI9wgjfptIEQGwue9u"
+// fuzzNonce is what fuzzAuthenticator issues first at fuzzNow to fuzzSrc.
+const fuzzNonce = "GOpcOK_sgAAAAAAAAAAAAYdhWZo6qud-YAyi9XE4MLX0ZCJAcwwR7Q"
 
 func TestFuzzNonce(t *testing.T) {
 	now := fuzzNow
-	if got := fuzzAuthenticator(nil, &now).nonce(); got != fuzzNonce {
+	if got := fuzzAuthenticator(nil, &now).nonce(fuzzSrc); got != fuzzNonce {
 		t.Fatalf("fuzzNonce = %q, want %q (update it and the seeds of FuzzVerifyDigest)", fuzzNonce, got)
 	}
 }
@@ -137,40 +141,52 @@ func TestFuzzNonce(t *testing.T) {
 // FuzzVerifyDigest checks authenticator.verify on any Authorization value.
 // Every outcome is one of its errors or a known user; an acceptance only
 // for a challenge we could have issued (offered algorithm, qop auth or
-// none), and it turns stale once the nonce expires. From any header that
-// parses it also builds the correct answer to our challenge with the
-// header's URI, cnonce, nc, qop and algorithm, which must be accepted
-// exactly when we offered them, and refused with a wrong password.
+// none), and the same header is refused as stale when it comes again (a
+// replay), from another address, or after the nonce expired. From any
+// header that parses it also builds the correct answer to our challenge
+// with the header's URI, cnonce, nc, qop and algorithm, which must be
+// accepted exactly when we offered them, and refused with a wrong
+// password.
 func FuzzVerifyDigest(f *testing.F) {
 	f.Add(`Digest username="1001", realm="hotline", nonce="`+fuzzNonce+`", uri="sip:127.0.0.1", response="0", algorithm=MD5`, "REGISTER")
 	f.Fuzz(func(t *testing.T, header, method string) {
 		for _, algs := range [][]string{{"SHA-256", "MD5"}, {"MD5"}} {
 			now := fuzzNow
 			a := fuzzAuthenticator(algs, &now)
-			user, err := a.verify(header, method)
+			a.nonce(fuzzSrc) // fuzzNonce is issued
+			r, err := a.verify(header, method, fuzzSrc)
 			switch {
 			case err == nil:
-				if _, known := fuzzCreds[user]; !known {
-					t.Fatalf("accepted unknown user %q", user)
+				if _, known := fuzzCreds[r.User]; !known {
+					t.Fatalf("accepted unknown user %q", r.User)
 				}
 				c, perr := digest.ParseCredentials(header)
-				if perr != nil || c.Username != user {
-					t.Fatalf("accepted %q for a header that does not name them", user)
+				if perr != nil || c.Username != r.User {
+					t.Fatalf("accepted %q for a header that does not name them", r.User)
 				}
 				if !offered(algs, c.Algorithm) || (c.QOP != "" && c.QOP != "auth") {
 					t.Fatalf("algs %v: accepted algorithm %q qop %q", algs, c.Algorithm, c.QOP)
 				}
-				now = now.Add(nonceTTL)
-				if _, err := a.verify(header, method); err != errStaleNonce {
-					t.Fatalf("after the nonce TTL: err = %v, want errStaleNonce", err)
+				if !r.First {
+					t.Fatal("the first acceptance of a nonce is not First")
+				}
+				for _, again := range []struct {
+					name string
+					src  netip.Addr
+					wait time.Duration
+				}{{"replayed", fuzzSrc, 0}, {"from another address", fuzzOther, 0}, {"after the nonce TTL", fuzzSrc, nonceTTL}} {
+					now = fuzzNow.Add(again.wait)
+					if _, err := a.verify(header, method, again.src); err != errStaleNonce {
+						t.Fatalf("%s: err = %v, want errStaleNonce", again.name, err)
+					}
 				}
 			case header == "" && err != errNoCredentials:
 				t.Fatalf("no header: err = %v", err)
 			case err != errNoCredentials && err != errBadCredentials && err != errStaleNonce:
 				t.Fatalf("unexpected error %v", err)
 			}
-			if err != nil && user != "" {
-				t.Fatalf("user %q with error %v", user, err)
+			if err != nil && r.First {
+				t.Fatalf("First with error %v", err)
 			}
 			now = fuzzNow
 			answerOurChallenge(t, a, header, method)
@@ -202,7 +218,7 @@ func answerOurChallenge(t *testing.T, a *authenticator, header, method string) {
 	if strings.ContainsAny(c.Algorithm+c.QOP, " ,\"") {
 		return // unquoted parameters: a phone could not send these either
 	}
-	chal := &digest.Challenge{Realm: a.realm, Nonce: a.nonce(), Algorithm: c.Algorithm, Opaque: c.Opaque}
+	chal := &digest.Challenge{Realm: a.realm, Nonce: a.nonce(fuzzSrc), Algorithm: c.Algorithm, Opaque: c.Opaque}
 	if c.QOP != "" {
 		chal.QOP = []string{c.QOP}
 	}
@@ -218,9 +234,9 @@ func answerOurChallenge(t *testing.T, a *authenticator, header, method string) {
 			return // an algorithm or qop digest cannot compute
 		}
 		want := tc.ok && offered(a.algs, c.Algorithm) && (c.QOP == "" || c.QOP == "auth")
-		user, err := a.verify(ans.String(), method)
-		if (err == nil) != want || (err == nil && user != "1001") || (err != nil && err != errBadCredentials) {
-			t.Fatalf("algs %v: answer %s with password %q: user %q err %v, want accepted=%v", a.algs, ans, tc.pass, user, err, want)
+		r, err := a.verify(ans.String(), method, fuzzSrc)
+		if (err == nil) != want || (err == nil && r.User != "1001") || (err != nil && err != errBadCredentials) {
+			t.Fatalf("algs %v: answer %s with password %q: user %q err %v, want accepted=%v", a.algs, ans, tc.pass, r.User, err, want)
 		}
 	}
 }

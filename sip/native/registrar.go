@@ -44,8 +44,13 @@ type registerResult struct {
 	contacts []binding     // current bindings for the 200
 }
 
-// register applies a REGISTER from an authenticated user.
-func (r *registrar) register(user string, req *sip.Request, src netip.AddrPort) registerResult {
+// register applies a REGISTER from an authenticated user. fresh says the
+// request's authentication was the first answer to its challenge: a
+// REGISTER that adds a contact, or moves one to another source address or
+// transport, must be fresh, or it gets 401 (answered with a new stale=true
+// challenge), so a replayed nonce can refresh nothing but what it
+// registered and never take an agent's calls.
+func (r *registrar) register(user string, req *sip.Request, src netip.AddrPort, fresh bool) registerResult {
 	now := r.now()
 	defaultExp := time.Hour
 	if h := req.GetHeader("Expires"); h != nil {
@@ -78,15 +83,22 @@ func (r *registrar) register(user string, req *sip.Request, src netip.AddrPort) 
 		delete(r.bindings, user)
 		return registerResult{status: 200}
 	}
+	parsed := make([]*sip.ContactHeader, 0, len(contacts))
 	for _, h := range contacts {
 		ch, ok := h.(*sip.ContactHeader)
 		if !ok {
-			var parsed sip.ContactHeader
-			if _, err := sip.ParseAddressValue(h.Value(), &parsed.Address, &parsed.Params); err != nil {
+			var p sip.ContactHeader
+			if _, err := sip.ParseAddressValue(h.Value(), &p.Address, &p.Params); err != nil {
 				return registerResult{status: 400}
 			}
-			ch = &parsed
+			ch = &p
 		}
+		parsed = append(parsed, ch)
+	}
+	if !fresh && changesBindings(cur, parsed, defaultExp, src, req.Transport()) {
+		return registerResult{status: 401}
+	}
+	for _, ch := range parsed {
 		exp := defaultExp
 		if v, ok := ch.Params.Get("expires"); ok {
 			if n, err := strconv.Atoi(v); err == nil {
@@ -128,6 +140,79 @@ func (r *registrar) register(user string, req *sip.Request, src netip.AddrPort) 
 		r.bindings[user] = cur
 	}
 	return registerResult{status: 200, contacts: append([]binding(nil), cur...)}
+}
+
+// changesBindings reports whether contacts would add a binding or move
+// one to another source or transport (removals and refreshes do not).
+func changesBindings(cur []binding, contacts []*sip.ContactHeader, defaultExp time.Duration, src netip.AddrPort, transport string) bool {
+	for _, ch := range contacts {
+		exp := defaultExp
+		if v, ok := ch.Params.Get("expires"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				exp = time.Duration(n) * time.Second
+			}
+		}
+		if exp == 0 {
+			continue
+		}
+		key := contactKey(ch.Address)
+		found := false
+		for _, b := range cur {
+			if contactKey(b.Contact) == key {
+				found = true
+				if b.Source != src || !strings.EqualFold(b.Transport, transport) {
+					return true
+				}
+			}
+		}
+		if !found {
+			return true
+		}
+	}
+	return false
+}
+
+// boundAt reports whether ap is the source or the contact address of a
+// live binding: a registered phone, whose traffic a ban never drops.
+func (r *registrar) boundAt(ap netip.AddrPort) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, bs := range r.bindings {
+		for _, b := range bs {
+			if now.Before(b.Expires) && (b.Source == ap || contactAddr(b.Contact) == ap) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// userAt reports whether user has a live binding registered from addr.
+func (r *registrar) userAt(user string, addr netip.Addr) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, b := range r.bindings[user] {
+		if now.Before(b.Expires) && b.Source.Addr() == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// contactAddr is a contact URI's address and port (5060 when none), or
+// the zero AddrPort for a host name.
+func contactAddr(u sip.Uri) netip.AddrPort {
+	a, err := netip.ParseAddr(u.Host)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return netip.AddrPortFrom(a.Unmap(), uint16(port))
 }
 
 func contactKey(u sip.Uri) string {

@@ -66,11 +66,29 @@ type Config struct {
 	RingTimeout       time.Duration // default ring timeout for Dial; 30 s
 	RegisterMinExpiry time.Duration // 60 s
 	RegisterMaxExpiry time.Duration // 3600 s
-	// AuthFailLimit failures from one source address within AuthFailWindow
-	// get that source refused for AuthBanTime. Defaults 10, 1 min, 10 min.
-	AuthFailLimit  int
-	AuthFailWindow time.Duration
-	AuthBanTime    time.Duration
+	// AuthFailLimit failures (wrong passwords, refused INVITEs) from one
+	// source address within AuthFailWindow ban that address for
+	// AuthBanTime, doubled for each further ban up to AuthMaxBan;
+	// AuthUserFailLimit failures naming one user within AuthUserFailWindow
+	// lock that user the same way (see LockoutConfig). Defaults 10 in
+	// 10 min, 20 in 1 h, 10 min, 24 h.
+	AuthFailLimit      int
+	AuthFailWindow     time.Duration
+	AuthUserFailLimit  int
+	AuthUserFailWindow time.Duration
+	AuthBanTime        time.Duration
+	AuthMaxBan         time.Duration
+	// TCPIdleTimeout closes an inbound SIP/TCP connection that carried
+	// nothing for this long, unless a live registration came over it
+	// (default 2 min; negative: never). TCPMaxPerSource bounds the inbound
+	// connections from one address that carry no registration (default
+	// 16; negative: no limit; trunks are not limited).
+	TCPIdleTimeout  time.Duration
+	TCPMaxPerSource int
+	// FloodLogInterval is how often repeated log lines about one source
+	// (refused requests, failed authentications, dropped datagrams) are
+	// summarised into one line with a count; default 10 s.
+	FloodLogInterval time.Duration
 	// IncomingQueue is how many unanswered inbound legs may wait for the
 	// consumer; more get 503. Default 1024.
 	IncomingQueue int
@@ -99,6 +117,8 @@ type Switch struct {
 	trunks   []trunk
 	auth     *authenticator
 	lock     *lockout
+	floods   *floodLog
+	parser   *gosip.Parser // checks datagrams before sipgo parses them (readFilter)
 	reg      *registrar
 
 	ua      *sipgo.UserAgent
@@ -107,6 +127,11 @@ type Switch struct {
 	dua     *sipgo.DialogUA
 	contact gosip.ContactHeader
 	addr    netip.AddrPort // bound SIP address (UDP and TCP)
+	// sipPort and listenIP are what the SIP sockets are bound to (an SDP
+	// pointing RTP there is refused, pointsAtSIP).
+	sipPort  uint16
+	listenIP netip.Addr
+	tcp      *tcpGuard // the SIP/TCP listener
 
 	incoming chan sip.Leg
 	draining atomic.Bool
@@ -125,6 +150,11 @@ func New(cfg Config) (*Switch, error) {
 	if cfg.Media == nil || cfg.Catalog == nil {
 		return nil, errors.New("native: Media and Catalog are required")
 	}
+	return newSwitch(cfg)
+}
+
+// newSwitch is New without media (unit tests of the SIP edge).
+func newSwitch(cfg Config) (*Switch, error) {
 	if cfg.Realm == "" {
 		cfg.Realm = "hotline"
 	}
@@ -137,14 +167,14 @@ func New(cfg Config) (*Switch, error) {
 	if cfg.RegisterMaxExpiry == 0 {
 		cfg.RegisterMaxExpiry = time.Hour
 	}
-	if cfg.AuthFailLimit == 0 {
-		cfg.AuthFailLimit = 10
+	if cfg.TCPIdleTimeout == 0 {
+		cfg.TCPIdleTimeout = 2 * time.Minute
 	}
-	if cfg.AuthFailWindow == 0 {
-		cfg.AuthFailWindow = time.Minute
+	if cfg.TCPMaxPerSource == 0 {
+		cfg.TCPMaxPerSource = 16
 	}
-	if cfg.AuthBanTime == 0 {
-		cfg.AuthBanTime = 10 * time.Minute
+	if cfg.FloodLogInterval == 0 {
+		cfg.FloodLogInterval = 10 * time.Second
 	}
 	if cfg.IncomingQueue == 0 {
 		cfg.IncomingQueue = 1024
@@ -186,7 +216,13 @@ func New(cfg Config) (*Switch, error) {
 		}
 	}
 	s.auth = newAuthenticator(cfg.Realm, cfg.DigestAlgorithms, func() Credentials { return *s.creds.Load() }, cfg.Now)
-	s.lock = newLockout(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthBanTime, cfg.Now)
+	s.lock = newLockout(LockoutConfig{
+		SourceFailures: cfg.AuthFailLimit, SourceWindow: cfg.AuthFailWindow,
+		UserFailures: cfg.AuthUserFailLimit, UserWindow: cfg.AuthUserFailWindow,
+		Ban: cfg.AuthBanTime, MaxBan: cfg.AuthMaxBan,
+	}, cfg.Now)
+	s.floods = newFloodLog(s.log, cfg.FloodLogInterval, cfg.Now)
+	s.parser = gosip.NewParser()
 	s.reg = newRegistrar(cfg.RegisterMinExpiry, cfg.RegisterMaxExpiry, cfg.Now)
 	return s, nil
 }
@@ -299,8 +335,12 @@ func (s *Switch) Start(ctx context.Context) error {
 		_ = tx.Respond(gosip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
 
+	s.sipPort = uint16(port)
+	s.listenIP = ip
+	s.tcp = s.guardTCP(tcp)
 	go func() { _ = s.srv.ServeUDP(udp) }()
-	go func() { _ = s.srv.ServeTCP(tcp) }()
+	go func() { _ = s.srv.ServeTCP(s.tcp) }()
+	go s.floods.run(ctx, s.closed)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -466,10 +506,9 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	if tr := s.trunkFor(src); tr != nil {
 		info.Trunk = tr.Name
 	} else {
-		if s.lock.banned(src.Addr()) || !s.reg.knownSource(src.Addr()) {
-			s.log.Warn("sip invite refused: source is not a trunk or a registered agent device",
-				"source", src.String(), "caller", MaskNumber(caller), "called", MaskNumber(info.To))
-			respond(tx, req, 403, "Forbidden")
+		if s.sourceRefused(src) || !s.reg.knownSource(src.Addr()) {
+			s.refuse(req, tx, src, "sip invite refused: source is not a trunk or a registered agent device",
+				"caller", MaskNumber(caller), "called", MaskNumber(info.To))
 			return
 		}
 		user, ok := s.authenticate(req, tx)
@@ -484,6 +523,9 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		return
 	}
 	offer, err := parseSDP(req.Body())
+	if err == nil && s.pointsAtSIP(offer.Addr) {
+		err = errRTPAtSIP
+	}
 	if err != nil {
 		s.log.Warn("sip invite rejected", "reason", err.Error(), "caller", MaskNumber(caller), "source", src.String())
 		respond(tx, req, 488, "Not Acceptable Here", gosip.NewHeader("Warning", `305 hotline "`+err.Error()+`"`))

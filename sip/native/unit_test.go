@@ -29,7 +29,8 @@ func TestDigestVerify(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	a := newAuthenticator("hotline", nil, func() Credentials { return StaticCredentials{"a1": "secret"} }, clock)
-	chals := a.challenges(false)
+	phone := netip.MustParseAddr("192.0.2.10")
+	chals := a.challenges(false, phone)
 	if len(chals) != 2 || !strings.Contains(chals[0], "SHA-256") || !strings.Contains(chals[1], "MD5") {
 		t.Fatalf("challenges = %v, want SHA-256 then MD5", chals)
 	}
@@ -61,22 +62,22 @@ func TestDigestVerify(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-			h := answer(a.challenges(false)[tc.chal], tc.user, tc.pass)
+			h := answer(a.challenges(false, phone)[tc.chal], tc.user, tc.pass)
 			now = now.Add(tc.advance)
-			user, err := a.verify(h, tc.method)
+			r, err := a.verify(h, tc.method, phone)
 			if err != tc.wantErr {
 				t.Fatalf("verify err = %v, want %v", err, tc.wantErr)
 			}
-			if err == nil && user != tc.user {
-				t.Fatalf("user = %q", user)
+			if err == nil && (r.User != tc.user || !r.First) {
+				t.Fatalf("result = %+v", r)
 			}
 		})
 	}
-	if _, err := a.verify("", "REGISTER"); err != errNoCredentials {
+	if _, err := a.verify("", "REGISTER", phone); err != errNoCredentials {
 		t.Fatalf("no header: %v", err)
 	}
 	forged := strings.Replace(answer(chals[0], "a1", "secret"), "nonce=\"", "nonce=\"x", 1)
-	if _, err := a.verify(forged, "REGISTER"); err != errBadCredentials {
+	if _, err := a.verify(forged, "REGISTER", phone); err != errBadCredentials {
 		t.Fatalf("forged nonce: %v", err)
 	}
 }
@@ -103,45 +104,16 @@ func TestDigestVerifyOnlyWhatWasOffered(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAuthenticator("hotline", tc.algs, creds, func() time.Time { return now })
-			chal := &digest.Challenge{Realm: "hotline", Nonce: a.nonce(), Algorithm: tc.alg, QOP: tc.qop}
+			src := netip.MustParseAddr("192.0.2.10")
+			chal := &digest.Challenge{Realm: "hotline", Nonce: a.nonce(src), Algorithm: tc.alg, QOP: tc.qop}
 			cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:127.0.0.1", Username: "a1", Password: "secret"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.verify(cred.String(), "REGISTER"); err != tc.wantErr {
+			if _, err := a.verify(cred.String(), "REGISTER", src); err != tc.wantErr {
 				t.Fatalf("verify err = %v, want %v", err, tc.wantErr)
 			}
 		})
-	}
-}
-
-func TestLockout(t *testing.T) {
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	l := newLockout(3, time.Minute, 10*time.Minute, func() time.Time { return now })
-	ip := netip.MustParseAddr("192.0.2.7")
-	other := netip.MustParseAddr("192.0.2.8")
-	if l.fail(ip) || l.fail(ip) {
-		t.Fatal("banned too early")
-	}
-	if !l.fail(ip) {
-		t.Fatal("third failure within the window must ban")
-	}
-	if !l.banned(ip) || l.banned(other) {
-		t.Fatal("ban must hit the failing source only")
-	}
-	now = now.Add(10*time.Minute + time.Second)
-	if l.banned(ip) {
-		t.Fatal("ban must expire")
-	}
-	// Failures spread wider than the window never ban.
-	for i := 0; i < 5; i++ {
-		now = now.Add(31 * time.Second)
-		if l.fail(other) && i < 2 {
-			t.Fatal("spread failures banned")
-		}
-	}
-	if l.banned(other) {
-		t.Fatal("spread failures banned")
 	}
 }
 
@@ -233,8 +205,8 @@ func TestRedactRawMessageData(t *testing.T) {
 	raw := "REGISTER sip:127.0.0.1 SIP/2.0\r\nFrom: <sip:79123456789@x>\r\nX-Broken: password=hunter2\r\n\r\n"
 	log.Error("failed to parse", "data", raw)
 	got := out.String()
-	if strings.Contains(got, "hunter2") || strings.Contains(got, "79123456789") || !strings.Contains(got, "REGISTER sip:127.0.0.1") {
-		t.Fatalf("raw message not reduced to its first line: %s", got)
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "79123456789") || strings.Contains(got, "REGISTER") || !strings.Contains(got, "bytes, not logged") {
+		t.Fatalf("raw message not reduced to its size: %s", got)
 	}
 }
 
