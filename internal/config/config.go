@@ -23,11 +23,15 @@ type Config struct {
 	Escalation Escalation `yaml:"escalation"`
 	Features   Features   `yaml:"features"`
 	// IVR is the raw ivr section (nil when absent), parsed by package ivr.
-	IVR       *yaml.Node `yaml:"ivr"`
-	Calendar  Calendar   `yaml:"calendar"`
-	Survey    Survey     `yaml:"survey"`
-	Reporting Reporting  `yaml:"reporting"`
-	Privacy   Privacy    `yaml:"privacy"`
+	IVR *yaml.Node `yaml:"ivr"`
+	// ivrMerged is IVR with the calendar section in it (IVRSection).
+	ivrMerged *yaml.Node
+	Calendar  Calendar  `yaml:"calendar"`
+	Survey    Survey    `yaml:"survey"`
+	Numbering Numbering `yaml:"numbering"`
+	Dialling  Dialling  `yaml:"dialling"`
+	Reporting Reporting `yaml:"reporting"`
+	Privacy   Privacy   `yaml:"privacy"`
 	// Web configures the agents' desk: web users, roles, catalogues
 	// (docs/desk.md).
 	Web Web `yaml:"web"`
@@ -328,16 +332,57 @@ type Features struct {
 	Escalate string `yaml:"escalate"` // default "*9"
 }
 
-// Calendar adds dates to the built-in production calendar.
+// Calendar is the one production calendar: the IVR's schedules, the
+// survey's working days and holidays and the line-open gauge all read it
+// (docs/configuration.md). Load moves it into the ivr section, where
+// package ivr builds it; ivr.calendar, where it used to live, still loads
+// with a deprecation warning.
 type Calendar struct {
-	Holidays []string `yaml:"holidays"`  // extra non-working dates, YYYY-MM-DD
-	Workdays []string `yaml:"workdays"`  // extra working dates, YYYY-MM-DD
-	YearData string   `yaml:"year_data"` // optional extra calendar file (ivr/calendar format)
+	// Builtin is "ru" (default: the Russian production calendar shipped
+	// in ivr/calendar) or "none".
+	Builtin string `yaml:"builtin"`
+	// Years are years the dates below describe completely (no warning
+	// that the built-in calendar does not cover them).
+	Years []int `yaml:"years"`
+	// Dates adds or overrides dates: YYYY-MM-DD → holiday, off,
+	// work [mon..fri] [short], short or normal.
+	Dates map[string]string `yaml:"dates"`
 
-	// HolidayDates and WorkdayDates are Holidays and Workdays parsed
-	// (midnight UTC of each date).
-	HolidayDates []time.Time `yaml:"-"`
-	WorkdayDates []time.Time `yaml:"-"`
+	// Holidays and Workdays are the old form of Dates (holiday, work),
+	// migrated with a warning; they were never read before.
+	Holidays []string `yaml:"holidays,omitempty"`
+	Workdays []string `yaml:"workdays,omitempty"`
+	// YearData was never read and is refused with a pointer to Dates.
+	YearData string `yaml:"year_data,omitempty"`
+}
+
+// Numbering configures the numbering plan the survey takes customers'
+// time zones from (docs/survey.md).
+type Numbering struct {
+	// Files are the regulator's registry files (ABC-3xx.csv, ABC-4xx.csv,
+	// ABC-8xx.csv, DEF-9xx.csv); none: prefixes and libphonenumber only.
+	Files []string `yaml:"files"`
+}
+
+// Dialling is the policy for numbers hotline dials on its own (survey
+// and callbacks): see package dialpolicy and docs/survey.md.
+type Dialling struct {
+	// Allow lists E.164 prefixes that may be dialled (default: Russian
+	// +73, +74, +78, +79).
+	Allow []string `yaml:"allow"`
+	// Deny lists prefixes never dialled, on top of the built-in
+	// premium-rate list.
+	Deny []string `yaml:"deny"`
+	// Trunks an inbound number must have arrived on (default: every
+	// trunk in sip.trunks).
+	Trunks []string `yaml:"trunks"`
+	// DailyCap bounds survey and callback dials together per day in the
+	// service zone (default 1000).
+	DailyCap int `yaml:"daily_cap"`
+	// PerNumber bounds dials of one number within PerNumberWindow,
+	// survey and callbacks together (default 3 in 24h).
+	PerNumber       int           `yaml:"per_number"`
+	PerNumberWindow time.Duration `yaml:"per_number_window"`
 }
 
 // Survey configures the post-call CSI/FCR survey bot.
@@ -358,6 +403,10 @@ type Survey struct {
 	CooldownDays  int                `yaml:"cooldown_days"`
 	LastDay       int                `yaml:"last_day"`
 	Language      string             `yaml:"language"` // default: service.language
+	// UnknownZone: "intersect" (default) calls a number whose zone is
+	// ambiguous or unknown only inside the window in every zone it could
+	// be in; "skip" does not survey it.
+	UnknownZone string `yaml:"unknown_zone"`
 }
 
 // Window is a daily calling window in the callee's local time.
@@ -372,8 +421,10 @@ type Window struct {
 
 // Reporting configures reporting.
 type Reporting struct {
-	FCRWindow    time.Duration `yaml:"fcr_window"`    // default 168h
-	Intervals    time.Duration `yaml:"intervals"`     // default 15m
+	FCRWindow time.Duration `yaml:"fcr_window"` // default 168h
+	// Intervals is no longer read: rollups are always 15 minutes. 15m is
+	// accepted with a warning, anything else is an error.
+	Intervals    time.Duration `yaml:"intervals,omitempty"`
 	ShortAbandon time.Duration `yaml:"short_abandon"` // default 5s
 }
 
@@ -427,8 +478,10 @@ func defaults() *Config {
 			RetryDelay:    2 * time.Hour,
 			CooldownDays:  30,
 			LastDay:       3,
+			UnknownZone:   "intersect",
 		},
-		Reporting: Reporting{FCRWindow: 168 * time.Hour, Intervals: 15 * time.Minute, ShortAbandon: 5 * time.Second},
+		Dialling:  Dialling{DailyCap: 1000, PerNumber: 3, PerNumberWindow: 24 * time.Hour},
+		Reporting: Reporting{FCRWindow: 168 * time.Hour, ShortAbandon: 5 * time.Second},
 		Privacy:   Privacy{CallerNumbers: 365 * 24 * time.Hour, Collected: 90 * 24 * time.Hour, Notes: 365 * 24 * time.Hour},
 		Web: Web{SessionTTL: 12 * time.Hour, LoginLockout: AuthLockout{Failures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 			BcryptCost: 10},

@@ -50,7 +50,7 @@ func testEnv() env {
 			if strings.HasPrefix(p, "/missing") {
 				return nil, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
 			}
-			return fakeFileInfo{dir: !strings.HasSuffix(p, ".txt")}, nil
+			return fakeFileInfo{dir: !strings.HasSuffix(p, ".txt") && !strings.HasSuffix(p, ".csv")}, nil
 		},
 		loadLocation: time.LoadLocation,
 	}
@@ -126,7 +126,7 @@ func TestMinimalDefaults(t *testing.T) {
 		{"survey.cooldown_days", c.Survey.CooldownDays, 30},
 		{"survey.last_day", c.Survey.LastDay, 3},
 		{"survey.language", c.Survey.Language, "ru"},
-		{"reporting", c.Reporting, Reporting{168 * time.Hour, 15 * time.Minute, 5 * time.Second}},
+		{"reporting", c.Reporting, Reporting{168 * time.Hour, 0, 5 * time.Second}},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -169,12 +169,13 @@ queues:
     callback: {enabled: true, key: "#", retries: 0, retry_delay: 1m}
 escalation: {queue: q2, number: "2000", reasons: [tech]}
 features: {escalate: "#9"}
-calendar: {holidays: ["2026-12-30"], workdays: ["2026-12-27"], year_data: /cal/ru-2028.txt}
+calendar: {builtin: ru, years: [2028], dates: {"2026-12-30": holiday, "2026-12-27": work fri short}}
 survey:
   enabled: true
   window: {from: "09:30", to: "21:00"}
   sampling: {q2: 0.25}
-reporting: {intervals: 30m}
+numbering: {files: [/data/DEF-9xx.csv]}
+dialling: {allow: ["+7"], deny: ["+7914555"], trunks: [provider], daily_cap: 50, per_number: 1, per_number_window: 48h}
 ivr:
   flows: {main: {}}
 `)
@@ -220,15 +221,18 @@ ivr:
 	if c.Features.Escalate != "#9" || c.Features.Login != "*1" {
 		t.Errorf("features = %+v", c.Features)
 	}
-	if len(c.Calendar.HolidayDates) != 1 || c.Calendar.HolidayDates[0] != time.Date(2026, 12, 30, 0, 0, 0, 0, time.UTC) {
-		t.Errorf("holidays = %v", c.Calendar.HolidayDates)
+	if c.Calendar.Dates["2026-12-30"] != "holiday" || c.Calendar.Years[0] != 2028 {
+		t.Errorf("calendar = %+v", c.Calendar)
+	}
+	if d := c.Dialling; d.DailyCap != 50 || d.PerNumber != 1 || d.PerNumberWindow != 48*time.Hour || d.Deny[0] != "+7914555" || c.Numbering.Files[0] != "/data/DEF-9xx.csv" {
+		t.Errorf("dialling %+v numbering %+v", d, c.Numbering)
 	}
 	s := c.Survey
 	if s.Trunk != "provider" || s.CallerID != "+74951234567" || s.Language != "en" ||
 		s.Window.FromOffset != 9*time.Hour+30*time.Minute || s.Sampling["default"] != 1 || s.Sampling["q2"] != 0.25 {
 		t.Errorf("survey = %+v", s)
 	}
-	if c.IVR == nil || c.IVR.Line != 41 {
+	if c.IVR == nil || c.IVR.Line != 42 {
 		t.Errorf("ivr node = %+v", c.IVR)
 	}
 }
@@ -291,14 +295,23 @@ func TestErrors(t *testing.T) {
 		{"feature code", base + "features:\n  pause: \"p3\"\n", 11, `features.pause: invalid feature code "p3"`},
 		{"feature duplicate", base + "features:\n  ready: \"*1\"\n", 11, `features.ready: code "*1" is also features.login`},
 		{"holiday date", base + "calendar:\n  holidays:\n    - 2026-12-30\n    - 2026-13-01\n", 13, `calendar.holidays[1]: invalid date "2026-13-01"`},
-		{"year data missing", base + "calendar: {year_data: /missing/ru.txt}\n", 10, `calendar.year_data: cannot read "/missing/ru.txt"`},
+		{"year data", base + "calendar: {year_data: /cal/ru-2028.txt}\n", 10, `calendar.year_data: no longer supported (it was never read): list the year's dates under calendar.dates`},
+		{"calendar builtin", base + "calendar: {builtin: en}\n", 10, `calendar.builtin: "en" is not one of ru, none`},
+		{"calendar date", base + "calendar:\n  dates:\n    2026-02-30: holiday\n", 12, `calendar.dates.2026-02-30: invalid date "2026-02-30"`},
+		{"calendar spec", base + "calendar:\n  dates:\n    2026-02-03: holyday\n", 12, `calendar.dates.2026-02-03: "holyday": want holiday, off, work [mon..fri] [short], short or normal`},
+		{"calendar year", base + "calendar: {years: [1999]}\n", 10, "calendar.years[0]: year 1999 out of range"},
+		{"unknown zone", base + "survey: {unknown_zone: moscow}\n", 10, `survey.unknown_zone: "moscow" is not one of intersect, skip`},
+		{"numbering file", base + "numbering:\n  files: [/missing/DEF-9xx.csv]\n", 11, `numbering.files[0]: cannot read "/missing/DEF-9xx.csv"`},
+		{"dialling prefix", base + "dialling:\n  deny: [\"+7809\", \"8809\"]\n", 11, `dialling.deny[1]: "8809" is not an E.164 prefix`},
+		{"dialling trunk", base + "dialling:\n  trunks: [nope]\n", 11, `dialling.trunks[0]: unknown trunk "nope"`},
+		{"dialling cap", base + "dialling: {daily_cap: 0}\n", 10, "dialling.daily_cap: must be at least 1"},
 		{"survey trunk", base + "survey:\n  enabled: true\n  trunk: nope\n", 12, `survey.trunk: unknown trunk "nope"`},
 		{"survey window", base + "survey:\n  window: {from: \"20:00\", to: \"10:00\"}\n", 11, "survey.window.to: 10:00 is not after from 20:00"},
 		{"survey window syntax", base + "survey:\n  window:\n    from: \"24:00\"\n", 12, `survey.window.from: invalid time "24:00"`},
 		{"sampling range", base + "survey:\n  sampling: {q1: 1.5}\n", 11, "survey.sampling.q1: rate 1.5 out of range 0..1"},
 		{"sampling queue", base + "survey:\n  sampling:\n    nope: 0.5\n", 12, `survey.sampling.nope: unknown queue "nope"`},
 		{"survey limits", base + "survey: {per_minute: 0}\n", 10, "survey.per_minute: must be at least 1"},
-		{"reporting intervals", base + "reporting: {intervals: 7m}\n", 10, "reporting.intervals: 7m0s must divide an hour"},
+		{"reporting intervals", base + "reporting: {intervals: 7m}\n", 10, "reporting.intervals: 7m0s is not supported: interval rollups are always 15 minutes"},
 		{"number type", base + "survey:\n  sampling: {q1: [1]}\n", 11, "survey.sampling.q1: want a number, got a list"},
 	}
 	// Cases that need more than one line of context.

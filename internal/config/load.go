@@ -62,6 +62,9 @@ func parse(filename string, data []byte, e env) (*Config, error) {
 	}
 	if !r.overBudget() { // validating a half-read file would only add noise
 		validate(c, r, e)
+		if len(r.errs) == 0 && len(doc.Content) > 0 {
+			moveCalendar(doc.Content[0], c, r)
+		}
 	}
 	if len(r.errs) > 0 {
 		slices.SortStableFunc(r.errs, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })

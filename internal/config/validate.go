@@ -53,6 +53,8 @@ func validate(c *Config, r *reporter, e env) {
 	v.features()
 	v.calendar()
 	v.survey()
+	v.numbering()
+	v.dialling()
 	v.reporting()
 	v.privacy()
 	v.web()
@@ -652,19 +654,95 @@ func (v *validator) dates(path string, in []string) []time.Time {
 	return out
 }
 
+var (
+	daySpecRe = regexp.MustCompile(`^(holiday|off|short|normal|work( (mon|tue|wed|thu|fri))?( short)?)$`)
+	prefixRe  = regexp.MustCompile(`^\+[1-9][0-9]{0,14}$`)
+)
+
+// calendar checks the one calendar section (docs/configuration.md), so
+// that package ivr, which builds it, finds nothing wrong. The deprecated
+// keys: holidays and workdays are migrated into dates (a warning each),
+// year_data is refused.
 func (v *validator) calendar() {
 	c := &v.c.Calendar
-	c.HolidayDates = v.dates("calendar.holidays", c.Holidays)
-	c.WorkdayDates = v.dates("calendar.workdays", c.Workdays)
-	if c.YearData != "" {
-		fi, err := v.e.stat(c.YearData)
-		switch {
-		case err != nil:
-			v.errorf("calendar.year_data", "cannot read %q: %v", c.YearData, errors.Unwrap(err))
-		case fi.IsDir():
-			v.errorf("calendar.year_data", "%q is a directory", c.YearData)
+	if c.Builtin != "" {
+		v.oneOf("calendar.builtin", c.Builtin, []string{"ru", "none"})
+	}
+	for i, y := range c.Years {
+		if y < 2000 || y > 2200 {
+			v.errorf(joinIndex("calendar.years", i), "year %d out of range 2000..2200", y)
 		}
 	}
+	for _, d := range sortedKeys(c.Dates) {
+		p := joinKey("calendar.dates", d)
+		if _, err := time.Parse(time.DateOnly, d); err != nil {
+			v.errorf(p, "invalid date %q (want YYYY-MM-DD)", d)
+		}
+		if spec := strings.Join(strings.Fields(c.Dates[d]), " "); !daySpecRe.MatchString(spec) {
+			v.errorf(p, "%q: want holiday, off, work [mon..fri] [short], short or normal", c.Dates[d])
+		}
+	}
+	for _, old := range []struct {
+		key, kind string
+		dates     []string
+	}{{"holidays", "holiday", c.Holidays}, {"workdays", "work", c.Workdays}} {
+		if len(old.dates) == 0 {
+			continue
+		}
+		v.r.warnf("calendar."+old.key, "deprecated (and not read before this version): these dates now apply as calendar.dates: {YYYY-MM-DD: %s}; write them there", old.kind)
+		for i, d := range old.dates {
+			if _, err := time.Parse(time.DateOnly, d); err != nil {
+				v.errorf(joinIndex("calendar."+old.key, i), "invalid date %q (want YYYY-MM-DD)", d)
+			} else if _, dup := c.Dates[d]; dup {
+				v.errorf(joinIndex("calendar."+old.key, i), "%s is also in calendar.dates", d)
+			}
+		}
+	}
+	if c.YearData != "" {
+		v.errorf("calendar.year_data", "no longer supported (it was never read): list the year's dates under calendar.dates and the year under calendar.years")
+	}
+}
+
+// numbering checks that the numbering plan's files exist (serve loads
+// them and names a malformed line as file:line).
+func (v *validator) numbering() {
+	for i, f := range v.c.Numbering.Files {
+		p := joinIndex("numbering.files", i)
+		fi, err := v.e.stat(f)
+		switch {
+		case err != nil:
+			v.errorf(p, "cannot read %q: %v (the regulator's registry: see docs/survey.md)", f, errors.Unwrap(err))
+		case fi.IsDir():
+			v.errorf(p, "%q is a directory, want a registry file such as DEF-9xx.csv", f)
+		}
+	}
+}
+
+// dialling checks the dialling policy.
+func (v *validator) dialling() {
+	d := &v.c.Dialling
+	for _, l := range []struct {
+		key  string
+		list []string
+	}{{"allow", d.Allow}, {"deny", d.Deny}} {
+		for i, p := range l.list {
+			if !prefixRe.MatchString(p) {
+				v.errorf(joinIndex("dialling."+l.key, i), "%q is not an E.164 prefix (+ and 1 to 15 digits, e.g. \"+7\" or \"+7809\")", p)
+			}
+		}
+	}
+	for i, t := range d.Trunks {
+		if !slices.ContainsFunc(v.c.SIP.Trunks, func(x Trunk) bool { return x.Name == t }) {
+			v.errorf(joinIndex("dialling.trunks", i), "unknown trunk %q", t)
+		}
+	}
+	if d.DailyCap < 1 {
+		v.errorf("dialling.daily_cap", "must be at least 1")
+	}
+	if d.PerNumber < 1 {
+		v.errorf("dialling.per_number", "must be at least 1")
+	}
+	v.positive("dialling.per_number_window", d.PerNumberWindow)
 }
 
 // clock parses "HH:MM" into an offset from midnight.
@@ -735,15 +813,18 @@ func (v *validator) survey() {
 	if s.Attempts > 1 {
 		v.positive("survey.retry_delay", s.RetryDelay)
 	}
+	v.oneOf("survey.unknown_zone", s.UnknownZone, []string{"intersect", "skip"})
 }
 
 func (v *validator) reporting() {
 	r := v.c.Reporting
 	v.positive("reporting.fcr_window", r.FCRWindow)
-	if r.Intervals <= 0 || time.Hour%r.Intervals != 0 && r.Intervals%time.Hour != 0 {
-		v.errorf("reporting.intervals", "%v must divide an hour (or be whole hours) and be greater than 0", r.Intervals)
-	} else if r.Intervals > time.Hour && (24*time.Hour)%r.Intervals != 0 {
-		v.errorf("reporting.intervals", "%v must divide a day", r.Intervals)
+	if _, set := v.r.lines["reporting.intervals"]; set {
+		if r.Intervals == 15*time.Minute {
+			v.r.warnf("reporting.intervals", "deprecated and not read: interval rollups are always 15 minutes; remove the key")
+		} else {
+			v.errorf("reporting.intervals", "%v is not supported: interval rollups are always 15 minutes (the key was never read); remove it", r.Intervals)
+		}
 	}
 	v.positive("reporting.short_abandon", r.ShortAbandon)
 }
