@@ -80,11 +80,22 @@ func Sampled(cfg Config, callID, queue string) bool {
 	return fraction(callID, "sample") < rate
 }
 
-// CalendarHolidays adapts the production calendar of package ivr: holidays
-// and transferred days off are holidays.
-func CalendarHolidays(c *ivr.Calendar) Holidays {
-	return HolidayFunc(func(day time.Time) bool {
-		d, ok := c.Day(ivr.DateOf(day))
-		return ok && (d.Kind == ivr.DayHoliday || d.Kind == ivr.DayOff)
-	})
+// CalendarHolidays adapts the production calendar of package ivr (the
+// one calendar serve builds from the calendar section): holidays and
+// transferred days off are holidays, and a weekend day made a working day
+// is a working day for SkipWeekends.
+func CalendarHolidays(c *ivr.Calendar) Holidays { return calendarDays{c} }
+
+type calendarDays struct{ c *ivr.Calendar }
+
+func (d calendarDays) IsHoliday(day time.Time) bool {
+	e, ok := d.c.Day(ivr.DateOf(day))
+	return ok && (e.Kind == ivr.DayHoliday || e.Kind == ivr.DayOff)
+}
+
+// IsWorkingWeekend reports a Saturday or Sunday the calendar makes a
+// working day.
+func (d calendarDays) IsWorkingWeekend(day time.Time) bool {
+	e, ok := d.c.Day(ivr.DateOf(day))
+	return ok && e.Kind == ivr.DayWork
 }

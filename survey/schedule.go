@@ -57,10 +57,12 @@ func (p *Planner) windowOn(mid time.Time) (from, to time.Time) {
 }
 
 // Allowed reports whether calls may be made on the day starting at mid
-// (weekends and holidays as configured).
+// (weekends and holidays as configured; a weekend day the production
+// calendar makes a working day is one).
 func (p *Planner) Allowed(mid time.Time) bool {
 	if p.cfg.SkipWeekends {
-		if wd := mid.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		ww, ok := p.holidays.(interface{ IsWorkingWeekend(time.Time) bool })
+		if wd := mid.Weekday(); (wd == time.Saturday || wd == time.Sunday) && !(ok && ww.IsWorkingWeekend(mid)) {
 			return false
 		}
 	}

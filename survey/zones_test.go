@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/numbering"
 )
 
@@ -97,5 +98,29 @@ func TestFirstForSeveralZones(t *testing.T) {
 	next, ok := p.NextRetryAll(now, yakutia, p.DeadlineAll(ended, yakutia))
 	if want := time.Date(2026, 3, 12, 1, 0, 0, 0, time.UTC); !ok || !next.Equal(want) {
 		t.Fatalf("NextRetryAll = %s %v, want %s", next.UTC(), ok, want)
+	}
+}
+
+// The survey's working days are the calendar's: a Saturday the
+// production calendar makes a working day is a calling day with
+// skip_weekends, a configured holiday is not.
+func TestWorkingWeekendFromTheCalendar(t *testing.T) {
+	msk := mustLoc(t, "Europe/Moscow")
+	cal, err := ivr.LoadRussianCalendar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sat, _ := ivr.ParseDate("2026-11-28")
+	cal.Set(sat, ivr.CalendarDay{Kind: ivr.DayWork, As: time.Monday})
+	tue, _ := ivr.ParseDate("2026-11-24")
+	cal.Set(tue, ivr.CalendarDay{Kind: ivr.DayHoliday})
+	p := NewPlanner(Config{SkipWeekends: true, SkipHolidays: true}, CalendarHolidays(cal))
+	for _, c := range []struct {
+		day  int
+		want bool
+	}{{23, true}, {24, false}, {28, true}, {29, false}} {
+		if got := p.Allowed(time.Date(2026, 11, c.day, 0, 0, 0, 0, msk)); got != c.want {
+			t.Errorf("November %d: Allowed = %v, want %v", c.day, got, c.want)
+		}
 	}
 }

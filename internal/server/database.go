@@ -9,12 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hotline-cc/hotline/dialpolicy/pgledger"
 	"github.com/hotline-cc/hotline/queue/callback"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/survey"
 )
 
-// Migrate applies every package's migrations (reporting, then survey).
+// Migrate applies every package's migrations (reporting, the dialling
+// policy's ledger, survey, callbacks).
 func Migrate(ctx context.Context, url string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -29,6 +31,9 @@ func Migrate(ctx context.Context, url string) error {
 		return fmt.Errorf("connect: %w", RedactDSNError(err, url))
 	}
 	defer pool.Close()
+	if err := pgledger.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("dialling policy migrations: %w", err)
+	}
 	if err := survey.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("survey migrations: %w", err)
 	}

@@ -36,7 +36,7 @@ func buildMedia(cfg *config.Config, log *slog.Logger, withEngine bool) (*mediaPa
 	if err != nil {
 		return nil, err
 	}
-	flows, err := ivr.ParseFlows(cfg.File, cfg.IVR, ivr.WithPromptChecker(cat))
+	flows, err := ivr.ParseFlows(cfg.File, cfg.IVRSection(), ivr.WithPromptChecker(cat)) // with the one calendar
 	if err != nil {
 		return nil, err
 	}

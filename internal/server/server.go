@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hotline-cc/hotline/desk"
+	"github.com/hotline-cc/hotline/dialpolicy"
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/ivr"
@@ -69,7 +70,10 @@ type Server struct {
 	store  *reporting.Store
 	writer *reporting.Writer
 	survey *survey.Service
-	httpLn net.Listener
+	// dialPolicy is the dialling policy of the survey and the callbacks
+	// (DialPolicy, dialling.go).
+	dialPolicy *dialpolicy.Policy
+	httpLn     net.Listener
 	// callbacks reaches the durable callback service (with a database).
 	callbacks callbackStore
 
@@ -132,6 +136,14 @@ func (s *Server) build() error {
 	if s.runner, err = queue.NewRunner(rc); err != nil {
 		return err
 	}
+	if s.dialPolicy, err = s.newDialPolicy(); err != nil {
+		return err
+	}
+	refusals, err := newDialRefusals(s.reg)
+	if err != nil {
+		return err
+	}
+	s.bus.Subscribe(refusals)
 	flows, err := s.newCallFlows(s.media.flows)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/numbering"
 	"github.com/hotline-cc/hotline/queue/callback"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/survey"
@@ -210,14 +211,25 @@ func (s *Server) surveyService() service {
 	var cancel context.CancelFunc
 	return hooks{
 		start: func(ctx context.Context) error {
-			cal, err := ivr.LoadRussianCalendar()
-			if err != nil {
-				return err
+			// The one calendar: the IVR's, built from the calendar
+			// section (a reload's calendar reaches the survey at the next
+			// start).
+			deps := survey.Deps{
+				Pool: s.pool, Switch: s.sw, Publisher: s.bus, IDs: s.bus.IDs(), Holidays: survey.CalendarHolidays(s.media.flows.Calendar),
+				Logger: s.log.With("component", "survey"), Dialling: s.dialPolicy,
 			}
-			svc, err := survey.New(surveyConfigOf(s.cfg), survey.Deps{
-				Pool: s.pool, Switch: s.sw, Publisher: s.bus, IDs: s.bus.IDs(), Holidays: survey.CalendarHolidays(cal),
-				Logger: s.log.With("component", "survey"),
-			})
+			if files := s.cfg.Numbering.Files; len(files) > 0 {
+				plan, err := numbering.Load(files...)
+				if err != nil {
+					return err // names the file and line
+				}
+				if u := plan.Unrecognised(); len(u) > 0 {
+					s.log.Warn("numbering plan: regions without a known time zone (their numbers could be anywhere in Russia)", "regions", u)
+				}
+				s.log.Info("numbering plan loaded", "ranges", plan.Len(), "files", len(files))
+				deps.Plan = plan
+			}
+			svc, err := survey.New(surveyConfigOf(s.cfg), deps)
 			if err != nil {
 				return err
 			}

@@ -79,7 +79,7 @@ func surveyConfigOf(c *config.Config) survey.Config {
 		SkipWeekends: sc.SkipWeekends, SkipHolidays: sc.SkipHolidays, Sampling: sc.Sampling,
 		MaxConcurrent: sc.MaxConcurrent, PerMinute: sc.PerMinute, DailyCap: sc.DailyCap,
 		Attempts: sc.Attempts, RetryDelay: sc.RetryDelay, CooldownDays: sc.CooldownDays, LastDay: sc.LastDay,
-		Language: sc.Language, ServiceZone: c.Service.Location,
+		Language: sc.Language, ServiceZone: c.Service.Location, UnknownZone: sc.UnknownZone,
 		Teams: map[string]string{}, QueueLines: map[string]int{},
 	}
 	for _, a := range c.Agents {
