@@ -55,6 +55,7 @@ type Enqueuer interface {
 type CallbackRequest struct {
 	CallID   string
 	Number   string // E.164
+	Trunk    string // the trunk the call came in on (the leg's)
 	Queue    string
 	Priority int
 	Lang     string
@@ -556,7 +557,7 @@ func (r *run) callback(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, 
 		return "", nil, res, true, err
 	}
 	req := CallbackRequest{
-		CallID: r.call.ID, Number: r.call.Caller.E164, Queue: r.fallbackQueue(nd), Priority: r.call.Priority,
+		CallID: r.call.ID, Number: r.call.Caller.E164, Trunk: r.leg.Info().Trunk, Queue: r.fallbackQueue(nd), Priority: r.call.Priority,
 		Lang: r.call.Lang, Vars: maps.Clone(r.call.Vars), At: r.e.cfg.Clock.Now().UTC(),
 	}
 	if r.e.cfg.Callbacks != nil {

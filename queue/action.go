@@ -117,6 +117,7 @@ type OfferCallback struct {
 type DialCallback struct {
 	CallID  string
 	Number  string
+	Trunk   string // the trunk the caller's call came in on (for the dialling policy)
 	Agent   string
 	Attempt int // 1-based
 	Timeout time.Duration

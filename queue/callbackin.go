@@ -11,8 +11,12 @@ import (
 // to hand it back to an Engine (after a restart, or for its next attempt)
 // at the caller's original place in line.
 type CallbackCall struct {
-	ID       string // the call id of the request (the caller's call)
-	Number   string // E.164 to dial
+	ID     string // the call id of the request (the caller's call)
+	Number string // E.164 to dial
+	// Trunk is the trunk the caller's call came in on (the dialling
+	// policy's inbound check); callbacks are dialled out on the Runner's
+	// CallbackTrunk.
+	Trunk    string
 	Queue    string
 	Priority int // the caller's own priority (the queue's is added)
 	Lang     string
@@ -31,7 +35,7 @@ type CallbackCall struct {
 // callbackOf describes c, a queued callback, for a durable store.
 func (e *Engine) callbackOf(c *call) *CallbackCall {
 	return &CallbackCall{
-		ID: c.id, Number: c.cbNumber, Queue: c.q.cfg.Name, Priority: c.basePrio, Lang: c.lang,
+		ID: c.id, Number: c.cbNumber, Trunk: c.trunk, Queue: c.q.cfg.Name, Priority: c.basePrio, Lang: c.lang,
 		Joined: time.Unix(0, c.orderAt).UTC(), Requested: time.Unix(0, c.cbReqNs).UTC(), Attempts: c.cbAttempt, Source: c.cbSource,
 	}
 }
@@ -79,7 +83,7 @@ func (e *Engine) EnqueueCallback(cb CallbackCall) ([]Action, error) {
 	if cb.Requested.IsZero() || req > e.nowNs {
 		req = joined
 	}
-	c := &call{id: cb.ID, caller: cb.Number, lang: lang, basePrio: cb.Priority, tprio: e.rand32(), orderAt: joined,
+	c := &call{id: cb.ID, caller: cb.Number, trunk: cb.Trunk, lang: lang, basePrio: cb.Priority, tprio: e.rand32(), orderAt: joined,
 		callback: true, cbNumber: cb.Number, cbAttempt: cb.Attempts, cbReqNs: req, cbSource: cb.Source}
 	c.ctx = CallContext{Lang: lang, Arrived: time.Unix(0, joined)}
 	e.calls[c.id] = c

@@ -15,7 +15,7 @@ func TestEnqueueCallbackKeepsPlace(t *testing.T) {
 	h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q", Callback: CallbackConfig{Durable: true}}}})
 	h.advance(10 * time.Minute)
 	h.enqueue("later", "q", 0) // joined at t0+10m, nobody logged in
-	acts := h.ok(h.e.EnqueueCallback(CallbackCall{ID: "cb", Number: "+79001112233", Queue: "q",
+	acts := h.ok(h.e.EnqueueCallback(CallbackCall{ID: "cb", Number: "+79001112233", Trunk: "provider", Queue: "q",
 		Joined: t0, Requested: t0.Add(time.Minute), Attempts: 1, Source: "key"}))
 	if len(rings(acts)) != 0 {
 		t.Fatalf("offered with no agent: %v", rings(acts))
@@ -36,7 +36,7 @@ func TestEnqueueCallbackKeepsPlace(t *testing.T) {
 	}
 	acts = h.ok(h.e.RingAnswered("cb", "a1"))
 	d, ok := find[DialCallback](acts)
-	if !ok || d.Attempt != 2 || d.Number != "+79001112233" {
+	if !ok || d.Attempt != 2 || d.Number != "+79001112233" || d.Trunk != "provider" {
 		t.Fatalf("dial %#v", acts)
 	}
 	h.advance(30 * time.Second)
@@ -64,6 +64,8 @@ func TestDurableCallbackFailure(t *testing.T) {
 		{"first of three", "no-answer", 0, false, "callback-retry"},
 		{"last", "busy", 2, true, "callback-failed"},
 		{"refused", "refused", 0, true, "callback-failed"},
+		// a policy limit for now: not an attempt, even on the last one
+		{"deferred", "deferred", 2, false, "callback-retry"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q", Callback: CallbackConfig{Durable: true, Attempts: 3}}}})
@@ -127,14 +129,14 @@ func TestCallbackOffer(t *testing.T) {
 // The queue's callback request hands the Runner what a durable store keeps.
 func TestRequestCallbackDescribesIt(t *testing.T) {
 	h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q", Priority: 2}}})
-	h.ok(h.e.Enqueue(NewCall{ID: "c1", Caller: "+79001112233", Queue: "q", Priority: 1, Lang: "en"}))
+	h.ok(h.e.Enqueue(NewCall{ID: "c1", Caller: "+79001112233", Trunk: "provider", Queue: "q", Priority: 1, Lang: "en"}))
 	h.advance(time.Minute)
 	acts := h.ok(h.e.RequestCallback("c1", ""))
 	hc, ok := find[HangupCaller](acts)
 	if !ok || hc.Callback == nil {
 		t.Fatalf("hangup %#v", acts)
 	}
-	want := CallbackCall{ID: "c1", Number: "+79001112233", Queue: "q", Priority: 1, Lang: "en", Joined: t0,
+	want := CallbackCall{ID: "c1", Number: "+79001112233", Trunk: "provider", Queue: "q", Priority: 1, Lang: "en", Joined: t0,
 		Requested: t0.Add(time.Minute), Source: "key"}
 	if *hc.Callback != want {
 		t.Fatalf("callback %+v, want %+v", *hc.Callback, want)

@@ -67,8 +67,11 @@ var (
 
 // NewCall is a caller handed to a queue (by the IVR).
 type NewCall struct {
-	ID       string // unique among live calls (the caller leg's id)
-	Caller   string // E.164 or "anonymous"; used for callbacks
+	ID     string // unique among live calls (the caller leg's id)
+	Caller string // E.164 or "anonymous"; used for callbacks
+	// Trunk is the trunk the call came in on (the dialling policy checks a
+	// callback's number came in through one); the leg's when empty.
+	Trunk    string
 	Queue    string
 	Priority int // caller priority from the IVR, added to the queue's
 	Lang     string
@@ -164,6 +167,7 @@ type call struct {
 	cbNumber  string
 	cbAttempt int
 	cbReqNs   int64  // when the callback was requested (its own wait starts)
+	trunk     string // the inbound call's trunk
 	cbSource  string // key | max-wait | full | no-agents | ivr | restored
 
 	escalatedNs int64
@@ -787,7 +791,7 @@ func (e *Engine) Enqueue(nc NewCall) ([]Action, error) {
 	if lang == "" {
 		lang = q.cfg.Lang
 	}
-	c := &call{id: nc.ID, caller: nc.Caller, lang: lang, basePrio: nc.Priority, tprio: e.rand32(), orderAt: e.nowNs}
+	c := &call{id: nc.ID, caller: nc.Caller, trunk: nc.Trunk, lang: lang, basePrio: nc.Priority, tprio: e.rand32(), orderAt: e.nowNs}
 	c.ctx = CallContext{IVRPath: slices.Clone(nc.IVRPath), Data: nc.Data, Lang: lang, Arrived: e.now}
 	if r := nc.Resumed.UnixNano(); !nc.Resumed.IsZero() && r < e.nowNs {
 		c.orderAt, c.resumeNs, c.ctx.Arrived = r, r, nc.Resumed
@@ -1059,7 +1063,7 @@ func (e *Engine) RingAnswered(callID, agentID string) ([]Action, error) {
 	case c.callback:
 		c.state, c.agent = stDialing, a
 		e.setState(a, OnCall, "callback")
-		e.act(DialCallback{CallID: c.id, Number: c.cbNumber, Agent: a.cfg.ID, Attempt: c.cbAttempt + 1, Timeout: c.q.cfg.Callback.DialTimeout})
+		e.act(DialCallback{CallID: c.id, Number: c.cbNumber, Trunk: c.trunk, Agent: a.cfg.ID, Attempt: c.cbAttempt + 1, Timeout: c.q.cfg.Callback.DialTimeout})
 	default:
 		e.setState(a, OnCall, "")
 		e.connect(c, a, true)
@@ -1368,7 +1372,8 @@ func (e *Engine) CallbackAnswered(callID string) ([]Action, error) {
 
 // CallbackFailed: the DialCallback did not reach the caller (reason:
 // no-answer, busy, failed; refused: the dialling policy refused the
-// number, which ends the callback). The agent is released; the call retries after
+// number, which ends the callback; deferred: a limit of the policy holds
+// it back for now, which is not an attempt). The agent is released; the call retries after
 // the queue's spacing, keeping its place, until the attempts run out.
 func (e *Engine) CallbackFailed(callID, reason string) ([]Action, error) {
 	c, err := e.lookupCall(callID)
@@ -1381,11 +1386,16 @@ func (e *Engine) CallbackFailed(callID, reason string) ([]Action, error) {
 	e.begin()
 	a := c.agent
 	c.agent, a.call = nil, nil
-	c.cbAttempt++
-	// A refused dial (the dialling policy) is not tried again.
-	final := c.cbAttempt >= c.q.cfg.Callback.Attempts || reason == "refused"
+	// A refused dial (the dialling policy) is not tried again; a deferred
+	// one (a limit of the policy for now) is not an attempt.
+	n := c.cbAttempt
+	if reason != "deferred" {
+		c.cbAttempt++
+		n = c.cbAttempt
+	}
+	final := c.cbAttempt >= c.q.cfg.Callback.Attempts && reason != "deferred" || reason == "refused"
 	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason}.
-		WithInt(eventlog.KeyAttempt, c.cbAttempt).WithFlag(eventlog.KeyFinal, final))
+		WithInt(eventlog.KeyAttempt, n).WithFlag(eventlog.KeyFinal, final))
 	switch {
 	case final:
 		e.finish(c, "callback-failed", time.Duration(e.nowNs-c.joinedNs))

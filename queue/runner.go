@@ -87,10 +87,16 @@ type CallbackStore interface {
 }
 
 // CallbackGate is the dialling policy for callbacks: a non-nil error
-// refuses the dial of number for the callback of callID.
+// refuses the dial of number for the callback of callID, whose call came
+// in on trunk. An error wrapping ErrDialDeferred holds it back for now
+// (a limit: not an attempt, tried again after the spacing); any other
+// refusal ends the callback.
 type CallbackGate interface {
-	AllowCallback(ctx context.Context, callID, number string) error
+	AllowCallback(ctx context.Context, callID, number, trunk string) error
 }
+
+// ErrDialDeferred marks a temporary refusal of a CallbackGate.
+var ErrDialDeferred = errors.New("queue: dial deferred by the dialling policy")
 
 // Runner executes the Engine's decisions on sip.Legs: it rings agents,
 // bridges, plays music on hold and announcements, dials callbacks and
@@ -297,6 +303,9 @@ func (r *Runner) Enqueue(ctx context.Context, leg sip.Leg, nc NewCall) error {
 	}
 	if nc.Caller == "" {
 		nc.Caller = info.From
+	}
+	if nc.Trunk == "" {
+		nc.Trunk = info.Trunk
 	}
 	if err := leg.Answer(ctx); err != nil {
 		return fmt.Errorf("queue: answer %s: %w", nc.ID, err)
@@ -962,7 +971,7 @@ func (r *Runner) dialCallback(a DialCallback) {
 		var err error
 		refused := false
 		if r.cfg.CallbackGate != nil {
-			if gerr := r.cfg.CallbackGate.AllowCallback(ctx, a.CallID, a.Number); gerr != nil {
+			if gerr := r.cfg.CallbackGate.AllowCallback(ctx, a.CallID, a.Number, a.Trunk); gerr != nil {
 				r.log.Warn("queue callback dial refused by the dialling policy", "call", a.CallID, "number", r.mask(a.Number), "error", gerr)
 				err, refused = gerr, true
 			}
@@ -991,6 +1000,8 @@ func (r *Runner) dialCallback(a DialCallback) {
 		if err != nil {
 			reason := causeReason(sip.CauseOf(err))
 			switch {
+			case refused && errors.Is(err, ErrDialDeferred):
+				reason = "deferred"
 			case refused:
 				reason = "refused"
 			case reason == "rejected" || reason == "unreachable" || r.conns[a.Agent] == nil:

@@ -185,6 +185,6 @@ func (c *callbackStore) StoreCallback(ctx context.Context, cb queue.CallbackCall
 // RequestCallback implements ivr.Callbacks: the IVR's callback node.
 // The caller was never in line: their place is the moment of the request.
 func (c *callbackStore) RequestCallback(ctx context.Context, r ivr.CallbackRequest) error {
-	return c.StoreCallback(ctx, queue.CallbackCall{ID: r.CallID, Number: r.Number, Queue: r.Queue, Priority: r.Priority,
+	return c.StoreCallback(ctx, queue.CallbackCall{ID: r.CallID, Number: r.Number, Trunk: r.Trunk, Queue: r.Queue, Priority: r.Priority,
 		Lang: r.Lang, Joined: r.At, Requested: r.At, Source: "ivr"})
 }

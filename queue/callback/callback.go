@@ -308,9 +308,9 @@ func (s *Service) StoreCallback(ctx context.Context, cb queue.CallbackCall) erro
 		return fmt.Errorf("callback: store: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	tag, err := tx.Exec(ctx, `INSERT INTO callback (call_id, number, queue, priority, lang, source, joined_at, requested_at, deadline, state, attempts)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'scheduled',$10) ON CONFLICT (call_id) DO NOTHING`,
-		cb.ID, cb.Number, cb.Queue, cb.Priority, cb.Lang, cb.Source, cb.Joined.UTC(), cb.Requested.UTC(),
+	tag, err := tx.Exec(ctx, `INSERT INTO callback (call_id, number, trunk, queue, priority, lang, source, joined_at, requested_at, deadline, state, attempts)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'scheduled',$11) ON CONFLICT (call_id) DO NOTHING`,
+		cb.ID, cb.Number, cb.Trunk, cb.Queue, cb.Priority, cb.Lang, cb.Source, cb.Joined.UTC(), cb.Requested.UTC(),
 		cb.Requested.Add(qc.Expire).UTC(), cb.Attempts)
 	if err != nil {
 		return fmt.Errorf("callback: store: %w", err)
@@ -347,6 +347,7 @@ func (s *Service) emit(ev eventlog.Event) {
 type cbRow struct {
 	id                  int64
 	callID, number      string
+	trunk               string
 	queue, lang, source string
 	priority, attempts  int
 	joined, requested   time.Time
@@ -364,8 +365,8 @@ func (s *Service) work(ctx context.Context, args jobArgs) error {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var r cbRow
-	err = tx.QueryRow(ctx, `SELECT id, call_id, number, queue, lang, source, priority, attempts, joined_at, requested_at, deadline, state
-		FROM callback WHERE call_id = $1 FOR UPDATE`, callID).Scan(&r.id, &r.callID, &r.number, &r.queue, &r.lang, &r.source,
+	err = tx.QueryRow(ctx, `SELECT id, call_id, number, trunk, queue, lang, source, priority, attempts, joined_at, requested_at, deadline, state
+		FROM callback WHERE call_id = $1 FOR UPDATE`, callID).Scan(&r.id, &r.callID, &r.number, &r.trunk, &r.queue, &r.lang, &r.source,
 		&r.priority, &r.attempts, &r.joined, &r.requested, &r.deadline, &r.state)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return river.JobCancel(fmt.Errorf("callback for call %s not found", callID))
@@ -401,7 +402,7 @@ func (s *Service) work(ctx context.Context, args jobArgs) error {
 		return river.JobSnooze(max(next.Sub(now), time.Second))
 	}
 	err = s.deps.Line.EnqueueCallback(queue.CallbackCall{
-		ID: r.callID, Number: r.number, Queue: r.queue, Priority: r.priority, Lang: r.lang,
+		ID: r.callID, Number: r.number, Trunk: r.trunk, Queue: r.queue, Priority: r.priority, Lang: r.lang,
 		Joined: r.joined, Requested: r.requested, Attempts: r.attempts, Source: r.source,
 	})
 	switch {

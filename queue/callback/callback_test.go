@@ -117,7 +117,7 @@ func TestCallbackLifecycle(t *testing.T) {
 
 	// c2 is in line when the process stops (as if killed: its row says
 	// queued); the next start hands it over again.
-	if err := s.StoreCallback(ctx, queue.CallbackCall{ID: "c2", Number: "+79001112244", Queue: "q", Joined: joined, Source: "max-wait"}); err != nil {
+	if err := s.StoreCallback(ctx, queue.CallbackCall{ID: "c2", Number: "+79001112244", Trunk: "provider", Queue: "q", Joined: joined, Source: "max-wait"}); err != nil {
 		t.Fatal(err)
 	}
 	wait(t, "c2's hand-over", line.got)
@@ -127,7 +127,7 @@ func TestCallbackLifecycle(t *testing.T) {
 	}
 	_, line2, _ := start(t, db, cfg, nil)
 	got = wait(t, "c2 restored", line2.got)
-	if got.ID != "c2" || !got.Joined.Equal(joined) {
+	if got.ID != "c2" || !got.Joined.Equal(joined) || got.Trunk != "provider" {
 		t.Fatalf("restored %+v", got)
 	}
 	if len(ev.evs) != 0 {
