@@ -149,7 +149,7 @@ func (cfg ExecutorConfig) missingDeps() error {
 					Msg: fmt.Sprintf("ivr.flows.%s.%s: a lookup node needs the caller history (the reporting database: set database.url)", name, nn)})
 			case nd.Type == NodeCallback && cfg.Callbacks == nil:
 				errs = append(errs, &ConfigError{File: cfg.Flows.File, Line: nd.Line,
-					Msg: fmt.Sprintf("ivr.flows.%s.%s: a callback node needs a callback service, and none is wired", name, nn)})
+					Msg: fmt.Sprintf("ivr.flows.%s.%s: a callback node needs a callback service (durable callbacks: set database.url)", name, nn)})
 			}
 		}
 	}

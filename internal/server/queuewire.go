@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/hotline-cc/hotline/dialpolicy"
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/ivr"
@@ -187,4 +189,28 @@ func (c *callbackStore) StoreCallback(ctx context.Context, cb queue.CallbackCall
 func (c *callbackStore) RequestCallback(ctx context.Context, r ivr.CallbackRequest) error {
 	return c.StoreCallback(ctx, queue.CallbackCall{ID: r.CallID, Number: r.Number, Trunk: r.Trunk, Queue: r.Queue, Priority: r.Priority,
 		Lang: r.Lang, Joined: r.At, Requested: r.At, Source: "ivr"})
+}
+
+// callbackGate asks the dialling policy the survey shares (dialpolicy,
+// Server.DialPolicy) before every callback dial, with the trunk the
+// caller's call came in on. A permanent refusal (not E.164, not inbound,
+// denied, not allowed) ends the callback (callback.result refused); a
+// limit (per-number, daily cap) or a ledger error defers it (not an
+// attempt; tried again after the spacing).
+type callbackGate struct{ s *Server }
+
+// AllowCallback implements queue.CallbackGate.
+func (g callbackGate) AllowCallback(ctx context.Context, callID, number, trunk string) error {
+	p := g.s.dialPolicy
+	if p == nil {
+		return nil // not built (New failed before it): nothing is dialled anyway
+	}
+	err := p.Permit(ctx, dialpolicy.Request{Purpose: dialpolicy.PurposeCallback, Number: number, CallID: callID, Trunk: trunk})
+	if err == nil {
+		return nil
+	}
+	if ref, ok := dialpolicy.AsRefusal(err); ok && ref.Reason.Permanent() {
+		return err
+	}
+	return fmt.Errorf("%w: %w", queue.ErrDialDeferred, err)
 }

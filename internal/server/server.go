@@ -132,6 +132,7 @@ func (s *Server) build() error {
 	}
 	rc.Logger = log // the Runner adds component=queue
 	rc.MaskNumber = native.MaskNumber
+	rc.CallbackGate = callbackGate{s} // the dialling policy, built below
 	var err error
 	if s.runner, err = queue.NewRunner(rc); err != nil {
 		return err

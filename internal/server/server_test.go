@@ -77,7 +77,7 @@ func TestServiceOrder(t *testing.T) {
 			"metrics", "event bus", "queue runner", "switch", "http", "call intake"}},
 		{"database and survey", testIVR + "database: {url: \"postgres://h@127.0.0.1:1/h\"}\nsurvey: {enabled: true}\n", []string{
 			"database", "projector", "event writer", "privacy", "metrics", "staffing gauge", "event bus",
-			"queue runner", "switch", "survey", "http", "call intake"}},
+			"queue runner", "crash recovery", "switch", "callbacks", "survey", "http", "call intake"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(testConfig(t, tc.extra), discard())
