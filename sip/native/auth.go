@@ -236,9 +236,6 @@ func (a *authenticator) verify(header, method string, src netip.Addr) (authResul
 		return res, errBadCredentials
 	}
 	ns := a.checkNonce(cred.Nonce, src)
-	if !ns.ours {
-		return res, errBadCredentials
-	}
 	pass, known := a.creds().Password(cred.Username)
 	if !known {
 		pass = "\x00unknown-user\x00" // same computation as for a known user
@@ -258,8 +255,10 @@ func (a *authenticator) verify(header, method string, src netip.Addr) (authResul
 		return res, errBadCredentials
 	}
 	// The password is right; is this a fresh answer to a challenge issued
-	// to this address?
-	if !ns.fresh || !ns.here {
+	// to this address? A nonce that is not ours (issued before a restart:
+	// the key is per process) is stale too, so phones whose registrations
+	// were restored re-authenticate silently instead of being refused.
+	if !ns.ours || !ns.fresh || !ns.here {
 		return res, errStaleNonce
 	}
 	nc := cred.Nc

@@ -79,6 +79,16 @@ func TestNonceReplay(t *testing.T) {
 		}
 	}
 
+	// After a restart (a new key) the phone's answer to the old process's
+	// nonce is stale, not a failure: it is challenged again silently.
+	restarted := newAuthenticator("hotline", []string{"MD5"}, func() Credentials { return StaticCredentials{"a1": "secret"} }, func() time.Time { return now })
+	if _, err := restarted.verify(answerChallenge(t, chal, "REGISTER", "a1", "secret", 5), "REGISTER", phone); err != errStaleNonce {
+		t.Fatalf("answer to a nonce of the process before a restart: %v, want errStaleNonce", err)
+	}
+	if _, err := restarted.verify(answerChallenge(t, chal, "REGISTER", "a1", "guess", 5), "REGISTER", phone); err != errBadCredentials {
+		t.Fatalf("wrong password with a nonce of the process before a restart: %v, want errBadCredentials", err)
+	}
+
 	noQOP := answerChallenge(t, a.challenges(false, phone)[0], "REGISTER", "a1", "secret", 0)
 	if _, err := a.verify(noQOP, "REGISTER", phone); err != nil {
 		t.Fatalf("answer without qop: %v", err)
