@@ -69,6 +69,7 @@ type SIP struct {
 	RingTimeout      time.Duration `yaml:"ring_timeout"` // default 20s
 	Register         Register      `yaml:"register"`
 	AuthLockout      AuthLockout   `yaml:"auth_lockout"`
+	TCP              SIPTCP        `yaml:"tcp"`
 	Trunks           []Trunk       `yaml:"trunks"`
 	// Numbers maps a called number to an IVR flow name; "*" is the default.
 	Numbers map[string]string `yaml:"numbers"`
@@ -100,12 +101,29 @@ type Register struct {
 	MaxExpiry time.Duration `yaml:"max_expiry"` // default 3600s
 }
 
-// AuthLockout refuses a source address for Ban after Failures failed
-// authentications within Window.
+// AuthLockout bans a source address after Failures failures (wrong
+// passwords, refused INVITEs) within Window, and locks a user after
+// UserFailures failed authentications naming it within UserWindow (then
+// only addresses where it is registered may authenticate as it). The
+// first ban lasts Ban, each further one twice the last, up to MaxBan
+// (docs/security.md).
 type AuthLockout struct {
-	Failures int           `yaml:"failures"` // default 10
-	Window   time.Duration `yaml:"window"`   // default 1m
-	Ban      time.Duration `yaml:"ban"`      // default 10m
+	Failures     int           `yaml:"failures"`      // default 10
+	Window       time.Duration `yaml:"window"`        // default 10m
+	UserFailures int           `yaml:"user_failures"` // default 20
+	UserWindow   time.Duration `yaml:"user_window"`   // default 1h
+	Ban          time.Duration `yaml:"ban"`           // default 10m
+	MaxBan       time.Duration `yaml:"max_ban"`       // default 24h
+}
+
+// SIPTCP bounds inbound SIP over TCP.
+type SIPTCP struct {
+	// IdleTimeout closes a connection that carried nothing for this long,
+	// unless a live registration came over it; 0 never closes. Default 2m.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxPerSource bounds the connections from one address that carry no
+	// registration (trunks are not limited); 0 is no limit. Default 16.
+	MaxPerSource int `yaml:"max_connections_per_source"`
 }
 
 // Trunk is a SIP trunk to a provider.
@@ -452,7 +470,9 @@ func defaults() *Config {
 			Realm:       "hotline",
 			RingTimeout: 20 * time.Second,
 			Register:    Register{MinExpiry: 60 * time.Second, MaxExpiry: 3600 * time.Second},
-			AuthLockout: AuthLockout{Failures: 10, Window: time.Minute, Ban: 10 * time.Minute},
+			AuthLockout: AuthLockout{Failures: 10, Window: 10 * time.Minute, UserFailures: 20, UserWindow: time.Hour,
+				Ban: 10 * time.Minute, MaxBan: 24 * time.Hour},
+			TCP: SIPTCP{IdleTimeout: 2 * time.Minute, MaxPerSource: 16},
 		},
 		Media: Media{
 			RTPPorts:          "20000-29999",

@@ -269,7 +269,20 @@ func (v *validator) sip() {
 		v.errorf("sip.auth_lockout.failures", "must be at least 1")
 	}
 	v.positive("sip.auth_lockout.window", s.AuthLockout.Window)
+	if s.AuthLockout.UserFailures < 1 {
+		v.errorf("sip.auth_lockout.user_failures", "must be at least 1")
+	}
+	v.positive("sip.auth_lockout.user_window", s.AuthLockout.UserWindow)
 	v.positive("sip.auth_lockout.ban", s.AuthLockout.Ban)
+	if s.AuthLockout.MaxBan < s.AuthLockout.Ban {
+		v.errorf("sip.auth_lockout.max_ban", "%v is less than ban %v", s.AuthLockout.MaxBan, s.AuthLockout.Ban)
+	}
+	if s.TCP.IdleTimeout < 0 {
+		v.errorf("sip.tcp.idle_timeout", "must not be negative (0 never closes idle connections)")
+	}
+	if s.TCP.MaxPerSource < 0 {
+		v.errorf("sip.tcp.max_connections_per_source", "must not be negative (0 is no limit)")
+	}
 
 	if len(s.Trunks) == 0 {
 		v.errorf("sip.trunks", "at least one trunk is required")

@@ -42,20 +42,25 @@ func credentialsOf(cfg *config.Config) native.StaticCredentials {
 // nativeConfig maps the config to the native switch's.
 func nativeConfig(cfg *config.Config, mp *mediaParts, log *slog.Logger) native.Config {
 	nc := native.Config{
-		Listen:            cfg.SIP.Listen,
-		Realm:             cfg.SIP.Realm,
-		DigestAlgorithms:  cfg.SIP.DigestAlgorithms,
-		Credentials:       credentialsOf(cfg),
-		Media:             mp.engine,
-		Catalog:           mp.catalog,
-		RingTimeout:       cfg.SIP.RingTimeout,
-		RegisterMinExpiry: cfg.SIP.Register.MinExpiry,
-		RegisterMaxExpiry: cfg.SIP.Register.MaxExpiry,
-		AuthFailLimit:     cfg.SIP.AuthLockout.Failures,
-		AuthFailWindow:    cfg.SIP.AuthLockout.Window,
-		AuthBanTime:       cfg.SIP.AuthLockout.Ban,
-		UserAgent:         cfg.Service.Name,
-		Logger:            log,
+		Listen:             cfg.SIP.Listen,
+		Realm:              cfg.SIP.Realm,
+		DigestAlgorithms:   cfg.SIP.DigestAlgorithms,
+		Credentials:        credentialsOf(cfg),
+		Media:              mp.engine,
+		Catalog:            mp.catalog,
+		RingTimeout:        cfg.SIP.RingTimeout,
+		RegisterMinExpiry:  cfg.SIP.Register.MinExpiry,
+		RegisterMaxExpiry:  cfg.SIP.Register.MaxExpiry,
+		AuthFailLimit:      cfg.SIP.AuthLockout.Failures,
+		AuthFailWindow:     cfg.SIP.AuthLockout.Window,
+		AuthUserFailLimit:  cfg.SIP.AuthLockout.UserFailures,
+		AuthUserFailWindow: cfg.SIP.AuthLockout.UserWindow,
+		AuthBanTime:        cfg.SIP.AuthLockout.Ban,
+		AuthMaxBan:         cfg.SIP.AuthLockout.MaxBan,
+		TCPIdleTimeout:     offIsNegative(cfg.SIP.TCP.IdleTimeout),
+		TCPMaxPerSource:    offIsNegative(cfg.SIP.TCP.MaxPerSource),
+		UserAgent:          cfg.Service.Name,
+		Logger:             log,
 	}
 	if cfg.SIP.Advertise.IsValid() && cfg.SIP.Advertise != cfg.SIP.ListenAddr.Addr() {
 		nc.AdvertiseIP = cfg.SIP.Advertise
@@ -67,6 +72,15 @@ func nativeConfig(cfg *config.Config, mp *mediaParts, log *slog.Logger) native.C
 		})
 	}
 	return nc
+}
+
+// offIsNegative maps the config's 0 ("off") to the native switch's -1
+// (its 0 is "the default").
+func offIsNegative[T ~int | ~int64](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // surveyConfigOf maps the survey section (with the agents' teams and the
