@@ -142,3 +142,75 @@ func TestRequestCallbackDescribesIt(t *testing.T) {
 		t.Fatalf("callback %+v, want %+v", *hc.Callback, want)
 	}
 }
+
+// Caller first: at the callback's turn the caller is dialled and no agent
+// is reserved (the free agent takes the next caller); once they answer
+// they wait at their original place and the next free agent gets them.
+func TestCallerFirstCallback(t *testing.T) {
+	h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q", Callback: CallbackConfig{CallerFirst: true, Durable: true}}}})
+	h.enqueue("early", "q", 0)
+	h.advance(time.Second)
+	h.ok(h.e.EnqueueCallback(CallbackCall{ID: "cb", Number: "+79001112233", Queue: "q", Joined: t0.Add(-time.Minute), Requested: t0}))
+	h.advance(time.Second)
+	h.enqueue("late", "q", 0)
+	h.login("a1")
+	d, ok := find[DialCallback](h.last)
+	if !ok || d.CallID != "cb" || d.Agent != "" {
+		t.Fatalf("login: %#v, want the callback dialled first, no agent", h.last)
+	}
+	if got := rings(h.last); !eq(got, []string{"early>a1"}) {
+		t.Fatalf("rings %v: the free agent takes the next caller", got)
+	}
+	h.ok(h.e.RingAnswered("early", "a1"))
+	acts := h.ok(h.e.CallbackAnswered("cb"))
+	if _, ok := find[StartMOH](acts); !ok || len(rings(acts)) != 0 {
+		t.Fatalf("answered callback: %#v, want music and no agent yet", acts)
+	}
+	if n := len(h.eventsOf(eventlog.CallbackResult)); n != 0 {
+		t.Fatalf("%d callback results before an agent", n)
+	}
+	h.advance(time.Minute)
+	h.ok(h.e.Hangup("early", ByCaller))
+	if got := rings(h.last); !eq(got, []string{"cb>a1"}) {
+		t.Fatalf("after the agent's call: %v, want the callback (ahead of late)", got)
+	}
+	if r, _ := find[RingAgent](h.last); r.Purpose != ForCall {
+		t.Fatalf("purpose %v, want a normal call", r.Purpose)
+	}
+	acts = h.ok(h.e.RingAnswered("cb", "a1"))
+	if b, ok := find[Bridge](acts); !ok || b.CallID != "cb" {
+		t.Fatalf("bridge %#v", acts)
+	}
+	res := h.eventsOf(eventlog.CallbackResult)
+	if len(res) != 1 || res[0].Reason != "connected" || res[0].Data["attempt"] != "1" {
+		t.Fatalf("results %+v", res)
+	}
+	if w, _ := res[0].Duration(eventlog.KeyWait); w != 62*time.Second {
+		t.Fatalf("callback wait %s, want 1m2s (request to the agent)", w)
+	}
+
+	// A caller who answers and hangs up before an agent: abandoned, final.
+	h.ok(h.e.EnqueueCallback(CallbackCall{ID: "cb2", Number: "+79001112244", Queue: "q", Joined: t0}))
+	h.ok(h.e.Hangup("cb", ByCaller)) // a1 goes free (no wrap-up): cb2 is dialled
+	if d, ok := find[DialCallback](h.last); !ok || d.CallID != "cb2" {
+		t.Fatalf("%#v", h.last)
+	}
+	h.ok(h.e.Pause("a1", "x"))
+	h.ok(h.e.CallbackAnswered("cb2"))
+	h.ok(h.e.Hangup("cb2", ByCaller))
+	res = h.eventsOf(eventlog.CallbackResult)
+	if last := res[len(res)-1]; last.CallID != "cb2" || last.Reason != "abandoned" || !last.Flag(eventlog.KeyFinal) {
+		t.Fatalf("last result %+v", last)
+	}
+	// A dial that is not answered releases nobody and ends the attempt.
+	h.ok(h.e.EnqueueCallback(CallbackCall{ID: "cb3", Number: "+79001112255", Queue: "q", Joined: t0}))
+	h.ok(h.e.Ready("a1"))
+	if d, ok := find[DialCallback](h.last); !ok || d.CallID != "cb3" || !eq(rings(h.last), []string{"late>a1"}) {
+		t.Fatalf("ready: %#v, want cb3 dialled and a1 ringing for late", h.last)
+	}
+	h.ok(h.e.CallbackFailed("cb3", "no-answer"))
+	h.wantState("a1", Ringing) // still for late: the failed dial had reserved nobody
+	if h.e.Live("cb3") {
+		t.Fatal("cb3 still held (durable: the job schedules the next attempt)")
+	}
+}

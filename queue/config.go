@@ -104,6 +104,12 @@ type CallbackConfig struct {
 	Prompt string
 	// DialTimeout bounds each attempt's ringing; 0 means 30 s.
 	DialTimeout time.Duration
+	// CallerFirst: when the callback's turn comes (an agent is free for
+	// it) the caller is dialled without reserving the agent; once they
+	// answer they wait at their place (music) for the next agent. False:
+	// agent first (an agent is reserved and rings, then the caller is
+	// dialled).
+	CallerFirst bool
 	// Durable: the callbacks are durable jobs outside the Engine (package
 	// queue/callback) that schedule the attempts. A failed attempt that is
 	// not the last ends the call (call.finished reason callback-retry)

@@ -169,6 +169,9 @@ type call struct {
 	cbReqNs   int64  // when the callback was requested (its own wait starts)
 	trunk     string // the inbound call's trunk
 	cbSource  string // key | max-wait | full | no-agents | ivr | restored
+	// cbAnswered: caller first, the caller answered the callback and waits
+	// at their place for an agent (a normal offer follows).
+	cbAnswered bool
 
 	escalatedNs int64
 	escMode     string
@@ -586,9 +589,11 @@ func (e *Engine) bestFor(a *agent) *call {
 // dispatchAgent gives the newly available agent a its best call, or parks
 // it in the available heaps of its queues.
 func (e *Engine) dispatchAgent(a *agent) {
-	if c := e.bestFor(a); c != nil {
-		e.offer(c, a)
-		return
+	for c := e.bestFor(a); c != nil; c = e.bestFor(a) {
+		if e.offer(c, a) {
+			return
+		}
+		// A caller-first callback was dialled without reserving a: next.
 	}
 	for _, s := range a.slots {
 		s.q.avail.push(s)
@@ -642,8 +647,15 @@ func (e *Engine) removeFromTree(c *call) {
 	}
 }
 
-func (e *Engine) offer(c *call, as ...*agent) {
+// offer rings as for c and reports true; a caller-first callback (not
+// answered yet) is dialled instead, reserving nobody (false).
+func (e *Engine) offer(c *call, as ...*agent) bool {
 	e.removeFromTree(c)
+	if c.callback && !c.cbAnswered && c.q.cfg.Callback.CallerFirst {
+		c.state = stDialing
+		e.act(DialCallback{CallID: c.id, Number: c.cbNumber, Trunk: c.trunk, Attempt: c.cbAttempt + 1, Timeout: c.q.cfg.Callback.DialTimeout})
+		return false
+	}
 	c.state = stOffering
 	c.ringing = append(c.ringing[:0], as...)
 	c.ringStart = e.nowNs
@@ -651,7 +663,7 @@ func (e *Engine) offer(c *call, as ...*agent) {
 	switch {
 	case c.kind == kConsult:
 		purpose = ForConsult
-	case c.callback:
+	case c.callback && !c.cbAnswered:
 		purpose = ForCallback
 	}
 	e.offerSeq++
@@ -666,6 +678,7 @@ func (e *Engine) offer(c *call, as ...*agent) {
 		e.act(RingAgent{CallID: c.id, Agent: a.cfg.ID, Queue: c.q.cfg.Name, Caller: c.caller, Purpose: purpose, Timeout: c.q.cfg.RingTimeout})
 	}
 	e.addTimer(tRing, c, nil, e.nowNs+int64(c.q.cfg.RingTimeout))
+	return true
 }
 
 // stopOffer withdraws every ring of c; the agents are returned for
@@ -1060,6 +1073,11 @@ func (e *Engine) RingAnswered(callID, agentID string) ([]Action, error) {
 		e.emit(eventlog.Event{Type: eventlog.ConsultAnswered, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID}.
 			WithDuration(eventlog.KeyWait, time.Duration(e.nowNs-c.joinedNs)))
 		e.act(ConsultBridge{CallID: c.id, Agent: c.parent.agent.cfg.ID, Consultant: a.cfg.ID})
+	case c.callback && c.cbAnswered:
+		// Caller first: the caller is on the line and now gets the agent.
+		e.setState(a, OnCall, "")
+		e.emitCallbackConnected(c, a)
+		e.connect(c, a, true)
 	case c.callback:
 		c.state, c.agent = stDialing, a
 		e.setState(a, OnCall, "callback")
@@ -1108,10 +1126,19 @@ func (e *Engine) Hangup(callID string, by Party) ([]Action, error) {
 	case stWaiting, stOffering, stParked:
 		if c.callback {
 			e.removeFromTree(c)
-			for _, a := range e.stopOffer(c) {
+			as := e.stopOffer(c)
+			if c.cbAnswered {
+				// Caller first: they answered the callback and hung up
+				// while waiting for an agent.
+				e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Reason: "abandoned"}.
+					WithInt(eventlog.KeyAttempt, c.cbAttempt).WithFlag(eventlog.KeyFinal, true))
+				e.finish(c, "callback-failed", wait)
+			} else {
+				e.finish(c, "callback-cancelled", wait)
+			}
+			for _, a := range as {
 				e.makeAvailable(a)
 			}
-			e.finish(c, "callback-cancelled", wait)
 			break
 		}
 		pos := 0
@@ -1363,11 +1390,29 @@ func (e *Engine) CallbackAnswered(callID string) ([]Action, error) {
 		return nil, fmt.Errorf("%w: call %q is not being dialled back", ErrStale, callID)
 	}
 	e.begin()
-	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: "connected"}.
-		WithInt(eventlog.KeyAttempt, c.cbAttempt+1).WithFlag(eventlog.KeyFinal, true).
-		WithDuration(eventlog.KeyWait, time.Duration(e.nowNs-c.cbReqNs)))
+	if c.agent == nil {
+		// Caller first: back at their place in line, with music, until an
+		// agent answers (then callback.result connected).
+		c.cbAnswered = true
+		c.cbAttempt++
+		e.act(StartMOH{CallID: c.id, Class: c.q.cfg.MOHClass})
+		e.placeCall(c)
+		return e.end(), nil
+	}
+	e.emitCallbackConnected(c, c.agent)
 	e.connect(c, c.agent, false)
 	return e.end(), nil
+}
+
+// emitCallbackConnected: the callback's caller is connected to agent a.
+func (e *Engine) emitCallbackConnected(c *call, a *agent) {
+	n := c.cbAttempt
+	if !c.cbAnswered {
+		n++ // agent first: this dial
+	}
+	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: "connected"}.
+		WithInt(eventlog.KeyAttempt, n).WithFlag(eventlog.KeyFinal, true).
+		WithDuration(eventlog.KeyWait, time.Duration(e.nowNs-c.cbReqNs)))
 }
 
 // CallbackFailed: the DialCallback did not reach the caller (reason:
@@ -1384,8 +1429,15 @@ func (e *Engine) CallbackFailed(callID, reason string) ([]Action, error) {
 		return nil, fmt.Errorf("%w: call %q is not being dialled back", ErrStale, callID)
 	}
 	e.begin()
-	a := c.agent
-	c.agent, a.call = nil, nil
+	a := c.agent // nil caller first: nobody was reserved
+	c.agent = nil
+	if a != nil {
+		a.call = nil
+	}
+	agentID := ""
+	if a != nil {
+		agentID = a.cfg.ID
+	}
 	// A refused dial (the dialling policy) is not tried again; a deferred
 	// one (a limit of the policy for now) is not an attempt.
 	n := c.cbAttempt
@@ -1394,7 +1446,7 @@ func (e *Engine) CallbackFailed(callID, reason string) ([]Action, error) {
 		n = c.cbAttempt
 	}
 	final := c.cbAttempt >= c.q.cfg.Callback.Attempts && reason != "deferred" || reason == "refused"
-	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: a.cfg.ID, Reason: reason}.
+	e.emit(eventlog.Event{Type: eventlog.CallbackResult, CallID: c.id, Queue: c.q.cfg.Name, Agent: agentID, Reason: reason}.
 		WithInt(eventlog.KeyAttempt, n).WithFlag(eventlog.KeyFinal, final))
 	switch {
 	case final:
@@ -1407,7 +1459,9 @@ func (e *Engine) CallbackFailed(callID, reason string) ([]Action, error) {
 		c.state = stParked
 		e.addTimer(tRetry, c, nil, e.nowNs+int64(c.q.cfg.Callback.Spacing))
 	}
-	e.makeAvailable(a)
+	if a != nil {
+		e.makeAvailable(a)
+	}
 	return e.end(), nil
 }
 

@@ -989,7 +989,7 @@ func (r *Runner) dialCallback(a DialCallback) {
 			return
 		}
 		rec.dial = nil
-		if conn := r.conns[a.Agent]; conn == nil || conn.callID != a.CallID {
+		if conn := r.conns[a.Agent]; a.Agent != "" && (conn == nil || conn.callID != a.CallID) {
 			// The reserved agent hung up while the caller was dialled.
 			if leg != nil {
 				_ = leg.Hangup(sip.CauseNormal)
@@ -1004,7 +1004,7 @@ func (r *Runner) dialCallback(a DialCallback) {
 				reason = "deferred"
 			case refused:
 				reason = "refused"
-			case reason == "rejected" || reason == "unreachable" || r.conns[a.Agent] == nil:
+			case reason == "rejected" || reason == "unreachable" || a.Agent != "" && r.conns[a.Agent] == nil:
 				reason = "failed"
 			}
 			acts, ierr := r.eng.CallbackFailed(a.CallID, reason)

@@ -15,7 +15,8 @@ import (
 //   - requested: callback.requested (from the queue's key, on_max_wait,
 //     on_full, no agents, or the IVR's callback node);
 //   - attempted: dials made (callback.result connected, no-answer, busy,
-//     failed);
+//     failed; abandoned: caller first, answered and hung up before an
+//     agent);
 //   - connected: the caller answered and was bridged with the agent;
 //   - failed: callbacks that ended without a connection (the final
 //     callback.result: no-answer, busy, failed after the last attempt,
@@ -56,7 +57,7 @@ type CallbackFigures struct {
 // attemptResult says whether a callback.result reason is a dial.
 func attemptResult(reason string) bool {
 	switch reason {
-	case "connected", "no-answer", "busy", "failed":
+	case "connected", "no-answer", "busy", "failed", "abandoned":
 		return true
 	}
 	return false
@@ -168,10 +169,10 @@ func newCallbackCounters() callbackCounters {
 	}
 	return callbackCounters{
 		requested: cv("hotline_callbacks_requested_total", "Callbacks asked for, by where the request came from (key, max-wait, full, no-agents, ivr).", "queue", "source"),
-		attempts:  cv("hotline_callback_attempts_total", "Callback dials, by result (connected, no-answer, busy, failed).", "queue", "result"),
+		attempts:  cv("hotline_callback_attempts_total", "Callback dials, by result (connected, no-answer, busy, failed, abandoned).", "queue", "result"),
 		connected: cv("hotline_callbacks_connected_total", "Callbacks whose caller answered and was connected to an agent.", "queue"),
 		withinT:   cv("hotline_callbacks_connected_within_threshold_total", "Connected callbacks with wait (request to connection) <= the queue's callback threshold.", "queue"),
-		failed:    cv("hotline_callbacks_failed_total", "Callbacks that ended without a connection, by final reason (no-answer, busy, failed, expired, refused).", "queue", "reason"),
+		failed:    cv("hotline_callbacks_failed_total", "Callbacks that ended without a connection, by final reason (no-answer, busy, failed, abandoned, expired, refused).", "queue", "reason"),
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hotline_callback_wait_seconds",
 			Help:    "Callback wait: from the request to the caller's connection to an agent.",

@@ -315,6 +315,10 @@ type Callback struct {
 	Retries     int           `yaml:"retries"`      // default 2
 	RetryDelay  time.Duration `yaml:"retry_delay"`  // default 60s
 	DialTimeout time.Duration `yaml:"dial_timeout"` // default 30s
+	// Mode: agent-first (default: an agent is reserved, then the caller is
+	// dialled) or caller-first (the caller is dialled at their turn and
+	// waits at their place for the next agent once they answer).
+	Mode string `yaml:"mode"`
 	// Hours are the calling hours in the service's zone (default 09:00-21:00).
 	Hours Window `yaml:"hours"`
 	// Expire: a callback not connected this long after the request ends as
@@ -325,6 +329,12 @@ type Callback struct {
 	SLThreshold time.Duration `yaml:"sl_threshold"`
 	Offer       CallbackOffer `yaml:"offer"`
 }
+
+// Callback modes.
+const (
+	CallbackAgentFirst  = "agent-first"
+	CallbackCallerFirst = "caller-first"
+)
 
 // CallbackOffer says when waiting callers hear the callback offer.
 type CallbackOffer struct {
@@ -525,7 +535,7 @@ func (q *Queue) setDefaults() {
 		JoinEmpty:    true,
 		Announce:     Announce{Every: 30 * time.Second, Position: true, WaitTime: true},
 		MOH:          "default",
-		Callback: Callback{Key: "1", Retries: 2, RetryDelay: 60 * time.Second, DialTimeout: 30 * time.Second,
+		Callback: Callback{Key: "1", Retries: 2, RetryDelay: 60 * time.Second, DialTimeout: 30 * time.Second, Mode: CallbackAgentFirst,
 			Hours: Window{From: "09:00", To: "21:00"}, Expire: 24 * time.Hour, SLThreshold: 30 * time.Minute},
 	}
 }

@@ -546,6 +546,7 @@ func (v *validator) queues() {
 // callback checks a queue's callback keys that apply whether or not the
 // key is enabled (a callback also comes from on_max_wait and the IVR).
 func (v *validator) callback(p string, cb *Callback) {
+	v.oneOf(p+".mode", cb.Mode, []string{CallbackAgentFirst, CallbackCallerFirst})
 	v.positive(p+".dial_timeout", cb.DialTimeout)
 	v.positive(p+".expire", cb.Expire)
 	v.positive(p+".sl_threshold", cb.SLThreshold)

@@ -54,7 +54,8 @@ func queueConfigOf(c *config.Config) queue.Config {
 		// node); callback.enabled only gives its waiting callers the key.
 		// With a database they are durable jobs (queue/callback).
 		x.Callback = queue.CallbackConfig{Attempts: q.Callback.Retries + 1, Spacing: q.Callback.RetryDelay,
-			DialTimeout: q.Callback.DialTimeout, Prompt: "hotline/callback-confirm", Durable: c.Database.URL != ""}
+			DialTimeout: q.Callback.DialTimeout, Prompt: "hotline/callback-confirm", Durable: c.Database.URL != "",
+			CallerFirst: q.Callback.Mode == config.CallbackCallerFirst}
 		if q.Callback.Enabled {
 			o := q.Callback.Offer
 			x.CallbackOffer = queue.CallbackOffer{OnJoin: o.OnJoin, After: o.After, WithAnnouncements: o.WithAnnouncements}

@@ -441,9 +441,9 @@ func (s *Service) endTx(ctx context.Context, tx pgx.Tx, r cbRow, state, reason s
 // (call.finished callback-cancelled) ends its row.
 func (s *Service) Publish(ev eventlog.Event) {
 	switch {
-	case ev.Type == eventlog.CallbackResult && ev.Agent != "":
-		// An attempt the queue made (results the service publishes itself
-		// name no agent).
+	case ev.Type == eventlog.CallbackResult:
+		// An attempt the queue made; the results the service publishes
+		// itself find their row ended already.
 	case ev.Type == eventlog.CallFinished && ev.Reason == "callback-cancelled":
 	default:
 		return
@@ -498,6 +498,8 @@ func (s *Service) advance(ctx context.Context, ev eventlog.Event) error {
 		return end("connected", "connected")
 	case reason == "refused":
 		return end("refused", "refused")
+	case reason == "abandoned":
+		return end("failed", "abandoned")
 	case ev.Flag(eventlog.KeyFinal) || r.attempts >= qc.Attempts:
 		if reason == "no-answer" || reason == "busy" {
 			return end("no_answer", reason)
