@@ -211,6 +211,7 @@ function li(list, text) {
 function renderCard(c) {
   $('#card').hidden = false;
   $('#card').dataset.call = c.call_id;
+  $('#card').dataset.state = c.state;
   $('#card-caller').textContent = c.caller;
   $('#card-lang').textContent = c.language || '—';
   $('#card-queue').textContent = c.queue || '—';
