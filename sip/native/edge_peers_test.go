@@ -2,9 +2,11 @@ package native
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +292,49 @@ func TestRefusedInviteFlood(t *testing.T) {
 	_ = leg.Hangup(sip.CauseBusy)
 	if got := <-done; len(got) == 0 || got[len(got)-1] != "486" {
 		t.Fatalf("trunk call after the flood: %v", got)
+	}
+}
+
+// TestSIPOverTCPLimits: the switch closes an idle SIP/TCP connection and
+// refuses connections from one address past the limit (the 2,000
+// idle connections each held a goroutine and a descriptor for good).
+func TestSIPOverTCPLimits(t *testing.T) {
+	needPeer(t)
+	sw := startSwitch(t, func(c *Config) {
+		c.TCPIdleTimeout = 300 * time.Millisecond
+		c.TCPMaxPerSource = 3
+	})
+	const src = "127.0.0.53"
+	dial := func() net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", sw.port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	closed := func(c net.Conn) bool {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound for a failing test, not a timing assertion
+		_, err := c.Read(make([]byte, 1))
+		return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+	}
+	var held []net.Conn
+	for range 3 {
+		held = append(held, dial())
+	}
+	for sw.tcp.connections(netip.MustParseAddr(src)) < 3 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !closed(dial()) || !strings.Contains(sw.logs.String(), "sip tcp connection refused: too many from this address") {
+		t.Fatalf("a fourth connection from one address was not refused; log:\n%s", tail(sw.logs.String()))
+	}
+	for i, c := range held {
+		if !closed(c) {
+			t.Fatalf("idle connection %d was not closed", i)
+		}
+	}
+	for sw.tcp.connections(netip.MustParseAddr(src)) > 0 {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
