@@ -341,6 +341,7 @@ func (s *Switch) contactMissed(t sip.Target, b binding, err error) {
 		return
 	}
 	if s.reg.missed(t.Agent, b.Contact, contactMissLimit) {
+		s.persist.mark(t.Agent)
 		s.log.Warn("sip contact dropped: no response to INVITEs", "user", t.Agent,
 			"contact", b.Contact.String(), "misses", contactMissLimit, "error", err)
 		return

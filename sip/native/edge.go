@@ -192,6 +192,7 @@ func (s *Switch) onRegister(req *gosip.Request, tx gosip.ServerTransaction) {
 			out.AppendHeader(ch)
 		}
 		_ = tx.Respond(out)
+		s.persist.mark(user)
 		s.log.Info("sip register", "user", user, "contacts", len(res.contacts), "source", src.String())
 	case 401:
 		// A new or moved binding with a reused nonce: ask for a fresh

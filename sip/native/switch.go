@@ -89,6 +89,9 @@ type Config struct {
 	// (refused requests, failed authentications, dropped datagrams) are
 	// summarised into one line with a count; default 10 s.
 	FloodLogInterval time.Duration
+	// Bindings, when set, keeps registrations across restarts: saved after
+	// every change, loaded at Start (crash recovery).
+	Bindings BindingStore
 	// IncomingQueue is how many unanswered inbound legs may wait for the
 	// consumer; more get 503. Default 1024.
 	IncomingQueue int
@@ -120,6 +123,7 @@ type Switch struct {
 	floods   *floodLog
 	parser   *gosip.Parser // checks datagrams before sipgo parses them (readFilter)
 	reg      *registrar
+	persist  *persister // nil without Config.Bindings
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
@@ -321,6 +325,22 @@ func (s *Switch) Start(ctx context.Context) error {
 	s.contact = gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", User: "hotline", Host: adv.String(), Port: port}}
 	s.dua = &sipgo.DialogUA{Client: s.cli, ContactHDR: s.contact}
 
+	if s.cfg.Bindings != nil {
+		// Registrations from before a restart, before the first REGISTER
+		// is read (a newer one replaces a restored contact).
+		s.persist = newPersister(s.cfg.Bindings, s.reg, s.log)
+		saved, err := s.cfg.Bindings.LoadBindings(ctx)
+		if err != nil {
+			s.log.Warn("loading saved registrations failed: agents are rung once their phones register again", "error", err)
+		}
+		n, err := s.reg.restore(saved)
+		if err != nil {
+			s.log.Warn("a saved registration was not restored", "error", err)
+		}
+		if n > 0 {
+			s.log.Info("registrations restored from before the restart", "contacts", n)
+		}
+	}
 	s.srv.OnInvite(s.onInvite)
 	s.srv.OnAck(s.onAck)
 	s.srv.OnBye(s.onBye)
@@ -341,6 +361,9 @@ func (s *Switch) Start(ctx context.Context) error {
 	go func() { _ = s.srv.ServeUDP(udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	go s.floods.run(ctx, s.closed)
+	if s.persist != nil {
+		go s.persist.run(ctx)
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
