@@ -21,6 +21,7 @@ const recoverConfig = `
 service: {name: hotline-recover}
 sip:
   listen: "127.0.0.1:SIPPORT"
+  digest_algorithms: [MD5]
   trunks:
     - {name: provider, allow: ["127.0.0.71"], address: "127.0.0.72:5090", caller_id: "88001234567"}
   numbers: {"*": support}
@@ -60,19 +61,30 @@ func TestRestartAfterCrash(t *testing.T) {
 		return strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
 			"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(recoverConfig)
 	}
-	// A first start makes the schema; it stops cleanly.
+	// A first start makes the schema. b1's phone registers (SIPp); the
+	// registration is saved at once, so a crash right after keeps it.
+	sipptest.NeedTools(t, "sipp")
 	first := startTestServe(t, "recover.yaml", yml())
-	first.stop()
-
-	// What a crashed process leaves: c-talk answered by b1, c-wait waiting,
-	// b2 paused for lunch, b3 logged out, c-done ended normally; the last
-	// heartbeat 40 s after the last event.
+	reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.0.73", "-p", "5730", "-m", "1",
+		"-s", "b1", "-au", "b1", "-ap", "pw-b1", "-key", "expires", "600",
+		"-key", "contact_host", "127.0.0.73", "-key", "contact_port", "5731", "-timeout", "20s", "-timeout_error", first.SIPAddr().String())
+	reg.Wait(t, "register b1", 30*time.Second)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, db.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
+	waitUntil(t, "b1's registration saved", func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM sip_bindings WHERE sip_user = 'b1' AND contact LIKE '%127.0.0.73:5731%'`).Scan(&n)
+		return n == 1
+	})
+	first.stop()
+
+	// What a crashed process leaves: c-talk answered by b1, c-wait waiting,
+	// b2 paused for lunch, b3 logged out, c-done ended normally; the last
+	// heartbeat 40 s after the last event.
 	store := reporting.NewStore(pool, nil, nil)
 	t0 := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Millisecond)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
@@ -107,16 +119,27 @@ func TestRestartAfterCrash(t *testing.T) {
 	}
 
 	srv := startTestServe(t, "recover.yaml", yml())
-	for _, tc := range []struct{ agent, state, reason string }{
-		{"b1", "available", ""}, {"b2", "paused", "lunch"}, {"b3", "logged-out", ""},
+	for _, tc := range []struct {
+		agent, state, reason string
+		registered           bool
+	}{
+		{"b1", "available", "", true}, {"b2", "paused", "lunch", false}, {"b3", "logged-out", "", false},
 	} {
 		var a struct {
-			State  string `json:"state"`
-			Reason string `json:"reason"`
+			State      string `json:"state"`
+			Reason     string `json:"reason"`
+			Registered *bool  `json:"registered"`
 		}
 		getJSON(t, srv.api+"/api/v1/agents/"+tc.agent, &a)
 		if a.State != tc.state || a.Reason != tc.reason {
 			t.Errorf("%s after the restart: %s (%q), want %s (%q)", tc.agent, a.State, a.Reason, tc.state, tc.reason)
+		}
+		if a.Registered == nil || *a.Registered != tc.registered {
+			got := "absent"
+			if a.Registered != nil {
+				got = strconv.FormatBool(*a.Registered)
+			}
+			t.Errorf("%s registered after the restart: %s, want %v", tc.agent, got, tc.registered)
 		}
 	}
 	var ended map[string]eventlog.Event

@@ -120,7 +120,11 @@ func (s *Server) build() error {
 		s.sw, presence = asw, asw // presence: Asterisk's endpoint states
 	default:
 		var err error
-		if s.native, err = native.New(nativeConfig(cfg, s.media, log)); err != nil {
+		nc := nativeConfig(cfg, s.media, log)
+		if cfg.Database.URL != "" {
+			nc.Bindings = pgBindings{pool: func() *pgxpool.Pool { return s.pool }} // crash recovery
+		}
+		if s.native, err = native.New(nc); err != nil {
 			return err
 		}
 		s.sw, presence = s.native, s.native
