@@ -19,7 +19,9 @@ var _ native.BindingStore = pgBindings{}
 
 func (b pgBindings) SaveBindings(ctx context.Context, user string, bs []native.Binding) error {
 	return pgx.BeginFunc(ctx, b.pool(), func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM sip_bindings WHERE sip_user = $1`, user); err != nil {
+		// The user's old rows, and any user's expired ones (a phone's
+		// address is kept no longer than its registration).
+		if _, err := tx.Exec(ctx, `DELETE FROM sip_bindings WHERE sip_user = $1 OR expires_at < now()`, user); err != nil {
 			return err
 		}
 		for _, x := range bs {
