@@ -21,7 +21,7 @@ import (
 )
 
 // reportUsage is printed by `hotline report -h` and after a bad flag.
-const reportUsage = `usage: hotline report [-from TIME] [-to TIME] [-by queue|agent|team|interval|fcr|csi|escalations]
+const reportUsage = `usage: hotline report [-from TIME] [-to TIME] [-by queue|agent|team|interval|fcr|csi|escalations|callbacks]
                      [-step 15m|30m|60m|day] [-queue Q1,Q2] [-csi-by line|queue|agent]
                      [-format table|csv|json] [-config FILE] [-db URL]
 
@@ -128,7 +128,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	}
 	var rf reportFlags
 	rf.register(fs)
-	by := fs.String("by", "queue", "report: queue, agent, team, interval, fcr, csi or escalations")
+	by := fs.String("by", "queue", "report: queue, agent, team, interval, fcr, csi, escalations or callbacks")
 	stepStr := fs.String("step", "60m", "interval report step: 15m, 30m, 60m or day")
 	queues := fs.String("queue", "", "interval report: comma-separated queues (default all)")
 	csiBy := fs.String("csi-by", reporting.ByLine, "CSI grouping: line, queue or agent")
@@ -148,9 +148,9 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
 	switch *by {
-	case "queue", "agent", "team", "interval", "fcr", "csi", "escalations":
+	case "queue", "agent", "team", "interval", "fcr", "csi", "escalations", "callbacks":
 	default:
-		return bad("-by %q: want queue, agent, team, interval, fcr, csi or escalations", *by)
+		return bad("-by %q: want queue, agent, team, interval, fcr, csi, escalations or callbacks", *by)
 	}
 	step, err := reporting.ParseStep(*stepStr)
 	if err != nil {
@@ -205,6 +205,9 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	case "escalations":
 		e2, e := store.EscalationReport(ctx, env.from, env.to)
 		data, table, err = e2, reporting.EscalationTable(e2), e
+	case "callbacks":
+		cb, e := store.CallbackReport(ctx, env.from, env.to)
+		data, table, err = cb, reporting.CallbacksTable(cb), e
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "hotline report:", err)
