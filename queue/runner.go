@@ -1074,6 +1074,31 @@ func (r *Runner) EnqueueCallback(cb CallbackCall) error {
 	return nil
 }
 
+// CancelCallback withdraws a queued callback (its number was erased): a
+// callback waiting in line or between attempts ends (call.finished
+// callback-cancelled). One being dialled is not stopped (ErrState).
+func (r *Runner) CancelCallback(callID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	c, ok := r.eng.CallState(callID)
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownCall, callID)
+	}
+	if !c.Callback {
+		return fmt.Errorf("%w: call %q is not a callback", ErrState, callID)
+	}
+	acts, err := r.eng.Hangup(callID, ByCaller)
+	if err != nil {
+		return err
+	}
+	r.log.Info("queue callback cancelled", "call", callID)
+	r.exec(acts, callID)
+	return nil
+}
+
 // ---- helpers ----
 
 // recentCalls remembers finished calls (and their agents) for

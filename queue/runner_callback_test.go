@@ -90,3 +90,20 @@ func TestRunnerDurableCallback(t *testing.T) {
 	}
 	eventually(t, "the agent is free again", func() bool { return h.agentState("f1") == Available })
 }
+
+// CancelCallback withdraws a callback waiting in line (an erased number).
+func TestRunnerCancelCallback(t *testing.T) {
+	h := newRunnerHarness(t, nil)
+	if err := h.r.EnqueueCallback(CallbackCall{ID: "cb", Number: "+79123456789", Queue: "support"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.r.CancelCallback("cb"); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := h.log.find(eventlog.CallFinished, "cb"); !ok || e.Reason != "callback-cancelled" {
+		t.Fatalf("call.finished %+v", e)
+	}
+	if err := h.r.CancelCallback("cb"); !errors.Is(err, ErrUnknownCall) {
+		t.Fatalf("second cancel: %v", err)
+	}
+}

@@ -16,6 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/queue/callback"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/survey"
 )
@@ -39,6 +42,9 @@ type Erasure struct {
 	PersonalData int64 `json:"personal_data"` // personal_data rows (number, collected digits, notes)
 	Surveys      int64 `json:"surveys"`       // survey rows whose number and notes were blanked
 	SpoolEvents  int   `json:"spool_events"`  // events scrubbed in the writer's memory and spool
+	Callbacks    int64 `json:"callbacks"`     // open callbacks cancelled, their number blanked
+
+	cancelled []string // the call ids of those callbacks (for the queue to withdraw)
 }
 
 // Purge is what one retention run removed.
@@ -87,6 +93,11 @@ func eraseNumber(ctx context.Context, store *reporting.Store, pool *pgxpool.Pool
 	out.PersonalData = e.Rows
 	if out.Surveys, err = survey.EraseNumber(ctx, pool, number, region); err != nil {
 		return out, err
+	}
+	if c := ivr.NormalizeCaller(number, region); !c.Anonymous {
+		if out.cancelled, out.Callbacks, err = callback.EraseNumber(ctx, pool, c.E164); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }
@@ -147,7 +158,13 @@ func (s *Server) eraseHandler() http.Handler {
 			http.Error(w, "erasure failed: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		s.log.Info("privacy: a number was erased", "personal_data", e.PersonalData, "surveys", e.Surveys, "spool_events", e.SpoolEvents)
+		for _, id := range e.cancelled {
+			if err := s.runner.CancelCallback(id); err != nil && !errors.Is(err, queue.ErrUnknownCall) {
+				s.log.Warn("privacy: an erased number's callback is still in line", "call", id, "error", err)
+			}
+		}
+		s.log.Info("privacy: a number was erased", "personal_data", e.PersonalData, "surveys", e.Surveys, "spool_events", e.SpoolEvents,
+			"callbacks", e.Callbacks)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(e)
 	})

@@ -528,3 +528,31 @@ func (s *Service) advance(ctx context.Context, ev eventlog.Event) error {
 	s.log.Info("callback attempt failed; next attempt scheduled", "call", r.callID, "attempts", r.attempts, "reason", ev.Reason, "at", next)
 	return nil
 }
+
+// EraseNumber cancels the open callbacks of number (E.164; docs/privacy.md,
+// erasure) and blanks it; ended callbacks hold no number already. It
+// returns the call ids of the callbacks it cancelled (the queue may still
+// hold them in line: the caller withdraws them) and the rows changed.
+func EraseNumber(ctx context.Context, pool *pgxpool.Pool, number string) ([]string, int64, error) {
+	if number == "" {
+		return nil, 0, errors.New("callback: erase: empty number")
+	}
+	rows, err := pool.Query(ctx, `UPDATE callback SET state = 'cancelled', outcome = 'erased', number = '', next_at = NULL,
+		ended_at = now(), updated_at = now() WHERE number = $1 RETURNING call_id`, number)
+	if err != nil {
+		return nil, 0, fmt.Errorf("callback: erase: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, 0, fmt.Errorf("callback: erase: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("callback: erase: %w", err)
+	}
+	return ids, int64(len(ids)), nil
+}

@@ -226,3 +226,24 @@ func TestHours(t *testing.T) {
 		t.Error("zero hours must mean always")
 	}
 }
+
+// Erasing a number cancels its open callbacks and blanks the number.
+func TestEraseNumber(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	if err := Migrate(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	s, line, _ := start(t, db, Config{Queues: map[string]QueueConfig{"q": {Attempts: 1, Expire: time.Hour}}}, nil)
+	if err := s.StoreCallback(ctx, queue.CallbackCall{ID: "e1", Number: "+79001112233", Queue: "q", Source: "key"}); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, "e1 handed over", line.got)
+	ids, n, err := EraseNumber(ctx, db.Pool, "+79001112233")
+	if err != nil || n != 1 || len(ids) != 1 || ids[0] != "e1" {
+		t.Fatalf("EraseNumber = %v, %d, %v", ids, n, err)
+	}
+	if st, _, num := state(t, db, "e1"); st != "cancelled" || num != "" {
+		t.Fatalf("e1 %s, number %q", st, num)
+	}
+}
