@@ -8,6 +8,7 @@ import (
 
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/numbering"
 	"github.com/hotline-cc/hotline/sip/media"
 )
 
@@ -20,10 +21,18 @@ type mediaParts struct {
 
 // CheckMedia loads the prompt catalog and the IVR flows as New does,
 // checking every prompt the flows name and every flow sip.numbers names,
-// without starting anything (check-config).
+// and the numbering plan's files (a malformed line as file:line), without
+// starting anything (check-config).
 func CheckMedia(cfg *config.Config) error {
-	_, err := buildMedia(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), false)
-	return err
+	if _, err := buildMedia(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), false); err != nil {
+		return err
+	}
+	if files := cfg.Numbering.Files; len(files) > 0 {
+		if _, err := numbering.Load(files...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // buildMedia loads the prompt catalog and the IVR flows (checking every
