@@ -97,3 +97,22 @@ func (e *Engine) EnqueueCallback(cb CallbackCall) ([]Action, error) {
 	e.placeCall(c)
 	return e.end(), nil
 }
+
+// WithdrawCallback takes a callback that waits in line or between attempts
+// out of the Engine without ending it for its store (call.finished
+// callback-withdrawn): the durable job hands it back later at its place
+// (calling hours closed). A callback being offered to an agent or dialled
+// stays (ErrState).
+func (e *Engine) WithdrawCallback(callID string) ([]Action, error) {
+	c, err := e.lookupCall(callID)
+	if err != nil {
+		return nil, err
+	}
+	if !c.callback || c.cbAnswered || (c.state != stWaiting && c.state != stParked) {
+		return nil, fmt.Errorf("%w: call %q is not a callback waiting in line", ErrState, callID)
+	}
+	e.begin()
+	e.removeFromTree(c)
+	e.finish(c, "callback-withdrawn", time.Duration(e.nowNs-c.joinedNs))
+	return e.end(), nil
+}

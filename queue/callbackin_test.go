@@ -214,3 +214,25 @@ func TestCallerFirstCallback(t *testing.T) {
 		t.Fatal("cb3 still held (durable: the job schedules the next attempt)")
 	}
 }
+
+// A callback withdrawn until calling hours leaves the line without ending
+// for its store, and comes back at its place.
+func TestWithdrawCallback(t *testing.T) {
+	h := newHarness(t, Config{Agents: agents(1, nil), Queues: []QueueConfig{{Name: "q", Callback: CallbackConfig{Durable: true}}}})
+	h.enqueue("c1", "q", 0)
+	h.ok(h.e.RequestCallback("c1", ""))
+	h.ok(h.e.WithdrawCallback("c1"))
+	if fin := h.eventsOf(eventlog.CallFinished); len(fin) != 1 || fin[0].Reason != "callback-withdrawn" {
+		t.Fatalf("finished %+v", fin)
+	}
+	h.advance(time.Hour)
+	h.enqueue("c2", "q", 0)
+	h.ok(h.e.EnqueueCallback(CallbackCall{ID: "c1", Number: "+7900c1", Queue: "q", Joined: t0}))
+	h.login("a1")
+	if got := rings(h.last); !eq(got, []string{"c1>a1"}) {
+		t.Fatalf("%v, want c1 back at its place", got)
+	}
+	if _, err := h.e.WithdrawCallback("c2"); !errors.Is(err, ErrState) {
+		t.Fatalf("withdrawing a caller: %v", err)
+	}
+}

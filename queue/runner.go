@@ -1074,6 +1074,23 @@ func (r *Runner) EnqueueCallback(cb CallbackCall) error {
 	return nil
 }
 
+// WithdrawCallback takes a callback waiting in line out of the Engine for
+// its durable job to hand back later (Engine.WithdrawCallback).
+func (r *Runner) WithdrawCallback(callID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	acts, err := r.eng.WithdrawCallback(callID)
+	if err != nil {
+		return err
+	}
+	r.log.Info("queue callback withdrawn until calling hours", "call", callID)
+	r.exec(acts, callID)
+	return nil
+}
+
 // CancelCallback withdraws a queued callback (its number was erased): a
 // callback waiting in line or between attempts ends (call.finished
 // callback-cancelled). One being dialled is not stopped (ErrState).

@@ -126,6 +126,9 @@ type Config struct {
 // (*queue.Runner).
 type Line interface {
 	EnqueueCallback(cb queue.CallbackCall) error
+	// WithdrawCallback takes a callback the queue holds already (it asked
+	// for it there) out of line until calling hours open.
+	WithdrawCallback(callID string) error
 }
 
 // Clock tells the time; tests pass a fake.
@@ -388,6 +391,11 @@ func (s *Service) work(ctx context.Context, args jobArgs) error {
 		return s.endTx(ctx, tx, r, "expired", "expired", now)
 	}
 	if !qc.Hours.In(now, s.cfg.Zone) {
+		// A callback asked for in the queue is in its line already: out
+		// of it until the hours open (back at its place then).
+		if err := s.deps.Line.WithdrawCallback(r.callID); err != nil && !errors.Is(err, queue.ErrUnknownCall) {
+			s.log.Warn("callback outside calling hours could not be withdrawn from the line", "call", r.callID, "error", err)
+		}
 		next := qc.Hours.Next(now, s.cfg.Zone)
 		if !next.Before(r.deadline) {
 			return s.endTx(ctx, tx, r, "expired", "expired", now)

@@ -23,6 +23,8 @@ func (l *fakeLine) EnqueueCallback(cb queue.CallbackCall) error {
 	return nil
 }
 
+func (l *fakeLine) WithdrawCallback(string) error { return queue.ErrUnknownCall }
+
 // events collects what the service publishes.
 type events struct {
 	mu  sync.Mutex
