@@ -287,7 +287,7 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 		}
 		return nil, 0, err
 	}
-	answer, err := parseSDP(sess.InviteResponse.Body())
+	answer, err := s.remoteSDP(sess.InviteResponse.Body())
 	if err != nil {
 		endLateAnswer(sess)
 		stream.Close()

@@ -206,6 +206,16 @@ func (s *Switch) onRegister(req *gosip.Request, tx gosip.ServerTransaction) {
 	}
 }
 
+// remoteSDP reads a peer's offer or answer (an INVITE, its 200, a
+// re-INVITE) and refuses one that points RTP at hotline's own SIP socket.
+func (s *Switch) remoteSDP(body []byte) (remoteMedia, error) {
+	rm, err := parseSDP(body)
+	if err == nil && s.pointsAtSIP(rm.Addr) {
+		return remoteMedia{}, errRTPAtSIP
+	}
+	return rm, err
+}
+
 // pointsAtSIP reports whether an SDP's RTP address is hotline's own SIP
 // socket: audio sent there would be parsed as SIP by hotline itself.
 func (s *Switch) pointsAtSIP(ap netip.AddrPort) bool {

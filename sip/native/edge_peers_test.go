@@ -338,3 +338,17 @@ func TestSIPOverTCPLimits(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestTrunkRTPAtOurSIPPort: a trunk's offer that points RTP at hotline's
+// own SIP socket gets 488 with a warning that says so.
+func TestTrunkRTPAtOurSIPPort(t *testing.T) {
+	needPeer(t)
+	sw := startSwitch(t, nil)
+	msg := strings.Replace(inviteMsg("rtp-at-sip", "79123456789", "0"), "m=audio 6010", fmt.Sprintf("m=audio %d", sw.port), 1)
+	msg = strings.Replace(msg, "c=IN IP4 127.0.0.2", "c=IN IP4 127.0.0.1", 1)
+	rs := rawSIP(t, trunkIP, sw.port, msg, time.Second)
+	got := statusCodes(rs)
+	if len(got) == 0 || got[len(got)-1] != "488" || !strings.Contains(rs[len(rs)-1], "own SIP port") {
+		t.Fatalf("offer with RTP at the SIP port: %v\n%s", got, strings.Join(rs, "\n"))
+	}
+}

@@ -470,7 +470,7 @@ func (l *leg) reinvite(body []byte) ([]byte, int, string) {
 		// No offer: answer with our current SDP (the peer answers in ACK).
 		return l.currentSDP(""), 200, "OK"
 	}
-	rm, err := parseSDP(body)
+	rm, err := l.sw.remoteSDP(body)
 	if err != nil {
 		return nil, 488, "Not Acceptable Here"
 	}

@@ -545,10 +545,7 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		respond(tx, req, 503, "Service Unavailable", gosip.NewHeader("Retry-After", "30"))
 		return
 	}
-	offer, err := parseSDP(req.Body())
-	if err == nil && s.pointsAtSIP(offer.Addr) {
-		err = errRTPAtSIP
-	}
+	offer, err := s.remoteSDP(req.Body())
 	if err != nil {
 		s.log.Warn("sip invite rejected", "reason", err.Error(), "caller", MaskNumber(caller), "source", src.String())
 		respond(tx, req, 488, "Not Acceptable Here", gosip.NewHeader("Warning", `305 hotline "`+err.Error()+`"`))
