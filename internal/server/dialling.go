@@ -12,6 +12,7 @@ import (
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/sip/native"
+	"github.com/hotline-cc/hotline/survey"
 )
 
 // dialPolicyConfig maps the dialling section to the policy's config: the
@@ -62,6 +63,24 @@ func (l *dialLedger) Take(ctx context.Context, t dialpolicy.Take) (dialpolicy.Re
 	}
 	l.once.Do(func() { l.pg, _ = pgledger.New(l.s.pool) })
 	return l.pg.Take(ctx, t)
+}
+
+// currentCalendar is the survey's holidays and working weekends: the
+// calendar of the flows in use, so the IVR and the survey read one
+// calendar, also after a SIGHUP reload.
+type currentCalendar struct{ s *Server }
+
+func (c currentCalendar) days() survey.Holidays {
+	return survey.CalendarHolidays(c.s.flows.Load().calendar)
+}
+
+// IsHoliday implements survey.Holidays.
+func (c currentCalendar) IsHoliday(day time.Time) bool { return c.days().IsHoliday(day) }
+
+// IsWorkingWeekend tells the survey a weekend day is a working day.
+func (c currentCalendar) IsWorkingWeekend(day time.Time) bool {
+	w, ok := c.days().(interface{ IsWorkingWeekend(time.Time) bool })
+	return ok && w.IsWorkingWeekend(day)
 }
 
 // dialRefusals counts dial.refused events into

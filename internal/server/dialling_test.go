@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,5 +184,33 @@ func TestSurveyNumbersGauge(t *testing.T) {
 	}
 	if series != 9 || got["known/scheduled"] != 2 || got["ambiguous/zone-unknown"] != 1 || got["unknown/no-window"] != 1 || got["unknown/scheduled"] != 0 {
 		t.Errorf("%d series %v", series, got)
+	}
+}
+
+// The survey reads the calendar of the flows in use: a reload (SIGHUP)
+// that changes the calendar section reaches the survey at once.
+func TestSurveyCalendarFollowsReload(t *testing.T) {
+	parse := func(extra string) *ivr.Calendar {
+		cfg, err := config.Parse("dialling.yaml", []byte(strings.Replace(diallingConfig, `  dates: {"2026-12-29": holiday}`, extra, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows, err := ivr.ParseFlows(cfg.File, cfg.IVRSection())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return flows.Calendar
+	}
+	s := &Server{}
+	s.flows.Store(&callFlows{calendar: parse(`  dates: {"2026-12-29": holiday}`)})
+	c := currentCalendar{s}
+	msk, _ := time.LoadLocation("Europe/Moscow")
+	tue, sat := time.Date(2026, 12, 29, 0, 0, 0, 0, msk), time.Date(2026, 12, 26, 0, 0, 0, 0, msk)
+	if !c.IsHoliday(tue) || c.IsWorkingWeekend(sat) {
+		t.Fatal("before the reload")
+	}
+	s.flows.Store(&callFlows{calendar: parse(`  dates: {"2026-12-26": work}`)})
+	if c.IsHoliday(tue) || !c.IsWorkingWeekend(sat) {
+		t.Fatal("after the reload the survey still has the old calendar")
 	}
 }

@@ -44,6 +44,7 @@ type callFlows struct {
 	exec      *ivr.Executor
 	region    string                   // ivr.region: the default region of callers' national numbers
 	schedules map[string]*ivr.Schedule // ivr.schedules, for hotline_line_open
+	calendar  *ivr.Calendar            // the one calendar (calendar:), the survey's too
 }
 
 // Server is a hotline built from one config. New builds it, Start runs its
@@ -297,5 +298,5 @@ func (s *Server) newCallFlows(flows *ivr.Flows) (*callFlows, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &callFlows{region: flows.Region, exec: exec, schedules: flows.Schedules}, nil
+	return &callFlows{region: flows.Region, exec: exec, schedules: flows.Schedules, calendar: flows.Calendar}, nil
 }

@@ -212,10 +212,10 @@ func (s *Server) surveyService() service {
 	return hooks{
 		start: func(ctx context.Context) error {
 			// The one calendar: the IVR's, built from the calendar
-			// section (a reload's calendar reaches the survey at the next
-			// start).
+			// section, as the current flows have it (a reload's reaches
+			// the survey at once).
 			deps := survey.Deps{
-				Pool: s.pool, Switch: s.sw, Publisher: s.bus, IDs: s.bus.IDs(), Holidays: survey.CalendarHolidays(s.media.flows.Calendar),
+				Pool: s.pool, Switch: s.sw, Publisher: s.bus, IDs: s.bus.IDs(), Holidays: currentCalendar{s},
 				Logger: s.log.With("component", "survey"), Dialling: s.dialPolicy,
 			}
 			if files := s.cfg.Numbering.Files; len(files) > 0 {
