@@ -2,7 +2,7 @@
 // desk endpoints (/desk/...) and the role-checked API (/api/v1/...) with
 // the session cookie, sends the CSRF token on every state-changing
 // request, and follows the live stream (SSE) with catch-up.
-import { t, setLanguage, language, stateName } from './i18n.js';
+import { t, setLanguage, language, stateName, result } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
 let session = null;     // what /desk/api/session said
@@ -93,6 +93,7 @@ async function start() {
   $('#state-panel').hidden = !isAgent();
   $('#today-panel').hidden = !isAgent();
   $('#team-panel').hidden = session.role !== 'supervisor';
+  $('#escalate-form').hidden = !session.escalation_queue || session.line === 2; // second line has nowhere to escalate to
   status('');
   connect();
   if (isAgent()) {
@@ -228,13 +229,15 @@ function renderCard(c) {
   const out = $('#card-outcomes');
   clear(out);
   for (const o of c.outcomes) {
-    li(out, `${o.agent}: ${o.result}${o.category ? ' / ' + o.category : ''}${o.notes ? ' — «' + o.notes + '»' : ''}`);
+    li(out, `${o.agent}: ${result(o.result)}${o.category ? ' / ' + o.category : ''}${o.notes ? ' — «' + o.notes + '»' : ''}`);
   }
   const body = $('#card-history tbody');
   clear(body);
   for (const h of c.history) {
     const tr = document.createElement('tr');
-    for (const v of [new Date(h.at).toLocaleString(language()), h.agent || '—', h.outcome + (h.category ? ' / ' + h.category : ''),
+    tr.dataset.outcome = h.outcome;
+    tr.dataset.call = h.call_id;
+    for (const v of [new Date(h.at).toLocaleString(language()), h.agent || '—', result(h.outcome) + (h.category ? ' / ' + h.category : ''),
       h.escalations ? `${h.escalations} → ${h.escalated_to}` : '0', h.csi || '—']) {
       const td = document.createElement('td'); td.textContent = v; tr.append(td);
     }
@@ -322,6 +325,7 @@ $('#lang').addEventListener('change', () => {
   setLanguage($('#lang').value);
   renderState();
   refreshToday();
+  loadCard();
 });
 
 (async () => {

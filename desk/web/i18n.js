@@ -16,6 +16,8 @@ const words = {
     live: 'На связи', from: 'от', seconds: 'с',
     'logged-out': 'не в очередях', available: 'готов', ringingState: 'звонок', 'on-call': 'разговор',
     'wrap-up': 'постобработка', paused: 'пауза',
+    r_resolved: 'решено', r_not_resolved: 'не решено', r_escalated: 'эскалировано', r_answered: 'отвечен',
+    r_abandoned: 'брошен', r_timeout: 'таймаут',
   },
   en: {
     title: "Agent's desk", language: 'Language', signin: 'Sign in', signout: 'Sign out', user: 'User',
@@ -33,6 +35,8 @@ const words = {
     live: 'Connected', from: 'from', seconds: 's',
     'logged-out': 'logged out', available: 'ready', ringingState: 'ringing', 'on-call': 'on a call',
     'wrap-up': 'wrap-up', paused: 'paused',
+    r_resolved: 'resolved', r_not_resolved: 'not resolved', r_escalated: 'escalated', r_answered: 'answered',
+    r_abandoned: 'abandoned', r_timeout: 'timed out',
   },
 };
 
@@ -54,6 +58,9 @@ export function t(key, vars = {}) {
   for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
   return s;
 }
+
+// result names a call's outcome (resolved, not_resolved...; unknown ones as they are).
+export function result(r) { return r ? t('r_' + r).replace(/^r_/, '') : '—'; }
 
 // stateName names an agent state from the queue ("ringing" clashes with a word key).
 export function stateName(state) { return t(state === 'ringing' ? 'ringingState' : state); }

@@ -102,9 +102,9 @@ func TestDeskInChromium(t *testing.T) {
 		const card = document.querySelector('#card');
 		const rows = document.querySelectorAll('#card-history tbody tr');
 		return card.dataset.call && card.dataset.call !== %q && rows.length === 1 &&
-			rows[0].textContent.includes('d1') && rows[0].textContent.includes('not_resolved') &&
+			rows[0].dataset.call === %q && rows[0].textContent.includes('d1') && rows[0].dataset.outcome === 'not_resolved' &&
 			document.querySelector('#card-digits').textContent.includes('menu: 2');
-	})()`, first))
+	})()`, first, first))
 	second := d1.text("#card[data-call]", `document.querySelector('#card').dataset.call`)
 	d1.waitFor("the second call answered", `document.querySelector('#card').dataset.state === 'talking'`)
 	d1.shot(root, "3-history")
@@ -129,6 +129,9 @@ func TestDeskInChromium(t *testing.T) {
 	d2.setValue("#outcome-category", "router")
 	d2.click("#btn-outcome")
 	d2.waitFor("second line's outcome", `document.querySelectorAll('#card-outcomes li').length === 2`)
+	// English on request (Russian is the default).
+	d2.do("switch to English", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#lang'); s.value = 'en'; s.dispatchEvent(new Event('change')); })()`))
+	d2.waitFor("English", `document.querySelector('#card-h').textContent === "Caller's card"`)
 	d2.shot(root, "5-second-line")
 	caller2.Wait(t, "second caller", 90*time.Second)
 	agentPhone.Wait(t, "agents' phone", 60*time.Second)
@@ -381,6 +384,8 @@ func (p *deskPage) shot(root, name string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
 	defer cancel()
+	// The card, when it is up, from its top.
+	_, _ = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const c = document.querySelector('#card'); if (!c.hidden) c.scrollIntoView(); })()`))
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)
