@@ -271,6 +271,12 @@ func (d *Desk) withSession(h handlerP) http.Handler {
 // ---- login ----
 
 func (d *Desk) login(w http.ResponseWriter, r *http.Request) {
+	// JSON only: a cross-site form cannot send it without a CORS preflight,
+	// so another site cannot log a browser in to an account of its choosing.
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "send the login as application/json")
+		return
+	}
 	var body struct {
 		User     string `json:"user"`
 		Password string `json:"password"`

@@ -314,6 +314,19 @@ func TestCookie(t *testing.T) {
 	}
 }
 
+// TestLoginNeedsJSON: a cross-site form post cannot log a browser in.
+func TestLoginNeedsJSON(t *testing.T) {
+	f := newFixture(t)
+	resp, err := http.Post(f.srv.URL+"/desk/login", "text/plain", strings.NewReader(`{"user":"a1","password":"pw-a1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType || len(resp.Cookies()) > 0 {
+		t.Errorf("text/plain login: %s, cookies %v; want 415 and none", resp.Status, resp.Cookies())
+	}
+}
+
 // TestCard: the card has the caller, the IVR digits, the wait, and first
 // line's escalation note.
 func TestCard(t *testing.T) {
