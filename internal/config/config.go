@@ -185,7 +185,19 @@ type HTTP struct {
 	// /metrics and the health checks stay open. Required when Listen is not
 	// a loopback address. Secret; ${VAR} expands.
 	Token Secret `yaml:"token"`
+	// TLSCert and TLSKey are PEM files (certificate chain, private key);
+	// set both and HTTP is served as HTTPS only. Both are read at load, so
+	// a missing or mismatched pair is refused with its line.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// AllowPlain permits plain HTTP on a non-loopback Listen (behind a
+	// TLS-terminating proxy on a trusted network); without it such a
+	// Listen needs TLSCert and TLSKey.
+	AllowPlain bool `yaml:"allow_plain"`
 }
+
+// TLS reports whether HTTP is served over TLS.
+func (h HTTP) TLS() bool { return h.TLSCert != "" }
 
 // Database configures PostgreSQL and the local spool used while it is down.
 type Database struct {

@@ -53,6 +53,12 @@ func testEnv() env {
 			return fakeFileInfo{dir: !strings.HasSuffix(p, ".txt") && !strings.HasSuffix(p, ".csv")}, nil
 		},
 		loadLocation: time.LoadLocation,
+		loadKeyPair: func(cert, key string) error {
+			if strings.HasPrefix(cert, "/missing") || strings.HasPrefix(key, "/missing") {
+				return &fs.PathError{Op: "open", Path: cert, Err: fs.ErrNotExist}
+			}
+			return nil
+		},
 	}
 }
 
@@ -250,7 +256,10 @@ func TestErrors(t *testing.T) {
 		{"unknown nested key", base + "sip2: 1\nsurvey:\n  window: {form: \"10:00\"}\n", 12, `survey.window: unknown key "form" (did you mean "from"?)`},
 		{"duplicate key", base + "http: {listen: \"127.0.0.1:1\"}\nhttp: {}\n", 11, `duplicate key "http"`},
 		{"wrong kind", base + "http: 5\n", 10, `http: want a mapping, got "5"`},
-		{"api open to the network without a token", base + "http:\n  listen: 0.0.0.0:8080\n", 11, `http.token: required when http.listen (0.0.0.0:8080) is not a loopback address`},
+		{"api open to the network without a token", base + "http:\n  listen: 0.0.0.0:8080\n  allow_plain: true\n", 11, `http.token: required when http.listen (0.0.0.0:8080) is not a loopback address`},
+		{"api open to the network in clear", base + "http:\n  listen: 0.0.0.0:8080\n  token: t\n", 11, `http.tls_cert: required when http.listen (0.0.0.0:8080) is not a loopback address`},
+		{"http key without certificate", base + "http:\n  tls_key: /etc/k.pem\n", 11, `http.tls_key: set together with http.tls_cert`},
+		{"http certificate missing", base + "http:\n  listen: 0.0.0.0:8080\n  token: t\n  tls_cert: /missing/c.pem\n  tls_key: /etc/k.pem\n", 13, `http.tls_cert: certificate "/missing/c.pem" with key "/etc/k.pem": open /missing/c.pem`},
 		{"bad timezone", base + "service: {timezone: Mars/Olympus}\n", 10, `service.timezone: unknown time zone "Mars/Olympus"`},
 		{"bad language", base + "service: {language: de}\n", 10, `service.language: "de" is not one of ru, en`},
 		{"bad duration", base + "sip:\n", 0, ""}, // placeholder replaced below
@@ -499,7 +508,7 @@ func TestAnchorsAndMerge(t *testing.T) {
 
 func TestRedacted(t *testing.T) {
 	c := mustParse(t, strings.Replace(base, "allow:", "username: u\n      password: trunkpw\n      allow:", 1)+
-		"database: {url: \"postgres://hl:dbpw@db:5432/hotline\"}\nhttp: {listen: \"10.0.0.5:8080\", token: apitoken}\n")
+		"database: {url: \"postgres://hl:dbpw@db:5432/hotline\"}\nhttp: {listen: \"10.0.0.5:8080\", token: apitoken, allow_plain: true}\n")
 	r := c.Redacted()
 	if r.Agents[0].Password != "***" || r.SIP.Trunks[0].Password != "***" || r.Database.URL != "postgres://hl:%2A%2A%2A@db:5432/hotline" ||
 		r.HTTP.Token != "***" || c.HTTP.Token.Value() != "apitoken" {

@@ -17,10 +17,13 @@ type env struct {
 	lookupEnv    func(string) (string, bool)
 	stat         func(string) (os.FileInfo, error)
 	loadLocation func(string) (*time.Location, error)
+	// loadKeyPair checks that a PEM certificate and key file exist and
+	// belong together.
+	loadKeyPair func(certFile, keyFile string) error
 }
 
 func osEnv() env {
-	return env{lookupEnv: os.LookupEnv, stat: os.Stat, loadLocation: time.LoadLocation}
+	return env{lookupEnv: os.LookupEnv, stat: os.Stat, loadLocation: time.LoadLocation, loadKeyPair: loadKeyPair}
 }
 
 // Load reads and parses the configuration file at path.

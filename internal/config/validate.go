@@ -427,6 +427,11 @@ func (v *validator) http() {
 		v.r.errorAt(v.r.lineOf("http.listen"), "http.token",
 			"required when http.listen (%s) is not a loopback address: the API controls agents and shows callers' numbers", h.Listen)
 	}
+	v.keyPair("http", h.TLSCert, h.TLSKey)
+	if !ap.Addr().IsLoopback() && !h.TLS() && !h.AllowPlain {
+		v.r.errorAt(v.r.lineOf("http.listen"), "http.tls_cert",
+			"required when http.listen (%s) is not a loopback address: the token, desk passwords and session cookies would cross the network in clear (set http.tls_cert and http.tls_key, or http.allow_plain: true behind a TLS-terminating proxy)", h.Listen)
+	}
 }
 
 func (v *validator) database() {
