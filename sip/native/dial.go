@@ -248,7 +248,9 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	sess, err := s.dua.WriteInvite(ctx, req)
 	if err != nil {
 		stream.Close()
-		s.contactMissed(t, b, err)
+		if ctx.Err() == nil { // not sent because the fork was over: no miss
+			s.contactMissed(t, b, err)
+		}
 		return nil, 0, err
 	}
 	var responded atomic.Bool
@@ -339,6 +341,11 @@ const contactMissLimit = 3
 func (s *Switch) contactMissed(t sip.Target, b binding, err error) {
 	if t.Agent == "" {
 		return
+	}
+	select {
+	case <-s.closed:
+		return // transactions end with the switch: that says nothing of the phone
+	default:
 	}
 	if s.reg.missed(t.Agent, b.Contact, contactMissLimit) {
 		s.persist.mark(t.Agent)
