@@ -29,6 +29,7 @@ type row struct {
 	Agent    string
 	Line     int
 	Visits   []Visit
+	JobID    *int64 // the River job that owns the survey
 }
 
 type jobWorker struct {
@@ -39,7 +40,7 @@ type jobWorker struct {
 // Work runs one survey job: at most one dial attempt, then either done or
 // snoozed until the next attempt.
 func (w *jobWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
-	return w.s.runJob(ctx, job.Args.CallID)
+	return w.s.runJob(ctx, job.Args.CallID, job.ID)
 }
 
 // Outcomes of an attempt (survey.attempt Reason).
@@ -55,38 +56,46 @@ func retryable(outcome string) bool { return outcome != OutcomeAnswered && outco
 
 var errStop = errors.New("stop")
 
-// runJob is the job body. The number dialled is the survey row's, written
-// from the call.arrived event of the inbound call.
-func (s *Service) runJob(ctx context.Context, callID string) error {
+// runJob is the job body (jobID: the River job running it). The number
+// dialled is the survey row's, written from the call.arrived event of the
+// inbound call.
+func (s *Service) runJob(ctx context.Context, callID string, jobID int64) error {
 	now := s.clock.Now()
 	tx, err := s.deps.Pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var r row
-	var deadline *time.Time
-	err = tx.QueryRow(ctx, `SELECT id, call_id, number, state, attempts, zone, trunk, deadline, call_at, queue, agent, line, visits
-		FROM survey WHERE call_id = $1 FOR UPDATE`, callID).Scan(&r.ID, &r.CallID, &r.Number, &r.State, &r.Attempts,
-		&r.Zone, &r.Trunk, &deadline, &r.CallAt, &r.Queue, &r.Agent, &r.Line, &r.Visits)
+	r, err := lockRow(ctx, tx, callID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return river.JobCancel(fmt.Errorf("survey for call %s not found", callID))
 	}
 	if err != nil {
 		return err
 	}
-	if deadline != nil {
-		r.Deadline = *deadline
+	if r.JobID != nil && jobID != 0 && *r.JobID != jobID {
+		// Crash recovery gave the survey a new job (recoverInterrupted):
+		// this one is the dead process's, rescued by River. It must not
+		// dial; the survey's own job does what is left.
+		s.log.Info("survey job superseded after a crash: nothing to do", "call", r.CallID, "job", jobID, "current_job", *r.JobID)
+		return nil
 	}
+	// Every zone the number could be in (one when it is known).
+	locs := ParseZones(r.Zone, s.cfg.ServiceZone)
 	switch r.State {
 	case "scheduled", "retry":
 	case "in_progress":
-		// The process died during an attempt: that attempt counts.
-		if _, err := tx.Exec(ctx, `UPDATE survey_attempt SET outcome = $3, ended_at = $4
-			WHERE survey_id = $1 AND n = $2 AND outcome = ''`, r.ID, r.Attempts, OutcomeInterrupted, now); err != nil {
+		// The process died during an attempt and nothing settled it at
+		// the next start (another node's job, see recoverInterrupted):
+		// settle it here by the same rule, then wait for the next attempt.
+		next, err := s.settleInterrupted(ctx, tx, r, locs, now)
+		if err != nil || next.IsZero() {
+			return err // ended (committed) or failed
+		}
+		if err := tx.Commit(ctx); err != nil {
 			return err
 		}
-		s.log.Warn("survey attempt was interrupted by a crash", "call", r.CallID, "attempt", r.Attempts)
+		return river.JobSnooze(max(next.Sub(now), 0))
 	default:
 		return nil // completed, failed, cancelled, opted out: nothing to do (exactly once)
 	}
@@ -97,8 +106,6 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 	if optedOut {
 		return s.finishTx(ctx, tx, r, "cancelled", SkipOptedOut, eventlog.SurveySkipped, SkipOptedOut)
 	}
-	// Every zone the number could be in (one when it is known).
-	locs := ParseZones(r.Zone, s.cfg.ServiceZone)
 	if r.Attempts >= s.cfg.Attempts {
 		return s.finishTx(ctx, tx, r, "failed", "attempts", eventlog.SurveyFailed, "attempts")
 	}
@@ -172,12 +179,12 @@ func (s *Service) runJob(ctx context.Context, callID string) error {
 	r.Attempts = n
 
 	s.log.Info("survey call", "call", r.CallID, "number", sip.MaskNumber(r.Number), "attempt", n)
-	outcome, ans := s.call(ctx, r)
+	outcome, ans, answered := s.call(ctx, r)
 	s.log.Info("survey call ended", "call", r.CallID, "attempt", n, "outcome", outcome, "rating", ans.Rating, "solved", ans.Solved)
 	// Book the result even when ctx was cancelled by a shutdown.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return s.book(bctx, r, locs, outcome, ans)
+	return s.book(bctx, r, locs, outcome, ans, answered)
 }
 
 // later returns the later of a and b.
@@ -188,8 +195,10 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// book records an attempt's outcome and decides what follows.
-func (s *Service) book(ctx context.Context, r row, locs []*time.Location, outcome string, ans Answers) error {
+// book records an attempt's outcome and decides what follows. answered:
+// the customer picked up (an interrupted answered attempt ends the survey:
+// they were reached and are not called twice).
+func (s *Service) book(ctx context.Context, r row, locs []*time.Location, outcome string, ans Answers, answered bool) error {
 	now := s.clock.Now()
 	tx, err := s.deps.Pool.Begin(ctx)
 	if err != nil {
@@ -249,7 +258,7 @@ func (s *Service) book(ctx context.Context, r row, locs []*time.Location, outcom
 	}
 	// Not reached: retry or give up.
 	s.emit(attempt) // published even if the booking below fails: it happened
-	if r.Attempts >= s.cfg.Attempts {
+	if r.Attempts >= s.cfg.Attempts || outcome == OutcomeInterrupted && answered {
 		return s.finishTx(ctx, tx, r, "failed", outcome, eventlog.SurveyFailed, outcome)
 	}
 	next, ok := s.planner.NextRetryAll(now, locs, r.Deadline)
@@ -292,8 +301,10 @@ func (s *Service) snoozeTx(ctx context.Context, tx pgx.Tx, r row, next, now time
 	return river.JobSnooze(max(next.Sub(now), 0))
 }
 
-// call dials the customer and runs the script.
-func (s *Service) call(ctx context.Context, r row) (string, Answers) {
+// call dials the customer and runs the script; answered reports whether
+// the customer picked up (recorded in survey_attempt.answered_at before
+// the script starts, for crash recovery).
+func (s *Service) call(ctx context.Context, r row) (outcome string, ans Answers, answered bool) {
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.RingTimeout+10*time.Second)
 	leg, err := s.deps.Switch.Dial(dctx, sip.Target{
 		Number: r.Number, Trunk: s.cfg.Trunk, CallerID: s.cfg.CallerID, RingTimeout: s.cfg.RingTimeout,
@@ -302,22 +313,35 @@ func (s *Service) call(ctx context.Context, r row) (string, Answers) {
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
-			return OutcomeInterrupted, Answers{}
+			return OutcomeInterrupted, Answers{}, false
 		}
-		return sip.CauseOf(err).String(), Answers{}
+		return sip.CauseOf(err).String(), Answers{}, false
 	}
 	defer leg.Hangup(sip.CauseNormal)
-	ans := s.runScript(ctx, leg, r.CallAt)
+	s.markAnswered(ctx, r)
+	ans = s.runScript(ctx, leg, r.CallAt)
 	switch {
 	case ans.OptOut:
-		return OutcomeOptOut, ans
+		return OutcomeOptOut, ans, true
 	case ans.Rating > 0 || ans.Solved != "":
-		return OutcomeAnswered, ans
+		return OutcomeAnswered, ans, true
 	case ctx.Err() != nil:
-		return OutcomeInterrupted, ans
+		return OutcomeInterrupted, ans, true
 	case ans.HungUp:
-		return OutcomeHangup, ans
+		return OutcomeHangup, ans, true
 	default:
-		return OutcomeNoInput, ans
+		return OutcomeNoInput, ans, true
+	}
+}
+
+// markAnswered records that the customer answered the current attempt. A
+// failure is logged and the call goes on: the customer is on the line;
+// only a crash during this call would then dial them once more.
+func (s *Service) markAnswered(ctx context.Context, r row) {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := s.deps.Pool.Exec(mctx, `UPDATE survey_attempt SET answered_at = $3 WHERE survey_id = $1 AND n = $2`,
+		r.ID, r.Attempts, s.clock.Now()); err != nil {
+		s.log.Warn("survey: answer not recorded (a crash during this call would dial the customer again)", "call", r.CallID, "err", err)
 	}
 }

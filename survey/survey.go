@@ -179,6 +179,16 @@ func (s *Service) Start(ctx context.Context) error {
 	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopIntake = cancel
 	s.intakeDone = make(chan struct{})
+	// Single node: a survey in_progress now was left by a dead process;
+	// settle it before River runs (recover.go).
+	n, err := s.recoverInterrupted(ctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("survey: settle attempts interrupted by a crash: %w", err)
+	}
+	if n > 0 {
+		s.log.Warn("survey attempts interrupted by a crash settled", "count", n)
+	}
 	go s.intake(ictx)
 	if err := s.river.Start(ctx); err != nil {
 		cancel()
@@ -265,6 +275,9 @@ func callOf(it workItem) string {
 // jobArgs is the River job of one survey; unique by call id.
 type jobArgs struct {
 	CallID string `json:"call_id" river:"unique"`
+	// Resume is the attempts made when crash recovery gave the survey a
+	// new job (recover.go); 0 for the job inserted with the survey.
+	Resume int `json:"resume,omitempty" river:"unique"`
 }
 
 // Kind names the River job kind.
