@@ -7,12 +7,15 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/icholy/digest"
 
+	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/sip/media"
 	"github.com/hotline-cc/hotline/sip/siptest"
@@ -352,3 +355,33 @@ func TestTrunkRTPAtOurSIPPort(t *testing.T) {
 		t.Fatalf("offer with RTP at the SIP port: %v\n%s", got, strings.Join(rs, "\n"))
 	}
 }
+
+// TestBaresipKeepsRegistering: a real softphone refreshes its registration
+// (with the nonce it holds and the next nc, or after a stale=true
+// challenge) without ever being refused; refreshes are not "new bindings".
+func TestBaresipKeepsRegistering(t *testing.T) {
+	needPeer(t, "baresip")
+	sw := startSwitch(t, func(c *Config) {
+		c.DigestAlgorithms = []string{"MD5"}
+		c.RegisterMinExpiry = 5 * time.Second
+		c.RegisterMaxExpiry = 10 * time.Second // baresip asks 60 s: it refreshes every ~9 s
+	})
+	sipptest.StartBaresip(t, sipptest.Baresip{
+		IP: phoneIP, SIPPort: 5284, RTPPort: 6240, User: "a2", Password: "secret2",
+		Registrar: fmt.Sprintf("127.0.0.1:%d", sw.port), Mic: filepath.Join(promptRU, "vm-intro.wav"),
+	})
+	registered := func() int { return len(registerLine.FindAllString(sw.logs.String(), -1)) }
+	if !waitFor(func() bool { return registered() >= 3 }, 40*time.Second) {
+		t.Fatalf("baresip did not register three times; log:\n%s", tail(sw.logs.String()))
+	}
+	logs := sw.logs.String()
+	if strings.Contains(logs, "sip authentication failed") || strings.Contains(logs, "locked out") {
+		t.Fatalf("a refresh was refused:\n%s", tail(logs))
+	}
+	if !sw.Registered("a2") {
+		t.Fatal("a2 is not registered")
+	}
+	t.Logf("registrations: %d, fresh authentications asked for: %d", registered(), strings.Count(logs, "needs a fresh authentication"))
+}
+
+var registerLine = regexp.MustCompile(`msg="sip register" .*user=a2 `)
