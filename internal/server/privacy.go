@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -206,15 +205,12 @@ func EraseNumber(ctx context.Context, cfg *config.Config, number string) (Erasur
 // eraseRemote asks the running hotline of cfg to erase number.
 func eraseRemote(ctx context.Context, cfg *config.Config, number string) (Erasure, error) {
 	var out Erasure
-	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+	base, client, err := selfAPI(cfg)
 	if err != nil {
 		return out, err
 	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
 	body, _ := json.Marshal(map[string]string{"number": number})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+net.JoinHostPort(host, port)+"/api/v1/privacy/erase", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/privacy/erase", bytes.NewReader(body))
 	if err != nil {
 		return out, err
 	}
@@ -222,7 +218,7 @@ func eraseRemote(ctx context.Context, cfg *config.Config, number string) (Erasur
 	if t := cfg.HTTP.Token.Value(); t != "" {
 		req.Header.Set("Authorization", "Bearer "+t)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return out, fmt.Errorf("a running hotline holds the spool, and its API did not answer: %w", err)
 	}

@@ -75,6 +75,9 @@ type Server struct {
 	// (DialPolicy, dialling.go).
 	dialPolicy *dialpolicy.Policy
 	httpLn     net.Listener
+	// httpCert is http.tls_cert/tls_key (nil: plain HTTP); Reload
+	// re-reads it.
+	httpCert *certHolder
 	// callbacks reaches the durable callback service (with a database).
 	callbacks callbackStore
 
@@ -100,6 +103,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	var err error
 	if s.media, err = buildMedia(cfg, log, cfg.SIP.Mode != "asterisk"); err != nil {
 		return nil, err
+	}
+	if cfg.HTTP.TLS() {
+		if s.httpCert, err = newCertHolder(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey); err != nil {
+			s.media.close()
+			return nil, fmt.Errorf("http: %w", err)
+		}
 	}
 	if err := s.build(); err != nil {
 		s.media.close()
@@ -258,6 +267,13 @@ func (s *Server) Reload(path string) error {
 	}
 	if err := s.desk.SetUsers(deskUsers(cfg)); err != nil {
 		return err
+	}
+	// A renewed certificate at the same paths is taken for new
+	// connections; moving HTTP between plain and TLS needs a restart.
+	if s.httpCert != nil && cfg.HTTP.TLSCert == s.httpCert.cert && cfg.HTTP.TLSKey == s.httpCert.key {
+		if err := s.httpCert.reload(); err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -301,6 +302,11 @@ func (s *Server) httpService() service {
 			ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 			if err != nil {
 				return fmt.Errorf("http listen %s: %w", s.cfg.HTTP.Listen, err)
+			}
+			if s.httpCert != nil {
+				// HTTPS only: a plain request on this port gets a TLS
+				// alert, never the API.
+				ln = tls.NewListener(ln, s.httpCert.serverConfig())
 			}
 			s.httpLn = ln
 			srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
