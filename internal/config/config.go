@@ -70,12 +70,22 @@ type SIP struct {
 	Register         Register      `yaml:"register"`
 	AuthLockout      AuthLockout   `yaml:"auth_lockout"`
 	TCP              SIPTCP        `yaml:"tcp"`
-	Trunks           []Trunk       `yaml:"trunks"`
+	// TLSListen is "IP:port" for SIP over TLS (RFC 3261 transport=tls) in
+	// native mode, for agents outside the office; empty: no TLS. It needs
+	// TLSCert and TLSKey (PEM files, read at load). Agents registered over
+	// TLS are rung over their registration's connection; trunks stay on
+	// UDP/TCP.
+	TLSListen string  `yaml:"tls_listen"`
+	TLSCert   string  `yaml:"tls_cert"`
+	TLSKey    string  `yaml:"tls_key"`
+	Trunks    []Trunk `yaml:"trunks"`
 	// Numbers maps a called number to an IVR flow name; "*" is the default.
 	Numbers map[string]string `yaml:"numbers"`
 
 	// ListenAddr is Listen parsed.
 	ListenAddr netip.AddrPort `yaml:"-"`
+	// TLSListenAddr is TLSListen parsed (invalid when empty).
+	TLSListenAddr netip.AddrPort `yaml:"-"`
 	// Advertise is the address written into SDP and Contact headers:
 	// AdvertiseIP if set, else the listen address.
 	Advertise netip.Addr `yaml:"-"`

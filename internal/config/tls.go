@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 )
 
 // loadKeyPair is env.loadKeyPair on the real file system: the pair must
@@ -42,4 +43,44 @@ func (v *validator) keyPair(section, cert, key string) {
 	if err := v.e.loadKeyPair(cert, key); err != nil {
 		v.errorf(cp, "certificate %q with key %q: %v", cert, key, err)
 	}
+}
+
+// sipTLS checks sip.tls_listen and its certificate pair (native mode).
+func (v *validator) sipTLS() {
+	s := &v.c.SIP
+	if s.TLSListen == "" {
+		if s.TLSCert != "" || s.TLSKey != "" {
+			v.errorf("sip.tls_cert", "set sip.tls_listen too (the certificate is for SIP over TLS)")
+		}
+		return
+	}
+	if s.Mode == "asterisk" {
+		v.errorf("sip.tls_listen", "native mode only (in asterisk mode, configure TLS in Asterisk's pjsip.conf)")
+		return
+	}
+	ap, err := parseHostPort(s.TLSListen)
+	if err != nil {
+		v.errorf("sip.tls_listen", "%v", err)
+		return
+	}
+	if ap.Port() == 0 {
+		v.errorf("sip.tls_listen", "needs a port (5061 is SIP over TLS's)")
+		return
+	}
+	if s.ListenAddr.IsValid() && ap.Port() == s.ListenAddr.Port() && overlaps(ap.Addr(), s.ListenAddr.Addr()) {
+		v.errorf("sip.tls_listen", "port %d is sip.listen's TCP port; use another (5061)", ap.Port())
+		return
+	}
+	if s.TLSCert == "" || s.TLSKey == "" {
+		v.r.errorAt(v.r.lineOf("sip.tls_listen"), "sip.tls_cert", "sip.tls_cert and sip.tls_key are required with sip.tls_listen")
+		return
+	}
+	v.keyPair("sip", s.TLSCert, s.TLSKey)
+	s.TLSListenAddr = ap
+}
+
+// overlaps reports whether listening on a and on b would share a socket
+// address (equal, or either unspecified).
+func overlaps(a, b netip.Addr) bool {
+	return a == b || a.IsUnspecified() || b.IsUnspecified()
 }

@@ -246,6 +246,7 @@ func (v *validator) sip() {
 	} else if s.ListenAddr.IsValid() && s.ListenAddr.Addr().IsUnspecified() {
 		v.r.errorAt(v.r.lineOf("sip.listen"), "sip.advertise_ip", "required when sip.listen is %s (the address peers send media and requests to)", s.Listen)
 	}
+	v.sipTLS()
 	if s.Realm == "" {
 		v.errorf("sip.realm", "must not be empty")
 	}
