@@ -227,6 +227,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // (state queued) a job at once, so it returns to its place, and starts the
 // workers. Run Migrate first.
 func (s *Service) Start(ctx context.Context) error {
+	// Dials cut by a crash first (crash.go): counted, and either spaced
+	// or back in line for one prompt re-dial.
+	settled, err := s.settleDials(ctx)
+	if err != nil {
+		return fmt.Errorf("callback: settle dials cut by a crash: %w", err)
+	}
+	if settled > 0 {
+		s.log.Warn("callback dials cut by a crash settled", "count", settled)
+	}
 	tx, err := s.deps.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("callback: restore: %w", err)
@@ -485,7 +494,8 @@ func (s *Service) advance(ctx context.Context, ev eventlog.Event) error {
 	}
 	end := func(state, outcome string) error {
 		if _, err := tx.Exec(ctx, `UPDATE callback SET state = $2, outcome = $3, attempts = $4, number = '', next_at = NULL, ended_at = $5,
-			updated_at = now() WHERE id = $1`, r.id, state, outcome, r.attempts, now.UTC()); err != nil {
+			dial_attempt = NULL, dial_started_at = NULL, dial_answered_at = NULL, updated_at = now() WHERE id = $1`,
+			r.id, state, outcome, r.attempts, now.UTC()); err != nil {
 			return err
 		}
 		if err := tx.Commit(ctx); err != nil {
@@ -523,7 +533,8 @@ func (s *Service) advance(ctx context.Context, ev eventlog.Event) error {
 			WithInt(eventlog.KeyAttempt, r.attempts).WithFlag(eventlog.KeyFinal, true))
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `UPDATE callback SET state = 'scheduled', outcome = $2, attempts = $3, next_at = $4, updated_at = now() WHERE id = $1`,
+	if _, err := tx.Exec(ctx, `UPDATE callback SET state = 'scheduled', outcome = $2, attempts = $3, next_at = $4,
+		dial_attempt = NULL, dial_started_at = NULL, dial_answered_at = NULL, updated_at = now() WHERE id = $1`,
 		r.id, ev.Reason, r.attempts, next.UTC()); err != nil {
 		return err
 	}
