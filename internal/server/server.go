@@ -20,6 +20,7 @@ import (
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/queue/callback"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/sip/asterisk"
@@ -143,6 +144,9 @@ func (s *Server) build() error {
 	rc.IDs = s.bus.IDs()
 	if cfg.Database.URL != "" {
 		rc.Callbacks = &s.callbacks
+		// Callback dials are recorded in their row, so that a crash
+		// during one is settled at the next start (queue/callback).
+		rc.Switch = callback.TrackDials(rc.Switch, s.callbacks.svc.Load)
 	}
 	rc.Logger = log // the Runner adds component=queue
 	rc.MaskNumber = native.MaskNumber
