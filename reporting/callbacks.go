@@ -54,10 +54,11 @@ type CallbackFigures struct {
 	WaitMax          *float64       `json:"wait_max_s"`
 }
 
-// attemptResult says whether a callback.result reason is a dial.
+// attemptResult says whether a callback.result reason is a dial
+// (interrupted: a dial cut by a crash, counted at the next start).
 func attemptResult(reason string) bool {
 	switch reason {
-	case "connected", "no-answer", "busy", "failed", "abandoned":
+	case "connected", "no-answer", "busy", "failed", "abandoned", "interrupted":
 		return true
 	}
 	return false

@@ -33,6 +33,8 @@ func TestComputeCallbacks(t *testing.T) {
 		res("c2", "connected", 1, true, 40*time.Minute),
 		res("c3", "no-answer", 1, false, 0),
 		res("c3", "expired", 1, true, 0),
+		res("c4", "interrupted", 1, false, 0), // a dial cut by a crash: an attempt
+		res("c4", "interrupted", 2, true, 0),  // and the last one
 	}
 	cfg := &Config{Queues: map[string]QueueConfig{"q": {CallbackThreshold: 30 * time.Minute}}}
 	fs := ComputeCallbacks(evs, cfg)
@@ -44,15 +46,16 @@ func TestComputeCallbacks(t *testing.T) {
 		name      string
 		got, want int
 	}{
-		{"requested", f.Requested, 4}, {"attempted", f.Attempted, 4}, {"connected", f.Connected, 2},
-		{"within T", f.ConnectedWithinT, 1}, {"failed", f.Failed, 1}, {"failed expired", f.FailedBy["expired"], 1},
+		{"requested", f.Requested, 4}, {"attempted", f.Attempted, 6}, {"connected", f.Connected, 2},
+		{"within T", f.ConnectedWithinT, 1}, {"failed", f.Failed, 2}, {"failed expired", f.FailedBy["expired"], 1},
+		{"failed interrupted", f.FailedBy["interrupted"], 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
 		}
 	}
-	if v, _ := f.SL.Value(); v != 1.0/3 {
-		t.Errorf("SL %v, want 1/3", f.SL)
+	if v, _ := f.SL.Value(); v != 1.0/4 {
+		t.Errorf("SL %v, want 1/4", f.SL)
 	}
 	if *f.WaitAvg != 1500 || *f.WaitMax != 2400 {
 		t.Errorf("wait avg %v max %v, want 1500 and 2400", *f.WaitAvg, *f.WaitMax)
@@ -85,5 +88,8 @@ func TestComputeCallbacks(t *testing.T) {
 	}
 	if n := counterValue(t, m.cb.attempts.WithLabelValues("q", "no-answer")); n != 2 {
 		t.Errorf("no-answer attempts %v, want 2", n)
+	}
+	if n := counterValue(t, m.cb.attempts.WithLabelValues("q", "interrupted")); n != 2 {
+		t.Errorf("interrupted attempts %v, want 2", n)
 	}
 }
