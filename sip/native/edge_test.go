@@ -306,7 +306,7 @@ func TestRegisterNeedsFreshAuthentication(t *testing.T) {
 }
 
 // edgeSwitch is a Switch with what the edge needs and no sockets.
-func edgeSwitch(t *testing.T, now *time.Time, mutate func(*Config)) (*Switch, *sipptest.Buffer) {
+func edgeSwitch(t testing.TB, now *time.Time, mutate func(*Config)) (*Switch, *sipptest.Buffer) {
 	t.Helper()
 	logs := &sipptest.Buffer{}
 	cfg := Config{
@@ -491,4 +491,33 @@ func TestTCPGuard(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_, _ = a, b
+}
+
+// BenchmarkReadFilter is the cost the read filter adds to each UDP
+// datagram: the ban check and a parse to drop garbage with its source
+// named (sipgo parses the datagram again after it). docs/benchmarks.md.
+func BenchmarkReadFilter(b *testing.B) {
+	now := t0
+	s, _ := edgeSwitch(b, &now, nil)
+	invite := []byte(strings.ReplaceAll("INVITE sip:88001234567@127.0.0.1 SIP/2.0\n"+
+		"Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK776asdhds\n"+
+		"Max-Forwards: 70\nTo: <sip:88001234567@127.0.0.1>\nFrom: <sip:79123456789@203.0.113.5>;tag=1928301774\n"+
+		"Call-ID: a84b4c76e66710@203.0.113.5\nCSeq: 314159 INVITE\nContact: <sip:79123456789@203.0.113.5:5060>\n"+
+		"Content-Type: application/sdp\nContent-Length: 0\n\n", "\n", "\r\n"))
+	props := gosip.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.MustParseAddrPort("203.0.113.5:5060"))}
+	b.Run("filter", func(b *testing.B) {
+		for b.Loop() {
+			if out, _ := s.readFilter(props, invite); len(out) == 0 {
+				b.Fatal("dropped")
+			}
+		}
+	})
+	b.Run("sipgo-parse", func(b *testing.B) { // what sipgo does with every datagram anyway
+		p := gosip.NewParser()
+		for b.Loop() {
+			if _, err := p.ParseSIP(invite); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
