@@ -170,7 +170,7 @@ func newCallbackCounters() callbackCounters {
 	}
 	return callbackCounters{
 		requested: cv("hotline_callbacks_requested_total", "Callbacks asked for, by where the request came from (key, max-wait, full, no-agents, ivr).", "queue", "source"),
-		attempts:  cv("hotline_callback_attempts_total", "Callback dials, by result (connected, no-answer, busy, failed, abandoned).", "queue", "result"),
+		attempts:  cv("hotline_callback_attempts_total", "Callback dials, by result (connected, no-answer, busy, failed, abandoned, interrupted).", "queue", "result"),
 		connected: cv("hotline_callbacks_connected_total", "Callbacks whose caller answered and was connected to an agent.", "queue"),
 		withinT:   cv("hotline_callbacks_connected_within_threshold_total", "Connected callbacks with wait (request to connection) <= the queue's callback threshold.", "queue"),
 		failed:    cv("hotline_callbacks_failed_total", "Callbacks that ended without a connection, by final reason (no-answer, busy, failed, abandoned, expired, refused).", "queue", "reason"),

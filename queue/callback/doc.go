@@ -17,8 +17,10 @@
 // (no_answer or failed); past the deadline it is expired, a dialling
 // policy refusal ends it as refused. At Start, callbacks that were in the
 // line of a previous process get a job at once: they return to their
-// place.
+// place. Every callback dial is written to its row (TrackDials wraps the
+// Runner's switch); a dial a crash cut is counted and settled at Start
+// before the line is restored (crash.go).
 //
-// It may import queue, eventlog, sip (number masking), River and pgx; it is
-// imported by internal/server only.
+// It may import queue, eventlog, sip (number masking, the Switch it wraps),
+// River and pgx; it is imported by internal/server only.
 package callback
