@@ -59,6 +59,12 @@ type Config struct {
 	Log           *slog.Logger
 	// KeepCalls is how many recent calls the desk keeps events of (default 20000).
 	KeepCalls int
+	// The wallboard's sources (wallboard.go): the /metrics registry,
+	// today's reports (nil without a database) and the agents' states
+	// from the queue.
+	Live        Live
+	Reports     Reports
+	AgentStates func(context.Context) ([]BoardAgent, error)
 }
 
 // Desk is the web desk. It is a consumer of the event bus (Publish).
@@ -198,6 +204,7 @@ func (d *Desk) Handler() http.Handler {
 	mux.Handle("GET /desk/api/calls/{id}/card", d.withSession(d.card))
 	mux.Handle("GET /desk/api/agents/{id}/today", d.withSession(d.today))
 	mux.Handle("POST /desk/api/users/{id}/password", d.withSession(d.resetPassword))
+	mux.Handle("GET /desk/api/wallboard", d.withSession(d.wallboard))
 	return mux
 }
 

@@ -3,6 +3,7 @@
 // the session cookie, sends the CSRF token on every state-changing
 // request, and follows the live stream (SSE) with catch-up.
 import { t, setLanguage, language, stateName, result } from './i18n.js';
+import { startBoard, stopBoard, boardEvent, render as renderBoard, setTV, tvOn } from './wallboard.js';
 
 const $ = (sel) => document.querySelector(sel);
 let session = null;     // what /desk/api/session said
@@ -55,6 +56,7 @@ function fillSelect(sel, values, blank = false) {
 function showLogin() {
   session = null;
   if (stream) { stream.close(); stream = null; }
+  stopBoard();
   $('#desk').hidden = true;
   $('#btn-signout').hidden = true;
   $('#who').textContent = '';
@@ -100,6 +102,7 @@ async function start() {
     await refreshAgent();
     await refreshToday();
   }
+  if (session.role === 'supervisor' || session.role === 'admin') startBoard(api);
   if (session.role === 'supervisor') await refreshTeam();
 }
 
@@ -141,6 +144,15 @@ $('#btn-ready').addEventListener('click', () => agentOp('ready'));
 $('#btn-ready-now').addEventListener('click', () => agentOp('ready'));
 $('#btn-pause').addEventListener('click', () => agentOp('pause', { reason: $('#pause-reason').value }));
 $('#btn-logout').addEventListener('click', () => agentOp('logout'));
+
+// The wallboard's TV mode: Alt+W toggles it, Escape leaves it.
+$('#btn-tv').addEventListener('click', () => setTV(!tvOn()));
+document.addEventListener('keydown', (ev) => {
+  if (!session || isAgent()) return;
+  if (ev.altKey && (ev.key === 'w' || ev.key === 'W' || ev.code === 'KeyW')) { ev.preventDefault(); setTV(!tvOn()); }
+  if (ev.key === 'Escape' && tvOn()) setTV(false);
+});
+document.addEventListener('fullscreenchange', () => { if (!document.fullscreenElement && tvOn()) setTV(false); });
 
 document.addEventListener('keydown', (ev) => {
   if (!ev.altKey || !isAgent()) return;
@@ -297,6 +309,7 @@ function connect() {
 }
 
 function handle(ev) {
+  boardEvent(api, ev);
   const mine = session && ev.agent === session.user;
   switch (ev.type) {
     case 'agent.offered':
@@ -326,6 +339,7 @@ $('#lang').addEventListener('change', () => {
   renderState();
   refreshToday();
   loadCard();
+  renderBoard();
 });
 
 (async () => {

@@ -18,6 +18,13 @@ const words = {
     'wrap-up': 'постобработка', paused: 'пауза',
     r_resolved: 'решено', r_not_resolved: 'не решено', r_escalated: 'эскалировано', r_answered: 'отвечен',
     r_abandoned: 'брошен', r_timeout: 'таймаут',
+    wallboard: 'Табло', updated: 'Обновлено', tv: 'Режим ТВ', waiting: 'Ждут', longest: 'Дольше всех',
+    slNow: 'SL сейчас', slToday: 'SL сегодня', target: 'Цель', offered: 'Поступило', answeredQ: 'Принято',
+    abandoned: 'Брошено', noQueues: 'Нет очередей', agentsNow: 'Операторы', teamCol: 'Команда',
+    inState: 'В состоянии', fcrToday: 'FCR сегодня', escToday: 'Эскалации сегодня', none: '—',
+    pastTarget: 'ниже цели', fcrDisposition: 'по итогам', fcrCombined: 'сводный',
+    fcrLine_all: 'все линии', fcrLine_first: 'первая линия', fcrLine_second: 'вторая линия',
+    escRate: 'Доля эскалаций', secondReached: 'Дошли до второй линии',
   },
   en: {
     title: "Agent's desk", language: 'Language', signin: 'Sign in', signout: 'Sign out', user: 'User',
@@ -37,6 +44,13 @@ const words = {
     'wrap-up': 'wrap-up', paused: 'paused',
     r_resolved: 'resolved', r_not_resolved: 'not resolved', r_escalated: 'escalated', r_answered: 'answered',
     r_abandoned: 'abandoned', r_timeout: 'timed out',
+    wallboard: 'Wallboard', updated: 'Updated', tv: 'TV mode', waiting: 'Waiting', longest: 'Longest wait',
+    slNow: 'SL now', slToday: 'SL today', target: 'Target', offered: 'Offered', answeredQ: 'Answered',
+    abandoned: 'Abandoned', noQueues: 'No queues', agentsNow: 'Agents', teamCol: 'Team',
+    inState: 'In state for', fcrToday: 'FCR today', escToday: 'Escalations today', none: '—',
+    pastTarget: 'below target', fcrDisposition: 'by outcome', fcrCombined: 'combined',
+    fcrLine_all: 'all lines', fcrLine_first: 'first line', fcrLine_second: 'second line',
+    escRate: 'Escalation rate', secondReached: 'Reached second line',
   },
 };
 

@@ -2,12 +2,18 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/hotline-cc/hotline/desk"
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/reporting"
 )
 
@@ -50,9 +56,35 @@ func (s *Server) newDesk() (*desk.Desk, error) {
 		dc.Agents = append(dc.Agents, desk.Agent{ID: a.ID, Name: a.Name, Team: a.Team, Line: a.Line, Wrapup: a.Wrapup})
 	}
 	if cfg.Database.URL != "" {
-		dc.History, dc.Figures = deskStore{s}, deskStore{s}
+		dc.History, dc.Figures, dc.Reports = deskStore{s}, deskStore{s}, deskStore{s}
 	}
+	// The wallboard reads the live figures as /metrics serves them and the
+	// agents' states as GET /api/v1/agents answers them.
+	dc.Live = s.reg
+	dc.AgentStates = boardAgents(s.runner.Handler())
 	return desk.New(dc)
+}
+
+// boardAgents reads the agents' states through the queue API (the one
+// place they are exported).
+func boardAgents(api http.Handler) func(context.Context) ([]desk.BoardAgent, error) {
+	return func(ctx context.Context) ([]desk.BoardAgent, error) {
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/agents", nil)
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			return nil, fmt.Errorf("GET /api/v1/agents: %d %s", rec.Code, strings.TrimSpace(rec.Body.String()))
+		}
+		var as []queue.AgentJSON
+		if err := json.Unmarshal(rec.Body.Bytes(), &as); err != nil {
+			return nil, fmt.Errorf("GET /api/v1/agents: %w", err)
+		}
+		out := make([]desk.BoardAgent, len(as))
+		for i, a := range as {
+			out[i] = desk.BoardAgent{ID: a.ID, Name: a.Name, Team: a.Team, State: a.State, Reason: a.Reason, Since: a.Since, Queues: a.Queues}
+		}
+		return out, nil
+	}
 }
 
 // deskStore reads the store for the desk once the database is open.
@@ -79,4 +111,32 @@ func (d deskStore) AgentReport(ctx context.Context, from, to, asOf time.Time) (a
 		return nil, nil, errNoStore
 	}
 	return d.s.store.AgentReport(ctx, from, to, asOf)
+}
+
+func (d deskStore) QueueReport(ctx context.Context, from, to time.Time) ([]reporting.QueueFigures, error) {
+	if d.s.store == nil {
+		return nil, errNoStore
+	}
+	return d.s.store.QueueReport(ctx, from, to)
+}
+
+func (d deskStore) CSIReport(ctx context.Context, from, to time.Time, by string) ([]reporting.CSIFigures, error) {
+	if d.s.store == nil {
+		return nil, errNoStore
+	}
+	return d.s.store.CSIReport(ctx, from, to, by)
+}
+
+func (d deskStore) FCRReport(ctx context.Context, from, to, asOf time.Time) ([]reporting.FCRFigures, error) {
+	if d.s.store == nil {
+		return nil, errNoStore
+	}
+	return d.s.store.FCRReport(ctx, from, to, asOf)
+}
+
+func (d deskStore) EscalationReport(ctx context.Context, from, to time.Time) (reporting.EscalationFigures, error) {
+	if d.s.store == nil {
+		return reporting.EscalationFigures{}, errNoStore
+	}
+	return d.s.store.EscalationReport(ctx, from, to)
 }
