@@ -79,6 +79,8 @@ type Server struct {
 	// httpCert is http.tls_cert/tls_key (nil: plain HTTP); Reload
 	// re-reads it.
 	httpCert *certHolder
+	// sipCert is sip.tls_cert/tls_key (nil without sip.tls_listen).
+	sipCert *certHolder
 	// callbacks reaches the durable callback service (with a database).
 	callbacks callbackStore
 
@@ -134,6 +136,12 @@ func (s *Server) build() error {
 		nc := nativeConfig(cfg, s.media, log)
 		if cfg.Database.URL != "" {
 			nc.Bindings = pgBindings{pool: func() *pgxpool.Pool { return s.pool }} // crash recovery
+		}
+		if cfg.SIP.TLSListen != "" {
+			if s.sipCert, err = newCertHolder(cfg.SIP.TLSCert, cfg.SIP.TLSKey); err != nil {
+				return fmt.Errorf("sip: %w", err)
+			}
+			nc.TLSListen, nc.TLS = cfg.SIP.TLSListen, s.sipCert.serverConfig()
 		}
 		if s.native, err = native.New(nc); err != nil {
 			return err
@@ -277,6 +285,11 @@ func (s *Server) Reload(path string) error {
 	if s.httpCert != nil && cfg.HTTP.TLSCert == s.httpCert.cert && cfg.HTTP.TLSKey == s.httpCert.key {
 		if err := s.httpCert.reload(); err != nil {
 			return fmt.Errorf("http: %w", err)
+		}
+	}
+	if s.sipCert != nil && cfg.SIP.TLSCert == s.sipCert.cert && cfg.SIP.TLSKey == s.sipCert.key {
+		if err := s.sipCert.reload(); err != nil {
+			return fmt.Errorf("sip: %w", err)
 		}
 	}
 	return nil

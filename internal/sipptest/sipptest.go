@@ -291,6 +291,12 @@ type Baresip struct {
 	Registrar      string // host:port
 	Mic            string
 	Seconds        int // it quits by itself after this long (default 60)
+	// Transport of the account: "udp" (default) or "tls" (Registrar is
+	// then the TLS address); CAFile is the PEM file baresip trusts.
+	Transport, CAFile string
+	// MediaEnc is the account's media encryption, e.g. "srtp-mand"
+	// (SDES, RFC 4568); empty: plain RTP.
+	MediaEnc string
 }
 
 // StartBaresip starts the softphone and returns its output; it is stopped
@@ -313,7 +319,21 @@ module aufile.so
 module_app account.so
 module_app menu.so
 `, b.IP, b.SIPPort, filepath.Join(dir, "heard.wav"), b.RTPPort, b.RTPPort+9, b.Mic)
-	acct := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;answermode=auto;regint=60;audio_codecs=PCMU,PCMA\n", b.User, b.Registrar, b.Password)
+	if b.CAFile != "" {
+		cfg += "sip_cafile " + b.CAFile + "\n"
+	}
+	if b.MediaEnc != "" {
+		cfg += "module srtp.so\n"
+	}
+	transport := b.Transport
+	if transport == "" {
+		transport = "udp"
+	}
+	acct := fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=auto;regint=60;audio_codecs=PCMU,PCMA", b.User, b.Registrar, transport, b.Password)
+	if b.MediaEnc != "" {
+		acct += ";mediaenc=" + b.MediaEnc
+	}
+	acct += "\n"
 	for name, body := range map[string]string{"config": cfg, "accounts": acct} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)

@@ -229,7 +229,8 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	if b.Transport != "" {
 		req.SetTransport(strings.ToUpper(b.Transport))
 	}
-	if t.Agent != "" && b.Source.IsValid() && !routable(recipient.Host) {
+	if t.Agent != "" && b.Source.IsValid() && (!routable(recipient.Host) || isTLS(b.Transport)) {
+		// TLS: over the registration's connection (tls.go).
 		req.SetDestination(b.Source.String())
 	}
 
@@ -245,7 +246,7 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	})
 	defer stopLost()
 
-	sess, err := s.dua.WriteInvite(ctx, req)
+	sess, err := s.dialogUA(b.Transport).WriteInvite(ctx, req)
 	if err != nil {
 		stream.Close()
 		if ctx.Err() == nil { // not sent because the fork was over: no miss

@@ -7,6 +7,7 @@ package native
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,12 @@ type Config struct {
 	// Listen is the address for SIP over UDP and TCP, e.g. "0.0.0.0:5060".
 	// Port 0 picks a free port (tests).
 	Listen string
+	// TLSListen, when set, is the address for SIP over TLS, e.g.
+	// "0.0.0.0:5061" (port 0: a free port), served with TLS (its
+	// certificate; tls.go). Agents registered over it are rung over their
+	// registration's connection; trunks stay on UDP/TCP.
+	TLSListen string
+	TLS       *tls.Config
 	// AdvertiseIP is put in Contact headers and SDP; defaults to Listen's IP
 	// (which then must not be unspecified).
 	AdvertiseIP netip.Addr
@@ -136,6 +143,11 @@ type Switch struct {
 	sipPort  uint16
 	listenIP netip.Addr
 	tcp      *tcpGuard // the SIP/TCP listener
+	// SIP over TLS (tls.go); nil/invalid without Config.TLSListen.
+	tlsGuard   *tcpGuard
+	tlsAddr    netip.AddrPort
+	tlsContact gosip.ContactHeader
+	duaTLS     *sipgo.DialogUA
 
 	incoming chan sip.Leg
 	draining atomic.Bool
@@ -304,6 +316,9 @@ func (s *Switch) Start(ctx context.Context) error {
 			gosip.WithTransportLayerLogger(sipLog),
 			gosip.WithTransportLayerReadFilter(s.readFilter),
 		),
+		// Outbound TLS is never opened to a phone (tls.go); should sipgo
+		// try, it verifies the peer against the system's roots.
+		sipgo.WithUserAgenTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}),
 		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(sipLog)),
 	)
 	if err != nil {
@@ -324,6 +339,12 @@ func (s *Switch) Start(ctx context.Context) error {
 	}
 	s.contact = gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", User: "hotline", Host: adv.String(), Port: port}}
 	s.dua = &sipgo.DialogUA{Client: s.cli, ContactHDR: s.contact}
+	tlsLn, err := s.startTLS(adv, sipLog)
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return err
+	}
 
 	if s.cfg.Bindings != nil {
 		// Registrations from before a restart, before the first REGISTER
@@ -360,6 +381,11 @@ func (s *Switch) Start(ctx context.Context) error {
 	s.tcp = s.guardTCP(tcp)
 	go func() { _ = s.srv.ServeUDP(udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
+	transports := "udp,tcp"
+	if tlsLn != nil {
+		go func() { _ = s.srv.ServeTLS(tlsLn) }()
+		transports += ",tls " + s.tlsAddr.String()
+	}
 	go s.floods.run(ctx, s.closed)
 	if s.persist != nil {
 		go s.persist.run(ctx)
@@ -371,8 +397,11 @@ func (s *Switch) Start(ctx context.Context) error {
 		}
 		udp.Close()
 		tcp.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
 	}()
-	s.log.Info("sip listening", "addr", s.addr.String(), "transports", "udp,tcp")
+	s.log.Info("sip listening", "addr", s.addr.String(), "transports", transports)
 	return nil
 }
 
@@ -551,7 +580,7 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		respond(tx, req, 488, "Not Acceptable Here", gosip.NewHeader("Warning", `305 hotline "`+err.Error()+`"`))
 		return
 	}
-	dlg, err := s.dua.ReadInvite(req, tx)
+	dlg, err := s.dialogUA(req.Transport()).ReadInvite(req, tx)
 	if err != nil {
 		respond(tx, req, 400, "Bad Request")
 		return
@@ -601,7 +630,7 @@ func (s *Switch) onReInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		return
 	}
 	res := gosip.NewSDPResponseFromRequest(req, body)
-	res.AppendHeader(gosip.HeaderClone(&s.contact))
+	res.AppendHeader(gosip.HeaderClone(s.contactFor(req.Transport())))
 	_ = tx.Respond(res)
 }
 

@@ -1,0 +1,81 @@
+package native
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/emiago/sipgo"
+	gosip "github.com/emiago/sipgo/sip"
+)
+
+// SIP over TLS (RFC 3261 §26.2, transport=tls) for agents outside the
+// office. A phone registers over a TLS connection; hotline reaches it
+// over that same connection (the INVITE goes to the registration's
+// source, in-dialog requests to the 200's source, as for a phone behind
+// NAT), never by opening a connection to its Contact, which a phone
+// outside the office cannot accept. Requests and responses of such legs
+// carry a Contact with transport=tls and the TLS port, so the phone's
+// in-dialog requests come back over TLS too. Trunks stay on UDP/TCP.
+
+// isTLS reports whether a SIP transport name is TLS.
+func isTLS(transport string) bool { return strings.EqualFold(transport, "tls") }
+
+// startTLS binds Config.TLSListen behind the TCP guard (idle timeout,
+// per-source limit) and returns the TLS listener to serve; adv is the
+// advertised address. It sets the TLS client, dialog UA and Contact.
+func (s *Switch) startTLS(adv netip.Addr, sipLog *slog.Logger) (net.Listener, error) {
+	if s.cfg.TLSListen == "" {
+		return nil, nil
+	}
+	if s.cfg.TLS == nil {
+		return nil, fmt.Errorf("native: tls listen %q without a TLS configuration", s.cfg.TLSListen)
+	}
+	raw, err := net.Listen("tcp", s.cfg.TLSListen)
+	if err != nil {
+		return nil, fmt.Errorf("native: listen tls %s: %w", s.cfg.TLSListen, err)
+	}
+	port := raw.Addr().(*net.TCPAddr).Port
+	s.tlsAddr = netip.AddrPortFrom(adv, uint16(port))
+	// No fixed local address: a request finds the phone's connection by
+	// its remote address (the registration's source).
+	cli, err := sipgo.NewClient(s.ua,
+		sipgo.WithClientLogger(sipLog),
+		sipgo.WithClientHostname(adv.String()),
+		sipgo.WithClientPort(port),
+	)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	uri := gosip.Uri{Scheme: "sip", User: "hotline", Host: adv.String(), Port: port, UriParams: gosip.NewParams()}
+	uri.UriParams.Add("transport", "tls")
+	s.tlsContact = gosip.ContactHeader{Address: uri}
+	s.duaTLS = &sipgo.DialogUA{Client: cli, ContactHDR: s.tlsContact, RewriteContact: true}
+	s.tlsGuard = s.guardTCP(raw)
+	return tls.NewListener(s.tlsGuard, s.cfg.TLS), nil
+}
+
+// dialogUA is the dialog UA for a leg over transport: TLS legs get the
+// TLS one (their Contact, their connection).
+func (s *Switch) dialogUA(transport string) *sipgo.DialogUA {
+	if isTLS(transport) && s.duaTLS != nil {
+		return s.duaTLS
+	}
+	return s.dua
+}
+
+// contactFor is hotline's Contact for a request or response over transport.
+func (s *Switch) contactFor(transport string) *gosip.ContactHeader {
+	if isTLS(transport) && s.duaTLS != nil {
+		return &s.tlsContact
+	}
+	return &s.contact
+}
+
+// TLSAddr is the advertised SIP over TLS address (invalid without
+// Config.TLSListen or before Start).
+func (s *Switch) TLSAddr() netip.AddrPort { return s.tlsAddr }
