@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hotline-cc/hotline/eventlog"
@@ -105,6 +106,25 @@ type ExecutorConfig struct {
 // reload builds a new Executor while calls in progress finish on the old.
 type Executor struct {
 	cfg ExecutorConfig
+	// history tracks whether the caller history answers, so that an
+	// outage is logged once (and its end once), not on every call.
+	history historyHealth
+}
+
+// historyHealth is whether the History's latest lookup failed.
+type historyHealth struct {
+	mu   sync.Mutex
+	down bool
+}
+
+// set records the latest lookup's outcome and tells whether it changed
+// the state (the first failure of an outage, the first success after it).
+func (h *historyHealth) set(down bool) (changed bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	changed = h.down != down
+	h.down = down
+	return changed
 }
 
 // NewExecutor returns an Executor. It refuses flows that use a feature
@@ -445,10 +465,19 @@ func (r *run) lookup(ctx context.Context, fl *Flow, nd *Node) (string, *Flow, Re
 			if ctx.Err() != nil {
 				return "", nil, Result{}, true, ctx.Err()
 			}
-			// Never keep the caller waiting on reporting: go on without history.
-			r.log.Warn("caller history lookup failed", "err", err)
+			// Never keep the caller waiting on reporting: go on without
+			// history (the node's timeout bounds the wait). Logged once
+			// per outage; every call's event carries the error.
+			if r.e.history.set(true) {
+				r.log.Warn("caller history unavailable: calls go on without it (logged once until it answers again)", "err", err)
+			} else {
+				r.log.Debug("caller history lookup failed", "err", err)
+			}
 			ev = ev.WithString(eventlog.KeyError, err.Error())
 		} else {
+			if r.e.history.set(false) {
+				r.log.Info("caller history answers again")
+			}
 			h = got
 		}
 	}

@@ -39,7 +39,8 @@ type OpenEscalation struct {
 // ended) are not counted: the caller's current call is one of them. The
 // records hold the caller's ref, not the number: the number is looked up
 // in personal_data (an erased or expired number has no history). One
-// query on the calls_caller_idx index (caller_norm, arrived_at).
+// query on the calls_caller_idx index (caller_norm, arrived_at): under 2 ms
+// p99 at 10 million calls (BenchmarkCallerHistory).
 func (s *Store) CallerHistory(ctx context.Context, caller string, since time.Time) (CallerHistory, error) {
 	var h CallerHistory
 	norm := NormalizeNumber(caller)
@@ -52,21 +53,7 @@ func (s *Store) CallerHistory(ctx context.Context, caller string, since time.Tim
 		escCall, escQueue                           *string
 		escAt                                       *time.Time
 	)
-	err := s.pool.QueryRow(ctx, `
-WITH c AS (
-	SELECT call_id, arrived_at, outcome, disposition, queue, agent, escalated_to, escalated_at
-	FROM calls WHERE caller_norm = (SELECT ref FROM personal_data WHERE kind = 'caller' AND number_norm = $1)
-	AND arrived_at >= $2 AND ended_at IS NOT NULL
-)
-SELECT (SELECT count(*) FROM c), last.arrived_at, last.outcome, last.disposition, last.queue, last.agent,
-	esc.call_id, esc.escalated_to, esc.escalated_at
-FROM (SELECT 1) one
-LEFT JOIN LATERAL (SELECT * FROM c ORDER BY arrived_at DESC LIMIT 1) last ON true
-LEFT JOIN LATERAL (
-	SELECT * FROM c e WHERE e.escalated_to <> '' AND e.disposition <> 'resolved'
-	AND NOT EXISTS (SELECT 1 FROM c later WHERE later.arrived_at > e.arrived_at AND later.disposition = 'resolved')
-	ORDER BY e.arrived_at DESC LIMIT 1
-) esc ON true`, norm, since).Scan(&h.Calls, &lastAt, &lastOutcome, &lastDisp, &lastQueue, &lastAgent, &escCall, &escQueue, &escAt)
+	err := s.pool.QueryRow(ctx, callerHistorySQL, norm, since).Scan(&h.Calls, &lastAt, &lastOutcome, &lastDisp, &lastQueue, &lastAgent, &escCall, &escQueue, &escAt)
 	if err == pgx.ErrNoRows {
 		return h, nil
 	}
@@ -89,3 +76,25 @@ LEFT JOIN LATERAL (
 	}
 	return h, nil
 }
+
+// callerHistorySQL is CallerHistory's one query ($1 the normalized number,
+// $2 the window start). The caller_norm <> '' term is what lets PostgreSQL
+// use the partial index calls_caller_idx (caller_norm, arrived_at) WHERE
+// caller_norm <> '': the planner cannot prove it of the subquery's ref, and
+// without it the query scans the whole window by calls_arrived_idx (300 ms
+// at 10 million calls instead of 0.1 ms; docs/benchmarks.md).
+const callerHistorySQL = `
+WITH c AS (
+	SELECT call_id, arrived_at, outcome, disposition, queue, agent, escalated_to, escalated_at
+	FROM calls WHERE caller_norm = (SELECT ref FROM personal_data WHERE kind = 'caller' AND number_norm = $1)
+	AND caller_norm <> '' AND arrived_at >= $2 AND ended_at IS NOT NULL
+)
+SELECT (SELECT count(*) FROM c), last.arrived_at, last.outcome, last.disposition, last.queue, last.agent,
+	esc.call_id, esc.escalated_to, esc.escalated_at
+FROM (SELECT 1) one
+LEFT JOIN LATERAL (SELECT * FROM c ORDER BY arrived_at DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (
+	SELECT * FROM c e WHERE e.escalated_to <> '' AND e.disposition <> 'resolved'
+	AND NOT EXISTS (SELECT 1 FROM c later WHERE later.arrived_at > e.arrived_at AND later.disposition = 'resolved')
+	ORDER BY e.arrived_at DESC LIMIT 1
+) esc ON true`
