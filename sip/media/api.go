@@ -151,6 +151,9 @@ type StreamConfig struct {
 	// OnTimeout is called once when no RTP arrived for the engine's
 	// InactivityTimeout (not while on hold).
 	OnTimeout func()
+	// SRTP makes the stream SRTP only (srtp.go): it sends and accepts
+	// nothing until Stream.SetSRTPKeys.
+	SRTP bool
 }
 
 // Stats counts packets, for tests and metrics.

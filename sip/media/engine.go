@@ -276,6 +276,9 @@ func (e *Engine) NewStream(cfg StreamConfig) (*Stream, error) {
 	if rc, err := conn.SyscallConn(); err == nil {
 		s.sender.init(conn, rc)
 	}
+	if cfg.SRTP {
+		s.srtp = &srtpState{buf: make([]byte, 0, maxPacket+16)}
+	}
 	s.media.Store(packMedia(cfg.Codec, cfg.DTMFPT))
 	s.lastRecv.Store(e.recvNow())
 	s.hdr = rtp.Header{Version: 2, SSRC: s.ssrc}

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"net/netip"
 	"sync"
 
 	"github.com/pion/rtp"
@@ -139,9 +140,20 @@ func (s *Stream) relay(l *bridgeLink, p *rtp.Packet, isDTMF bool, rs *relayState
 			n++
 		}
 	}
-	if _, err := b.conn.WriteToUDPAddrPort(out[:n], dest); err != nil {
+	if b.srtp != nil {
+		var ok bool
+		if n, ok = b.srtp.sendProtected(out[:n], dest, b.writeTo); !ok {
+			return
+		}
+	} else if _, err := b.conn.WriteToUDPAddrPort(out[:n], dest); err != nil {
 		return
 	}
 	b.pktsSent.Add(1)
 	b.bytesSent.Add(uint64(n))
+}
+
+// writeTo sends one packet from b's socket (the relay's way, and SRTP's).
+func (b *Stream) writeTo(pkt []byte, to netip.AddrPort) bool {
+	_, err := b.conn.WriteToUDPAddrPort(pkt, to)
+	return err == nil
 }

@@ -41,6 +41,8 @@ type Stream struct {
 	pktsSent, bytesSent atomic.Uint64
 	pktsRecv, bytesRecv atomic.Uint64
 
+	srtp *srtpState // nil: plain RTP (srtp.go)
+
 	dtmfSem  chan struct{} // serialises SendDTMF
 	recvDone chan struct{} // closed when the receive goroutine exits
 
@@ -345,7 +347,12 @@ func (s *Stream) send(pt uint8, marker bool, ts uint32, payload []byte) {
 	if !validDest(s.dest) {
 		return
 	}
-	if !s.sender.send(s.buf[:n], s.dest) {
+	if s.srtp != nil {
+		var ok bool
+		if n, ok = s.srtp.sendProtected(s.buf[:n], s.dest, s.sender.send); !ok {
+			return
+		}
+	} else if !s.sender.send(s.buf[:n], s.dest) {
 		return
 	}
 	s.pktsSent.Add(1)
@@ -366,6 +373,10 @@ func (s *Stream) receive() {
 	defer close(s.recvDone)
 	buf := make([]byte, maxPacket)
 	out := make([]byte, maxPacket)
+	var plain []byte
+	if s.srtp != nil {
+		plain = make([]byte, maxPacket)
+	}
 	var (
 		pkt rtp.Packet
 		dd  dtmfDedupe
@@ -379,9 +390,16 @@ func (s *Stream) receive() {
 			}
 			continue
 		}
+		data := buf[:n]
+		if s.srtp != nil {
+			var ok bool
+			if data, ok = s.srtp.unprotect(plain, data); !ok {
+				continue // no keys yet, or not authentic: not media
+			}
+		}
 		s.pktsRecv.Add(1)
 		s.bytesRecv.Add(uint64(n))
-		if pkt.Unmarshal(buf[:n]) != nil || pkt.Version != 2 {
+		if pkt.Unmarshal(data) != nil || pkt.Version != 2 {
 			continue
 		}
 		codecPT, dtmfPT := unpackMedia(s.media.Load())
