@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +14,13 @@ import (
 	"github.com/hotline-cc/hotline/queue"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(killHelperEnv) != "" {
+		killHelperMain()
+		return
+	}
+	pgtest.Main(m)
+}
 
 // fakeLine records the hand-overs.
 type fakeLine struct{ got chan queue.CallbackCall }

@@ -1,9 +1,18 @@
 package callback
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/pgtest"
@@ -155,5 +164,132 @@ func TestDialCutByCrash(t *testing.T) {
 	case cb := <-line4.got:
 		t.Fatalf("handed over again: %+v", cb)
 	default:
+	}
+}
+
+// killHelperEnv makes the test binary run killHelperMain instead of the
+// tests: a process with two callback dials open (k-ring ringing, k-answer
+// answered), then killed.
+const killHelperEnv = "HOTLINE_CALLBACK_KILL_HELPER_DSN"
+
+const killSpacing = 2 * time.Second
+
+func killConfig() Config {
+	return Config{Queues: map[string]QueueConfig{"q": {Attempts: 3, Spacing: killSpacing, Expire: time.Hour}}}
+}
+
+func killHelperMain() {
+	ctx := context.Background()
+	fail := func(err error) { fmt.Println("ERROR", err); os.Exit(2) }
+	pool, err := pgxpool.New(ctx, os.Getenv(killHelperEnv))
+	if err != nil {
+		fail(err)
+	}
+	line := &fakeLine{got: make(chan queue.CallbackCall, 16)}
+	s, err := New(killConfig(), Deps{Pool: pool, Line: line, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		fail(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		fail(err)
+	}
+	for _, id := range []string{"k-ring", "k-answer"} {
+		if err := s.StoreCallback(ctx, queue.CallbackCall{ID: id, Number: "+79001112233", Queue: "q", Source: "key"}); err != nil {
+			fail(err)
+		}
+		<-line.got
+		sw := TrackDials(dialSwitch{answered: id == "k-answer"}, func() *Service { return s })
+		go sw.Dial(ctx, sip.Target{Number: "+79001112233", Headers: map[string]string{headerPurpose: "callback", headerCall: id}})
+	}
+	for {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM callback WHERE dial_started_at IS NOT NULL
+			AND (call_id = 'k-ring' OR dial_answered_at IS NOT NULL)`).Scan(&n); err != nil {
+			fail(err)
+		}
+		if n == 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Println("READY")
+	select {} // wait for SIGKILL
+}
+
+// TestDialCutBySIGKILL kills (SIGKILL) a process with two callback dials
+// open and starts the service again on the same database: the ringing one
+// counts and comes back after the spacing; the answered one is back at its
+// place at once, counted.
+func TestDialCutBySIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a helper process; skipped with -short")
+	}
+	db := pgtest.New(t)
+	ctx := context.Background()
+	if err := Migrate(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), killHelperEnv+"="+db.DSN)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	ready := false
+	for sc.Scan() {
+		if line := sc.Text(); line == "READY" {
+			ready = true
+			break
+		} else if strings.HasPrefix(line, "ERROR") {
+			t.Fatalf("helper: %s", line)
+		}
+	}
+	if !ready {
+		cmd.Process.Kill()
+		t.Fatal("helper exited before its dials")
+	}
+	if err := cmd.Process.Signal(os.Kill); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	var ringStarted time.Time
+	if err := db.Pool.QueryRow(ctx, `SELECT dial_started_at FROM callback WHERE call_id = 'k-ring'`).Scan(&ringStarted); err != nil {
+		t.Fatal(err)
+	}
+
+	_, line, ev := start(t, db, killConfig(), nil)
+	byCall := map[string]eventlog.Event{}
+	for range 2 {
+		e := wait(t, "the cut dials settled", ev.ch)
+		byCall[e.CallID] = e
+	}
+	for _, id := range []string{"k-ring", "k-answer"} {
+		if e := byCall[id]; e.Reason != OutcomeInterrupted || e.Flag(eventlog.KeyFinal) || e.Data["attempt"] != "1" {
+			t.Fatalf("%s: %+v", id, e)
+		}
+	}
+	got := wait(t, "k-answer back at its place", line.got)
+	if got.ID != "k-answer" || got.Attempts != 1 {
+		t.Fatalf("handed over %+v first, want k-answer after 1 attempt", got)
+	}
+	var next time.Time
+	if err := db.Pool.QueryRow(ctx, `SELECT next_at FROM callback WHERE call_id = 'k-ring' AND state = 'scheduled' AND attempts = 1`).
+		Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	if !next.Equal(ringStarted.Add(killSpacing)) {
+		t.Fatalf("k-ring next at %v, want %v", next, ringStarted.Add(killSpacing))
+	}
+	got = wait(t, "k-ring's next attempt", line.got)
+	if got.ID != "k-ring" || got.Attempts != 1 {
+		t.Fatalf("handed over %+v, want k-ring after 1 attempt", got)
+	}
+	if st, n, _ := state(t, db, "k-answer"); st != "queued" || n != 1 {
+		t.Fatalf("k-answer %s after %d attempts, want queued after 1", st, n)
 	}
 }
