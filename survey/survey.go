@@ -198,8 +198,9 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Stop stops taking events and waits for running survey calls to end;
-// when ctx expires first, running calls are cancelled (their jobs run
-// again after a restart).
+// when ctx expires first, running calls are cancelled and booked as
+// interrupted (an answered one ends the survey, an unanswered one is
+// retried after retry_delay).
 func (s *Service) Stop(ctx context.Context) error {
 	if s.stopIntake != nil {
 		s.stopIntake()
