@@ -337,3 +337,37 @@ func TestKillDuringSurveyCall(t *testing.T) {
 		})
 	}
 }
+
+// A stop that cannot wait cancels a survey call the customer answered: the
+// attempt is booked interrupted and the survey ends (no second call), as
+// after a crash.
+func TestStopDuringAnsweredSurveyCall(t *testing.T) {
+	ev := newCollector()
+	s, db := startService(t, demoConfig(), answeringSwitch{}, ev)
+	answeredCall(s, crashCall, crashNumber, "sales", "a1")
+	ctx := context.Background()
+	for {
+		var n int
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM survey_attempt WHERE answered_at IS NOT NULL`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	expired, cancel := context.WithCancel(ctx)
+	cancel() // no grace: the running call is cancelled
+	s.Stop(expired)
+	if f := ev.waitFor(t, eventlog.SurveyFailed, crashCall); f.Reason != OutcomeInterrupted {
+		t.Fatalf("survey.failed %+v, want interrupted", f)
+	}
+	var state string
+	var attempts int
+	if err := db.Pool.QueryRow(ctx, `SELECT state, attempts FROM survey WHERE call_id = $1`, crashCall).Scan(&state, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if state != "failed" || attempts != 1 {
+		t.Fatalf("survey %s after %d attempts, want failed after 1", state, attempts)
+	}
+}
