@@ -3,7 +3,7 @@
 // and today's reports (the store); this page only formats them (rounding
 // a ratio to a whole percent) and counts the seconds an agent has been in
 // their state since the queue said so. No formula lives here.
-import { t, stateName } from './i18n.js';
+import { t, stateName, language } from './i18n.js';
 
 const $ = (sel) => document.querySelector(sel);
 const STATES = ['available', 'ringing', 'on_call', 'wrapup', 'paused', 'logged_out'];
@@ -22,7 +22,12 @@ function val(r) {
   return r;
 }
 export function pct(r) { const v = val(r); return v === null || v === undefined ? '—' : `${Math.round(v * 100)} %`; }
-export function secs(r) { const v = val(r); return v === null || v === undefined ? '—' : `${Math.round(v)} ${t('seconds')}`; }
+// seconds: one decimal under 10 s, whole seconds above.
+export function secs(r) {
+  const v = val(r);
+  if (v === null || v === undefined) return '—';
+  return `${v < 10 ? Math.round(v * 10) / 10 : Math.round(v)} ${t('seconds')}`;
+}
 function score(r) { const v = val(r); return v === null || v === undefined ? '—' : String(Math.round(v)); }
 function clock(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -54,6 +59,8 @@ export function render() {
   if (!board) return;
   const body = $('#wb-queues tbody');
   clear(body);
+  const states = $('#wb-states tbody');
+  clear(states);
   for (const q of board.queues) {
     const tr = document.createElement('tr');
     tr.id = 'wb-q-' + q.queue;
@@ -83,8 +90,14 @@ export function render() {
     cell(tr, id('abandoned'), String(d.abandoned ?? 0), d.abandoned ?? 0);
     cell(tr, id('escalated'), String(d.escalated ?? 0), d.escalated ?? 0);
     cell(tr, id('csi'), q.csi ? score(q.csi.score) : '—', q.csi ? val(q.csi.score) : null);
-    for (const s of STATES) cell(tr, id('agents-' + s), String(q.agents[s] ?? 0), q.agents[s] ?? 0);
     body.append(tr);
+    const sr = document.createElement('tr');
+    const sn = document.createElement('th');
+    sn.scope = 'row';
+    sn.textContent = q.queue;
+    sr.append(sn);
+    for (const s of STATES) cell(sr, id('agents-' + s), String(q.agents[s] ?? 0), q.agents[s] ?? 0);
+    states.append(sr);
   }
   $('#wb-none').hidden = board.queues.length > 0;
 
@@ -136,7 +149,7 @@ export function render() {
   }
   $('#wb-error').hidden = !(board.errors && board.errors.length);
   $('#wb-error').textContent = (board.errors || []).join('; ');
-  $('#wb-at').textContent = new Date(board.at).toLocaleTimeString();
+  $('#wb-at').textContent = new Date(board.at).toLocaleTimeString(language());
   $('#wallboard').dataset.at = board.at;
 }
 
