@@ -75,10 +75,14 @@ type SIP struct {
 	// TLSCert and TLSKey (PEM files, read at load). Agents registered over
 	// TLS are rung over their registration's connection; trunks stay on
 	// UDP/TCP.
-	TLSListen string  `yaml:"tls_listen"`
-	TLSCert   string  `yaml:"tls_cert"`
-	TLSKey    string  `yaml:"tls_key"`
-	Trunks    []Trunk `yaml:"trunks"`
+	TLSListen string `yaml:"tls_listen"`
+	TLSCert   string `yaml:"tls_cert"`
+	TLSKey    string `yaml:"tls_key"`
+	// TLSSRTP makes every call leg of an agent over TLS SRTP (SDES keys in
+	// the SDP, RFC 4568; AES_CM_128_HMAC_SHA1_80), required both ways.
+	// Needs TLSListen: SDES keys must not cross the network in clear.
+	TLSSRTP bool    `yaml:"tls_srtp"`
+	Trunks  []Trunk `yaml:"trunks"`
 	// Numbers maps a called number to an IVR flow name; "*" is the default.
 	Numbers map[string]string `yaml:"numbers"`
 

@@ -52,6 +52,9 @@ func (v *validator) sipTLS() {
 		if s.TLSCert != "" || s.TLSKey != "" {
 			v.errorf("sip.tls_cert", "set sip.tls_listen too (the certificate is for SIP over TLS)")
 		}
+		if s.TLSSRTP {
+			v.errorf("sip.tls_srtp", "needs sip.tls_listen: SDES keys travel in the SDP, which only TLS keeps secret")
+		}
 		return
 	}
 	if s.Mode == "asterisk" {

@@ -141,7 +141,7 @@ func (s *Server) build() error {
 			if s.sipCert, err = newCertHolder(cfg.SIP.TLSCert, cfg.SIP.TLSKey); err != nil {
 				return fmt.Errorf("sip: %w", err)
 			}
-			nc.TLSListen, nc.TLS = cfg.SIP.TLSListen, s.sipCert.serverConfig()
+			nc.TLSListen, nc.TLS, nc.SRTPForTLS = cfg.SIP.TLSListen, s.sipCert.serverConfig(), cfg.SIP.TLSSRTP
 		}
 		if s.native, err = native.New(nc); err != nil {
 			return err

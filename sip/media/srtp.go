@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -42,10 +43,11 @@ func NewSRTPKey() ([]byte, error) {
 // goroutine only; out by the senders under mu (its rollover state and
 // buf are shared by the pacer, DTMF and the relay).
 type srtpState struct {
-	in  atomic.Pointer[srtp.Context]
-	mu  sync.Mutex
-	out *srtp.Context
-	buf []byte
+	in     atomic.Pointer[srtp.Context]
+	mu     sync.Mutex
+	out    *srtp.Context
+	outKey []byte // the key of out
+	buf    []byte
 }
 
 func newSRTPContext(key []byte) (*srtp.Context, error) {
@@ -57,24 +59,33 @@ func newSRTPContext(key []byte) (*srtp.Context, error) {
 
 // SetSRTPKeys installs the master keys (key and salt, SRTPKeyLen bytes
 // each): local protects what the stream sends, remote authenticates and
-// decrypts what it receives. Called again (a re-INVITE with new keys), it
-// replaces both. It fails on a stream made without StreamConfig.SRTP.
+// decrypts what it receives. Called again (a re-INVITE), it takes the
+// remote key anew; an unchanged local key keeps its context, so its
+// rollover counter goes on and no keystream is ever used twice. It fails
+// on a stream made without StreamConfig.SRTP.
 func (s *Stream) SetSRTPKeys(local, remote []byte) error {
 	if s.srtp == nil {
 		return errors.New("media: stream was made without SRTP")
 	}
-	out, err := newSRTPContext(local)
-	if err != nil {
-		return err
+	if len(local) != SRTPKeyLen {
+		return ErrSRTPKey
 	}
 	in, err := newSRTPContext(remote)
 	if err != nil {
 		return err
 	}
-	s.srtp.mu.Lock()
-	s.srtp.out = out
-	s.srtp.mu.Unlock()
-	s.srtp.in.Store(in)
+	st := s.srtp
+	st.mu.Lock()
+	if st.out == nil || !bytes.Equal(st.outKey, local) {
+		out, err := newSRTPContext(local)
+		if err != nil {
+			st.mu.Unlock()
+			return err
+		}
+		st.out, st.outKey = out, bytes.Clone(local)
+	}
+	st.mu.Unlock()
+	st.in.Store(in)
 	return nil
 }
 

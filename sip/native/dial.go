@@ -174,7 +174,15 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	// The stream exists before the leg does (its port goes in the offer);
 	// its callbacks reach the leg once there is one.
 	var lp atomic.Pointer[leg]
+	var sec *sdesCrypto
+	if s.cfg.SRTPForTLS && t.Agent != "" && isTLS(b.Transport) {
+		var err error
+		if sec, err = newCrypto(1); err != nil {
+			return nil, 500, err
+		}
+	}
 	stream, err := s.cfg.Media.NewStream(media.StreamConfig{
+		SRTP:   sec != nil,
 		Codec:  media.PCMU, // provisional: the answer decides (Update below)
 		DTMFPT: media.DefaultDTMFPT,
 		OnDigit: func(d rune) {
@@ -201,7 +209,7 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	if len(tr) > 0 && tr[0] != nil {
 		info.Trunk = tr[0].Name
 	}
-	offer := buildSDP(stream.LocalAddr(), []media.Codec{media.PCMU, media.PCMA}, media.DefaultDTMFPT, "sendrecv")
+	offer := buildSDP(stream.LocalAddr(), []media.Codec{media.PCMU, media.PCMA}, media.DefaultDTMFPT, "sendrecv", sec)
 
 	recipient := *b.Contact.Clone()
 	req := gosip.NewRequest(gosip.INVITE, recipient)
@@ -291,6 +299,9 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 		return nil, 0, err
 	}
 	answer, err := s.remoteSDP(sess.InviteResponse.Body())
+	if err == nil && sec != nil {
+		err = srtpAnswer(stream, sec, answer)
+	}
 	if err != nil {
 		endLateAnswer(sess)
 		stream.Close()
@@ -312,6 +323,8 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	l.uac = sess
 	l.remote = answer
 	l.stream = stream
+	l.srtp = sec
+	l.overTLS = isTLS(b.Transport)
 	stream.Update(answer.Addr, answer.Codecs[0], answer.DTMFPT)
 	lp.Store(l)
 	l.markAnswered()
@@ -377,4 +390,14 @@ func routable(host string) bool {
 		return true // a host name
 	}
 	return !a.IsUnspecified()
+}
+
+// srtpAnswer keys an SRTP stream from the answer to hotline's SRTP offer;
+// an answer without SRTP, or with another tag, is refused (the phone
+// answered a call it cannot encrypt).
+func srtpAnswer(stream *media.Stream, sec *sdesCrypto, answer remoteMedia) error {
+	if !answer.Secure || answer.Crypto == nil || answer.Crypto.Tag != sec.Tag {
+		return errors.New("the answer has no SRTP key (a=crypto " + media.SRTPSuite + "), and SRTP is required")
+	}
+	return stream.SetSRTPKeys(sec.Key, answer.Crypto.Key)
 }

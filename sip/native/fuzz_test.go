@@ -33,7 +33,7 @@ func FuzzParseSDP(f *testing.F) {
 			return
 		}
 		checkRemoteMedia(t, rm)
-		ours := buildSDP(rm.Addr, rm.Codecs, rm.DTMFPT, rm.Dir)
+		ours := buildSDP(rm.Addr, rm.Codecs, rm.DTMFPT, rm.Dir, rm.Crypto)
 		back, err := parseSDP(ours)
 		if err != nil {
 			t.Fatalf("our own SDP does not parse: %v\n%s", err, ours)

@@ -24,6 +24,11 @@ type leg struct {
 	uac    *sipgo.DialogClientSession // outbound
 	remote remoteMedia
 	stream *media.Stream
+	// srtp is hotline's SDES key of an SRTP leg (nil: plain RTP);
+	// overTLS: the leg's signalling is TLS, where SRTP may be negotiated
+	// (tls.go).
+	srtp    *sdesCrypto
+	overTLS bool
 
 	answered   chan struct{}
 	answerOnce sync.Once
@@ -104,10 +109,24 @@ func (l *leg) Answer(ctx context.Context) error {
 	l.mu.Unlock()
 
 	codec := l.remote.Codecs[0]
+	var sec *sdesCrypto
+	if l.overTLS && l.remote.Secure && l.remote.Crypto != nil {
+		var err error
+		if sec, err = newCrypto(l.remote.Crypto.Tag); err != nil {
+			l.rejectCode.Store(500)
+			l.finish(sip.CauseFailure, sip.SideLocal)
+			return fmt.Errorf("native: answer %s: %w", l.info.ID, err)
+		}
+	}
 	stream, err := l.sw.cfg.Media.NewStream(media.StreamConfig{
 		Remote: l.remote.Addr, Codec: codec, DTMFPT: l.remote.DTMFPT,
-		OnDigit: l.digit, OnTimeout: l.mediaTimeout,
+		OnDigit: l.digit, OnTimeout: l.mediaTimeout, SRTP: sec != nil,
 	})
+	if err == nil && sec != nil {
+		if err = stream.SetSRTPKeys(sec.Key, l.remote.Crypto.Key); err != nil {
+			_ = stream.Close()
+		}
+	}
 	if err != nil {
 		l.rejectCode.Store(503)
 		l.finish(sip.CauseFailure, sip.SideLocal)
@@ -125,9 +144,10 @@ func (l *leg) Answer(ctx context.Context) error {
 		return sip.ErrHangup
 	}
 	l.stream = stream
+	l.srtp = sec
 	l.sent200 = true
 	l.mu.Unlock()
-	body := buildSDP(stream.LocalAddr(), []media.Codec{codec}, l.remote.DTMFPT, answerDir(l.remote.Dir))
+	body := buildSDP(stream.LocalAddr(), []media.Codec{codec}, l.remote.DTMFPT, answerDir(l.remote.Dir), sec)
 
 	errc := make(chan error, 1)
 	go func() { errc <- l.uas.RespondSDP(body) }() // returns after the ACK
@@ -475,6 +495,23 @@ func (l *leg) reinvite(body []byte) ([]byte, int, string) {
 		return nil, 488, "Not Acceptable Here"
 	}
 	l.mu.Lock()
+	sec, cur := l.srtp, l.stream
+	l.mu.Unlock()
+	if sec != nil {
+		// An SRTP leg stays SRTP: the new offer must bring a key.
+		if !rm.Secure || rm.Crypto == nil {
+			return nil, 488, "Not Acceptable Here"
+		}
+		if st := cur; st != nil {
+			if err := st.SetSRTPKeys(sec.Key, rm.Crypto.Key); err != nil {
+				return nil, 488, "Not Acceptable Here"
+			}
+		}
+		l.mu.Lock()
+		l.srtp = &sdesCrypto{Tag: rm.Crypto.Tag, Key: sec.Key}
+		l.mu.Unlock()
+	}
+	l.mu.Lock()
 	st := l.stream
 	wasHold := l.hold
 	l.hold = rm.Hold
@@ -499,7 +536,7 @@ func (l *leg) currentSDP(dir string) []byte {
 	if l.stream == nil {
 		return nil
 	}
-	return buildSDP(l.stream.LocalAddr(), []media.Codec{l.remote.Codecs[0]}, l.remote.DTMFPT, dir)
+	return buildSDP(l.stream.LocalAddr(), []media.Codec{l.remote.Codecs[0]}, l.remote.DTMFPT, dir, l.srtp)
 }
 
 // transfer turns a REFER into a TransferEvent; Reply sends the final NOTIFY.

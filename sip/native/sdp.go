@@ -20,6 +20,10 @@ type remoteMedia struct {
 	DTMFPT uint8         // 0 when the peer offered no telephone-event
 	Hold   bool          // sendonly, inactive or c=0.0.0.0
 	Dir    string        // sendrecv, sendonly, recvonly, inactive
+	// Secure: the audio stream's profile is RTP/SAVP (SRTP); Crypto is
+	// its first a=crypto line hotline can use (srtp.go), nil when none.
+	Secure bool
+	Crypto *sdesCrypto
 }
 
 var errNoCommonCodec = errors.New("no common audio codec (hotline speaks PCMU and PCMA)")
@@ -61,6 +65,12 @@ func parseSDP(body []byte) (remoteMedia, error) {
 		}
 	}
 	rm.Hold = rm.Dir == "sendonly" || rm.Dir == "inactive" || ip.IsUnspecified()
+	rm.Secure = strings.EqualFold(strings.Join(audio.MediaName.Protos, "/"), "RTP/SAVP")
+	for _, a := range audio.Attributes {
+		if a.Key == "crypto" && rm.Crypto == nil {
+			rm.Crypto = parseCrypto(a.Value)
+		}
+	}
 
 	rtpmap := map[int]string{}
 	for _, a := range audio.Attributes {
@@ -101,7 +111,8 @@ var sdpVersion atomic.Uint64
 
 // buildSDP writes our SDP: one audio stream at local with the given codecs
 // (the first is preferred) and telephone-event when dtmfPT is not 0.
-func buildSDP(local netip.AddrPort, codecs []media.Codec, dtmfPT uint8, dir string) []byte {
+// With sec, the stream is RTP/SAVP with sec's a=crypto line (SDES).
+func buildSDP(local netip.AddrPort, codecs []media.Codec, dtmfPT uint8, dir string, sec *sdesCrypto) []byte {
 	// The session id must fit a signed 64-bit integer (RFC 4566 asks for an
 	// NTP timestamp; strict peers reject larger numbers with 488).
 	id := uint64(time.Now().Unix())
@@ -125,7 +136,12 @@ func buildSDP(local netip.AddrPort, codecs []media.Codec, dtmfPT uint8, dir stri
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "v=0\r\no=hotline %d %d IN %s %s\r\ns=hotline\r\nc=IN %s %s\r\nt=0 0\r\n", id, ver, ipv, local.Addr(), ipv, local.Addr())
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP %s\r\n", local.Port(), strings.Join(fmts, " "))
+	proto := "RTP/AVP"
+	if sec != nil {
+		proto = "RTP/SAVP"
+		attrs = append(attrs, sec.attribute())
+	}
+	fmt.Fprintf(&b, "m=audio %d %s %s\r\n", local.Port(), proto, strings.Join(fmts, " "))
 	for _, a := range attrs {
 		b.WriteString(a)
 		b.WriteString("\r\n")

@@ -53,6 +53,9 @@ type Config struct {
 	// registration's connection; trunks stay on UDP/TCP.
 	TLSListen string
 	TLS       *tls.Config
+	// SRTPForTLS makes every leg of an agent over TLS SRTP with SDES keys
+	// (tls.go): required in both directions.
+	SRTPForTLS bool
 	// AdvertiseIP is put in Contact headers and SDP; defaults to Listen's IP
 	// (which then must not be unspecified).
 	AdvertiseIP netip.Addr
@@ -575,6 +578,9 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		return
 	}
 	offer, err := s.remoteSDP(req.Body())
+	if err == nil && s.cfg.SRTPForTLS && info.Agent != "" && isTLS(req.Transport()) && (!offer.Secure || offer.Crypto == nil) {
+		err = errors.New("SRTP is required: offer RTP/SAVP with a=crypto " + media.SRTPSuite)
+	}
 	if err != nil {
 		s.log.Warn("sip invite rejected", "reason", err.Error(), "caller", MaskNumber(caller), "source", src.String())
 		respond(tx, req, 488, "Not Acceptable Here", gosip.NewHeader("Warning", `305 hotline "`+err.Error()+`"`))
@@ -592,6 +598,7 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	l := newLeg(s, info, key)
 	l.uas = dlg
 	l.remote = offer
+	l.overTLS = isTLS(req.Transport())
 	s.addLeg(key, l)
 
 	_ = dlg.Respond(180, "Ringing", nil)

@@ -2,14 +2,18 @@ package native
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo"
 	gosip "github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-cc/hotline/sip/media"
 )
 
 // SIP over TLS (RFC 3261 §26.2, transport=tls) for agents outside the
@@ -79,3 +83,63 @@ func (s *Switch) contactFor(transport string) *gosip.ContactHeader {
 // TLSAddr is the advertised SIP over TLS address (invalid without
 // Config.TLSListen or before Start).
 func (s *Switch) TLSAddr() netip.AddrPort { return s.tlsAddr }
+
+// SRTP with SDES keys (RFC 4568) on the legs of agents over TLS: the keys
+// travel in the SDP, which only a TLS connection keeps secret, so hotline
+// offers and accepts a=crypto only there (RFC 4568 §8.3). With
+// Config.SRTPForTLS, every leg of a TLS agent is SRTP: dialled agents are
+// offered RTP/SAVP with hotline's key (an answer without a usable key
+// ends the call), an agent's INVITE without one gets 488. Without it, an
+// agent's SRTP offer over TLS is still answered with SRTP.
+
+// sdesCrypto is an a=crypto line of the suite hotline speaks.
+type sdesCrypto struct {
+	Tag int
+	Key srtpKey // master key and salt, media.SRTPKeyLen bytes
+}
+
+// srtpKey is key material; it prints as [hidden] in every format and log.
+type srtpKey []byte
+
+func (srtpKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[hidden]")) }
+func (srtpKey) LogValue() slog.Value       { return slog.StringValue("[hidden]") }
+
+func (c *sdesCrypto) attribute() string {
+	return fmt.Sprintf("a=crypto:%d %s inline:%s", c.Tag, media.SRTPSuite, base64.StdEncoding.EncodeToString(c.Key))
+}
+
+// parseCrypto reads an a=crypto value ("1 AES_CM_128_HMAC_SHA1_80
+// inline:KEY[|lifetime]"); nil for another suite, several keys, an MKI
+// or session parameters (hotline uses none of them).
+func parseCrypto(v string) *sdesCrypto {
+	f := strings.Fields(v)
+	if len(f) != 3 || f[1] != media.SRTPSuite {
+		return nil
+	}
+	tag, err := strconv.Atoi(f[0])
+	if err != nil || tag < 0 || tag > 999999999 {
+		return nil
+	}
+	inline, ok := strings.CutPrefix(f[2], "inline:")
+	if !ok || strings.Contains(inline, ";") {
+		return nil
+	}
+	keyB64, params, _ := strings.Cut(inline, "|")
+	if strings.Contains(params, ":") { // an MKI
+		return nil
+	}
+	key, err := base64.StdEncoding.DecodeString(keyB64)
+	if err != nil || len(key) != media.SRTPKeyLen {
+		return nil
+	}
+	return &sdesCrypto{Tag: tag, Key: key}
+}
+
+// newCrypto is hotline's side of an SRTP stream: a fresh key under tag.
+func newCrypto(tag int) (*sdesCrypto, error) {
+	k, err := media.NewSRTPKey()
+	if err != nil {
+		return nil, err
+	}
+	return &sdesCrypto{Tag: tag, Key: k}, nil
+}

@@ -1,16 +1,22 @@
 package native
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hotline-cc/hotline/internal/sipptest"
 	"github.com/hotline-cc/hotline/internal/tlstest"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/media"
 )
 
 // startTLSSwitch is startSwitch with SIP over TLS on a free loopback port
@@ -82,5 +88,101 @@ func TestBaresipTLS(t *testing.T) {
 	}
 	if got := sipCapt.Stop(t); len(got) != 0 {
 		t.Fatalf("SIP to the TLS phone outside its TLS connection:\n%v", got)
+	}
+}
+
+// TestBaresipSRTP: with SRTPForTLS, a real baresip over TLS with
+// mediaenc=srtp-mand is offered RTP/SAVP with an SDES key, answers with
+// its own, receives every packet of the prompt, and what it sends
+// authenticates under its key (only authentic SRTP counts as received).
+func TestBaresipSRTP(t *testing.T) {
+	needPeer(t, "baresip")
+	sw, cert := startTLSSwitch(t, func(c *Config) { c.SRTPForTLS = true })
+	phone := sipptest.StartBaresip(t, sipptest.Baresip{
+		IP: phoneIP, SIPPort: 5286, RTPPort: 6260, User: "a2", Password: "secret2",
+		Registrar: sw.TLSAddr().String(), Transport: "tls", CAFile: cert.CertFile, MediaEnc: "srtp-mand",
+		Mic: filepath.Join(promptRU, "vm-intro.wav"),
+	})
+	if !waitFor(func() bool { return sw.Registered("a2") }, 15*time.Second) {
+		t.Fatalf("baresip a2 did not register over TLS; switch log:\n%s", tail(sw.logs.String()))
+	}
+	capt := sipptest.StartCapture(t, "udp and dst portrange 6260-6269")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	agentLeg, err := sw.Dial(ctx, sip.Target{Agent: "a2", CallerID: "79123456789", RingTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("dial baresip with SRTP: %v\n%s", err, tail(sw.logs.String()))
+	}
+	l := agentLeg.(*leg)
+	if !l.stream.SRTP() || l.srtp == nil {
+		t.Fatal("the leg is not SRTP")
+	}
+	if _, err := agentLeg.Play(ctx, sip.PlayOptions{Prompts: []sip.Prompt{{Name: "queue-thereare"}}}); err != nil {
+		t.Fatal(err)
+	}
+	recv := l.stream.Stats().PacketsReceived
+	_ = agentLeg.Hangup(sip.CauseNormal)
+	<-agentLeg.Done()
+	snd, err := sw.cfg.Catalog.Prompt(sip.Prompt{Name: "queue-thereare"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (len(snd.PCM) + 159) / 160
+	got := len(capt.Stop(t))
+	t.Logf("baresip received %d SRTP packets for a %d-packet prompt; %d authentic SRTP packets came back", got, want, recv)
+	if got < want*98/100 || got > want*102/100 {
+		t.Fatalf("baresip received %d SRTP packets for the prompt; want %d ± 2 %%", got, want)
+	}
+	// baresip sent its microphone the whole time: 1.84 s is ~92 packets.
+	if recv < uint64(want)/2 {
+		t.Fatalf("%d authentic SRTP packets from baresip during the prompt; want at least %d\nbaresip:\n%s", recv, want/2, tail(phone.String()))
+	}
+	if strings.Contains(sw.logs.String(), "inline:") {
+		t.Fatal("an SDES key reached the log")
+	}
+}
+
+// TestSDESCrypto: a=crypto lines are read for the one suite hotline
+// speaks (lifetime allowed; MKI, other suites and bad keys not), written
+// back with the tag, and the key never prints.
+func TestSDESCrypto(t *testing.T) {
+	key := "MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ub3BxcnN0" // 30 bytes
+	for _, tc := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"plain", "1 AES_CM_128_HMAC_SHA1_80 inline:" + key, true},
+		{"with lifetime", "2 AES_CM_128_HMAC_SHA1_80 inline:" + key + "|2^31", true},
+		{"with MKI", "1 AES_CM_128_HMAC_SHA1_80 inline:" + key + "|2^20|1:4", false},
+		{"other suite", "1 AES_CM_128_HMAC_SHA1_32 inline:" + key, false},
+		{"short key", "1 AES_CM_128_HMAC_SHA1_80 inline:AAAA", false},
+		{"session parameter", "1 AES_CM_128_HMAC_SHA1_80 inline:" + key + " UNENCRYPTED_SRTP", false},
+		{"not base64", "1 AES_CM_128_HMAC_SHA1_80 inline:%%%%", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := parseCrypto(tc.value)
+			if (c != nil) != tc.ok {
+				t.Fatalf("parseCrypto(%q) = %v, want ok %v", tc.value, c, tc.ok)
+			}
+		})
+	}
+	c, err := newCrypto(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(buildSDP(netip.MustParseAddrPort("127.0.0.1:20000"), []media.Codec{media.PCMU}, 101, "sendrecv", c))
+	if !strings.Contains(body, "m=audio 20000 RTP/SAVP 0 101\r\n") || !strings.Contains(body, "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:") {
+		t.Fatalf("SRTP SDP:\n%s", body)
+	}
+	back, err := parseSDP([]byte(body))
+	if err != nil || !back.Secure || back.Crypto == nil || back.Crypto.Tag != 7 || !bytes.Equal(back.Crypto.Key, c.Key) {
+		t.Fatalf("round trip: %+v %v", back, err)
+	}
+	var logs strings.Builder
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "crypto", c, "key", c.Key, "remote", back)
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v %#v %x %s", back, c, c.Key, c.Key), logs.String()} {
+		if strings.Contains(out, base64.StdEncoding.EncodeToString(c.Key)) || strings.Contains(out, fmt.Sprintf("%x", []byte(c.Key))) || !strings.Contains(out, "hidden") {
+			t.Errorf("key printed: %s", out)
+		}
 	}
 }

@@ -137,12 +137,12 @@ func TestParseSDP(t *testing.T) {
 	if _, err := parseSDP([]byte("garbage")); err == nil {
 		t.Fatal("garbage SDP accepted")
 	}
-	ours := string(buildSDP(netip.MustParseAddrPort("127.0.0.1:20000"), nil, 101, "sendrecv"))
+	ours := string(buildSDP(netip.MustParseAddrPort("127.0.0.1:20000"), nil, 101, "sendrecv", nil))
 	if !strings.Contains(ours, "m=audio 20000 RTP/AVP 101") {
 		t.Fatalf("built SDP: %s", ours)
 	}
 	// The o= session id must fit int64: strict peers answer 488 otherwise.
-	back, err := parseSDP(buildSDP(netip.MustParseAddrPort("127.0.0.1:20000"), nil, 0, ""))
+	back, err := parseSDP(buildSDP(netip.MustParseAddrPort("127.0.0.1:20000"), nil, 0, "", nil))
 	_ = back
 	if err == nil {
 		t.Fatal("an SDP with no codec must not parse as usable")
