@@ -97,6 +97,9 @@ func TestDeskAccess(t *testing.T) {
 		{"supervisor, another team", sv, "POST", "/api/v1/agents/d2/login", "", true, 403},
 		{"supervisor, another team's state", sv, "GET", "/api/v1/agents/d2", "", false, 403},
 		{"the page", nil, "GET", "/desk/", "", false, 200},
+		{"the wallboard, logged out", nil, "GET", "/desk/api/wallboard", "", false, 401},
+		{"the wallboard, an agent", d1, "GET", "/desk/api/wallboard", "", false, 403},
+		{"the wallboard, a supervisor (no database: live figures only)", sv, "GET", "/desk/api/wallboard", "", false, 200},
 	} {
 		if got := do(tc.b, tc.method, tc.path, tc.body, tc.csrf); got != tc.want {
 			t.Errorf("%s: %s %s = %d, want %d", tc.name, tc.method, tc.path, got, tc.want)
