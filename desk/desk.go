@@ -79,6 +79,9 @@ type Desk struct {
 	lock   *limiter
 	calls  *callIndex
 	live   *eventlog.Broadcaster
+	// boardMu guards boardCache, today's reports for the wallboard.
+	boardMu    sync.Mutex
+	boardCache *boardReports
 }
 
 //go:embed web

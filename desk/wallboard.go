@@ -159,34 +159,22 @@ func (d *Desk) board(ctx context.Context, p principal) (Board, error) {
 		}
 	}
 	if d.cfg.Reports != nil {
-		if qs, err := d.cfg.Reports.QueueReport(ctx, from, to); err != nil {
-			b.Errors = append(b.Errors, "queue report: "+err.Error())
-		} else {
-			for i := range qs {
-				if queueOK(qs[i].Queue) {
-					row(qs[i].Queue).Today = &qs[i]
-				}
+		t := d.todayReports(ctx, from, to, now)
+		b.Errors = append(b.Errors, t.errs...)
+		for i := range t.queues {
+			if queueOK(t.queues[i].Queue) {
+				row(t.queues[i].Queue).Today = &t.queues[i]
 			}
 		}
-		if cs, err := d.cfg.Reports.CSIReport(ctx, from, to, "queue"); err != nil {
-			b.Errors = append(b.Errors, "CSI report: "+err.Error())
-		} else {
-			for i := range cs {
-				if queueOK(cs[i].Key) {
-					row(cs[i].Key).CSI = &cs[i]
-				}
+		for i := range t.csi {
+			if queueOK(t.csi[i].Key) {
+				row(t.csi[i].Key).CSI = &t.csi[i]
 			}
 		}
-		if fs, err := d.cfg.Reports.FCRReport(ctx, from, to, now); err != nil {
-			b.Errors = append(b.Errors, "FCR report: "+err.Error())
-		} else if fs != nil {
-			b.FCR = fs
+		if t.fcr != nil {
+			b.FCR = t.fcr
 		}
-		if es, err := d.cfg.Reports.EscalationReport(ctx, from, to); err != nil {
-			b.Errors = append(b.Errors, "escalation report: "+err.Error())
-		} else {
-			b.Escalations = &es
-		}
+		b.Escalations = t.esc
 	}
 	for _, r := range rows {
 		if r.Target > 0 {
@@ -223,4 +211,47 @@ func labels(m *dto.Metric) map[string]string {
 		l[lp.GetName()] = lp.GetValue()
 	}
 	return l
+}
+
+// boardReports are today's reports for every queue, shared by all the
+// pages for boardTTL so that many open wallboards do not multiply the
+// queries.
+type boardReports struct {
+	at, from time.Time
+	queues   []reporting.QueueFigures
+	csi      []reporting.CSIFigures
+	fcr      []reporting.FCRFigures
+	esc      *reporting.EscalationFigures
+	errs     []string
+}
+
+// boardTTL is how long today's reports are reused.
+const boardTTL = time.Second
+
+func (d *Desk) todayReports(ctx context.Context, from, to, now time.Time) *boardReports {
+	d.boardMu.Lock()
+	defer d.boardMu.Unlock()
+	if c := d.boardCache; c != nil && c.from.Equal(from) && !now.Before(c.at) && now.Sub(c.at) < boardTTL {
+		return c
+	}
+	t := &boardReports{at: now, from: from}
+	var err error
+	if t.queues, err = d.cfg.Reports.QueueReport(ctx, from, to); err != nil {
+		t.errs = append(t.errs, "queue report: "+err.Error())
+	}
+	if t.csi, err = d.cfg.Reports.CSIReport(ctx, from, to, "queue"); err != nil {
+		t.errs = append(t.errs, "CSI report: "+err.Error())
+	}
+	if t.fcr, err = d.cfg.Reports.FCRReport(ctx, from, to, now); err != nil {
+		t.errs = append(t.errs, "FCR report: "+err.Error())
+	}
+	if es, err := d.cfg.Reports.EscalationReport(ctx, from, to); err != nil {
+		t.errs = append(t.errs, "escalation report: "+err.Error())
+	} else {
+		t.esc = &es
+	}
+	if len(t.errs) == 0 {
+		d.boardCache = t
+	}
+	return t
 }

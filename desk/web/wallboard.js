@@ -164,13 +164,13 @@ function ticking() {
   if (!tick) tick = setInterval(show, 1000);
 }
 
-// Events that change a figure on the board: refresh (at most 4 times a second).
+// Events that change a figure on the board: refresh (at most once a second).
 const relevant = /^(queue|agent|call|survey|escalation|consult|callback)\./;
 
 export function boardEvent(api, ev) {
   if (!running || !relevant.test(ev.type)) return;
   if (pending) return;
-  pending = setTimeout(() => { pending = 0; refreshBoard(api); }, 250);
+  pending = setTimeout(() => { pending = 0; refreshBoard(api); }, 1000);
 }
 
 export function startBoard(api) {
