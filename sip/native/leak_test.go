@@ -45,7 +45,8 @@ func measure(t *testing.T, sw, phone *media.Engine) resources {
 // Go SIP phone on the trunk and ends each at a random moment: the caller
 // cancels while the switch is answering it (its CANCEL leaves with the
 // first provisional, just when the leg reaches the consumer), the switch
-// rejects it, or either side hangs up shortly after the answer. Afterwards
+// rejects it or hangs up while answering, or either side hangs up shortly
+// after the answer. Afterwards
 // the process's open file descriptors, goroutines and both media engines'
 // RTP ports must come back to what they were before the burst (polled
 // until a deadline: sipgo's transactions linger up to 64*T1). Issue 17:
@@ -114,6 +115,15 @@ func TestNoLeakAfterCallsEndedAtRandomMoments(t *testing.T) {
 					rejected.Add(1)
 					_ = l.Hangup(sip.CauseBusy)
 					return
+				}
+				if chance(0.25) {
+					// Hung up by the application (IVR, queue) while the
+					// answer is being made: within a stream's creation.
+					hangAt := uniform(200 * time.Microsecond)
+					go func() {
+						time.Sleep(hangAt)
+						_ = l.Hangup(sip.CauseNormal)
+					}()
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
