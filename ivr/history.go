@@ -31,6 +31,9 @@ type CallerHistory struct {
 	// OpenEscalation is set when an escalation of an earlier call is still
 	// unresolved.
 	OpenEscalation *Escalation
+	// LastCSI is the caller's latest survey rating in the window (1-5);
+	// 0 when none.
+	LastCSI int
 }
 
 // Escalation is an unresolved escalation of an earlier call.

@@ -28,6 +28,9 @@ func TestCallerHistory(t *testing.T) {
 	d := g.ev(t0.Add(5*time.Minute), eventlog.CallDisposition, "esc", "", "b1", nil)
 	d.Reason = "not_resolved"
 	evs = append(evs, d)
+	// The old call's survey (outside the window) and the escalated one's.
+	evs = append(evs, g.ev(t0.Add(-46*time.Hour), eventlog.SurveyCompleted, "old", "", "", map[string]string{"rating": "5", "solved": "yes"}))
+	evs = append(evs, g.ev(t0.Add(10*time.Minute), eventlog.SurveyCompleted, "esc", "", "", map[string]string{"rating": "2", "solved": "no"}))
 	// An hour later: abandoned.
 	ab := g.abandoned("ab", "first-line", t0.Add(time.Hour), 30*time.Second)
 	for i := range ab {
@@ -51,7 +54,7 @@ func TestCallerHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Calls != 2 || !h.LastCallAt.Equal(t0.Add(time.Hour)) || h.LastOutcome != "abandoned" || h.LastQueue != "first-line" || h.LastAgent != "" {
+	if h.Calls != 2 || !h.LastCallAt.Equal(t0.Add(time.Hour)) || h.LastOutcome != "abandoned" || h.LastQueue != "first-line" || h.LastAgent != "" || h.LastCSI != 2 {
 		t.Errorf("history = %+v", h)
 	}
 	if e := h.OpenEscalation; e == nil || e.CallID != "esc" || e.Queue != "second-line" || !e.At.Equal(t0.Add(30*time.Second)) {
@@ -78,7 +81,7 @@ func TestCallerHistory(t *testing.T) {
 	}
 	// Never seen, and anonymous.
 	for _, c := range []string{"+79000000001", "anonymous"} {
-		if h, err := s.CallerHistory(ctx, c, since); err != nil || h.Calls != 0 || h.OpenEscalation != nil {
+		if h, err := s.CallerHistory(ctx, c, since); err != nil || h.Calls != 0 || h.OpenEscalation != nil || h.LastCSI != 0 {
 			t.Errorf("%s: %+v, %v", c, h, err)
 		}
 	}

@@ -23,7 +23,7 @@ func (h callerHistory) Lookup(ctx context.Context, caller string, since time.Tim
 		return ivr.CallerHistory{}, err
 	}
 	out := ivr.CallerHistory{Calls: r.Calls, LastCallAt: r.LastCallAt, LastOutcome: r.LastOutcome,
-		LastQueue: r.LastQueue, LastAgent: r.LastAgent}
+		LastQueue: r.LastQueue, LastAgent: r.LastAgent, LastCSI: r.LastCSI}
 	if e := r.OpenEscalation; e != nil {
 		out.OpenEscalation = &ivr.Escalation{CallID: e.CallID, Queue: e.Queue, At: e.At}
 	}

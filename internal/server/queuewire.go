@@ -142,6 +142,9 @@ func (h ivrToQueue) Enqueue(ctx context.Context, leg sip.Leg, r ivr.Result) erro
 		if hist.OpenEscalation != nil {
 			nc.Data["history_open_escalation"] = hist.OpenEscalation.CallID
 		}
+		if hist.LastCSI > 0 {
+			nc.Data["history_last_csi"] = strconv.Itoa(hist.LastCSI)
+		}
 		// The agent who took the caller's previous call is preferred for
 		// the queue's preferred_agent_wait.
 		for _, q := range h.cfg.Queues {
