@@ -55,6 +55,9 @@ const (
 	DefaultTries        = 3
 	DefaultLookupDays   = 30
 	DefaultLookupWait   = time.Second
+	// MaxLookupWait bounds a lookup node's timeout: the caller hears
+	// nothing while the history is asked.
+	MaxLookupWait = 5 * time.Second
 )
 
 // PromptRef is a prompt named in the config.
@@ -758,6 +761,9 @@ func (p *parser) node(f *Flows, flow string, k, v *yaml.Node) *Node {
 			}
 		case "timeout":
 			nd.Timeout = p.duration(e.v, what+" timeout")
+			if nd.Type == NodeLookup && nd.Timeout > MaxLookupWait {
+				p.errorf(resolve(e.v).Line, "%s timeout: at most %s (the caller waits in silence while the history is asked)", what, MaxLookupWait)
+			}
 		case "inter_timeout":
 			nd.InterTimeout = p.duration(e.v, what+" inter_timeout")
 		case "tries":

@@ -225,6 +225,18 @@ func TestParseFlowsErrors(t *testing.T) {
 `,
 			want: `hotline.yaml:13: flow main node l: branch without a condition`,
 		},
+		{
+			name: "lookup timeout that would keep the caller waiting",
+			body: `        l:
+          type: lookup
+          timeout: 30s
+          next: q
+        q:
+          type: queue
+          queue: first-line
+`,
+			want: `hotline.yaml:12: flow main node l timeout: at most 5s`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
