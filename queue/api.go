@@ -254,7 +254,8 @@ func (r *Runner) input(callID string, f func() ([]Action, error)) error {
 
 // ---- agents ----
 
-func (r *Runner) getAgents(w http.ResponseWriter, _ *http.Request) {
+// Agents returns every agent as GET /api/v1/agents shows it.
+func (r *Runner) Agents() []AgentJSON {
 	r.mu.Lock()
 	as := r.eng.Agents()
 	r.mu.Unlock()
@@ -262,7 +263,11 @@ func (r *Runner) getAgents(w http.ResponseWriter, _ *http.Request) {
 	for i, a := range as {
 		out[i] = r.agentJSON(a)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
+}
+
+func (r *Runner) getAgents(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, r.Agents())
 }
 
 func (r *Runner) getAgent(w http.ResponseWriter, req *http.Request) {

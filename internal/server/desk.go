@@ -2,12 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"time"
 
 	"github.com/hotline-cc/hotline/desk"
@@ -61,24 +56,14 @@ func (s *Server) newDesk() (*desk.Desk, error) {
 	// The wallboard reads the live figures as /metrics serves them and the
 	// agents' states as GET /api/v1/agents answers them.
 	dc.Live = s.reg
-	dc.AgentStates = boardAgents(s.runner.Handler())
+	dc.AgentStates = boardAgents(s.runner)
 	return desk.New(dc)
 }
 
-// boardAgents reads the agents' states through the queue API (the one
-// place they are exported).
-func boardAgents(api http.Handler) func(context.Context) ([]desk.BoardAgent, error) {
-	return func(ctx context.Context) ([]desk.BoardAgent, error) {
-		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/agents", nil)
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			return nil, fmt.Errorf("GET /api/v1/agents: %d %s", rec.Code, strings.TrimSpace(rec.Body.String()))
-		}
-		var as []queue.AgentJSON
-		if err := json.Unmarshal(rec.Body.Bytes(), &as); err != nil {
-			return nil, fmt.Errorf("GET /api/v1/agents: %w", err)
-		}
+// boardAgents reads the agents' states as the queue API shows them.
+func boardAgents(r *queue.Runner) func(context.Context) ([]desk.BoardAgent, error) {
+	return func(context.Context) ([]desk.BoardAgent, error) {
+		as := r.Agents()
 		out := make([]desk.BoardAgent, len(as))
 		for i, a := range as {
 			out[i] = desk.BoardAgent{ID: a.ID, Name: a.Name, Team: a.Team, State: a.State, Reason: a.Reason, Since: a.Since, Queues: a.Queues}
