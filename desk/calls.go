@@ -2,7 +2,6 @@ package desk
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -370,52 +369,13 @@ func (d *Desk) visible(p principal, ev eventlog.Event) bool {
 // reconnecting page sends Last-Event-ID (or ?last_event_id=) and gets what it missed (from a
 // history of 4096 events), each event once.
 func (d *Desk) events(w http.ResponseWriter, r *http.Request, p principal) {
-	rc := http.NewResponseController(w)
-	last := r.Header.Get("Last-Event-ID")
-	if last == "" {
-		last = r.URL.Query().Get("last_event_id")
-	}
-	sub := d.live.Subscribe(0, last)
-	defer d.live.Unsubscribe(sub)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if _, err := fmt.Fprint(w, "retry: 1000\n: hotline desk\n\n"); err != nil {
-		return
-	}
-	_ = rc.Flush()
-	keep := time.NewTicker(15 * time.Second)
-	defer keep.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-keep.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return
-			}
-		case ev, ok := <-sub.C:
-			if !ok {
-				return
-			}
-			if !d.visible(p, ev) {
-				continue
-			}
-			if ev.Type == eventlog.CallArrived && p.role() != RoleAdmin {
-				ev.Caller = "" // the number is on the card of a call the user may read
-			}
-			data, err := json.Marshal(ev)
-			if err != nil {
-				continue
-			}
-			if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", ev.ID, data); err != nil {
-				return
-			}
+	d.live.Stream(w, r, eventlog.StreamOptions{Comment: "hotline desk", Retry: time.Second, Filter: func(ev eventlog.Event) (eventlog.Event, bool) {
+		if !d.visible(p, ev) {
+			return ev, false
 		}
-		if err := rc.Flush(); err != nil {
-			return
+		if ev.Type == eventlog.CallArrived && p.role() != RoleAdmin {
+			ev.Caller = "" // the number is on the card of a call the user may read
 		}
-	}
+		return ev, true
+	}})
 }

@@ -116,11 +116,31 @@ func (b *Broadcaster) Close() {
 // it reconnects with Last-Event-ID and gets what it missed from the
 // history.
 func (b *Broadcaster) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	rc := http.NewResponseController(w)
 	types := map[Type]bool{}
 	for _, t := range req.URL.Query()["type"] {
 		types[Type(t)] = true
 	}
+	b.Stream(w, req, StreamOptions{Comment: "hotline events", Named: true, Filter: func(ev Event) (Event, bool) {
+		return ev, len(types) == 0 || types[ev.Type]
+	}})
+}
+
+// StreamOptions shape one Server-Sent Events stream.
+type StreamOptions struct {
+	Comment string        // the first line's comment
+	Retry   time.Duration // the client's reconnection delay (0: the browser's default)
+	Named   bool          // an "event: TYPE" line per event (else clients read them as "message")
+	// Filter decides whether a client sees an event, and may redact it
+	// first; nil shows every event as it is.
+	Filter func(Event) (Event, bool)
+}
+
+// Stream serves one SSE client: it resumes after the request's
+// Last-Event-ID (header, or query parameter last_event_id) from the
+// history, sends a keep-alive comment every 15 s, and returns when the
+// client goes, falls behind, or the Broadcaster closes.
+func (b *Broadcaster) Stream(w http.ResponseWriter, req *http.Request, opt StreamOptions) {
+	rc := http.NewResponseController(w)
 	last := req.Header.Get("Last-Event-ID")
 	if last == "" {
 		last = req.URL.Query().Get("last_event_id")
@@ -129,10 +149,14 @@ func (b *Broadcaster) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer b.Unsubscribe(sub)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
+	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if _, err := fmt.Fprint(w, ": hotline events\n\n"); err != nil {
+	head := ": " + opt.Comment + "\n\n"
+	if opt.Retry > 0 {
+		head = fmt.Sprintf("retry: %d\n%s", opt.Retry.Milliseconds(), head)
+	}
+	if _, err := fmt.Fprint(w, head); err != nil {
 		return
 	}
 	_ = rc.Flush()
@@ -150,14 +174,21 @@ func (b *Broadcaster) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			if !ok {
 				return
 			}
-			if len(types) > 0 && !types[ev.Type] {
-				continue
+			if opt.Filter != nil {
+				if ev, ok = opt.Filter(ev); !ok {
+					continue
+				}
 			}
 			data, err := json.Marshal(ev)
 			if err != nil {
 				continue
 			}
-			if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, data); err != nil {
+			if opt.Named {
+				_, err = fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, data)
+			} else {
+				_, err = fmt.Fprintf(w, "id: %s\ndata: %s\n\n", ev.ID, data)
+			}
+			if err != nil {
 				return
 			}
 		}
