@@ -578,8 +578,8 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		return
 	}
 	offer, err := s.remoteSDP(req.Body())
-	if err == nil && s.cfg.SRTPForTLS && info.Agent != "" && isTLS(req.Transport()) && (!offer.Secure || offer.Crypto == nil) {
-		err = errors.New("SRTP is required: offer RTP/SAVP with a=crypto " + media.SRTPSuite)
+	if err == nil {
+		err = s.srtpOfferable(offer, req.Transport(), info.Agent != "")
 	}
 	if err != nil {
 		s.log.Warn("sip invite rejected", "reason", err.Error(), "caller", MaskNumber(caller), "source", src.String())

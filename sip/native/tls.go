@@ -3,6 +3,7 @@ package native
 import (
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -142,4 +143,21 @@ func newCrypto(tag int) (*sdesCrypto, error) {
 		return nil, err
 	}
 	return &sdesCrypto{Tag: tag, Key: k}, nil
+}
+
+// srtpOfferable checks an INVITE's offer against the SRTP rules: an SRTP
+// offer is answered only over TLS and with a key of hotline's suite
+// (anything else would be a plain answer to an SRTP offer, which the
+// peer cannot use), and with Config.SRTPForTLS an agent over TLS must
+// offer SRTP.
+func (s *Switch) srtpOfferable(offer remoteMedia, transport string, agent bool) error {
+	switch {
+	case offer.Secure && !isTLS(transport):
+		return errors.New("SRTP is offered only over TLS (SDES keys would cross the network in clear)")
+	case offer.Secure && offer.Crypto == nil:
+		return errors.New("no usable SRTP key: hotline speaks a=crypto " + media.SRTPSuite + " without MKI")
+	case !offer.Secure && agent && s.cfg.SRTPForTLS && isTLS(transport):
+		return errors.New("SRTP is required: offer RTP/SAVP with a=crypto " + media.SRTPSuite)
+	}
+	return nil
 }

@@ -186,3 +186,36 @@ func TestSDESCrypto(t *testing.T) {
 		}
 	}
 }
+
+// TestSRTPOfferable: which INVITE offers the switch takes, with and
+// without SRTPForTLS.
+func TestSRTPOfferable(t *testing.T) {
+	key := &sdesCrypto{Tag: 1, Key: make([]byte, media.SRTPKeyLen)}
+	plain, srtpOK, srtpNoKey := remoteMedia{}, remoteMedia{Secure: true, Crypto: key}, remoteMedia{Secure: true}
+	for _, tc := range []struct {
+		name      string
+		required  bool
+		offer     remoteMedia
+		transport string
+		agent     bool
+		want      string // "" accepted, else part of the error
+	}{
+		{"plain over UDP", true, plain, "UDP", true, ""},
+		{"plain trunk call over TLS", true, plain, "TLS", false, ""},
+		{"plain agent over TLS, not required", false, plain, "TLS", true, ""},
+		{"plain agent over TLS, required", true, plain, "TLS", true, "SRTP is required"},
+		{"SRTP over TLS", true, srtpOK, "TLS", true, ""},
+		{"SRTP over TLS, not required", false, srtpOK, "TLS", true, ""},
+		{"SRTP over UDP", false, srtpOK, "UDP", true, "only over TLS"},
+		{"SRTP over TCP", true, srtpOK, "TCP", false, "only over TLS"},
+		{"SRTP without a usable key", false, srtpNoKey, "TLS", true, "no usable SRTP key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Switch{cfg: Config{SRTPForTLS: tc.required}}
+			err := s.srtpOfferable(tc.offer, tc.transport, tc.agent)
+			if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("srtpOfferable = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
