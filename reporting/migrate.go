@@ -4,10 +4,9 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 
+	"github.com/hotline-cc/hotline/internal/pgmigrate"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/tern/v2/migrate"
 )
 
 //go:embed migrations/*.sql
@@ -20,19 +19,8 @@ const VersionTable = "reporting_schema_version"
 // values that rows of an older hotline hold into personal_data (once). It is safe to run
 // concurrently from several processes (tern takes an advisory lock).
 func Migrate(ctx context.Context, conn *pgx.Conn) error {
-	m, err := migrate.NewMigrator(ctx, conn, VersionTable)
-	if err != nil {
-		return fmt.Errorf("reporting: migrator: %w", err)
-	}
-	sub, err := fs.Sub(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := m.LoadMigrations(sub); err != nil {
-		return fmt.Errorf("reporting: load migrations: %w", err)
-	}
-	if err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("reporting: migrate: %w", err)
+	if err := pgmigrate.Conn(ctx, conn, VersionTable, migrationFS, "migrations"); err != nil {
+		return fmt.Errorf("reporting: %w", err)
 	}
 	// Personal values an older hotline kept in the log move out of it.
 	if err := migrateLegacy(ctx, conn); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -14,14 +13,13 @@ import (
 
 	"github.com/hotline-cc/hotline/dialpolicy"
 	"github.com/hotline-cc/hotline/eventlog"
+	"github.com/hotline-cc/hotline/internal/pgmigrate"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/tern/v2/migrate"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations/*.sql
@@ -76,31 +74,11 @@ type DialGate interface {
 // Migrate brings the survey schema and River's schema up to date. Both
 // migrators take locks, so concurrent runs are safe.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	rm, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	if err != nil {
-		return fmt.Errorf("survey: river migrator: %w", err)
+	if err := pgmigrate.River(ctx, pool); err != nil {
+		return fmt.Errorf("survey: %w", err)
 	}
-	if _, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("survey: river migrate: %w", err)
-	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("survey: migrate: %w", err)
-	}
-	defer conn.Release()
-	m, err := migrate.NewMigrator(ctx, conn.Conn(), VersionTable)
-	if err != nil {
-		return fmt.Errorf("survey: migrator: %w", err)
-	}
-	sub, err := fs.Sub(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := m.LoadMigrations(sub); err != nil {
-		return fmt.Errorf("survey: load migrations: %w", err)
-	}
-	if err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("survey: migrate: %w", err)
+	if err := pgmigrate.Pool(ctx, pool, VersionTable, migrationFS, "migrations"); err != nil {
+		return fmt.Errorf("survey: %w", err)
 	}
 	return nil
 }

@@ -8,13 +8,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/tern/v2/migrate"
 
 	"github.com/hotline-cc/hotline/dialpolicy"
+	"github.com/hotline-cc/hotline/internal/pgmigrate"
 )
 
 //go:embed migrations/*.sql
@@ -25,24 +24,8 @@ const VersionTable = "dialpolicy_schema_version"
 
 // Migrate brings the ledger's schema up to date.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("dial ledger: migrate: %w", err)
-	}
-	defer conn.Release()
-	m, err := migrate.NewMigrator(ctx, conn.Conn(), VersionTable)
-	if err != nil {
-		return fmt.Errorf("dial ledger: migrator: %w", err)
-	}
-	sub, err := fs.Sub(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := m.LoadMigrations(sub); err != nil {
-		return fmt.Errorf("dial ledger: load migrations: %w", err)
-	}
-	if err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("dial ledger: migrate: %w", err)
+	if err := pgmigrate.Pool(ctx, pool, VersionTable, migrationFS, "migrations"); err != nil {
+		return fmt.Errorf("dial ledger: %w", err)
 	}
 	return nil
 }

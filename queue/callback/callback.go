@@ -5,18 +5,16 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/tern/v2/migrate"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/hotline-cc/hotline/eventlog"
+	"github.com/hotline-cc/hotline/internal/pgmigrate"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip"
 )
@@ -33,31 +31,11 @@ const QueueName = "callback"
 // Migrate brings River's schema and the callback table up to date (both
 // migrators take locks: concurrent runs are safe).
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	rm, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	if err != nil {
-		return fmt.Errorf("callback: river migrator: %w", err)
+	if err := pgmigrate.River(ctx, pool); err != nil {
+		return fmt.Errorf("callback: %w", err)
 	}
-	if _, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("callback: river migrate: %w", err)
-	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("callback: migrate: %w", err)
-	}
-	defer conn.Release()
-	m, err := migrate.NewMigrator(ctx, conn.Conn(), VersionTable)
-	if err != nil {
-		return fmt.Errorf("callback: migrator: %w", err)
-	}
-	sub, err := fs.Sub(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := m.LoadMigrations(sub); err != nil {
-		return fmt.Errorf("callback: load migrations: %w", err)
-	}
-	if err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("callback: migrate: %w", err)
+	if err := pgmigrate.Pool(ctx, pool, VersionTable, migrationFS, "migrations"); err != nil {
+		return fmt.Errorf("callback: %w", err)
 	}
 	return nil
 }
