@@ -297,6 +297,9 @@ type Baresip struct {
 	// MediaEnc is the account's media encryption, e.g. "srtp-mand"
 	// (SDES, RFC 4568); empty: plain RTP.
 	MediaEnc string
+	// CtrlPort, when set, opens baresip's ctrl_tcp on IP:CtrlPort for
+	// commands (BaresipCommand), e.g. to dial once it has registered.
+	CtrlPort int
 }
 
 // StartBaresip starts the softphone and returns its output; it is stopped
@@ -324,6 +327,9 @@ module_app menu.so
 	}
 	if b.MediaEnc != "" {
 		cfg += "module srtp.so\n"
+	}
+	if b.CtrlPort != 0 {
+		cfg += fmt.Sprintf("module_app ctrl_tcp.so\nctrl_tcp_listen %s:%d\n", b.IP, b.CtrlPort)
 	}
 	transport := b.Transport
 	if transport == "" {
@@ -353,4 +359,22 @@ module_app menu.so
 		}
 	})
 	return logs
+}
+
+// BaresipCommand sends one command (e.g. "dial", "sip:100@host") to the
+// ctrl_tcp of a baresip started with CtrlPort, as a netstring.
+func BaresipCommand(t *testing.T, b Baresip, command, params string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(b.IP, strconv.Itoa(b.CtrlPort)), 5*time.Second)
+	if err != nil {
+		t.Fatalf("baresip ctrl_tcp: %v", err)
+	}
+	defer c.Close()
+	msg := fmt.Sprintf(`{"command":%q,"params":%q,"token":"t"}`, command, params)
+	if _, err := fmt.Fprintf(c, "%d:%s,", len(msg), msg); err != nil {
+		t.Fatalf("baresip ctrl_tcp: %v", err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	_, _ = c.Read(buf) // the command's response; the call goes on without it
 }

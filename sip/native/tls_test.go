@@ -219,3 +219,48 @@ func TestSRTPOfferable(t *testing.T) {
 		})
 	}
 }
+
+// TestBaresipSRTPCallsIn: an agent's phone over TLS with mediaenc=srtp-mand
+// places a call (a feature code, say): the INVITE is authenticated, comes
+// in as a leg, is answered with SRTP, and audio flows both ways.
+func TestBaresipSRTPCallsIn(t *testing.T) {
+	needPeer(t, "baresip")
+	sw, cert := startTLSSwitch(t, func(c *Config) { c.SRTPForTLS = true })
+	b := sipptest.Baresip{
+		IP: phoneIP, SIPPort: 5290, RTPPort: 6300, User: "a2", Password: "secret2",
+		Registrar: sw.TLSAddr().String(), Transport: "tls", CAFile: cert.CertFile, MediaEnc: "srtp-mand",
+		Mic: filepath.Join(promptRU, "vm-intro.wav"), CtrlPort: 5296, // 5291 is its TLS listener
+	}
+	sipptest.StartBaresip(t, b)
+	if !waitFor(func() bool { return sw.Registered("a2") }, 15*time.Second) {
+		t.Fatalf("baresip a2 did not register over TLS; switch log:\n%s", tail(sw.logs.String()))
+	}
+	sipptest.BaresipCommand(t, b, "dial", fmt.Sprintf("sip:*55@%s;transport=tls", sw.TLSAddr()))
+	var in sip.Leg
+	select {
+	case in = <-sw.Incoming():
+	case <-time.After(15 * time.Second):
+		t.Fatalf("baresip's call did not come in; switch log:\n%s", tail(sw.logs.String()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := in.Answer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l := in.(*leg)
+	if in.Info().Agent != "a2" || !l.stream.SRTP() || l.srtp == nil {
+		t.Fatalf("leg from %q, SRTP %v", in.Info().Agent, l.stream.SRTP())
+	}
+	capt := sipptest.StartCapture(t, "udp and dst portrange 6300-6309")
+	if _, err := in.Play(ctx, sip.PlayOptions{Prompts: []sip.Prompt{{Name: "queue-thereare"}}}); err != nil {
+		t.Fatal(err)
+	}
+	recv := l.stream.Stats().PacketsReceived
+	_ = in.Hangup(sip.CauseNormal)
+	<-in.Done()
+	got := len(capt.Stop(t))
+	t.Logf("SRTP to baresip: %d packets; authentic SRTP from it: %d", got, recv)
+	if got < 90 || recv < 46 {
+		t.Fatalf("SRTP: %d packets to baresip (want the 92 of the prompt), %d authentic from it", got, recv)
+	}
+}
