@@ -256,11 +256,42 @@ func TestBaresipSRTPCallsIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv := l.stream.Stats().PacketsReceived
-	_ = in.Hangup(sip.CauseNormal)
-	<-in.Done()
 	got := len(capt.Stop(t))
 	t.Logf("SRTP to baresip: %d packets; authentic SRTP from it: %d", got, recv)
 	if got < 90 || recv < 46 {
 		t.Fatalf("SRTP: %d packets to baresip (want the 92 of the prompt), %d authentic from it", got, recv)
+	}
+
+	// Hold and resume: re-INVITEs of an SRTP leg keep SRTP (a key each time).
+	for _, cmd := range []struct {
+		name string
+		hold bool
+	}{{"hold", true}, {"resume", false}} {
+		sipptest.BaresipCommand(t, b, cmd.name, "")
+		if !waitHold(t, in, cmd.hold) {
+			t.Fatalf("no hold event %v after baresip's %s; switch log:\n%s", cmd.hold, cmd.name, tail(sw.logs.String()))
+		}
+	}
+	before := l.stream.Stats().PacketsReceived
+	if !waitFor(func() bool { return l.stream.Stats().PacketsReceived >= before+25 }, 10*time.Second) {
+		t.Fatalf("no authentic SRTP after resume (%d packets)", l.stream.Stats().PacketsReceived-before)
+	}
+	_ = in.Hangup(sip.CauseNormal)
+	<-in.Done()
+}
+
+// waitHold waits for leg's next HoldEvent and reports whether it says hold.
+func waitHold(t *testing.T, l sip.Leg, hold bool) bool {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-l.Events():
+			if h, ok := ev.(sip.HoldEvent); ok {
+				return h.Hold == hold
+			}
+		case <-timeout:
+			return false
+		}
 	}
 }
