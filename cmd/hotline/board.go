@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hotline-cc/hotline/internal/server"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -38,13 +39,20 @@ func runBoard(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	token := os.Getenv("HOTLINE_API_TOKEN")
+	apiClient := &http.Client{}
 	if *api == "" {
 		cfg, err := loadConfig(*path, io.Discard)
 		if err != nil {
 			fmt.Fprintln(stderr, "hotline board: -api not given and", err)
 			return 2
 		}
-		*api = "http://" + cfg.HTTP.Listen
+		base, client, err := server.SelfAPI(cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "hotline board:", err)
+			return 2
+		}
+		c := *client // its own copy: the board sets its timeout
+		*api, apiClient = base, &c
 		if token == "" {
 			token = cfg.HTTP.Token.Value()
 		}
@@ -68,7 +76,8 @@ func runBoard(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &board{api: strings.TrimRight(*api, "/"), token: token, http: &http.Client{Timeout: 3 * time.Second},
+	apiClient.Timeout = 3 * time.Second
+	b := &board{api: strings.TrimRight(*api, "/"), token: token, http: apiClient,
 		start: time.Now(), duration: *duration, title: *title, whilePID: *whilePID}
 	if tty {
 		fmt.Fprint(stdout, "\x1b[?25l\x1b[H\x1b[2J") // hide the cursor, clear

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,8 @@ func TestCheckConfigMissingSounds(t *testing.T) {
 	if text == string(src) {
 		t.Fatal("examples/hotline.yaml: media.moh.default not found")
 	}
+	// The line of the moved directory: one below "moh:".
+	line := strings.Count(text[:strings.Index(text, "moh:\n    default: /usr/share/asterisk/sounds/fr")], "\n") + 2
 	dir := t.TempDir()
 	path := filepath.Join(dir, "h.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
@@ -31,7 +34,7 @@ func TestCheckConfigMissingSounds(t *testing.T) {
 	if rc := runCheckConfig([]string{"-config", path}, &stdout, &stderr); rc != 1 {
 		t.Fatalf("check-config: exit %d, want 1; stderr:\n%s", rc, stderr.String())
 	}
-	want := path + `:37: media.moh.default: directory "/usr/share/asterisk/sounds/fr/moh-not-here" does not exist: install it: apt-get install asterisk-core-sounds-fr asterisk-core-sounds-fr-wav` + "\n"
+	want := path + ":" + strconv.Itoa(line) + `: media.moh.default: directory "/usr/share/asterisk/sounds/fr/moh-not-here" does not exist: install it: apt-get install asterisk-core-sounds-fr asterisk-core-sounds-fr-wav` + "\n"
 	if got := stderr.String(); got != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/internal/server"
 	"github.com/hotline-cc/hotline/internal/simulate"
 	"github.com/hotline-cc/hotline/sip/media"
 )
@@ -153,7 +154,11 @@ func simulateConfig(cfg *config.Config, f simFlags) (simulate.Config, error) {
 		sc.SIP = cfg.SIP.Listen
 	}
 	if sc.API == "" {
-		sc.API = "http://" + cfg.HTTP.Listen
+		base, client, err := server.SelfAPI(cfg)
+		if err != nil {
+			return sc, err
+		}
+		sc.API, sc.HTTP = base, client
 	}
 	sc.APIToken = cfg.HTTP.Token.Value()
 	// The trunk: callers send from its address, customers answer at it.

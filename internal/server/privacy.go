@@ -205,7 +205,7 @@ func EraseNumber(ctx context.Context, cfg *config.Config, number string) (Erasur
 // eraseRemote asks the running hotline of cfg to erase number.
 func eraseRemote(ctx context.Context, cfg *config.Config, number string) (Erasure, error) {
 	var out Erasure
-	base, client, err := selfAPI(cfg)
+	base, client, err := SelfAPI(cfg)
 	if err != nil {
 		return out, err
 	}

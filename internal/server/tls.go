@@ -47,11 +47,11 @@ func (h *certHolder) serverConfig() *tls.Config {
 	}
 }
 
-// selfAPI is the base URL and client with which a hotline command reaches
+// SelfAPI is the base URL and client with which a hotline command reaches
 // the running hotline of cfg over its API: loopback, https when
 // http.tls_cert is set. The server's certificate is pinned to the
 // configured one (it need not name 127.0.0.1).
-func selfAPI(cfg *config.Config) (string, *http.Client, error) {
+func SelfAPI(cfg *config.Config) (string, *http.Client, error) {
 	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
 	if err != nil {
 		return "", nil, err
@@ -60,7 +60,7 @@ func selfAPI(cfg *config.Config) (string, *http.Client, error) {
 		host = "127.0.0.1"
 	}
 	if !cfg.HTTP.TLS() {
-		return "http://" + net.JoinHostPort(host, port), http.DefaultClient, nil
+		return "http://" + net.JoinHostPort(host, port), &http.Client{Timeout: time.Minute}, nil
 	}
 	pair, err := tls.LoadX509KeyPair(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
 	if err != nil {
