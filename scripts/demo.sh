@@ -177,10 +177,13 @@ echo
 say "where to look next"
 cat <<EOF
   metrics      curl -s http://$http/metrics | grep ^hotline_
-  live API     curl -s http://$http/api/v1/queues      (also /api/v1/agents, /api/v1/calls, SSE /api/v1/events)
-  reports      curl -s 'http://$http/api/v1/reports/queues'   (intervals, agents, teams, fcr, csi, escalations)
+  live API     curl -s -H 'Authorization: Bearer <http.token>' http://$http/api/v1/queues
+               (the example's token is demo-api-token; also /api/v1/agents, /api/v1/calls, SSE /api/v1/events)
+  reports      curl -s -H 'Authorization: Bearer <http.token>' 'http://$http/api/v1/reports/queues'
+               (intervals, agents, teams, fcr, csi, escalations)
                DATABASE_URL='$DATABASE_URL' bin/hotline report -config $config -by agent
-  surveys      curl -s http://$http/api/v1/surveys
+  surveys      curl -s -H 'Authorization: Bearer <http.token>' http://$http/api/v1/surveys
+  agent desk   http://$http/desk/  (the example's agents log in with their web_password, e.g. a1 / desk-a1)
   live board   bin/hotline board -config $config
   a real softphone as an agent (the simulated agents have logged out):
                baresip: add to ~/.baresip/accounts

@@ -50,7 +50,8 @@ func TestEndToEnd(t *testing.T) {
 		{`listen: "127.0.0.1:5060"`, fmt.Sprintf(`listen: "127.0.0.1:%d"`, sipPort)},
 		{`address: "127.0.0.2:5080"`, fmt.Sprintf(`address: "127.0.0.2:%d"`, trunkPort)},
 		// The API wants a token here: simulate must send it from the config.
-		{`listen: "127.0.0.1:8080"`, fmt.Sprintf("listen: \"127.0.0.1:%d\"\n  token: e2e-api-token", httpPort)},
+		{`listen: "127.0.0.1:8080"`, fmt.Sprintf(`listen: "127.0.0.1:%d"`, httpPort)},
+		{`token: "demo-api-token"`, `token: e2e-api-token`},
 		{`rtp_ports: "20000-29999"`, `rtp_ports: "36000-36999"`},
 		{`spool_dir: var/spool`, "spool_dir: " + filepath.Join(dir, "spool")},
 		{`delay: 30s `, `delay: 5s `},
