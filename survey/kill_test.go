@@ -1,19 +1,18 @@
 package survey
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/pgtest"
+	"github.com/hotline-cc/hotline/internal/proctest"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -131,34 +130,7 @@ func killHelperMain() {
 // then kills it with SIGKILL.
 func killHelper(t *testing.T, db *pgtest.DB, mode string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+db.DSN, helperModeEnv+"="+mode)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	ready := false
-	for sc.Scan() {
-		if line := sc.Text(); line == "READY" {
-			ready = true
-			break
-		} else if strings.HasPrefix(line, "ERROR") {
-			t.Fatalf("helper: %s", line)
-		}
-	}
-	if !ready {
-		cmd.Process.Kill()
-		t.Fatal("helper exited before scheduling")
-	}
-	if err := cmd.Process.Signal(os.Kill); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	proctest.KillWhenReady(t, "scheduling", helperEnv+"="+db.DSN, helperModeEnv+"="+mode)
 }
 
 func TestKillWhileScheduled(t *testing.T) {

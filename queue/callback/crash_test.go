@@ -1,14 +1,11 @@
 package callback
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/pgtest"
+	"github.com/hotline-cc/hotline/internal/proctest"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip"
 )
@@ -229,34 +227,7 @@ func TestDialCutBySIGKILL(t *testing.T) {
 	if err := Migrate(ctx, db.Pool); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), killHelperEnv+"="+db.DSN)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	ready := false
-	for sc.Scan() {
-		if line := sc.Text(); line == "READY" {
-			ready = true
-			break
-		} else if strings.HasPrefix(line, "ERROR") {
-			t.Fatalf("helper: %s", line)
-		}
-	}
-	if !ready {
-		cmd.Process.Kill()
-		t.Fatal("helper exited before its dials")
-	}
-	if err := cmd.Process.Signal(os.Kill); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	proctest.KillWhenReady(t, "its dials", killHelperEnv+"="+db.DSN)
 	var ringStarted time.Time
 	if err := db.Pool.QueryRow(ctx, `SELECT dial_started_at FROM callback WHERE call_id = 'k-ring'`).Scan(&ringStarted); err != nil {
 		t.Fatal(err)
