@@ -1,0 +1,73 @@
+// Package audiotest tells which tones are in a stretch of audio, so tests can
+// check by frequency (not by packet counts) what a peer heard: a caller's
+// tone on one side of a bridge, a supervisor's whisper reaching the agent
+// only, a recording's channels, the browser softphone's microphone.
+//
+// It uses the Goertzel filter (one DFT bin per asked frequency) on 16-bit
+// linear PCM; G.711 payloads are decoded with sip/media's tables first
+// (Decode). It imports nothing of hotline but sip/media, and only tests use it.
+package audiotest
+
+import (
+	"math"
+
+	"github.com/hotline-cc/hotline/sip/media"
+)
+
+// Power is the share of the signal's energy at freq (0..1): the Goertzel
+// bin's power normalised by the block's energy, so a pure tone at freq gives
+// about 1 and silence or another tone about 0, whatever the level.
+func Power(samples []int16, rate int, freq float64) float64 {
+	n := len(samples)
+	if n == 0 || rate <= 0 {
+		return 0
+	}
+	w := 2 * math.Pi * freq / float64(rate)
+	coeff := 2 * math.Cos(w)
+	var s1, s2, energy float64
+	for _, x := range samples {
+		v := float64(x)
+		energy += v * v
+		s0 := v + coeff*s1 - s2
+		s2, s1 = s1, s0
+	}
+	if energy == 0 {
+		return 0
+	}
+	bin := s1*s1 + s2*s2 - coeff*s1*s2
+	// For a pure sinusoid of amplitude A over N samples, |X|² ≈ (N·A/2)²
+	// and the energy is N·A²/2, so |X|²/(energy·N/2) ≈ 1.
+	return bin / (energy * float64(n) / 2)
+}
+
+// Present lists which of candidates are in samples: those whose Power is at
+// least min (0.1 finds a tone mixed with one or two others at like levels
+// and ignores G.711 quantisation noise and silence).
+func Present(samples []int16, rate int, min float64, candidates ...float64) []float64 {
+	var out []float64
+	for _, f := range candidates {
+		if Power(samples, rate, f) >= min {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Decode turns G.711 payloads into linear samples: payload type 0 is µ-law,
+// 8 is A-law; others return nil.
+func Decode(pt uint8, payload []byte) []int16 {
+	out := make([]int16, len(payload))
+	switch pt {
+	case 0:
+		for i, b := range payload {
+			out[i] = media.DecodeUlaw(b)
+		}
+	case 8:
+		for i, b := range payload {
+			out[i] = media.DecodeAlaw(b)
+		}
+	default:
+		return nil
+	}
+	return out
+}
