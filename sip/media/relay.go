@@ -46,6 +46,7 @@ func (s *Stream) Bridge(other *Stream) (unbridge func()) {
 		return func() {}
 	}
 	l := &bridgeLink{a: s, b: other}
+	tapBridge(s, other, true) // before the first relayed packet
 	for _, x := range []*Stream{s, other} {
 		x.Stop()
 		if old := x.link.Swap(l); old != nil {
@@ -55,6 +56,7 @@ func (s *Stream) Bridge(other *Stream) (unbridge func()) {
 	return sync.OnceFunc(func() {
 		s.link.CompareAndSwap(l, nil)
 		other.link.CompareAndSwap(l, nil)
+		tapBridge(s, other, false)
 	})
 }
 
@@ -77,6 +79,9 @@ func (s *Stream) relay(l *bridgeLink, p *rtp.Packet, isDTMF bool, rs *relayState
 		outPT = bCodecPT
 	default:
 		return // comfort noise: the other peer may not have negotiated it
+	}
+	if !isDTMF && (s.tap.Load() != nil || b.tap.Load() != nil) {
+		tapRelay(s, b, p) // recording (tap.go): never blocks
 	}
 	if 12+len(p.Payload) > len(out) {
 		return

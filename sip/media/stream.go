@@ -32,6 +32,7 @@ type Stream struct {
 	// Read by the receive path without locking.
 	media    atomic.Uint32 // packMedia(codec, dtmfPT)
 	link     atomic.Pointer[bridgeLink]
+	tap      atomic.Pointer[Tap] // recording (tap.go), nil when off
 	latched  atomic.Bool
 	hold     atomic.Bool
 	closed   atomic.Bool
