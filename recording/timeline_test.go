@@ -131,7 +131,7 @@ func TestTimelineSegments(t *testing.T) {
 	var out bytes.Buffer
 	tl := newTimeline(&out)
 	for _, m := range []media.TapMark{
-		{At: 500 * ms, Start: true, Peer: 1},  // first line
+		{At: 500 * ms, Start: true, Peer: 1},   // first line
 		{At: 2500 * ms, Start: false, Peer: 1}, // the caller on hold
 		{At: 4000 * ms, Start: true, Peer: 2},  // second line
 		{At: 4100 * ms, Start: false, Peer: 1}, // a stale unbridge of the first: ignored
