@@ -344,7 +344,7 @@ func (s *Service) delete(ctx context.Context, r Row, why string) error {
 // retention period and marks their rows (the retention job). It returns
 // how many it deleted.
 func (s *Service) Purge(ctx context.Context, now time.Time) (int, error) {
-	if s.cfg.Store == nil || s.cfg.Retention <= 0 {
+	if s == nil || s.cfg.Store == nil || s.cfg.Retention <= 0 {
 		return 0, nil
 	}
 	rows, err := s.cfg.Store.rows(ctx, `deleted_at IS NULL AND state <> 'recording' AND started_at < $1`, now.Add(-s.cfg.Retention))
@@ -362,9 +362,10 @@ func (s *Service) Purge(ctx context.Context, now time.Time) (int, error) {
 }
 
 // EraseCalls deletes the recordings of these calls (the erasure of one
-// caller's number) and returns how many it deleted.
+// caller's number) and returns how many it deleted. A nil Service (no
+// recording) deletes nothing, as does Purge.
 func (s *Service) EraseCalls(ctx context.Context, callIDs []string) (int, error) {
-	if s.cfg.Store == nil || len(callIDs) == 0 {
+	if s == nil || s.cfg.Store == nil || len(callIDs) == 0 {
 		return 0, nil
 	}
 	rows, err := s.cfg.Store.rows(ctx, `deleted_at IS NULL AND call_id = ANY($1)`, callIDs)

@@ -32,6 +32,8 @@ type Config struct {
 	Dialling  Dialling  `yaml:"dialling"`
 	Reporting Reporting `yaml:"reporting"`
 	Privacy   Privacy   `yaml:"privacy"`
+	// Recording configures call recording (recording.go).
+	Recording Recording `yaml:"recording"`
 	// Web configures the agents' desk: web users, roles, catalogues
 	// (docs/desk.md).
 	Web Web `yaml:"web"`
@@ -310,6 +312,8 @@ type Queue struct {
 	MOH                string        `yaml:"moh"` // class in media.moh, default "default"
 	PreferredAgentWait time.Duration `yaml:"preferred_agent_wait"`
 	Callback           Callback      `yaml:"callback"`
+	// Recording overrides recording's policy for this queue (recording.go).
+	Recording RecordingPolicy `yaml:"recording"`
 }
 
 // Action values.
@@ -539,6 +543,8 @@ func defaults() *Config {
 		Dialling:  Dialling{DailyCap: 1000, PerNumber: 3, PerNumberWindow: 24 * time.Hour},
 		Reporting: Reporting{FCRWindow: 168 * time.Hour, ShortAbandon: 5 * time.Second},
 		Privacy:   Privacy{CallerNumbers: 365 * 24 * time.Hour, Collected: 90 * 24 * time.Hour, Notes: 365 * 24 * time.Hour},
+		Recording: Recording{Dir: "var/recordings", Path: "{date}/{call}.wav", Notice: true,
+			NoticePrompt: "hotline/recording-notice", Retention: 90 * 24 * time.Hour, Buffer: 500},
 		Web: Web{SessionTTL: 12 * time.Hour, LoginLockout: AuthLockout{Failures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 			BcryptCost: 10},
 	}

@@ -57,6 +57,7 @@ func validate(c *Config, r *reporter, e env) {
 	v.dialling()
 	v.reporting()
 	v.privacy()
+	v.recording()
 	v.web()
 }
 

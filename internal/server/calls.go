@@ -55,6 +55,7 @@ func (s *Server) handleCall(ctx context.Context, leg sip.Leg) {
 		}
 		s.bus.Publish(eventlog.Event{Type: eventlog.CallEnded, CallID: info.ID, Reason: end.Cause.String(),
 			Data: map[string]string{"side": end.Side.String()}})
+		s.stopRecording(info.ID)
 	}()
 	if info.Resumed && s.resumeWait(ctx, leg, info, caller) {
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hotline-cc/hotline/dialpolicy/pgledger"
 	"github.com/hotline-cc/hotline/queue/callback"
+	"github.com/hotline-cc/hotline/recording"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/survey"
 )
@@ -39,6 +40,9 @@ func Migrate(ctx context.Context, url string) error {
 	}
 	if err := callback.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("callback migrations: %w", err)
+	}
+	if err := recording.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("recording migrations: %w", err)
 	}
 	return nil
 }

@@ -57,6 +57,9 @@ func buildMedia(cfg *config.Config, log *slog.Logger, withEngine bool) (*mediaPa
 			return nil, fmt.Errorf("%s: sip.numbers[%q]: unknown IVR flow %q", cfg.File, num, flow)
 		}
 	}
+	if err := checkNoticePrompt(cfg, cat); err != nil {
+		return nil, fmt.Errorf("recording.notice_prompt: %w", err)
+	}
 	mp := &mediaParts{catalog: cat, flows: flows}
 	if withEngine {
 		ip := cfg.Media.Addr

@@ -18,6 +18,7 @@ import (
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/queue/callback"
+	"github.com/hotline-cc/hotline/recording"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/survey"
 )
@@ -42,6 +43,7 @@ type Erasure struct {
 	Surveys      int64 `json:"surveys"`       // survey rows whose number and notes were blanked
 	SpoolEvents  int   `json:"spool_events"`  // events scrubbed in the writer's memory and spool
 	Callbacks    int64 `json:"callbacks"`     // open callbacks cancelled, their number blanked
+	Recordings   int   `json:"recordings"`    // recordings of the number's calls deleted
 
 	cancelled []string // the call ids of those callbacks (for the queue to withdraw)
 }
@@ -51,6 +53,7 @@ type Purge struct {
 	reporting.Purged
 	Surveys     int64 `json:"surveys"`
 	SpoolEvents int   `json:"spool_events"`
+	Recordings  int   `json:"recordings"` // recording files past recording.retention deleted
 }
 
 // spool is where a number's not yet stored events are scrubbed: the
@@ -73,7 +76,7 @@ func (p offlineSpool) PurgeExpired(now time.Time, r reporting.Retention) (int, e
 // eraseNumber erases number everywhere: the spool first (the calls known
 // from the database are passed, a batch in flight is waited for), then
 // the database, so nothing written meanwhile brings the number back.
-func eraseNumber(ctx context.Context, store *reporting.Store, pool *pgxpool.Pool, sp spool, region, number string) (Erasure, error) {
+func eraseNumber(ctx context.Context, store *reporting.Store, pool *pgxpool.Pool, sp spool, rec *recording.Service, region, number string) (Erasure, error) {
 	var out Erasure
 	if reporting.NormalizeNumber(number) == "" {
 		return out, fmt.Errorf("%q is not a phone number", number)
@@ -84,6 +87,9 @@ func eraseNumber(ctx context.Context, store *reporting.Store, pool *pgxpool.Pool
 	}
 	if out.SpoolEvents, err = sp.EraseNumber(number, calls); err != nil {
 		return out, fmt.Errorf("spool: %w", err)
+	}
+	if out.Recordings, err = rec.EraseCalls(ctx, calls); err != nil {
+		return out, fmt.Errorf("recordings: %w", err)
 	}
 	e, err := store.EraseNumber(ctx, number)
 	if err != nil {
@@ -101,9 +107,12 @@ func eraseNumber(ctx context.Context, store *reporting.Store, pool *pgxpool.Pool
 	return out, nil
 }
 
-func purge(ctx context.Context, store *reporting.Store, pool *pgxpool.Pool, sp spool, now time.Time, r reporting.Retention) (Purge, error) {
+func purge(ctx context.Context, store *reporting.Store, pool *pgxpool.Pool, sp spool, rec *recording.Service, now time.Time, r reporting.Retention) (Purge, error) {
 	var out Purge
 	var err error
+	if out.Recordings, err = rec.Purge(ctx, now); err != nil {
+		return out, fmt.Errorf("recordings: %w", err)
+	}
 	if out.Purged, err = store.PurgeExpired(ctx, now, r); err != nil {
 		return out, err
 	}
@@ -123,13 +132,13 @@ func (s *Server) privacyService() service {
 		t := time.NewTicker(time.Hour)
 		defer t.Stop()
 		for {
-			p, err := purge(ctx, s.store, s.pool, s.writer, time.Now(), Retention(s.cfg))
+			p, err := purge(ctx, s.store, s.pool, s.writer, s.rec, time.Now(), Retention(s.cfg))
 			switch {
 			case err != nil && ctx.Err() == nil:
 				log.Warn("retention job failed (next run in an hour)", "error", err)
-			case err == nil && (p.Purged != reporting.Purged{} || p.Surveys > 0 || p.SpoolEvents > 0):
+			case err == nil && (p.Purged != reporting.Purged{} || p.Surveys > 0 || p.SpoolEvents > 0 || p.Recordings > 0):
 				log.Info("retention job", "callers", p.Callers, "collected", p.Collected, "notes", p.Notes,
-					"surveys", p.Surveys, "spool_events", p.SpoolEvents)
+					"surveys", p.Surveys, "spool_events", p.SpoolEvents, "recordings", p.Recordings)
 			}
 			select {
 			case <-ctx.Done():
@@ -151,7 +160,7 @@ func (s *Server) eraseHandler() http.Handler {
 			http.Error(w, `want {"number": "+7..."}`, http.StatusBadRequest)
 			return
 		}
-		e, err := eraseNumber(r.Context(), s.store, s.pool, s.writer, surveyConfigOf(s.cfg).Region, req.Number)
+		e, err := eraseNumber(r.Context(), s.store, s.pool, s.writer, s.rec, surveyConfigOf(s.cfg).Region, req.Number)
 		if err != nil {
 			s.log.Error("privacy: erasure failed", "error", err)
 			http.Error(w, "erasure failed: "+err.Error(), http.StatusInternalServerError)
@@ -163,7 +172,7 @@ func (s *Server) eraseHandler() http.Handler {
 			}
 		}
 		s.log.Info("privacy: a number was erased", "personal_data", e.PersonalData, "surveys", e.Surveys, "spool_events", e.SpoolEvents,
-			"callbacks", e.Callbacks)
+			"callbacks", e.Callbacks, "recordings", e.Recordings)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(e)
 	})
@@ -195,7 +204,11 @@ func EraseNumber(ctx context.Context, cfg *config.Config, number string) (Erasur
 		return Erasure{}, err
 	}
 	defer pool.Close()
-	e, err := eraseNumber(ctx, store, pool, offlineSpool(JournalPath(cfg)), surveyConfigOf(cfg).Region, number)
+	rec, err := offlineRecordings(cfg, pool)
+	if err != nil {
+		return Erasure{}, err
+	}
+	e, err := eraseNumber(ctx, store, pool, offlineSpool(JournalPath(cfg)), rec, surveyConfigOf(cfg).Region, number)
 	if errors.Is(err, reporting.ErrSpoolInUse) {
 		return eraseRemote(ctx, cfg, number)
 	}
@@ -239,5 +252,17 @@ func PurgeExpired(ctx context.Context, cfg *config.Config, now time.Time) (Purge
 		return Purge{}, err
 	}
 	defer pool.Close()
-	return purge(ctx, store, pool, offlineSpool(JournalPath(cfg)), now, Retention(cfg))
+	rec, err := offlineRecordings(cfg, pool)
+	if err != nil {
+		return Purge{}, err
+	}
+	return purge(ctx, store, pool, offlineSpool(JournalPath(cfg)), rec, now, Retention(cfg))
+}
+
+// offlineRecordings is the recordings' retention and erasure for the
+// privacy commands (no metrics, no events: there is no bus).
+func offlineRecordings(cfg *config.Config, pool *pgxpool.Pool) (*recording.Service, error) {
+	rc := recordingConfigOf(cfg)
+	rc.Store = recording.NewStore(pool)
+	return recording.New(rc)
 }

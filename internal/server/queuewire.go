@@ -117,6 +117,7 @@ func runnerConfigOf(c *config.Config, sw sip.Switch, presence interface{ Registe
 type ivrToQueue struct {
 	runner *queue.Runner
 	cfg    *config.Config
+	srv    *Server // recording (recording.go)
 }
 
 // Enqueue implements ivr.Enqueuer.
@@ -152,6 +153,9 @@ func (h ivrToQueue) Enqueue(ctx context.Context, leg sip.Leg, r ivr.Result) erro
 				nc.PreferredAgent, nc.PreferFor = hist.LastAgent, q.PreferredAgentWait
 			}
 		}
+	}
+	if err := h.srv.startRecording(ctx, leg, nc.ID, nc.Queue, nc.Lang); err != nil {
+		return err
 	}
 	return h.runner.Enqueue(ctx, leg, nc)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/queue/callback"
+	"github.com/hotline-cc/hotline/recording"
 	"github.com/hotline-cc/hotline/reporting"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/sip/asterisk"
@@ -83,6 +84,8 @@ type Server struct {
 	sipCert *certHolder
 	// callbacks reaches the durable callback service (with a database).
 	callbacks callbackStore
+	// rec records calls (recording.go); set when its service starts.
+	rec *recording.Service
 
 	calls    sync.WaitGroup
 	ready    atomic.Bool
@@ -189,10 +192,12 @@ func (s *Server) build() error {
 	db := cfg.Database.URL != ""
 	if db {
 		s.services.add("database", hooks{start: s.openDatabase, stop: s.closeDatabase})
+		s.services.add("recording", s.recordingService()) // before privacy: its retention job deletes old files
 		s.services.add("projector", &loop{run: s.project}) // woken by the writer, stops after it closed
 		s.services.add("event writer", hooks{start: s.startWriter, stop: s.stopWriter})
 		s.services.add("privacy", s.privacyService()) // retention: the database, the writer's memory and spool
 	} else {
+		s.services.add("recording", s.recordingService()) // files only, no metadata
 		log.Warn("no database configured (database.url or DATABASE_URL): events feed metrics only, nothing is stored")
 	}
 	s.services.add("metrics", s.metricsService())
@@ -316,7 +321,7 @@ func (s *Server) newCallFlows(flows *ivr.Flows) (*callFlows, error) {
 	cfg := ivr.ExecutorConfig{
 		Flows:     flows,
 		Publisher: s.bus,
-		Enqueuer:  ivrToQueue{runner: s.runner, cfg: s.cfg},
+		Enqueuer:  ivrToQueue{runner: s.runner, cfg: s.cfg, srv: s},
 		Logger:    s.log.With("component", "ivr"),
 		NewID:     s.bus.IDs().Next,
 		// Callbacks only with a database (durable jobs); without one a

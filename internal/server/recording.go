@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/recording"
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/media"
+)
+
+// Call recording (docs/recording.md): the policy of the queue a call
+// enters decides; the caller hears the notice, then the caller's stream is
+// tapped (sip/media) and the recording service writes the file. The call
+// intake stops the recording when the caller's leg ends.
+
+// tapper is a leg whose bridged audio can be tapped (sip/native's).
+type tapper interface {
+	SetTap(*media.Tap) error
+}
+
+// recordingConfigOf maps the recording section (Store and Registry are
+// the caller's).
+func recordingConfigOf(cfg *config.Config) recording.Config {
+	return recording.Config{Dir: cfg.Recording.Dir, Template: cfg.Recording.Path, Buffer: cfg.Recording.Buffer,
+		Retention: cfg.Recording.Retention, Location: cfg.Service.Location}
+}
+
+// checkNoticePrompt: the notice must exist in every prompt language when
+// some queue records calls.
+func checkNoticePrompt(cfg *config.Config, cat *media.Catalog) error {
+	if !cfg.AnyRecording() || !cfg.Recording.Notice {
+		return nil
+	}
+	var ps []sip.Prompt
+	for lang := range cfg.Media.Prompts {
+		ps = append(ps, sip.Prompt{Name: cfg.Recording.NoticePrompt, Lang: lang})
+	}
+	return cat.Check(ps)
+}
+
+// recordingService makes the recording service once the database (if
+// any) is open, and finishes what is being recorded at shutdown.
+func (s *Server) recordingService() service {
+	return hooks{
+		start: func(context.Context) error {
+			rc := recordingConfigOf(s.cfg)
+			rc.Publisher, rc.Registry, rc.Log = s.bus, s.reg, s.log
+			if s.pool != nil {
+				rc.Store = recording.NewStore(s.pool)
+			}
+			svc, err := recording.New(rc)
+			if err != nil {
+				return err
+			}
+			s.bus.Subscribe(svc) // the agents of each recorded call
+			s.rec = svc
+			if s.native == nil && s.cfg.AnyRecording() {
+				s.log.Warn("recording is configured but not available in asterisk mode: calls are not recorded (docs/recording.md)")
+			}
+			return nil
+		},
+		stop: func(ctx context.Context) error {
+			s.rec.StopAll(ctx)
+			return nil
+		},
+	}
+}
+
+// startRecording records the call if its queue's policy says so: the
+// notice first, then the tap on the caller's leg. A failure leaves the
+// call unrecorded, never stops it; only the caller hanging up during the
+// notice is returned (sip.ErrHangup).
+func (s *Server) startRecording(ctx context.Context, leg sip.Leg, callID, queue, lang string) error {
+	if s.rec == nil {
+		return nil
+	}
+	var policy config.RecordingPolicy
+	for i := range s.cfg.Queues {
+		if s.cfg.Queues[i].Name == queue {
+			policy = s.cfg.RecordingFor(&s.cfg.Queues[i])
+		}
+	}
+	if !(recording.Policy{Mode: policy.Mode, Share: policy.Share}).Records(callID) {
+		return nil
+	}
+	t, ok := leg.(tapper)
+	if !ok {
+		return nil // asterisk mode: warned at start
+	}
+	if s.cfg.Recording.Notice {
+		if _, err := leg.Play(ctx, sip.PlayOptions{Prompts: []sip.Prompt{{Name: s.cfg.Recording.NoticePrompt, Lang: lang}}}); err != nil {
+			if errors.Is(err, sip.ErrHangup) {
+				return err
+			}
+			s.log.Warn("recording notice not played: the call is not recorded", "call", callID, "error", err)
+			return nil
+		}
+	}
+	tap, err := s.rec.Start(ctx, callID, queue)
+	if err != nil {
+		return nil // an event and a metric already
+	}
+	if err := t.SetTap(tap); err != nil {
+		s.rec.Stop(ctx, callID)
+	}
+	return nil
+}
+
+// stopRecording finishes the recording of an ended call (if any).
+func (s *Server) stopRecording(callID string) {
+	if s.rec != nil {
+		s.rec.Stop(context.Background(), callID)
+	}
+}
