@@ -65,6 +65,9 @@ type Config struct {
 	Live        Live
 	Reports     Reports
 	AgentStates func(context.Context) ([]BoardAgent, error)
+	// Recordings plays calls' recordings to supervisors (recordings.go);
+	// nil: none.
+	Recordings Recordings
 }
 
 // Desk is the web desk. It is a consumer of the event bus (Publish).
@@ -208,6 +211,7 @@ func (d *Desk) Handler() http.Handler {
 	mux.Handle("GET /desk/api/agents/{id}/today", d.withSession(d.today))
 	mux.Handle("POST /desk/api/users/{id}/password", d.withSession(d.resetPassword))
 	mux.Handle("GET /desk/api/wallboard", d.withSession(d.wallboard))
+	mux.Handle("GET /desk/api/calls/{id}/recording", d.withSession(d.recording))
 	return mux
 }
 

@@ -57,6 +57,7 @@ func (s *Server) newDesk() (*desk.Desk, error) {
 	// agents' states as GET /api/v1/agents answers them.
 	dc.Live = s.reg
 	dc.AgentStates = boardAgents(s.runner)
+	dc.Recordings = deskRecordings{s}
 	return desk.New(dc)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hotline-cc/hotline/desk"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/recording"
 	"github.com/hotline-cc/hotline/sip"
@@ -113,4 +114,18 @@ func (s *Server) stopRecording(callID string) {
 	if s.rec != nil {
 		s.rec.Stop(context.Background(), callID)
 	}
+}
+
+// deskRecordings plays recordings in the desk once the service runs.
+type deskRecordings struct{ s *Server }
+
+func (d deskRecordings) RecordingOf(ctx context.Context, callID string) (desk.RecordingFile, bool, error) {
+	if d.s.rec == nil {
+		return desk.RecordingFile{}, false, nil
+	}
+	f, ok, err := d.s.rec.File(ctx, callID)
+	if !ok || err != nil {
+		return desk.RecordingFile{}, false, err
+	}
+	return desk.RecordingFile{Path: f.Abs, Queue: f.Queue, Agents: f.Agents, Started: f.StartedAt}, true, nil
 }

@@ -192,7 +192,7 @@ func (s *Server) build() error {
 	db := cfg.Database.URL != ""
 	if db {
 		s.services.add("database", hooks{start: s.openDatabase, stop: s.closeDatabase})
-		s.services.add("recording", s.recordingService()) // before privacy: its retention job deletes old files
+		s.services.add("recording", s.recordingService())  // before privacy: its retention job deletes old files
 		s.services.add("projector", &loop{run: s.project}) // woken by the writer, stops after it closed
 		s.services.add("event writer", hooks{start: s.startWriter, stop: s.stopWriter})
 		s.services.add("privacy", s.privacyService()) // retention: the database, the writer's memory and spool
