@@ -9,7 +9,10 @@
 package audiotest
 
 import (
+	"context"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/hotline-cc/hotline/sip/media"
 )
@@ -70,4 +73,59 @@ func Decode(pt uint8, payload []byte) []int16 {
 		return nil
 	}
 	return out
+}
+
+// Capture collects the audio a peer received, decoded (its Add has the
+// shape of media.StreamConfig.OnAudio), so a test can wait for a stretch
+// received after some moment (an event: so many samples arrived) and ask
+// which tones are in it.
+type Capture struct {
+	mu      sync.Mutex
+	samples []int16
+	grew    chan struct{} // closed and replaced on every Add
+}
+
+// NewCapture returns an empty capture.
+func NewCapture() *Capture { return &Capture{grew: make(chan struct{})} }
+
+// Add appends a G.711 payload (pt 0 or 8; others are ignored).
+func (c *Capture) Add(pt uint8, payload []byte) {
+	s := Decode(pt, payload)
+	if s == nil {
+		return
+	}
+	c.mu.Lock()
+	c.samples = append(c.samples, s...)
+	close(c.grew)
+	c.grew = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// Mark is the number of samples received so far.
+func (c *Capture) Mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.samples)
+}
+
+// Next waits until n samples have arrived after mark and returns them; it
+// returns what there is and ctx's error if ctx ends first.
+func (c *Capture) Next(ctx context.Context, mark, n int) ([]int16, error) {
+	for {
+		c.mu.Lock()
+		if len(c.samples) >= mark+n {
+			out := slices.Clone(c.samples[mark : mark+n])
+			c.mu.Unlock()
+			return out, nil
+		}
+		grew := c.grew
+		c.mu.Unlock()
+		select {
+		case <-grew:
+		case <-ctx.Done():
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return slices.Clone(c.samples[min(mark, len(c.samples)):]), ctx.Err()
+		}
+	}
 }

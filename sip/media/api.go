@@ -151,6 +151,10 @@ type StreamConfig struct {
 	// OnTimeout is called once when no RTP arrived for the engine's
 	// InactivityTimeout (not while on hold).
 	OnTimeout func()
+	// OnAudio, when set, is called with each received G.711 payload (pt 0
+	// or 8), from the stream's receive goroutine; it must not block or keep
+	// payload (tests use it to hear what a peer received).
+	OnAudio func(pt uint8, payload []byte)
 	// SRTP makes the stream SRTP only (srtp.go): it sends and accepts
 	// nothing until Stream.SetSRTPKeys.
 	SRTP bool

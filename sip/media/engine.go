@@ -263,6 +263,7 @@ func (e *Engine) NewStream(cfg StreamConfig) (*Stream, error) {
 		local:     netip.AddrPortFrom(e.cfg.IP, uint16(port)),
 		onDigit:   cfg.OnDigit,
 		onTimeout: cfg.OnTimeout,
+		onAudio:   cfg.OnAudio,
 		ssrc:      rand.Uint32(),
 		remote:    cfg.Remote,
 		dest:      cfg.Remote,

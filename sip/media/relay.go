@@ -88,7 +88,7 @@ func (s *Stream) relay(l *bridgeLink, p *rtp.Packet, isDTMF bool, rs *relayState
 	}
 
 	b.mu.Lock()
-	if b.closed.Load() || b.link.Load() != l || b.src != nil || b.dtmf != nil || !validDest(b.dest) {
+	if b.closed.Load() || b.link.Load() != l || b.src != nil || b.dtmf != nil || b.mix != nil || !validDest(b.dest) {
 		b.mu.Unlock()
 		return
 	}

@@ -23,6 +23,7 @@ type Stream struct {
 	local     netip.AddrPort
 	onDigit   func(rune)
 	onTimeout func()
+	onAudio   func(pt uint8, payload []byte)
 	ssrc      uint32
 
 	sh    *shard
@@ -32,7 +33,8 @@ type Stream struct {
 	// Read by the receive path without locking.
 	media    atomic.Uint32 // packMedia(codec, dtmfPT)
 	link     atomic.Pointer[bridgeLink]
-	tap      atomic.Pointer[Tap] // recording (tap.go), nil when off
+	tap      atomic.Pointer[Tap]    // recording (tap.go), nil when off
+	mon      atomic.Pointer[monTap] // monitor.go: received audio for a mix; nil unless monitored
 	latched  atomic.Bool
 	hold     atomic.Bool
 	closed   atomic.Bool
@@ -54,6 +56,7 @@ type Stream struct {
 	dtmfPT uint8
 	src    *source   // what the pacer plays, nil when quiet
 	dtmf   *dtmfSend // RFC 4733 event being sent; pauses src
+	mix    *mixOut   // monitor.go: the peer hears a mix instead of relayed audio; nil unless monitored
 	// Outgoing RTP state, shared by pacer and relay.
 	seq        uint16
 	lastTs     uint32      // timestamp of the last packet (event start for DTMF)
@@ -297,6 +300,9 @@ func (s *Stream) tick(n int64) {
 	}
 	src := s.src
 	if src == nil {
+		if s.mix != nil {
+			s.mixTick(n, s.mix)
+		}
 		return
 	}
 	payload, ok := src.next(s.codec)
@@ -423,6 +429,12 @@ func (s *Stream) receive() {
 		}
 		if l := s.link.Load(); l != nil {
 			s.relay(l, &pkt, isDTMF, &rs, out)
+		}
+		if t := s.mon.Load(); t != nil && !isDTMF {
+			t.tap(pt, pkt.Payload)
+		}
+		if s.onAudio != nil && !isDTMF && (pt == PCMU.PT || pt == PCMA.PT) {
+			s.onAudio(pt, pkt.Payload)
 		}
 	}
 }
