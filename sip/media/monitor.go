@@ -224,7 +224,9 @@ func (m *Monitor) Stop() {
 }
 
 // Bridged reports whether the bridge the monitor joined is still up.
-func (m *Monitor) Bridged() bool { return m.agent.link.Load() == m.link && !m.agent.closed.Load() && !m.peer.closed.Load() }
+func (m *Monitor) Bridged() bool {
+	return m.agent.link.Load() == m.link && !m.agent.closed.Load() && !m.peer.closed.Load()
+}
 
 func (s *Stream) setTap(outs []*pcmFIFO) {
 	if len(outs) == 0 {
