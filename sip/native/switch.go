@@ -126,6 +126,7 @@ type Switch struct {
 	cfg Config
 	// bridgeMu serialises claiming two legs for a bridge.
 	bridgeMu sync.Mutex
+	mons     monitors // monitor.go
 	log      *slog.Logger
 	trunks   []trunk
 	auth     *authenticator

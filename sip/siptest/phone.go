@@ -54,6 +54,10 @@ type PhoneConfig struct {
 	// Voice is what the phone sends while a call is up; default a 440 Hz
 	// tone.
 	Voice *media.Sound
+	// OnAudio, when set, gets every audio payload the phone's calls
+	// receive (media.StreamConfig.OnAudio; e.g. audiotest.Capture.Add), so
+	// a test can tell by frequency what the phone heard.
+	OnAudio func(pt uint8, payload []byte)
 	// QuietSIP keeps only sipgo's errors in the log (it logs every
 	// retransmission and dialog detail otherwise).
 	QuietSIP bool
@@ -315,7 +319,7 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*Call, error) {
 		return nil, fmt.Errorf("siptest: call %q: %w", o.Addr, err)
 	}
 	c := newCall(p)
-	stream, err := p.cfg.Media.NewStream(media.StreamConfig{Codec: media.PCMU, DTMFPT: media.DefaultDTMFPT, OnDigit: c.digit})
+	stream, err := p.cfg.Media.NewStream(media.StreamConfig{Codec: media.PCMU, DTMFPT: media.DefaultDTMFPT, OnDigit: c.digit, OnAudio: p.cfg.OnAudio})
 	if err != nil {
 		return nil, err
 	}
@@ -457,7 +461,7 @@ func (p *Phone) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 			return
 		}
 	}
-	stream, err := p.cfg.Media.NewStream(media.StreamConfig{Remote: offer.Addr, Codec: offer.Codec, DTMFPT: offer.DTMFPT, OnDigit: c.digit})
+	stream, err := p.cfg.Media.NewStream(media.StreamConfig{Remote: offer.Addr, Codec: offer.Codec, DTMFPT: offer.DTMFPT, OnDigit: c.digit, OnAudio: p.cfg.OnAudio})
 	if err != nil {
 		_ = dlg.Respond(503, "Service Unavailable", nil)
 		c.finish()
@@ -504,7 +508,7 @@ func (p *Phone) handle(c *Call, dlg *sipgo.DialogServerSession, offer RemoteSDP)
 		missed(487)
 		return
 	}
-	stream, err := p.cfg.Media.NewStream(media.StreamConfig{Remote: offer.Addr, Codec: offer.Codec, DTMFPT: offer.DTMFPT, OnDigit: c.digit})
+	stream, err := p.cfg.Media.NewStream(media.StreamConfig{Remote: offer.Addr, Codec: offer.Codec, DTMFPT: offer.DTMFPT, OnDigit: c.digit, OnAudio: p.cfg.OnAudio})
 	if err != nil {
 		_ = dlg.Respond(503, "Service Unavailable", nil)
 		missed(503)
