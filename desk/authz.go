@@ -104,6 +104,9 @@ func (d *Desk) authorize(w http.ResponseWriter, r *http.Request, p principal) (a
 		return a, true
 	case len(parts) >= 2 && parts[0] == "calls":
 		id := parts[1]
+		if len(parts) == 3 && parts[2] == "monitor" { // monitor.go
+			return d.authorizeMonitor(w, r, p, id)
+		}
 		if !d.mayReadCall(p, id) {
 			return deny()
 		}

@@ -212,6 +212,7 @@ func (d *Desk) Handler() http.Handler {
 	mux.Handle("POST /desk/api/users/{id}/password", d.withSession(d.resetPassword))
 	mux.Handle("GET /desk/api/wallboard", d.withSession(d.wallboard))
 	mux.Handle("GET /desk/api/calls/{id}/recording", d.withSession(d.recording))
+	mux.Handle("GET /desk/api/live", d.withSession(d.liveCalls))
 	return mux
 }
 

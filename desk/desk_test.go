@@ -217,6 +217,13 @@ func TestAccess(t *testing.T) {
 		{"agent resets a password", a2, "POST", "/desk/api/users/a2/password", `{"password":"new-password"}`, nil, 403},
 		{"admin reads everything", root, "GET", "/api/v1/reports/queues", "", nil, 200},
 		{"admin reads any card", root, "GET", "/desk/api/calls/c1/card", "", nil, 200},
+		{"agent monitors their own call", a1, "POST", "/api/v1/calls/c1/monitor", `{"mode":"listen"}`, nil, 403},
+		{"agent lists calls to monitor", a1, "GET", "/desk/api/live", "", nil, 403},
+		{"supervisor of another team monitors", sv2, "POST", "/api/v1/calls/c1/monitor", `{"mode":"listen"}`, nil, 403},
+		{"supervisor monitors as somebody else", sv1, "POST", "/api/v1/calls/c1/monitor", `{"mode":"listen","supervisor":"sv2"}`, nil, 403},
+		{"supervisor monitors their team's call", sv1, "POST", "/api/v1/calls/c1/monitor", `{"mode":"whisper"}`, nil, 200},
+		{"supervisor switches mode", sv1, "PATCH", "/api/v1/calls/c1/monitor", `{"mode":"barge"}`, nil, 200},
+		{"admin monitors any call", root, "DELETE", "/api/v1/calls/c1/monitor", `{"supervisor":"sv1"}`, nil, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.c.t = t
@@ -237,8 +244,21 @@ func TestAccess(t *testing.T) {
 	if !found {
 		t.Errorf("the disposition did not reach the API as a1's: %v", *f.api)
 	}
+	// The supervisor's monitor request reached the API in their name.
+	f.apiMu.Lock()
+	found = false
+	for _, s := range *f.api {
+		if strings.HasPrefix(s, "POST /api/v1/calls/c1/monitor") && strings.Contains(s, `"supervisor":"sv1"`) {
+			found = true
+		}
+	}
+	f.apiMu.Unlock()
+	if !found {
+		t.Errorf("the monitor request did not reach the API as sv1's: %v", *f.api)
+	}
 	// Every successful action is a desk.action event naming who did it.
-	want := map[string]string{"agent.ready": "a1", "agent.pause": "sv1", "call.disposition": "a1", "call.escalate": "a1"}
+	want := map[string]string{"agent.ready": "a1", "agent.pause": "sv1", "call.disposition": "a1", "call.escalate": "a1",
+		"call.monitor": "sv1", "call.monitor.mode": "sv1", "call.monitor.leave": "root"}
 	for _, e := range f.ev.actions() {
 		if who, ok := want[e.Reason]; ok && e.String(eventlog.KeyActor) == who {
 			delete(want, e.Reason)

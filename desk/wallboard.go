@@ -42,6 +42,8 @@ type BoardAgent struct {
 	Reason string    `json:"reason,omitempty"` // the pause reason
 	Since  time.Time `json:"since"`
 	Queues []string  `json:"queues"`
+	// CallID is the call the agent is on (the page's live calls, monitor.go).
+	CallID string `json:"call_id,omitempty"`
 }
 
 // BoardQueue is one queue's row of the wallboard. Live figures come from

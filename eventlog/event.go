@@ -134,6 +134,23 @@ const (
 	DeskAction Type = "desk.action"
 )
 
+// Monitoring (produced by the serve wiring, internal/server/monitor.go):
+// a supervisor listening to, whispering to or barging into a call. CallID,
+// Agent (the agent monitored) and Queue are the call's; Data[supervisor]
+// is the desk user, Data[mode] = listen|whisper|barge, Data[via] =
+// session|token|phone (the desk, an API client or a feature code).
+const (
+	// MonitorStarted: the supervisor's phone joined the call.
+	MonitorStarted Type = "monitor.started"
+	// MonitorMode: the supervisor switched mode; Data[mode] is the new
+	// one, Data[from] the previous.
+	MonitorMode Type = "monitor.mode"
+	// MonitorEnded: the supervisor left. Data[mode] = the last mode,
+	// Data[monitor_ms] = how long, Reason = left|call-ended|
+	// supervisor-hangup|shutdown.
+	MonitorEnded Type = "monitor.ended"
+)
+
 // Queue (produced by package queue's Engine), continued.
 const (
 	// CallFinished: the Engine is done with the call; exactly one per call

@@ -48,6 +48,8 @@ const (
 	// KeyEWT: the estimated wait given to the caller (queue.joined,
 	// queue.announced, queue.answered).
 	KeyEWT DurationKey = "ewt_s"
+	// KeyMonitored: how long a supervisor monitored a call (monitor.ended).
+	KeyMonitored DurationKey = "monitor_ms"
 )
 
 // Integers.
@@ -83,7 +85,7 @@ const (
 
 // Strings.
 const (
-	KeyFrom           StringKey = "from"            // the agent's previous state (agent.state)
+	KeyFrom           StringKey = "from"            // the agent's previous state (agent.state); the previous monitor mode (monitor.mode)
 	KeyTo             StringKey = "to"              // the agent's new state (agent.state); the called number (call.arrived)
 	KeyTrunk          StringKey = "trunk"           // the trunk a call came in on (call.arrived)
 	KeySide           StringKey = "side"            // who ended the caller's leg: local|remote (call.ended)
@@ -91,7 +93,7 @@ const (
 	KeyEscalatedFrom  StringKey = "escalated_from"  // the first-line queue of an escalated call (queue.joined)
 	KeyFromQueue      StringKey = "from_queue"      // the escalating queue (call.escalation_answered)
 	KeyFromAgent      StringKey = "from_agent"      // the escalating agent (call.escalation_answered)
-	KeyMode           StringKey = "mode"            // escalation mode: blind|warm|api|code (call.escalated, .escalation_answered)
+	KeyMode           StringKey = "mode"            // escalation mode: blind|warm|api|code (call.escalated, .escalation_answered); monitor mode: listen|whisper|barge (monitor.*)
 	KeyBy             StringKey = "by"              // who ended the talk: caller|agent|transfer (call.completed)
 	KeyPurpose        StringKey = "purpose"         // why the agent is offered a call (agent.offered); what a refused dial was for (dial.refused)
 	KeyRule           StringKey = "rule"            // the prefix or limit that refused a dial (dial.refused)
@@ -113,7 +115,8 @@ const (
 	KeyPrompt         StringKey = "prompt"          // "none" when a message node played nothing (ivr.message)
 	KeyActor          StringKey = "actor"           // who did it: a user id or "api-token" (desk.action)
 	KeyRole           StringKey = "role"            // the actor's role: agent|supervisor|admin (desk.action)
-	KeyVia            StringKey = "via"             // how: session|token (desk.action)
+	KeyVia            StringKey = "via"             // how: session|token (desk.action); session|token|phone (monitor.*)
+	KeySupervisor     StringKey = "supervisor"      // the desk user who monitors (monitor.*)
 )
 
 // KeyLineAgent and KeyLineQueue name the last agent and queue of a line

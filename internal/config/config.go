@@ -287,6 +287,12 @@ type WebUser struct {
 	// (bcrypt), exactly one.
 	Password     Secret `yaml:"password"`
 	PasswordHash string `yaml:"password_hash"`
+	// SIPUser and SIPPassword: the supervisor's desk phone, registered
+	// with the native switch like an agent's (in Asterisk mode an
+	// endpoint of that name). Monitoring a call (listen, whisper, barge)
+	// rings it; it also dials the monitor feature codes. Optional.
+	SIPUser     string `yaml:"sip_user"`
+	SIPPassword Secret `yaml:"sip_password"`
 }
 
 // Queue is one ACD queue.
@@ -388,6 +394,13 @@ type Features struct {
 	Pause    string `yaml:"pause"`    // default "*3"
 	Ready    string `yaml:"ready"`    // default "*4"
 	Escalate string `yaml:"escalate"` // default "*9"
+	// Listen, Whisper and Barge are dialled by a supervisor's phone
+	// (web.users[].sip_user) followed by the agent's SIP user or id
+	// (e.g. *81a1, or *81101 with numeric SIP users) to monitor the call
+	// that agent is on (docs/queue.md, Monitoring).
+	Listen  string `yaml:"listen"`  // default "*81"
+	Whisper string `yaml:"whisper"` // default "*82"
+	Barge   string `yaml:"barge"`   // default "*83"
 }
 
 // Calendar is the one production calendar: the IVR's schedules, the
@@ -525,7 +538,7 @@ func defaults() *Config {
 		},
 		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
 		Database: Database{SpoolDir: "var/spool"},
-		Features: Features{Login: "*1", Logout: "*2", Pause: "*3", Ready: "*4", Escalate: "*9"},
+		Features: Features{Login: "*1", Logout: "*2", Pause: "*3", Ready: "*4", Escalate: "*9", Listen: "*81", Whisper: "*82", Barge: "*83"},
 		Survey: Survey{
 			Delay:         24 * time.Hour,
 			Window:        Window{From: "10:00", To: "20:00"},

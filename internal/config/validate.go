@@ -647,6 +647,18 @@ func (v *validator) features() {
 	f := v.c.Features
 	codes := []struct{ key, code string }{
 		{"login", f.Login}, {"logout", f.Logout}, {"pause", f.Pause}, {"ready", f.Ready}, {"escalate", f.Escalate},
+		{"listen", f.Listen}, {"whisper", f.Whisper}, {"barge", f.Barge},
+	}
+	// The monitor codes are followed by an agent, pause by a reason code:
+	// none of these prefixes may start another.
+	prefixes := codes[5:]
+	prefixes = append(prefixes, codes[2])
+	for i, a := range prefixes {
+		for j, b := range prefixes {
+			if i != j && a.code != "" && b.code != "" && a.code != b.code && strings.HasPrefix(b.code, a.code) {
+				v.errorf("features."+b.key, "code %q starts with features.%s %q (both are followed by more digits)", b.code, a.key, a.code)
+			}
+		}
 	}
 	seen := map[string]string{}
 	for _, c := range codes {

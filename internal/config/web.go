@@ -54,6 +54,10 @@ func (v *validator) web() {
 	for _, q := range v.c.Queues {
 		queues[q.Name] = true
 	}
+	sipUsers := map[string]string{}
+	for i, a := range v.c.Agents {
+		sipUsers[a.SIPUser] = joinIndex("agents", i)
+	}
 	for i := range w.Users {
 		u := &w.Users[i]
 		p := joinIndex("web.users", i)
@@ -78,6 +82,7 @@ func (v *validator) web() {
 		}
 		u.PasswordHash = v.webHash(p, "password", u.Password, u.PasswordHash, true)
 		u.Password = ""
+		v.webPhone(p, u, sipUsers)
 	}
 }
 
@@ -111,4 +116,27 @@ func (v *validator) webHash(p, key string, plain Secret, hash string, required b
 		v.errorf(p+"."+key, "is required (or %s_hash)", key)
 	}
 	return ""
+}
+
+// webPhone checks a desk user's SIP phone (the supervisor's phone that
+// monitoring rings): a SIP user of its own, with a password on the native
+// switch (Asterisk authenticates its own endpoints).
+func (v *validator) webPhone(p string, u *WebUser, sipUsers map[string]string) {
+	u.SIPPassword = Secret(v.expand(p+".sip_password", string(u.SIPPassword)))
+	if u.SIPUser == "" {
+		if u.SIPPassword != "" {
+			v.errorf(p+".sip_password", "set without sip_user")
+		}
+		return
+	}
+	if !v.ident(p+".sip_user", "sip_user", u.SIPUser) {
+		return
+	}
+	if other, dup := sipUsers[u.SIPUser]; dup {
+		v.errorf(p+".sip_user", "SIP user %q is also %s's", u.SIPUser, other)
+	}
+	sipUsers[u.SIPUser] = p
+	if u.SIPPassword == "" && v.c.SIP.Mode != "asterisk" {
+		v.errorf(p+".sip_password", "is required with sip_user (the phone registers with hotline)")
+	}
 }

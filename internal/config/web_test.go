@@ -55,6 +55,9 @@ func TestWebErrors(t *testing.T) {
 		{"bad hash", "  users: [{id: x, role: admin, password_hash: h}]\n", "not a bcrypt hash"},
 		{"clash with agent", "  users: [{id: a1, role: admin, password: p}]\n", `duplicate user id "a1"`},
 		{"bad reason", "  pause_reasons: [\"a b\"]\n", "pause reason \"a b\" may only contain"},
+		{"phone without password", "  users: [{id: x, role: admin, password: p, sip_user: x-phone}]\n", "web.users[0].sip_password: is required with sip_user"},
+		{"phone of an agent", "  users: [{id: x, role: admin, password: p, sip_user: a1, sip_password: s}]\n", `SIP user "a1" is also agents[0]'s`},
+		{"phone password alone", "  users: [{id: x, role: admin, password: p, sip_password: s}]\n", "sip_password: set without sip_user"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(file, []byte(base+"web:\n  bcrypt_cost: 4\n"+tc.web), testEnv())

@@ -356,8 +356,17 @@ type eventLog struct {
 
 func watchEvents(t *testing.T, ctx context.Context, api string) *eventLog {
 	t.Helper()
+	return watchEventsWith(t, ctx, api, "")
+}
+
+// watchEventsWith is watchEvents with the API's bearer token.
+func watchEventsWith(t *testing.T, ctx context.Context, api, token string) *eventLog {
+	t.Helper()
 	l := &eventLog{more: make(chan struct{}, 1)}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v1/events", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,10 @@ func (s *Server) flowFor(called string) string {
 
 func (s *Server) handleCall(ctx context.Context, leg sip.Leg) {
 	info := leg.Info()
+	if sup := s.supervisorOfPhone(info.Agent); info.Agent != "" && sup != "" {
+		s.handleSupervisorCall(ctx, leg, sup) // monitor.go
+		return
+	}
 	if info.Agent != "" {
 		res := s.runner.HandleAgentCall(ctx, leg)
 		if res.Err != nil {

@@ -67,7 +67,7 @@ func boardAgents(r *queue.Runner) func(context.Context) ([]desk.BoardAgent, erro
 		as := r.Agents()
 		out := make([]desk.BoardAgent, len(as))
 		for i, a := range as {
-			out[i] = desk.BoardAgent{ID: a.ID, Name: a.Name, Team: a.Team, State: a.State, Reason: a.Reason, Since: a.Since, Queues: a.Queues}
+			out[i] = desk.BoardAgent{ID: a.ID, Name: a.Name, Team: a.Team, State: a.State, Reason: a.Reason, Since: a.Since, Queues: a.Queues, CallID: a.CallID}
 		}
 		return out, nil
 	}

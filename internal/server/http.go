@@ -26,6 +26,7 @@ func (s *Server) routes() http.Handler {
 	})
 	api := http.NewServeMux()
 	api.Handle("/api/v1/", s.runner.Handler())
+	api.Handle("/api/v1/calls/{id}/monitor", s.mon.handler()) // monitor.go
 	api.Handle("GET /api/v1/events", s.live)
 	if s.store != nil {
 		reports := reporting.NewAPI(s.store, reporting.APIOptions{Log: s.log.With("component", "reports")})

@@ -65,6 +65,7 @@ type Server struct {
 	desk   *desk.Desk            // the agents' desk (/desk/, the API's role check), a consumer of bus
 	reg    *prometheus.Registry
 	runner *queue.Runner
+	mon    monitoring // supervisors monitoring calls (monitor.go)
 	flows  atomic.Pointer[callFlows]
 	wake   chan struct{} // the writer wrote: project
 
@@ -182,6 +183,7 @@ func (s *Server) build() error {
 	if s.desk, err = s.newDesk(); err != nil {
 		return err
 	}
+	s.mon.s = s
 
 	// The services in dependency order: each after what it needs. Stopped
 	// in reverse, the calls stop coming and drain first, then HTTP, the

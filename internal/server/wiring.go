@@ -30,11 +30,16 @@ func asteriskConfig(cfg *config.Config, log *slog.Logger) asterisk.Config {
 	return ac
 }
 
-// credentialsOf is the agents' SIP users and passwords.
+// credentialsOf is the agents' and the supervisors' SIP users and passwords.
 func credentialsOf(cfg *config.Config) native.StaticCredentials {
 	creds := native.StaticCredentials{}
 	for _, a := range cfg.Agents {
 		creds[a.SIPUser] = a.Password.Value()
+	}
+	for _, u := range cfg.Web.Users { // supervisors' phones (monitoring)
+		if u.SIPUser != "" {
+			creds[u.SIPUser] = u.SIPPassword.Value()
+		}
 	}
 	return creds
 }
