@@ -88,6 +88,7 @@ const (
 	KeyFrom           StringKey = "from"            // the agent's previous state (agent.state); the previous monitor mode (monitor.mode)
 	KeyTo             StringKey = "to"              // the agent's new state (agent.state); the called number (call.arrived)
 	KeyTrunk          StringKey = "trunk"           // the trunk a call came in on (call.arrived)
+	KeyNodeID         StringKey = "node_id"         // the hotline node that took the call (call.arrived; node.id)
 	KeySide           StringKey = "side"            // who ended the caller's leg: local|remote (call.ended)
 	KeyToQueue        StringKey = "to_queue"        // where the call goes (queue.overflowed, call.escalated, call.consult_started)
 	KeyEscalatedFrom  StringKey = "escalated_from"  // the first-line queue of an escalated call (queue.joined)

@@ -15,15 +15,18 @@ type OpenCall struct {
 	Last   time.Time // the call's latest event
 }
 
-// OpenCalls lists calls that arrived at or after since and have no
-// call.ended: after a crash, the calls the dead process had up.
-func (s *Store) OpenCalls(ctx context.Context, since time.Time) ([]OpenCall, error) {
+// OpenCalls lists calls that node took (call.arrived's node_id; calls
+// logged before nodes were named count as every node's) at or after since
+// and that have no call.ended: after a crash, the calls the dead process
+// had up.
+func (s *Store) OpenCalls(ctx context.Context, since time.Time, node string) ([]OpenCall, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT call_id, max(at) FROM events
-		 WHERE call_id IN (SELECT call_id FROM events WHERE type = 'call.arrived' AND at >= $1)
+		 WHERE call_id IN (SELECT call_id FROM events WHERE type = 'call.arrived' AND at >= $1
+		                      AND coalesce(data->>'node_id', $2) = $2)
 		 GROUP BY call_id
 		HAVING NOT bool_or(type = 'call.ended')
-		 ORDER BY min(at), call_id`, since)
+		 ORDER BY min(at), call_id`, since, node)
 	if err != nil {
 		return nil, fmt.Errorf("reporting: open calls: %w", err)
 	}

@@ -17,6 +17,10 @@ import (
 // runServe runs the support line until SIGTERM or SIGINT: then calls may
 // finish for -drain and the services stop. SIGHUP reloads IVR flows and
 // agents' credentials from the config file.
+// exitFenced is serve's status when the node lost its line's lease
+// (EX_TEMPFAIL: systemd's Restart= starts it again, as a standby).
+const exitFenced = 75
+
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -55,6 +59,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 	for ctx.Err() == nil {
 		select {
+		case <-srv.Fenced():
+			// The line's lease is lost: another node takes the calls and
+			// closes this one's as after a crash. Exit without draining;
+			// systemd starts a fresh standby (deploy/systemd).
+			log.Error("this node lost the line's lease: exiting (restart it to stand by again)")
+			return exitFenced
 		case <-hup:
 			if err := srv.Reload(*path); err != nil {
 				log.Error("reload refused: keeping the running config", "error", err)

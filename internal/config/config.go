@@ -13,11 +13,14 @@ type Config struct {
 	// Load or Parse); package ivr uses it to name lines of the IVR section.
 	File string `yaml:"-"`
 
-	Service    Service    `yaml:"service"`
-	SIP        SIP        `yaml:"sip"`
-	Media      Media      `yaml:"media"`
-	HTTP       HTTP       `yaml:"http"`
-	Database   Database   `yaml:"database"`
+	Service  Service  `yaml:"service"`
+	SIP      SIP      `yaml:"sip"`
+	Media    Media    `yaml:"media"`
+	HTTP     HTTP     `yaml:"http"`
+	Database Database `yaml:"database"`
+	// Node names this process and, with node.line, makes it one of
+	// several nodes sharing a line (docs/scaling.md).
+	Node       Node       `yaml:"node"`
 	Agents     []Agent    `yaml:"agents"`
 	Queues     []Queue    `yaml:"queues"`
 	Escalation Escalation `yaml:"escalation"`
@@ -221,6 +224,22 @@ type Database struct {
 	// environment variable (applied by Parse). May contain ${VAR}.
 	URL      string `yaml:"url"`
 	SpoolDir string `yaml:"spool_dir"` // default "var/spool"
+}
+
+// Node configures this process as one node of a line served by several
+// (active–standby through a PostgreSQL lease, docs/scaling.md).
+type Node struct {
+	// ID names the node in the event log (call.arrived's node), the
+	// heartbeat and the lease; default the host name.
+	ID string `yaml:"id"`
+	// Line, when set, is the lease this node competes for: only the
+	// lease's holder takes the line's calls; the others stand by (SIP
+	// answers 503, /readyz 503). Needs database.url.
+	Line string `yaml:"line"`
+	// LeaseTimeout is the lease time (default 4s, at least 1s): a holder
+	// cut off from the database stops taking calls within half of it; a
+	// standby takes over from a dead holder within it plus half of it.
+	LeaseTimeout time.Duration `yaml:"lease_timeout"`
 }
 
 // Agent is one call-centre agent.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -444,6 +445,25 @@ func (v *validator) database() {
 	}
 	if d.SpoolDir == "" {
 		v.errorf("database.spool_dir", "must not be empty")
+	}
+	n := &v.c.Node
+	if n.ID == "" {
+		n.ID, _ = os.Hostname()
+		if n.ID == "" {
+			n.ID = "hotline"
+		}
+	}
+	if n.LeaseTimeout == 0 {
+		n.LeaseTimeout = 4 * time.Second
+	}
+	if n.LeaseTimeout < time.Second {
+		v.errorf("node.lease_timeout", "must be at least 1s (got %s)", n.LeaseTimeout)
+	}
+	if n.Line != "" && d.URL == "" {
+		v.errorf("node.line", "needs database.url (the lease lives in PostgreSQL)")
+	}
+	if n.Line != "" && v.c.SIP.Mode == "asterisk" {
+		v.errorf("node.line", "is for sip.mode native only (in Asterisk mode the calls live in Asterisk; a takeover there is not built yet)")
 	}
 }
 

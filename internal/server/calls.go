@@ -49,7 +49,7 @@ func (s *Server) handleCall(ctx context.Context, leg sip.Leg) {
 	caller := ivr.NormalizeCaller(info.From, flows.region)
 	if !info.Resumed { // a resumed call's arrival was logged by the process before
 		s.bus.Publish(eventlog.Event{Type: eventlog.CallArrived, CallID: info.ID, Caller: caller.ID(),
-			Data: map[string]string{"to": info.To, "trunk": info.Trunk}})
+			Data: map[string]string{"to": info.To, "trunk": info.Trunk, "node_id": s.cfg.Node.ID}})
 	}
 	defer func() {
 		<-leg.Done()

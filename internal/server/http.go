@@ -33,16 +33,30 @@ func (s *Server) routes() http.Handler {
 		api.Handle("/api/v1/reports/", reports.Handler())
 		api.Handle("POST /api/v1/privacy/erase", s.eraseHandler()) // docs/privacy.md
 	}
-	if s.survey != nil {
-		api.Handle("/api/v1/surveys", s.survey.Handler())
-		api.Handle("/api/v1/surveys/", s.survey.Handler())
+	if s.cfg.Survey.Enabled && s.cfg.Database.URL != "" {
+		// The survey runs on the line's active node only (line.go).
+		surveys := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			svc := s.surveyLive.Load()
+			if svc == nil {
+				http.Error(w, "the survey is not running on this node", http.StatusServiceUnavailable)
+				return
+			}
+			svc.Handler().ServeHTTP(w, r)
+		})
+		api.Handle("/api/v1/surveys", surveys)
+		api.Handle("/api/v1/surveys/", surveys)
 	}
+	var apiH http.Handler = api
+	if s.cfg.Node.Line != "" {
+		apiH = s.activeOnly(api)
+	}
+	mux.HandleFunc("GET /role", s.serveRole)
 	// With desk users the desk authorises the API by role (the token is
 	// the admin scope); without, the token alone guards it, as before.
 	if s.desk.HasUsers() {
-		mux.Handle("/api/", s.desk.API(api))
+		mux.Handle("/api/", s.desk.API(apiH))
 	} else {
-		mux.Handle("/api/", requireToken(s.cfg.HTTP.Token.Value(), api))
+		mux.Handle("/api/", requireToken(s.cfg.HTTP.Token.Value(), apiH))
 	}
 	mux.Handle("/desk/", s.desk.Handler()) // the agents' desk (docs/desk.md)
 	mux.Handle("GET /{$}", http.RedirectHandler("/desk/", http.StatusFound))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/hotline-cc/hotline/eventlog"
@@ -37,16 +36,13 @@ func (s *Server) recoveryService() service {
 	beat := &loop{}
 	return hooks{
 		start: func(ctx context.Context) error {
-			node, err := os.Hostname()
-			if err != nil || node == "" {
-				node = "hotline"
-			}
+			node := s.cfg.Node.ID
 			started := time.Now().UTC()
 			log := s.log.With("component", "recovery")
 			if err := s.waitWriterDrained(ctx); err != nil {
 				log.Warn("the event log is behind (spool not replayed yet): calls left open by a crash are closed at a later start; agents log in again", "error", err)
 			} else {
-				s.recover(ctx, node, log)
+				s.recover(ctx, s.previousNode(node), log)
 			}
 			beat.run = func(ctx context.Context) {
 				t := time.NewTicker(heartbeatEvery)
@@ -104,15 +100,34 @@ func (s *Server) waitWriterDrained(ctx context.Context) error {
 	}
 }
 
+// previousNode is the node whose calls recovery closes: this node's own
+// (a restart), or with node.line the lease's previous holder — none when
+// it handed the line over cleanly (it drains its calls and ends them
+// itself, beating meanwhile).
+func (s *Server) previousNode(self string) previous {
+	l := s.lease.Load()
+	if l == nil {
+		return previous{node: self, crashed: true}
+	}
+	p := l.Previous()
+	return previous{node: p.Node, crashed: !p.Clean}
+}
+
+// previous is the process before this one on the line.
+type previous struct {
+	node    string // "" when the line was never held
+	crashed bool   // it did not end cleanly: its open calls died with it
+}
+
 // recover closes open calls (native mode) and resumes agents. The
 // previous process stopped at its last heartbeat (to within
 // heartbeatEvery; it beats once more on a clean stop): the calls it left
 // open end there, and its agents' state periods close there (logged out,
 // reason crash) before they are logged back in, so that the time the
 // line was down is in no agent's figures.
-func (s *Server) recover(ctx context.Context, node string, log *slog.Logger) {
+func (s *Server) recover(ctx context.Context, prev previous, log *slog.Logger) {
 	since := time.Now().Add(-recoverWindow)
-	lastBeat, beat, err := s.store.LastBeat(ctx, node)
+	lastBeat, beat, err := s.store.LastBeat(ctx, prev.node)
 	if err != nil {
 		log.Warn("reading the last heartbeat failed: open calls end at their last event", "error", err)
 	}
@@ -122,8 +137,8 @@ func (s *Server) recover(ctx context.Context, node string, log *slog.Logger) {
 		}
 		return last
 	}
-	if s.native != nil {
-		open, err := s.store.OpenCalls(ctx, since)
+	if s.native != nil && prev.crashed {
+		open, err := s.store.OpenCalls(ctx, since, prev.node)
 		if err != nil {
 			log.Warn("listing calls left open by a crash failed", "error", err)
 		}
@@ -132,7 +147,7 @@ func (s *Server) recover(ctx context.Context, node string, log *slog.Logger) {
 				Data: map[string]string{"side": "local"}})
 		}
 		if len(open) > 0 {
-			log.Warn("closed calls the previous process left open (it crashed)", "calls", len(open), "last_heartbeat", lastBeat)
+			log.Warn("closed calls the previous process left open (it crashed)", "calls", len(open), "node", prev.node, "last_heartbeat", lastBeat)
 		}
 	}
 	states, err := s.store.LastAgentStates(ctx, since)

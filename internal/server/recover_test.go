@@ -178,7 +178,7 @@ func TestRestartAfterCrash(t *testing.T) {
 		t.Errorf("c-done's own end was touched: %+v", e)
 	}
 	// A second restart finds nothing left open.
-	open, err := store.OpenCalls(ctx, t0)
+	open, err := store.OpenCalls(ctx, t0, host)
 	if err != nil || len(open) != 0 {
 		t.Fatalf("open calls after recovery = %v, %v", open, err)
 	}

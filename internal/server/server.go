@@ -18,6 +18,7 @@ import (
 	"github.com/hotline-cc/hotline/dialpolicy"
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/internal/lease"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/queue/callback"
@@ -92,6 +93,17 @@ type Server struct {
 	ready    atomic.Bool
 	services lifecycle
 	shutdown sync.Once
+
+	// With node.line (line.go): the services only the lease's holder
+	// runs, started when it wins the lease; the lease; whether this node
+	// is the line's active one; closed when it lost the lease.
+	activeSvcs lifecycle
+	lease      atomic.Pointer[lease.Lease]
+	active     atomic.Bool
+	fenced     chan struct{}
+	fenceOnce  sync.Once
+	// surveyLive is the running survey (its API is served from it).
+	surveyLive atomic.Pointer[survey.Service]
 }
 
 // New builds a server from a validated config: the prompt catalog and IVR
@@ -104,7 +116,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		cfg: cfg, log: log, rc: ReportingConfig(cfg),
 		bus: eventlog.NewBus(nil), live: eventlog.NewBroadcaster(0), reg: prometheus.NewRegistry(),
 		wake:     make(chan struct{}, 1),
-		services: lifecycle{grace: stopGrace},
+		services: lifecycle{grace: stopGrace}, activeSvcs: lifecycle{grace: stopGrace},
+		fenced: make(chan struct{}),
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
@@ -138,6 +151,7 @@ func (s *Server) build() error {
 	default:
 		var err error
 		nc := nativeConfig(cfg, s.media, log)
+		nc.Standby = cfg.Node.Line != "" // a standby until it wins the lease (line.go)
 		if cfg.Database.URL != "" {
 			nc.Bindings = pgBindings{pool: func() *pgxpool.Pool { return s.pool }} // crash recovery
 		}
@@ -192,38 +206,50 @@ func (s *Server) build() error {
 	// metrics and the survey before the writer flushes and closes and the
 	// database goes.
 	db := cfg.Database.URL != ""
+	// With node.line the node stands by hot (database, writer, bus, queue
+	// runner, the switch answering 503, HTTP) and starts the rest (act)
+	// when it wins the line's lease (line.go); without, act is the one
+	// list.
+	ha := cfg.Node.Line != ""
+	act := &s.services
+	if ha {
+		act = &s.activeSvcs
+	}
 	if db {
 		s.services.add("database", hooks{start: s.openDatabase, stop: s.closeDatabase})
-		s.services.add("recording", s.recordingService())  // before privacy: its retention job deletes old files
-		s.services.add("projector", &loop{run: s.project}) // woken by the writer, stops after it closed
+		s.services.add("recording", s.recordingService()) // before privacy: its retention job deletes old files
+		act.add("projector", &loop{run: s.project})       // woken by the writer, stops after it closed
 		s.services.add("event writer", hooks{start: s.startWriter, stop: s.stopWriter})
-		s.services.add("privacy", s.privacyService()) // retention: the database, the writer's memory and spool
+		act.add("privacy", s.privacyService()) // retention: the database, the writer's memory and spool
 	} else {
 		s.services.add("recording", s.recordingService()) // files only, no metadata
 		log.Warn("no database configured (database.url or DATABASE_URL): events feed metrics only, nothing is stored")
 	}
-	s.services.add("metrics", s.metricsService())
+	act.add("metrics", s.metricsService())
 	if db {
-		s.services.add("staffing gauge", s.staffingService())
+		act.add("staffing gauge", s.staffingService())
 	}
 	s.services.add("event bus", hooks{start: s.startBus, stop: s.stopBus})
 	s.services.add("queue runner", &loop{run: s.runQueue})
 	if db {
-		s.services.add("crash recovery", s.recoveryService()) // before the switch takes calls
+		act.add("crash recovery", s.recoveryService()) // before the switch takes calls
 	}
 	s.services.add("switch", s.switchService())
 	if db {
-		s.services.add("callbacks", s.callbackService())
+		act.add("callbacks", s.callbackService())
 	}
 	switch {
 	case !cfg.Survey.Enabled:
 	case !db:
 		log.Warn("survey enabled but no database: the survey bot is off")
 	default:
-		s.services.add("survey", s.surveyService())
+		act.add("survey", s.surveyService())
 	}
 	s.services.add("http", s.httpService())
-	s.services.add("call intake", s.intakeService())
+	act.add("call intake", s.intakeService())
+	if ha {
+		s.services.add("line lease", s.lineService())
+	}
 	return nil
 }
 

@@ -241,6 +241,7 @@ func (s *Server) surveyService() service {
 				return err
 			}
 			s.survey = svc
+			s.surveyLive.Store(svc)
 			s.bus.Subscribe(svc)
 			if err := s.reg.Register(surveyBacklog{pool: s.pool, now: time.Now}); err != nil {
 				var are prometheus.AlreadyRegisteredError

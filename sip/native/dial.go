@@ -18,7 +18,7 @@ import (
 
 // Dial implements sip.Switch.
 func (s *Switch) Dial(ctx context.Context, t sip.Target) (sip.Leg, error) {
-	if s.draining.Load() {
+	if s.draining.Load() || s.standby.Load() {
 		return nil, &sip.DialError{Target: t, Cause: sip.CauseShutdown}
 	}
 	ring := t.RingTimeout

@@ -165,6 +165,11 @@ func (s *Switch) checkAuth(req *gosip.Request, tx gosip.ServerTransaction) (auth
 }
 
 func (s *Switch) onRegister(req *gosip.Request, tx gosip.ServerTransaction) {
+	if s.standby.Load() {
+		// A proxy sends the REGISTER on to the line's node.
+		respond(tx, req, 503, "Service Unavailable")
+		return
+	}
 	src := source(req)
 	if s.sourceRefused(src) {
 		respond(tx, req, 403, "Forbidden")

@@ -100,8 +100,12 @@ type Config struct {
 	// summarised into one line with a count; default 10 s.
 	FloodLogInterval time.Duration
 	// Bindings, when set, keeps registrations across restarts: saved after
-	// every change, loaded at Start (crash recovery).
+	// every change, loaded at Start (crash recovery), or at Activate when
+	// the switch starts as a standby.
 	Bindings BindingStore
+	// Standby starts the switch as a standby node's (SetStandby): it
+	// listens but answers 503 until Activate.
+	Standby bool
 	// IncomingQueue is how many unanswered inbound legs may wait for the
 	// consumer; more get 503. Default 1024.
 	IncomingQueue int
@@ -155,6 +159,8 @@ type Switch struct {
 
 	incoming chan sip.Leg
 	draining atomic.Bool
+	// standby: another node takes the line's calls (SetStandby).
+	standby  atomic.Bool
 	closed   chan struct{}
 	stopOnce sync.Once
 
@@ -351,20 +357,13 @@ func (s *Switch) Start(ctx context.Context) error {
 	}
 
 	if s.cfg.Bindings != nil {
+		s.persist = newPersister(s.cfg.Bindings, s.reg, s.log)
+	}
+	s.standby.Store(s.cfg.Standby)
+	if !s.cfg.Standby {
 		// Registrations from before a restart, before the first REGISTER
 		// is read (a newer one replaces a restored contact).
-		s.persist = newPersister(s.cfg.Bindings, s.reg, s.log)
-		saved, err := s.cfg.Bindings.LoadBindings(ctx)
-		if err != nil {
-			s.log.Warn("loading saved registrations failed: agents are rung once their phones register again", "error", err)
-		}
-		n, err := s.reg.restore(saved)
-		if err != nil {
-			s.log.Warn("a saved registration was not restored", "error", err)
-		}
-		if n > 0 {
-			s.log.Info("registrations restored from before the restart", "contacts", n)
-		}
+		s.restoreBindings(ctx)
 	}
 	s.srv.OnInvite(s.onInvite)
 	s.srv.OnAck(s.onAck)
@@ -407,6 +406,40 @@ func (s *Switch) Start(ctx context.Context) error {
 	}()
 	s.log.Info("sip listening", "addr", s.addr.String(), "transports", transports)
 	return nil
+}
+
+// restoreBindings loads the saved registrations.
+func (s *Switch) restoreBindings(ctx context.Context) {
+	if s.persist == nil {
+		return
+	}
+	saved, err := s.cfg.Bindings.LoadBindings(ctx)
+	if err != nil {
+		s.log.Warn("loading saved registrations failed: agents are rung once their phones register again", "error", err)
+	}
+	n, err := s.reg.restore(saved)
+	if err != nil {
+		s.log.Warn("a saved registration was not restored", "error", err)
+	}
+	if n > 0 {
+		s.log.Info("registrations restored from before the restart", "contacts", n)
+	}
+}
+
+// SetStandby makes the switch a standby's (on) at once: new INVITEs,
+// REGISTERs and OPTIONS are answered 503 (a proxy's OPTIONS probing marks
+// the node inactive, a proxy tries the next node) and Dial refuses; calls
+// already up go on. A node that loses its line's lease calls it first.
+func (s *Switch) SetStandby(on bool) { s.standby.Store(on) }
+
+// Standby reports whether the switch answers as a standby.
+func (s *Switch) Standby() bool { return s.standby.Load() }
+
+// Activate makes a standby switch the line's: it loads the registrations
+// saved by the node before it (the shared store), then takes calls.
+func (s *Switch) Activate(ctx context.Context) {
+	s.restoreBindings(ctx)
+	s.standby.Store(false)
 }
 
 // Addr is the address the switch listens on (as advertised).
@@ -496,6 +529,10 @@ func respond(tx gosip.ServerTransaction, req *gosip.Request, code int, reason st
 }
 
 func (s *Switch) onOptions(req *gosip.Request, tx gosip.ServerTransaction) {
+	if s.standby.Load() || s.draining.Load() {
+		respond(tx, req, 503, "Service Unavailable")
+		return
+	}
 	respond(tx, req, 200, "OK",
 		gosip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER, NOTIFY"),
 		gosip.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"),
@@ -574,7 +611,7 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		info.Agent = user
 		info.From = user
 	}
-	if s.draining.Load() {
+	if s.draining.Load() || s.standby.Load() {
 		respond(tx, req, 503, "Service Unavailable", gosip.NewHeader("Retry-After", "30"))
 		return
 	}
