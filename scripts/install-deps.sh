@@ -11,7 +11,7 @@ set -euo pipefail
 sounds=(asterisk-core-sounds-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-en asterisk-core-sounds-en-wav asterisk-moh-opsound-wav)
 case "${1:-test}" in
   demo) pkgs=(postgresql "${sounds[@]}" espeak-ng sox) ;;
-  test) pkgs=(postgresql "${sounds[@]}" espeak-ng sox sip-tester baresip prometheus tcpdump chromium) ;;
+  test) pkgs=(postgresql "${sounds[@]}" espeak-ng sox sip-tester baresip prometheus tcpdump chromium kamailio) ;;
   *) echo "usage: $0 test|demo" >&2; exit 2 ;;
 esac
 missing=()

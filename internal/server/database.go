@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hotline-cc/hotline/dialpolicy/pgledger"
+	"github.com/hotline-cc/hotline/internal/lease"
 	"github.com/hotline-cc/hotline/queue/callback"
 	"github.com/hotline-cc/hotline/recording"
 	"github.com/hotline-cc/hotline/reporting"
@@ -17,7 +18,7 @@ import (
 )
 
 // Migrate applies every package's migrations (reporting, the dialling
-// policy's ledger, survey, callbacks).
+// policy's ledger, survey, callbacks, the line's lease).
 func Migrate(ctx context.Context, url string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -43,6 +44,9 @@ func Migrate(ctx context.Context, url string) error {
 	}
 	if err := recording.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("recording migrations: %w", err)
+	}
+	if err := lease.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("lease migrations: %w", err)
 	}
 	return nil
 }

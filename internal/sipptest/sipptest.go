@@ -31,7 +31,7 @@ func NeedTools(t *testing.T, tools ...string) {
 	}
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run scripts/install-deps.sh test (Debian packages sip-tester, baresip, tcpdump, prometheus)", tool)
+			t.Fatalf("%s is not installed: run scripts/install-deps.sh test (Debian packages sip-tester, baresip, tcpdump, prometheus, kamailio)", tool)
 		}
 	}
 }
