@@ -16,7 +16,8 @@ import (
 
 // Result is what a finished recording is.
 type Result struct {
-	Path     string // the file (absolute); removed when Err is set
+	Path     string        // the file (absolute); removed when Err is set
+	Origin   time.Duration // when the first bridge began, since the tap was made
 	Duration time.Duration
 	Size     int64
 	SHA256   string
@@ -111,7 +112,7 @@ func (r *Recorder) run() {
 
 // close completes the header and hashes the file, or removes it.
 func (r *Recorder) close() Result {
-	res := Result{Path: r.path, Duration: r.tl.duration(), Segments: r.tl.segs, Dropped: r.tap.Dropped(), Late: r.tl.late}
+	res := Result{Path: r.path, Origin: r.tl.origin, Duration: r.tl.duration(), Segments: r.tl.segs, Dropped: r.tap.Dropped(), Late: r.tl.late}
 	fail := func(err error) Result {
 		r.f.Close()
 		os.Remove(r.path)

@@ -59,6 +59,8 @@ type Config struct {
 	Registry  prometheus.Registerer
 	Log       *slog.Logger
 	Now       func() time.Time
+	// LineOf says which line (1, 2) a queue is; nil: every queue is line 1.
+	LineOf func(queue string) int
 }
 
 // DefaultTemplate is the path template when none is configured.
@@ -103,8 +105,16 @@ type active struct {
 	callID, queue, rel string
 	rowID              int64
 	rec                *Recorder
-	agents             []string
-	started            time.Time
+	answers            []answer
+	started            time.Time // when the tap was made (its clock's zero, within a few µs)
+}
+
+// answer is an agent taking the call: each segment is the agent whose
+// answer came last before it.
+type answer struct {
+	at    time.Time
+	agent string
+	line  int
 }
 
 type metrics struct {
@@ -196,7 +206,7 @@ func (s *Service) Start(ctx context.Context, callID, queue string) (*media.Tap, 
 	now := s.now()
 	rel := s.relPath(callID, queue, now)
 	tap := media.NewTap(s.cfg.Buffer)
-	a := &active{callID: callID, queue: queue, rel: rel, started: now}
+	a := &active{callID: callID, queue: queue, rel: rel, started: time.Now()}
 	var err error
 	if s.cfg.Store != nil {
 		if a.rowID, err = s.cfg.Store.begin(ctx, callID, queue, rel, now); err != nil {
@@ -247,12 +257,19 @@ func (s *Service) Stop(ctx context.Context, callID string) {
 	s.m.active.Dec()
 	res := a.rec.Stop()
 	s.mu.Lock()
-	agents := a.agents
+	answers := a.answers
 	s.mu.Unlock()
+	var agents []string
 	for i := range res.Segments {
-		res.Segments[i].Line = min(i+1, 2)
-		if i < len(agents) {
-			res.Segments[i].Agent = agents[i]
+		seg := &res.Segments[i]
+		at := a.started.Add(res.Origin + seg.Start + 500*time.Millisecond) // the answer precedes its bridge
+		for _, an := range answers {
+			if !an.at.After(at) {
+				seg.Agent, seg.Line = an.agent, an.line
+			}
+		}
+		if seg.Agent != "" && !slicesContains(agents, seg.Agent) {
+			agents = append(agents, seg.Agent)
 		}
 	}
 	s.m.dropped.Add(float64(res.Dropped))
@@ -292,10 +309,16 @@ func (s *Service) Publish(e eventlog.Event) {
 	default:
 		return
 	}
+	line := 1
+	if e.Type == eventlog.EscalationAnswered {
+		line = 2
+	} else if s.cfg.LineOf != nil {
+		line = s.cfg.LineOf(e.Queue)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a := s.active[e.CallID]; a != nil && e.Agent != "" && (len(a.agents) == 0 || a.agents[len(a.agents)-1] != e.Agent) {
-		a.agents = append(a.agents, e.Agent)
+	if a := s.active[e.CallID]; a != nil && e.Agent != "" {
+		a.answers = append(a.answers, answer{at: e.At, agent: e.Agent, line: line})
 	}
 }
 

@@ -48,6 +48,14 @@ func (s *Server) recordingService() service {
 		start: func(context.Context) error {
 			rc := recordingConfigOf(s.cfg)
 			rc.Publisher, rc.Registry, rc.Log = s.bus, s.reg, s.log
+			rc.LineOf = func(queue string) int {
+				for _, q := range s.cfg.Queues {
+					if q.Name == queue {
+						return q.Line
+					}
+				}
+				return 1
+			}
 			if s.pool != nil {
 				rc.Store = recording.NewStore(s.pool)
 			}
