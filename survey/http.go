@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -66,6 +67,9 @@ type Summary struct {
 	ReviewedAt  *time.Time `json:"reviewed_at,omitempty"`
 	ReviewedBy  string     `json:"reviewed_by,omitempty"`
 	Comment     string     `json:"review_comment,omitempty"`
+	// Recording is where the call's recording plays in the desk (review
+	// list only, when there is one); the agent's notes are Notes.
+	Recording string `json:"recording,omitempty"`
 }
 
 const summaryCols = `id, call_id, number, state, reason, call_at, next_at, attempts, zone, queue, agent, team, line, visits,
@@ -255,6 +259,21 @@ func (s *Service) handleReview(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		httpError(w, err)
 		return
+	}
+	if rec := s.deps.Recordings; rec != nil && len(list) > 0 {
+		ids := make([]string, len(list))
+		for i, x := range list {
+			ids[i] = x.CallID
+		}
+		playable, err := rec.Playable(r.Context(), ids)
+		if err != nil {
+			s.log.Warn("review list: recordings unknown", "error", err)
+		}
+		for i := range list {
+			if playable[list[i].CallID] {
+				list[i].Recording = "/desk/api/calls/" + url.PathEscape(list[i].CallID) + "/recording"
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"review": list})
 }

@@ -244,14 +244,17 @@ func TestEscalatedCallAndLateNoSurvey(t *testing.T) {
 		t.Fatalf("escalated: %+v", c)
 	}
 
-	// The review list has it, with escalation and notes; mark it reviewed.
+	// The review list has it, with escalation, notes and the link to its
+	// recording; mark it reviewed.
+	s.deps.Recordings = playable{"call-e": true}
 	h := s.Handler()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/surveys/review", nil))
 	var rv struct{ Review []Summary }
 	json.Unmarshal(rec.Body.Bytes(), &rv)
 	if len(rv.Review) != 1 || !rv.Review[0].Escalated || rv.Review[0].EscalatedTo != "l2" || rv.Review[0].Notes != "refund pending" ||
-		rv.Review[0].Team != "team-b" || *rv.Review[0].Rating != 1 || strings.Contains(rec.Body.String(), "456704") {
+		rv.Review[0].Team != "team-b" || *rv.Review[0].Rating != 1 || strings.Contains(rec.Body.String(), "456704") ||
+		rv.Review[0].Recording != "/desk/api/calls/call-e/recording" {
 		t.Fatalf("review: %s", rec.Body)
 	}
 	rec = httptest.NewRecorder()
@@ -297,3 +300,15 @@ func TestEscalatedCallAndLateNoSurvey(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// playable is the recordings' answer for the review list: these calls
+// have one.
+type playable map[string]bool
+
+func (p playable) Playable(_ context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[id] = p[id]
+	}
+	return out, nil
+}

@@ -61,6 +61,14 @@ type Deps struct {
 	// a survey is scheduled, asked before every dial; nil: no policy
 	// (tests; serve always wires one).
 	Dialling DialGate
+	// Recordings says which rated calls have a recording, for the review
+	// list's links (the recording service in serve); nil: no links.
+	Recordings Recordings
+}
+
+// Recordings reports which of callIDs have a recording to play.
+type Recordings interface {
+	Playable(ctx context.Context, callIDs []string) (map[string]bool, error)
 }
 
 // DialGate is the dialling policy as the survey uses it (a

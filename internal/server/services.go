@@ -219,6 +219,9 @@ func (s *Server) surveyService() service {
 				Pool: s.pool, Switch: s.sw, Publisher: s.bus, IDs: s.bus.IDs(), Holidays: currentCalendar{s},
 				Logger: s.log.With("component", "survey"), Dialling: s.dialPolicy,
 			}
+			if s.rec != nil {
+				deps.Recordings = s.rec // the review list links the recordings
+			}
 			if files := s.cfg.Numbering.Files; len(files) > 0 {
 				plan, err := numbering.Load(files...)
 				if err != nil {
