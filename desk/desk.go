@@ -68,6 +68,8 @@ type Config struct {
 	// Recordings plays calls' recordings to supervisors (recordings.go);
 	// nil: none.
 	Recordings Recordings
+	// Review is the survey's low-rating list (review.go); nil: empty.
+	Review Review
 }
 
 // Desk is the web desk. It is a consumer of the event bus (Publish).
@@ -213,6 +215,7 @@ func (d *Desk) Handler() http.Handler {
 	mux.Handle("GET /desk/api/wallboard", d.withSession(d.wallboard))
 	mux.Handle("GET /desk/api/calls/{id}/recording", d.withSession(d.recording))
 	mux.Handle("GET /desk/api/live", d.withSession(d.liveCalls))
+	mux.Handle("GET /desk/api/review", d.withSession(d.review))
 	return mux
 }
 

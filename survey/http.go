@@ -248,24 +248,33 @@ func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request, idText st
 }
 
 func (s *Service) handleReview(w http.ResponseWriter, r *http.Request) {
-	all := r.URL.Query().Get("all") == "1"
-	rows, err := s.deps.Pool.Query(r.Context(), `SELECT `+summaryCols+` FROM survey
-		WHERE (rating <= 2 OR solved = 'no') AND ($1 OR reviewed_at IS NULL) ORDER BY id DESC LIMIT 1000`, all)
+	list, err := s.Review(r.Context(), r.URL.Query().Get("all") == "1")
 	if err != nil {
 		httpError(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"review": list})
+}
+
+// Review is the low-rating review list: surveys rated 1–2 or "not
+// solved", newest first (1000 at most), unreviewed ones unless all, each
+// with the agent's notes and the link to its recording when there is one.
+func (s *Service) Review(ctx context.Context, all bool) ([]Summary, error) {
+	rows, err := s.deps.Pool.Query(ctx, `SELECT `+summaryCols+` FROM survey
+		WHERE (rating <= 2 OR solved = 'no') AND ($1 OR reviewed_at IS NULL) ORDER BY id DESC LIMIT 1000`, all)
+	if err != nil {
+		return nil, err
+	}
 	list, err := scanSummaries(rows)
 	if err != nil {
-		httpError(w, err)
-		return
+		return nil, err
 	}
 	if rec := s.deps.Recordings; rec != nil && len(list) > 0 {
 		ids := make([]string, len(list))
 		for i, x := range list {
 			ids[i] = x.CallID
 		}
-		playable, err := rec.Playable(r.Context(), ids)
+		playable, err := rec.Playable(ctx, ids)
 		if err != nil {
 			s.log.Warn("review list: recordings unknown", "error", err)
 		}
@@ -275,7 +284,7 @@ func (s *Service) handleReview(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"review": list})
+	return list, nil
 }
 
 func (s *Service) handleReviewed(w http.ResponseWriter, r *http.Request, idText string) {

@@ -104,6 +104,39 @@ async function start() {
   }
   if (session.role === 'supervisor' || session.role === 'admin') startBoard(api);
   if (session.role === 'supervisor') await refreshTeam();
+  $('#review-panel').hidden = isAgent();
+  if (!isAgent()) await refreshReview();
+}
+
+// The low ratings of the supervisor's teams (admins: all), each with the
+// agent's notes and its recording (played and downloaded through the
+// role-checked /desk/api/calls/{id}/recording).
+async function refreshReview() {
+  let rows = [];
+  try { rows = (await api('GET', '/desk/api/review')).review; } catch (e) { fail(e); return; }
+  const body = $('#review tbody');
+  clear(body);
+  for (const r of rows) {
+    const tr = document.createElement('tr');
+    tr.dataset.call = r.call_id;
+    for (const v of [new Date(r.at).toLocaleString(language()), r.agent || '—', r.rating ?? '—',
+      r.solved ? t(r.solved === 'yes' ? 'yes' : 'no') : '—', r.notes || '—']) {
+      const td = document.createElement('td'); td.textContent = v; tr.append(td);
+    }
+    const td = document.createElement('td');
+    if (r.recording) {
+      const audio = document.createElement('audio');
+      audio.controls = true; audio.preload = 'none'; audio.src = r.recording;
+      const a = document.createElement('a');
+      a.href = r.recording + '?download=1'; a.textContent = t('download');
+      td.append(audio, ' ', a);
+    } else {
+      td.textContent = t('noRecording');
+    }
+    tr.append(td);
+    body.append(tr);
+  }
+  $('#review-none').hidden = rows.length > 0;
 }
 
 async function refreshAgent() {
@@ -340,6 +373,7 @@ $('#lang').addEventListener('change', () => {
   refreshToday();
   loadCard();
   renderBoard();
+  if (session && !isAgent()) refreshReview();
 });
 
 (async () => {

@@ -25,6 +25,8 @@ const words = {
     pastTarget: 'ниже цели', fcrDisposition: 'по итогам', fcrCombined: 'сводный',
     fcrLine_all: 'все линии', fcrLine_first: 'первая линия', fcrLine_second: 'вторая линия',
     escRate: 'Доля эскалаций', secondReached: 'Дошли до второй линии',
+    review: 'Низкие оценки', rating: 'Оценка', solvedQ: 'Решено', recordingCol: 'Запись', download: 'скачать',
+    noReview: 'Нет звонков с низкой оценкой', noRecording: 'нет записи',
   },
   en: {
     title: "Agent's desk", language: 'Language', signin: 'Sign in', signout: 'Sign out', user: 'User',
@@ -51,6 +53,8 @@ const words = {
     pastTarget: 'below target', fcrDisposition: 'by outcome', fcrCombined: 'combined',
     fcrLine_all: 'all lines', fcrLine_first: 'first line', fcrLine_second: 'second line',
     escRate: 'Escalation rate', secondReached: 'Reached second line',
+    review: 'Low ratings', rating: 'Rating', solvedQ: 'Solved', recordingCol: 'Recording', download: 'download',
+    noReview: 'No calls rated low', noRecording: 'no recording',
   },
 };
 

@@ -58,6 +58,7 @@ func (s *Server) newDesk() (*desk.Desk, error) {
 	dc.Live = s.reg
 	dc.AgentStates = boardAgents(s.runner)
 	dc.Recordings = deskRecordings{s}
+	dc.Review = deskReview{s}
 	return desk.New(dc)
 }
 

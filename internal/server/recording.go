@@ -137,3 +137,23 @@ func (d deskRecordings) RecordingOf(ctx context.Context, callID string) (desk.Re
 	}
 	return desk.RecordingFile{Path: f.Abs, Queue: f.Queue, Agents: f.Agents, Started: f.StartedAt}, true, nil
 }
+
+// deskReview is the survey's review list for the desk (empty without the
+// survey).
+type deskReview struct{ s *Server }
+
+func (d deskReview) ReviewList(ctx context.Context) ([]desk.ReviewRow, error) {
+	if d.s.survey == nil {
+		return nil, nil
+	}
+	list, err := d.s.survey.Review(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]desk.ReviewRow, len(list))
+	for i, x := range list {
+		out[i] = desk.ReviewRow{CallID: x.CallID, At: x.CallAt, Queue: x.Queue, Agent: x.Agent, Team: x.Team,
+			Rating: x.Rating, Solved: x.Solved, Notes: x.Notes, Recording: x.Recording}
+	}
+	return out, nil
+}
