@@ -58,4 +58,3 @@ func TestTap(t *testing.T) {
 		t.Error("a removed tap got a mark")
 	}
 }
-
