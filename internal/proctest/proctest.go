@@ -51,3 +51,75 @@ func KillWhenReady(t *testing.T, what string, env ...string) {
 	}
 	cmd.Wait()
 }
+
+// Helper is a helper process a test controls: it runs until the test
+// kills it (SIGKILL: a crash) or signals it (SIGTERM: a clean stop).
+type Helper struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartHelper starts the test binary as a helper with env added to this
+// process's environment and waits for its "READY" line (a line starting
+// with "ERROR", or the helper ending first, fails the test). The helper is
+// killed at the end of the test if still running.
+func StartHelper(t *testing.T, what string, env ...string) *Helper {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &Helper{cmd: cmd, done: make(chan struct{})}
+	sc := bufio.NewScanner(out)
+	ready := false
+	for sc.Scan() {
+		if line := sc.Text(); line == "READY" {
+			ready = true
+			break
+		} else if strings.HasPrefix(line, "ERROR") {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("helper %s: %s", what, line)
+		}
+	}
+	if !ready {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper %s exited before READY", what)
+	}
+	go func() {
+		for sc.Scan() { // keep the pipe drained
+		}
+		cmd.Wait()
+		close(h.done)
+	}()
+	t.Cleanup(h.Kill)
+	return h
+}
+
+// Kill sends SIGKILL and waits for the helper to end.
+func (h *Helper) Kill() {
+	select {
+	case <-h.done:
+		return
+	default:
+	}
+	_ = h.cmd.Process.Signal(os.Kill)
+	<-h.done
+}
+
+// Signal sends sig (e.g. syscall.SIGTERM) to the helper.
+func (h *Helper) Signal(sig os.Signal) error { return h.cmd.Process.Signal(sig) }
+
+// Done is closed when the helper has ended.
+func (h *Helper) Done() <-chan struct{} { return h.done }
+
+// ExitCode is the helper's exit status once Done is closed (-1 when a
+// signal ended it).
+func (h *Helper) ExitCode() int { return h.cmd.ProcessState.ExitCode() }

@@ -25,7 +25,12 @@ import (
 )
 
 // TestMain stops the shared PostgreSQL cluster of the end-to-end tests.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if path := os.Getenv(nodeHelperEnv); path != "" {
+		os.Exit(runNodeHelper(path)) // a hotline node as its own process (twonodes_test.go)
+	}
+	pgtest.Main(m)
+}
 
 // TestServeUnderSIPpLoad runs hotline as `serve` does (real switch, IVR,
 // queue, PostgreSQL, survey) against real peers: SIPp callers on the trunk,

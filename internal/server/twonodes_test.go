@@ -166,7 +166,7 @@ func TestTwoNodesHandOver(t *testing.T) {
 		t.Fatalf("node b's role = %q, want standby", r)
 	}
 	const calls = 60
-	sipp := sippRun(t, tn.root, "caller-proxy.xml", nil, "-i", callerIP, "-p", "5080", "-mp", "41600",
+	sipp := sippRun(t, tn.root, "caller-proxy.xml", map[string]string{"TALK": "15000"}, "-i", callerIP, "-p", "5080", "-mp", "41600",
 		"-s", "8800", "-key", "caller", "79991234567", "-r", "10", "-m", "60", "-l", "40",
 		"-timeout", "60s", "-timeout_error", frontIP+":5060")
 	waitUntil(t, "node a took 15 calls", func() bool { return tn.arrivals(t)["a"] >= 15 })
