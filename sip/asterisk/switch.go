@@ -169,6 +169,7 @@ type Switch struct {
 	cfg Config
 	// bridgeMu serialises claiming two legs for a bridge.
 	bridgeMu sync.Mutex
+	mons     monitors // monitor.go
 	log      *slog.Logger
 
 	incoming  chan sip.Leg
@@ -625,6 +626,9 @@ const (
 
 func (s *Switch) onStasisStart(cl ari.Client, ev *ari.StasisStart) {
 	id := ev.Channel.ID
+	if isSnoop(id) {
+		return // a monitor's snoop channel (monitor.go), not a call
+	}
 	s.mu.Lock()
 	if p := s.pending[id]; p != nil {
 		delete(s.pending, id)
@@ -858,6 +862,13 @@ func (s *Switch) resync(cl ari.Client) {
 // become inbound legs again, with music until call logic takes them.
 func (s *Switch) adopt(cl ari.Client, id string) {
 	key := ari.NewKey(ari.ChannelKey, id)
+	if isSnoop(id) {
+		if !s.mons.owns(id) {
+			s.log.Info("ari resync: hanging up an orphaned snoop channel", "channel", id)
+			_ = cl.Channel().Hangup(key, "normal")
+		}
+		return
+	}
 	if strings.HasPrefix(id, outPrefix) {
 		s.log.Info("ari resync: hanging up an orphaned outbound channel", "channel", id)
 		_ = cl.Channel().Hangup(key, "normal")
