@@ -4,6 +4,7 @@
 // request, and follows the live stream (SSE) with catch-up.
 import { t, setLanguage, language, stateName, result } from './i18n.js';
 import { startBoard, stopBoard, boardEvent, render as renderBoard, setTV, tvOn } from './wallboard.js';
+import { startMonitor, stopMonitor, monitorEvent, refresh as renderLive } from './monitor.js';
 
 const $ = (sel) => document.querySelector(sel);
 let session = null;     // what /desk/api/session said
@@ -57,6 +58,7 @@ function showLogin() {
   session = null;
   if (stream) { stream.close(); stream = null; }
   stopBoard();
+  stopMonitor();
   $('#desk').hidden = true;
   $('#btn-signout').hidden = true;
   $('#who').textContent = '';
@@ -102,7 +104,10 @@ async function start() {
     await refreshAgent();
     await refreshToday();
   }
-  if (session.role === 'supervisor' || session.role === 'admin') startBoard(api);
+  if (session.role === 'supervisor' || session.role === 'admin') {
+    startBoard(api);
+    startMonitor(api, session.user);
+  }
   if (session.role === 'supervisor') await refreshTeam();
   $('#review-panel').hidden = isAgent();
   if (!isAgent()) await refreshReview();
@@ -343,6 +348,7 @@ function connect() {
 
 function handle(ev) {
   boardEvent(api, ev);
+  monitorEvent(ev);
   const mine = session && ev.agent === session.user;
   switch (ev.type) {
     case 'agent.offered':
@@ -374,6 +380,7 @@ $('#lang').addEventListener('change', () => {
   loadCard();
   renderBoard();
   if (session && !isAgent()) refreshReview();
+  renderLive();
 });
 
 (async () => {

@@ -27,6 +27,10 @@ const words = {
     escRate: 'Доля эскалаций', secondReached: 'Дошли до второй линии',
     review: 'Низкие оценки', rating: 'Оценка', solvedQ: 'Решено', recordingCol: 'Запись', download: 'скачать',
     noReview: 'Нет звонков с низкой оценкой', noRecording: 'нет записи',
+    liveCalls: 'Разговоры сейчас', since: 'С', noLive: 'Сейчас нет разговоров', mon_actions: 'Подключиться',
+    mon_hint: 'Звук идёт на ваш телефон: он зазвонит, ответьте.', mon_listen: 'Слушать', mon_whisper: 'Суфлировать',
+    mon_barge: 'Вмешаться', mon_leave: 'Отключиться', mon_ringing: 'Звоним на ваш телефон…', mon_on: 'Подключены: {mode}',
+    mon_left: 'Вы отключились от разговора',
   },
   en: {
     title: "Agent's desk", language: 'Language', signin: 'Sign in', signout: 'Sign out', user: 'User',
@@ -55,6 +59,10 @@ const words = {
     escRate: 'Escalation rate', secondReached: 'Reached second line',
     review: 'Low ratings', rating: 'Rating', solvedQ: 'Solved', recordingCol: 'Recording', download: 'download',
     noReview: 'No calls rated low', noRecording: 'no recording',
+    liveCalls: 'Live calls', since: 'Since', noLive: 'No calls now', mon_actions: 'Join',
+    mon_hint: 'The audio is on your desk phone: it rings, answer it.', mon_listen: 'Listen', mon_whisper: 'Whisper',
+    mon_barge: 'Barge', mon_leave: 'Leave', mon_ringing: 'Ringing your phone…', mon_on: 'Joined: {mode}',
+    mon_left: 'You left the call',
   },
 };
 

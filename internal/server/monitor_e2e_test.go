@@ -129,12 +129,13 @@ func (c *deskClient) do(method, path, body string) (int, string) {
 // barge through `serve` with real SIP/RTP phones: a trunk caller reaches
 // agent d1 through the IVR and the queue; each phone sends its own tone
 // and what each received is checked by frequency. Supervisor sv (team
-// "first") joins from the desk's API (hotline rings sv's phone), switches
-// listen → whisper → barge, and leaves; then joins again from the phone
+// "first") joins from the desk's page in Chromium (hotline rings sv's
+// phone), switches listen → whisper → barge through the API, and leaves; then joins again from the phone
 // with the whisper feature code plus the agent, and hangs up. An agent
 // and the other team's supervisor get 403 (and 603 on the feature code).
 // Every use is a monitor.* event.
 func TestMonitorServe(t *testing.T) {
+	sipptest.NeedTools(t, "chromium")
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	if _, err := os.Stat(filepath.Join(root, "prompts", "generated", "ru")); err != nil {
 		t.Fatalf("generated prompts missing: run make prompts (%v)", err)
@@ -200,20 +201,13 @@ func TestMonitorServe(t *testing.T) {
 		t.Errorf("the other team's supervisor sees the call in their live list: %s", body)
 	}
 
-	// From the desk: hotline rings sv's phone.
-	type joined struct {
-		code int
-		body string
-	}
-	joining := make(chan joined, 1)
-	go func() {
-		code, body := sv.do("POST", path, `{"mode":"listen"}`)
-		joining <- joined{code, body}
-	}()
+	// From the desk's page (headless Chromium): sv presses Listen on the
+	// live call; hotline rings sv's phone.
+	page := newBrowser(t).page(t, base, "sv", "web-sv")
+	page.waitFor("the live call in the list", `document.querySelector('#live tbody tr[data-call="`+callID+`"] .mon-listen') !== null`)
+	page.click(`#live tbody tr[data-call="` + callID + `"] .mon-listen`)
 	supCall := nextIncoming(t, sup.Phone)
-	if j := <-joining; j.code != http.StatusCreated {
-		t.Fatalf("POST monitor: %d %s", j.code, j.body)
-	}
+	page.waitFor("the page to show the call monitored", `document.querySelector('#live tbody tr[data-call="`+callID+`"]').dataset.mode === 'listen'`)
 	if code, body := sv.do("POST", path, `{"mode":"listen"}`); code != http.StatusConflict {
 		t.Errorf("joining twice: %d %s, want 409", code, body)
 	}
