@@ -54,14 +54,20 @@ func (f *pcmFIFO) push(pt uint8, payload []byte) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, b := range payload {
-		if f.n == fifoCap {
-			f.r = (f.r + 1) % fifoCap
-			f.n--
-		}
-		f.buf[(f.r+f.n)%fifoCap] = tab[b]
-		f.n++
+	if len(payload) > fifoCap-f.n { // keep the newest: drop the oldest first
+		drop := min(f.n, len(payload)-(fifoCap-f.n))
+		f.r = (f.r + drop) % fifoCap
+		f.n -= drop
+		payload = payload[max(0, len(payload)-fifoCap):]
 	}
+	w := (f.r + f.n) % fifoCap
+	for _, b := range payload {
+		f.buf[w] = tab[b]
+		if w++; w == fifoCap {
+			w = 0
+		}
+	}
+	f.n += len(payload)
 	if f.n > fifoMax {
 		drop := f.n - fifoPrime
 		f.r = (f.r + drop) % fifoCap
@@ -81,10 +87,14 @@ func (f *pcmFIFO) addTo(acc *[samplesPerPacket]int32) {
 		return
 	}
 	k := min(f.n, samplesPerPacket)
+	r := f.r
 	for i := range k {
-		acc[i] += int32(f.buf[(f.r+i)%fifoCap])
+		acc[i] += int32(f.buf[r])
+		if r++; r == fifoCap {
+			r = 0
+		}
 	}
-	f.r = (f.r + k) % fifoCap
+	f.r = r
 	f.n -= k
 	if f.n < samplesPerPacket {
 		f.primed = false
