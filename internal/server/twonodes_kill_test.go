@@ -94,8 +94,14 @@ ivr:
 // startNode runs a node as a helper process.
 func (tn *twoNodes) startNode(t *testing.T, node, ip, rtp string) (*proctest.Helper, string) {
 	t.Helper()
-	dir := t.TempDir()
-	yml := strings.NewReplacer("ROOT", tn.root, "DBURL", tn.db.DSN, "SPOOL", filepath.Join(dir, "spool"), "NODE", node, "IP", ip,
+	return tn.startNodeAt(t, node, ip, rtp, tn.db.DSN, t.TempDir())
+}
+
+// startNodeAt runs a node as a helper process on the database dsn, its
+// config, log and spool in dir (a restart reuses them).
+func (tn *twoNodes) startNodeAt(t *testing.T, node, ip, rtp, dsn, dir string) (*proctest.Helper, string) {
+	t.Helper()
+	yml := strings.NewReplacer("ROOT", tn.root, "DBURL", dsn, "SPOOL", filepath.Join(dir, "spool"), "NODE", node, "IP", ip,
 		"RTP", rtp).Replace(killNodeCfg)
 	path := filepath.Join(dir, node+".yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
