@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -60,7 +61,11 @@ type twoNodes struct {
 	k    *sipptest.Kamailio
 }
 
-func newTwoNodes(t *testing.T) *twoNodes {
+func newTwoNodes(t *testing.T) *twoNodes { t.Helper(); return newFront(t, "") }
+
+// newFront is newTwoNodes with more dispatcher lines (extra) and Kamailio
+// defines.
+func newFront(t *testing.T, extra string, defines ...string) *twoNodes {
 	t.Helper()
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	if _, err := os.Stat(filepath.Join(root, "prompts", "generated", "ru")); err != nil {
@@ -75,17 +80,24 @@ func newTwoNodes(t *testing.T) *twoNodes {
 		b.WriteString(set + " sip:" + nodeAIP + ":5060 " + flags + " 10\n")
 		b.WriteString(set + " sip:" + nodeBIP + ":5060 " + flags + " 5\n")
 	}
+	b.WriteString(extra)
 	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tn.k = sipptest.StartKamailio(t, filepath.Join(root, "deploy", "kamailio", "kamailio.cfg"), frontIP+":5060",
-		"TRUNK_LISTEN=udp:"+frontIP+":5060", "AGENT_LISTEN=udp:"+frontIP+":5070", `DISPATCHER_LIST="`+list+`"`, "CHILDREN=2")
+		append([]string{"TRUNK_LISTEN=udp:" + frontIP + ":5060", "AGENT_LISTEN=udp:" + frontIP + ":5070",
+			`DISPATCHER_LIST="` + list + `"`, "CHILDREN=2"}, defines...)...)
 	return tn
 }
 
 // config is node's YAML (ip: its address, rtp: its port range).
 func (tn *twoNodes) config(t *testing.T, node, ip, rtp string) string {
-	return strings.NewReplacer("ROOT", tn.root, "DBURL", tn.db.DSN, "SPOOL", t.TempDir(), "NODE", node, "IP", ip,
+	return tn.lineConfig(t, node, "8800", ip, rtp)
+}
+
+// lineConfig is config for a node of line.
+func (tn *twoNodes) lineConfig(t *testing.T, node, line, ip, rtp string) string {
+	return strings.NewReplacer(`line: "8800"`, `line: "`+line+`"`, "ROOT", tn.root, "DBURL", tn.db.DSN, "SPOOL", t.TempDir(), "NODE", node, "IP", ip,
 		"RTP", rtp).Replace(twoNodeCfg)
 }
 
@@ -191,4 +203,39 @@ func TestTwoNodesHandOver(t *testing.T) {
 		t.Fatalf("calls without an end: %d, with several: %d", none, several)
 	}
 	t.Logf("hand-over: calls by node %v; gap between a's last and b's first call: %s", n, tn.gap(t, "a", "b"))
+}
+
+// TestTwoLines: two lines, each owned by its own active node (its own
+// lease), behind one Kamailio that dispatches by called number
+// (docs/scaling.md): calls to each line reach that line's node only.
+func TestTwoLines(t *testing.T) {
+	const nodeCIP = "127.0.5.23"
+	tn := newFront(t, "3 sip:"+nodeCIP+":5060 2 10\n4 sip:"+nodeCIP+":5060 0 10\n", `SECOND_LINE="^8801"`)
+	a := startTestServe(t, "a.yaml", tn.lineConfig(t, "a", "8800", nodeAIP, "43800-43899"))
+	c := startTestServe(t, "c.yaml", tn.lineConfig(t, "c", "8801", nodeCIP, "43900-43999"))
+	waitUntil(t, "both lines active", func() bool { return role(a.api) == "active" && role(c.api) == "active" })
+	for _, l := range []struct{ number, port, mp string }{{"8800", "5080", "44000"}, {"8801", "5082", "44100"}} {
+		s := sippRun(t, tn.root, "caller-proxy.xml", map[string]string{"TALK": "15000"}, "-i", callerIP, "-p", l.port, "-mp", l.mp,
+			"-s", l.number, "-key", "caller", "79991234567", "-r", "5", "-m", "5", "-timeout", "60s", "-timeout_error", frontIP+":5060")
+		s.Wait(t, "calls to "+l.number, 60*time.Second)
+	}
+	waitUntil(t, "every call stored", func() bool { n := tn.arrivals(t); return n["a"]+n["c"] == 10 })
+	rows, err := tn.pool.Query(context.Background(), `SELECT data->>'node_id', data->>'to', count(*) FROM events
+		WHERE type = 'call.arrived' GROUP BY 1, 2 ORDER BY 1, 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var node, to string
+		var n int
+		if err := rows.Scan(&node, &to, &n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s:%s:%d", node, to, n))
+	}
+	if want := "a:8800:5 c:8801:5"; strings.Join(got, " ") != want {
+		t.Fatalf("calls by node and number = %v, want %s", got, want)
+	}
 }
