@@ -113,7 +113,7 @@ func (d *Desk) authorize(w http.ResponseWriter, r *http.Request, p principal) (a
 		if get {
 			return act{}, true
 		}
-		op := strings.Join(parts[2:], "/")
+		op := strings.Join(parts[2:], ".") // consult/complete → call.consult.complete
 		a := act{action: "call." + op, call: id}
 		if p.user != nil && p.user.Role == RoleAgent {
 			a.agent = p.user.ID

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/eventlog"
+	"github.com/hotline-cc/hotline/reporting"
 )
 
 // callIndex keeps the events of recent calls (the newest keep of them):
@@ -35,6 +36,12 @@ func (x *callIndex) add(ev eventlog.Event) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	// A callback an agent scheduled from a call is on that call's card too.
+	if of := ev.String(eventlog.KeyOfCall); ev.Type == eventlog.CallbackRequested && of != "" && of != ev.CallID {
+		if c := x.calls[of]; c != nil && len(c.events) < 2000 {
+			c.events = append(c.events, ev)
+		}
+	}
 	c, ok := x.calls[ev.CallID]
 	if !ok {
 		c = &callRec{}
@@ -51,7 +58,7 @@ func (x *callIndex) add(ev eventlog.Event) {
 	if ev.Agent != "" && !slices.Contains(c.agents, ev.Agent) {
 		switch ev.Type {
 		case eventlog.AgentOffered, eventlog.QueueAnswered, eventlog.CallEscalated, eventlog.CallDisposition,
-			eventlog.EscalationAnswered, eventlog.ConsultAnswered, eventlog.CallCompleted:
+			eventlog.EscalationAnswered, eventlog.ConsultAnswered, eventlog.CallCompleted, eventlog.CallbackRequested:
 			c.agents = append(c.agents, ev.Agent)
 		}
 	}
@@ -114,7 +121,12 @@ type Card struct {
 	Agents      []string          `json:"agents"`
 	Escalations []Escalation      `json:"escalations"`
 	Outcomes    []Outcome         `json:"outcomes"`
-	History     []PastCall        `json:"history"`
+	// Consult is the warm escalation under way or last ended (nil: none).
+	Consult *Consult `json:"consult,omitempty"`
+	// Callbacks are the callbacks agents scheduled for this caller from
+	// this call.
+	Callbacks []CallbackJSON `json:"callbacks"`
+	History   []PastCall     `json:"history"`
 	// HistoryNote says why History may be incomplete ("" when it is not).
 	HistoryNote string `json:"history_note,omitempty"`
 }
@@ -134,6 +146,24 @@ type Escalation struct {
 	Reason    string    `json:"reason,omitempty"`
 	Notes     string    `json:"notes,omitempty"`
 	Mode      string    `json:"mode,omitempty"`
+}
+
+// Consult is a warm escalation: first line consults second line with the
+// caller on hold, then completes (transfers, with the reason and note) or
+// returns to the caller.
+type Consult struct {
+	At        time.Time `json:"at"`
+	FromAgent string    `json:"from_agent"`
+	FromQueue string    `json:"from_queue"`
+	ToQueue   string    `json:"to_queue"`
+	Reason    string    `json:"reason,omitempty"`
+	Notes     string    `json:"notes,omitempty"`
+	// Agent is the consultant (rung or answering), "" while waiting.
+	Agent string `json:"agent,omitempty"`
+	// State: waiting, ringing, talking (the consultant answered: complete
+	// or return), or how it ended: completed, returned, caller-hangup,
+	// agent-left.
+	State string `json:"state"`
 }
 
 // Outcome is an agent's disposition of the call.
@@ -161,9 +191,10 @@ type PastCall struct {
 
 // buildCard folds a call's events into its card (without history).
 func buildCard(callID string, evs []eventlog.Event, now time.Time) Card {
-	c := eventlog.FoldCall(evs)
+	c := eventlog.FoldCall(ownEvents(callID, evs))
 	card := Card{CallID: callID, Caller: c.Caller, Arrived: c.ArrivedAt, Language: c.Language, IVRPath: c.IVRPath,
-		Digits: []Digits{}, Agents: []string{}, Escalations: []Escalation{}, Outcomes: []Outcome{}, History: []PastCall{}, State: "ivr"}
+		Digits: []Digits{}, Agents: []string{}, Escalations: []Escalation{}, Outcomes: []Outcome{}, History: []PastCall{},
+		Callbacks: []CallbackJSON{}, State: "ivr"}
 	if card.IVRPath == nil {
 		card.IVRPath = []string{}
 	}
@@ -183,6 +214,29 @@ func buildCard(callID string, evs []eventlog.Event, now time.Time) Card {
 		case eventlog.AgentOffered:
 			if card.State == "waiting" {
 				card.State = "ringing"
+			}
+			if card.Consult != nil && e.String(eventlog.KeyPurpose) == "consult" {
+				card.Consult.State, card.Consult.Agent = "ringing", e.Agent
+			}
+		case eventlog.ConsultStarted:
+			card.Consult = &Consult{At: e.At, FromAgent: e.Agent, FromQueue: e.Queue, ToQueue: e.String(eventlog.KeyToQueue),
+				Reason: e.Reason, Notes: e.String(eventlog.KeyNotes), State: "waiting"}
+		case eventlog.ConsultAnswered:
+			if card.Consult != nil {
+				card.Consult.State, card.Consult.Agent = "talking", e.Agent
+			}
+		case eventlog.ConsultEnded:
+			if card.Consult != nil {
+				card.Consult.State = e.Reason
+			}
+		case eventlog.CallbackRequested:
+			if card.Caller == "" && e.CallID == callID {
+				card.Caller = e.Caller // a callback's own card
+			}
+			if of := e.String(eventlog.KeyOfCall); of == callID {
+				due, _ := e.Time(eventlog.KeyDue)
+				card.Callbacks = append(card.Callbacks, CallbackJSON{CallID: e.CallID, OfCall: of, Queue: e.Queue, Agent: e.Agent,
+					Due: due, Notes: e.String(eventlog.KeyNotes), State: "scheduled"})
 			}
 		case eventlog.QueueAnswered:
 			card.State = "talking"
@@ -207,6 +261,12 @@ func buildCard(callID string, evs []eventlog.Event, now time.Time) Card {
 		card.WaitedS = now.Sub(joined).Seconds()
 	}
 	return card
+}
+
+// ownEvents are the events of callID itself (the index also keeps, with a
+// call, the callbacks scheduled from it, which are calls of their own).
+func ownEvents(callID string, evs []eventlog.Event) []eventlog.Event {
+	return slices.DeleteFunc(slices.Clone(evs), func(e eventlog.Event) bool { return e.CallID != callID })
 }
 
 // pastCall folds a stored call into a history line.
@@ -303,7 +363,12 @@ type TodayJSON struct {
 	Escalations  int            `json:"escalations"`
 	Dispositions map[string]int `json:"dispositions"` // result → calls
 	FCR          *float64       `json:"fcr,omitempty"`
-	Note         string         `json:"note,omitempty"`
+	// CSI of the agent's calls surveyed today (whenever they were
+	// answered): how many were rated and the mean score 0–100
+	// (docs/metrics.md, CSI); CSI is absent when none was rated.
+	CSIRatings int      `json:"csi_ratings"`
+	CSI        *float64 `json:"csi,omitempty"`
+	Note       string   `json:"note,omitempty"`
 }
 
 func (d *Desk) today(w http.ResponseWriter, r *http.Request, p principal) {
@@ -340,6 +405,19 @@ func (d *Desk) today(w http.ResponseWriter, r *http.Request, p principal) {
 			out.TalkS = a.Talk.Seconds()
 			if a.Answered > 0 {
 				out.AHTS = (a.Talk + a.Wrapup).Seconds() / float64(a.Answered)
+			}
+		}
+	}
+	csi, err := d.cfg.Figures.CSISurveyedReport(ctx, from, now, reporting.ByAgent)
+	if err != nil {
+		d.log.Warn("desk: agent CSI", "err", err)
+		out.Note = "CSI unavailable"
+	}
+	for _, c := range csi {
+		if c.Key == id {
+			out.CSIRatings = c.Ratings
+			if v, ok := c.Score.Value(); ok {
+				out.CSI = &v
 			}
 		}
 	}

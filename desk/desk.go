@@ -35,6 +35,8 @@ type History interface {
 // Figures reads agents' figures (*reporting.Store).
 type Figures interface {
 	AgentReport(ctx context.Context, from, to, asOf time.Time) (agents, teams []reporting.AgentFigures, err error)
+	// CSISurveyedReport: CSI of the calls surveyed in [from, to).
+	CSISurveyedReport(ctx context.Context, from, to time.Time, by string) ([]reporting.CSIFigures, error)
 }
 
 // Config configures a Desk.
@@ -70,6 +72,8 @@ type Config struct {
 	Recordings Recordings
 	// Review is the survey's low-rating list (review.go); nil: empty.
 	Review Review
+	// Callbacks schedules agents' callbacks (nil without a database).
+	Callbacks Callbacks
 }
 
 // Desk is the web desk. It is a consumer of the event bus (Publish).
@@ -79,6 +83,8 @@ type Desk struct {
 	now    func() time.Time
 	mu     sync.Mutex
 	users  map[string]*User
+	base   []User           // the users as the config gives them
+	resets map[string]Reset // password resets (kept in Persist)
 	agents map[string]Agent
 	sess   *sessions
 	lock   *limiter
@@ -119,16 +125,42 @@ func New(cfg Config) (*Desk, error) {
 		cfg.Language = "ru"
 	}
 	d := &Desk{cfg: cfg, log: cfg.Log, now: cfg.Now, users: map[string]*User{}, agents: map[string]Agent{},
-		sess:  &sessions{m: map[string]*session{}, ttl: cfg.SessionTTL},
+		sess:  &sessions{m: map[string]*session{}, ttl: cfg.SessionTTL, log: cfg.Log},
 		lock:  &limiter{cfg: cfg.Lockout, fail: map[string][]time.Time{}, ban: map[string]time.Time{}},
 		calls: newCallIndex(cfg.KeepCalls), live: eventlog.NewBroadcaster(4096)}
 	for _, a := range cfg.Agents {
 		d.agents[a.ID] = a
 	}
+	d.sess.valid = d.validStored
 	if err := d.SetUsers(cfg.Users); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// Restore makes sessions and password resets durable in p (a database):
+// from now on they are written through to it, and the resets it holds
+// apply to users (the config's, with Same: a reset made in an earlier
+// process applies while the file's password is the one it replaced). A session created before a restart is found
+// in p at its first request. Call it once the database is open, before the
+// HTTP service starts.
+func (d *Desk) Restore(ctx context.Context, p Persist, users []User) error {
+	resets, err := p.Resets(ctx)
+	if err != nil {
+		return fmt.Errorf("desk: password resets: %w", err)
+	}
+	d.sess.mu.Lock()
+	d.sess.persist = p
+	d.sess.mu.Unlock()
+	d.mu.Lock()
+	d.resets = map[string]Reset{}
+	for _, r := range resets {
+		d.resets[r.User] = r
+	}
+	d.mu.Unlock()
+	// The stored sessions are checked against the users' passwords as
+	// they are read (validStored): nothing to end here.
+	return d.setUsers(users, false)
 }
 
 // Publish implements eventlog.Publisher: the desk indexes the event (who
@@ -153,10 +185,38 @@ func (d *Desk) HasUsers() bool {
 	return len(d.users) > 0
 }
 
+// validStored reports whether a session stored with userHash (by this
+// process or one before a restart) is still good: the user exists and
+// their password is the one the session began with — the same hash, or,
+// for a plain password in the file (hashed anew at each load) without a
+// reset since, the same password (Same).
+func (d *Desk) validStored(user, userHash string) bool {
+	d.mu.Lock()
+	u := d.users[user]
+	_, reset := d.resets[user]
+	d.mu.Unlock()
+	if u == nil || userHash == "" {
+		return false
+	}
+	return u.Hash == userHash || (!reset && u.same(userHash))
+}
+
 // SetUsers replaces the users (a config reload); sessions of users who
-// are gone or whose password changed end.
-func (d *Desk) SetUsers(users []User) error {
+// are gone or whose password changed end. A password reset (Reset) still
+// applies while the config keeps the hash it replaced; a user whose
+// password the config changed since gets the config's, and the reset is
+// forgotten.
+func (d *Desk) SetUsers(users []User) error { return d.setUsers(users, true) }
+
+func (d *Desk) setUsers(users []User, endSessions bool) error {
 	m := map[string]*User{}
+	d.mu.Lock()
+	prev := map[string]string{} // the config's hash at the last load
+	for _, b := range d.base {
+		prev[b.ID] = b.Hash
+	}
+	d.mu.Unlock()
+	base := make([]User, 0, len(users))
 	for i := range users {
 		u := users[i]
 		if err := d.checkUser(u); err != nil {
@@ -165,14 +225,47 @@ func (d *Desk) SetUsers(users []User) error {
 		if _, dup := m[u.ID]; dup {
 			return fmt.Errorf("desk: duplicate user %q", u.ID)
 		}
+		// An unchanged password keeps the hash it had (a plain password
+		// is hashed anew at each load).
+		if h, ok := prev[u.ID]; ok && h != u.Hash && u.same(h) {
+			u.Hash = h
+		}
 		m[u.ID] = &u
+		base = append(base, u)
 	}
 	d.mu.Lock()
+	var stale []string
+	for id, r := range d.resets {
+		u, ok := m[id]
+		switch {
+		case ok && r.ConfigHash != "" && u.same(r.ConfigHash):
+			nu := *u
+			nu.Hash = r.Hash
+			m[id] = &nu
+		case !ok && r.ConfigHash == "":
+			if a, isAgent := d.agents[id]; isAgent {
+				m[id] = &User{ID: id, Name: a.Name, Role: RoleAgent, Hash: r.Hash}
+			} else {
+				stale = append(stale, id)
+			}
+		default: // the config has a newer password, or the user is gone
+			stale = append(stale, id)
+		}
+	}
+	for _, id := range stale {
+		delete(d.resets, id)
+	}
+	d.base = base
 	old := d.users
 	d.users = m
 	d.mu.Unlock()
+	if p := d.sess.store(); p != nil {
+		for _, id := range stale {
+			d.sess.persistDo(func(ctx context.Context) error { return p.DeleteReset(ctx, id) })
+		}
+	}
 	for id, u := range old {
-		if n, ok := m[id]; !ok || n.Hash != u.Hash || n.Role != u.Role {
+		if n, ok := m[id]; endSessions && (!ok || n.Hash != u.Hash || n.Role != u.Role) {
 			d.sess.dropUser(id)
 		}
 	}
@@ -211,6 +304,8 @@ func (d *Desk) Handler() http.Handler {
 	mux.Handle("GET /desk/api/events", d.withSession(d.events))
 	mux.Handle("GET /desk/api/calls/{id}/card", d.withSession(d.card))
 	mux.Handle("GET /desk/api/agents/{id}/today", d.withSession(d.today))
+	mux.Handle("GET /desk/api/agents/{id}/callbacks", d.withSession(d.agentCallbacks))
+	mux.Handle("POST /desk/api/calls/{id}/callback", d.withSession(d.scheduleCallback))
 	mux.Handle("POST /desk/api/users/{id}/password", d.withSession(d.resetPassword))
 	mux.Handle("GET /desk/api/wallboard", d.withSession(d.wallboard))
 	mux.Handle("GET /desk/api/calls/{id}/recording", d.withSession(d.recording))
@@ -329,7 +424,7 @@ func (d *Desk) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.lock.succeeded(keys[0])
-	ss := d.sess.create(u.ID, now)
+	ss := d.sess.create(u.ID, u.Hash, now)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: ss.token, Path: "/", HttpOnly: true,
 		Secure: r.TLS != nil || d.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
 	d.record(principal{user: u, sess: ss}, "login", "", "", nil)
@@ -338,7 +433,7 @@ func (d *Desk) login(w http.ResponseWriter, r *http.Request) {
 
 func (d *Desk) logout(w http.ResponseWriter, r *http.Request, p principal) {
 	if p.sess != nil {
-		d.sess.drop(p.sess.token)
+		d.sess.drop(p.sess.hash)
 		d.record(p, "logout", "", "", nil)
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
@@ -389,9 +484,10 @@ func (d *Desk) sessionInfo(w http.ResponseWriter, _ *http.Request, p principal) 
 }
 
 // resetPassword sets a user's password (supervisors for the agents of
-// their teams, admins for anybody); the user's sessions end. The new hash
-// lives until the next restart or reload: write it into the config file
-// (web_password_hash) to keep it (docs/desk.md).
+// their teams, admins for anybody); the user's sessions end. With a
+// database (Restore) the new hash is stored and survives restarts and
+// reloads, until the config file gets a new password for the user
+// (docs/desk.md).
 func (d *Desk) resetPassword(w http.ResponseWriter, r *http.Request, p principal) {
 	id := r.PathValue("id")
 	var body struct {
@@ -428,9 +524,33 @@ func (d *Desk) resetPassword(w http.ResponseWriter, r *http.Request, p principal
 		}
 		u = &User{ID: id, Name: a.Name, Role: RoleAgent}
 	}
+	// The hash the config has for the user (what the reset replaces).
+	configHash := ""
+	for _, b := range d.base {
+		if b.ID == id {
+			configHash = b.Hash
+		}
+	}
+	d.mu.Unlock()
+	reset := Reset{User: id, Hash: string(h), ConfigHash: configHash, At: d.now().UTC(), By: p.id()}
+	if ps := d.sess.store(); ps != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), persistTimeout)
+		err := ps.SaveReset(ctx, reset)
+		cancel()
+		if err != nil {
+			d.log.Error("desk: password reset not stored", "user", id, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "the new password could not be stored: try again")
+			return
+		}
+	}
+	d.mu.Lock()
 	nu := *u
 	nu.Hash = string(h)
 	d.users[id] = &nu
+	if d.resets == nil {
+		d.resets = map[string]Reset{}
+	}
+	d.resets[id] = reset
 	d.mu.Unlock()
 	d.sess.dropUser(id)
 	agent := ""

@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -48,7 +49,33 @@ func hash(t *testing.T, pw string) string {
 	return string(h)
 }
 
+// fakeCallbacks is the callback service double: it keeps the requests.
+type fakeCallbacks struct {
+	mu  sync.Mutex
+	got []CallbackRequest
+}
+
+func (f *fakeCallbacks) Schedule(_ context.Context, r CallbackRequest) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, r)
+	return "cb" + string(rune('0'+len(f.got))), nil
+}
+
+func (f *fakeCallbacks) OfAgent(_ context.Context, agent string) ([]CallbackJSON, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []CallbackJSON
+	for i, r := range f.got {
+		if r.Agent == agent {
+			out = append(out, CallbackJSON{CallID: "cb" + string(rune('1'+i)), OfCall: r.OfCall, Agent: r.Agent, Due: r.Due, State: "scheduled"})
+		}
+	}
+	return out, nil
+}
+
 type fixture struct {
+	cbs   *fakeCallbacks
 	d     *Desk
 	srv   *httptest.Server
 	ev    *recorder
@@ -63,6 +90,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ev := &recorder{}
+	cbs := &fakeCallbacks{}
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	var seen []string
 	var mu sync.Mutex
@@ -85,7 +113,8 @@ func newFixture(t *testing.T) *fixture {
 		Agents:       []Agent{{ID: "a1", Team: "t1", Line: 1}, {ID: "a2", Team: "t2", Line: 1}, {ID: "s1", Team: "l2", Line: 2}},
 		PauseReasons: []string{"lunch", "break"}, OutcomeCategories: []string{"billing", "other"},
 		Token: "tok", Publisher: ev, Now: func() time.Time { return now },
-		Lockout: Lockout{Failures: 3, Window: time.Minute, Ban: 10 * time.Minute},
+		Lockout:   Lockout{Failures: 3, Window: time.Minute, Ban: 10 * time.Minute},
+		Callbacks: cbs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +137,7 @@ func newFixture(t *testing.T) *fixture {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	t.Cleanup(d.Close)
-	return &fixture{d: d, srv: srv, ev: ev, now: &now, api: &seen, apiMu: &mu}
+	return &fixture{cbs: cbs, d: d, srv: srv, ev: ev, now: &now, api: &seen, apiMu: &mu}
 }
 
 // client is a browser: a cookie jar and the CSRF token of its session.
@@ -198,6 +227,23 @@ func TestAccess(t *testing.T) {
 		{"agent disposes with an unknown category", a1, "POST", "/api/v1/calls/c1/disposition", `{"result":"resolved","code":"x"}`, nil, 400},
 		{"agent disposes their call", a1, "POST", "/api/v1/calls/c1/disposition", `{"result":"resolved","code":"billing"}`, nil, 200},
 		{"agent escalates their call", a1, "POST", "/api/v1/calls/c1/escalate", `{"notes":"n"}`, nil, 200},
+		{"agent consults for another agent's call", a2, "POST", "/api/v1/calls/c1/consult", `{"notes":"n"}`, nil, 403},
+		{"agent completes another agent's consultation", a2, "POST", "/api/v1/calls/c1/consult/complete", `{}`, nil, 403},
+		{"agent returns from another agent's consultation", a2, "POST", "/api/v1/calls/c1/consult/cancel", `{}`, nil, 403},
+		{"agent escalates another agent's call", a2, "POST", "/api/v1/calls/c1/escalate", `{"notes":"n"}`, nil, 403},
+		{"agent consults for their call", a1, "POST", "/api/v1/calls/c1/consult", `{"notes":"n"}`, nil, 200},
+		{"agent completes their consultation", a1, "POST", "/api/v1/calls/c1/consult/complete", `{}`, nil, 200},
+		{"agent schedules a callback for another agent's caller", a2, "POST", "/desk/api/calls/c1/callback", `{"at":"2026-12-02T15:00:00Z"}`, nil, 403},
+		{"agent schedules a callback in another agent's name", a1, "POST", "/desk/api/calls/c1/callback", `{"at":"2026-12-02T15:00:00Z","agent":"a2"}`, nil, 403},
+		{"agent schedules a callback in the past", a1, "POST", "/desk/api/calls/c1/callback", `{"at":"2026-12-02T09:00:00Z"}`, nil, 400},
+		{"agent schedules a callback without a time", a1, "POST", "/desk/api/calls/c1/callback", `{"notes":"x"}`, nil, 400},
+		{"agent schedules a callback for their caller", a1, "POST", "/desk/api/calls/c1/callback", `{"at":"2026-12-02T15:00:00Z","notes":"invoice"}`, nil, 201},
+		{"agent schedules a callback without CSRF", noCSRF, "POST", "/desk/api/calls/c1/callback", `{"at":"2026-12-02T15:00:00Z"}`, nil, 403},
+		{"agent reads their callbacks", a1, "GET", "/desk/api/agents/a1/callbacks", "", nil, 200},
+		{"agent reads another agent's callbacks", a2, "GET", "/desk/api/agents/a1/callbacks", "", nil, 403},
+		{"supervisor of another team schedules a callback", sv2, "POST", "/desk/api/calls/c1/callback", `{"at":"2026-12-02T15:00:00Z"}`, nil, 403},
+		{"supervisor schedules a callback for their team's call", sv1, "POST", "/desk/api/calls/c1/callback", `{"at":"2026-12-02T16:00:00Z"}`, nil, 201},
+		{"logged out schedules a callback", anon, "POST", "/desk/api/calls/c1/callback", `{"at":"2026-12-02T15:00:00Z"}`, nil, 401},
 		{"agent lists agents", a1, "GET", "/api/v1/agents", "", nil, 403},
 		{"agent reads the live event log", a1, "GET", "/api/v1/events", "", nil, 403},
 		{"agent reads reports", a1, "GET", "/api/v1/reports/queues", "", nil, 403},
@@ -258,7 +304,8 @@ func TestAccess(t *testing.T) {
 	}
 	// Every successful action is a desk.action event naming who did it.
 	want := map[string]string{"agent.ready": "a1", "agent.pause": "sv1", "call.disposition": "a1", "call.escalate": "a1",
-		"call.monitor": "sv1", "call.monitor.mode": "sv1", "call.monitor.leave": "root"}
+		"call.monitor": "sv1", "call.monitor.mode": "sv1", "call.monitor.leave": "root",
+		"call.consult": "a1", "call.consult.complete": "a1", "call.callback": "a1"}
 	for _, e := range f.ev.actions() {
 		if who, ok := want[e.Reason]; ok && e.String(eventlog.KeyActor) == who {
 			delete(want, e.Reason)
@@ -266,6 +313,21 @@ func TestAccess(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("no desk.action event for %v (got %v)", want, f.ev.actions())
+	}
+	// The callbacks reached the service for c1's caller, in the agent's
+	// name (the supervisor's in the call's agent's).
+	f.cbs.mu.Lock()
+	defer f.cbs.mu.Unlock()
+	if len(f.cbs.got) != 2 {
+		t.Fatalf("callbacks scheduled: %+v, want 2", f.cbs.got)
+	}
+	for i, r := range f.cbs.got {
+		if r.Agent != "a1" || r.OfCall != "c1" || r.Number != "+79123456789" || r.Queue != "support" {
+			t.Errorf("callback %d: %+v, want a1's for c1's caller in support", i, r)
+		}
+	}
+	if f.cbs.got[0].Notes != "invoice" || !f.cbs.got[0].Due.Equal(time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC)) {
+		t.Errorf("callback: %+v", f.cbs.got[0])
 	}
 }
 
@@ -363,5 +425,53 @@ func TestCard(t *testing.T) {
 	}
 	if !f.d.calls.hasAgent("c1", func(a string) bool { return a == "s1" }) {
 		t.Errorf("second line's agent may not read the card")
+	}
+}
+
+// TestCardConsultAndCallback: a consultation's reason and note are on the
+// card from its start (what the consultant sees) and follow its state; a
+// callback scheduled from the call is on its card.
+func TestCardConsultAndCallback(t *testing.T) {
+	f := newFixture(t)
+	at := *f.now
+	for i, e := range []eventlog.Event{
+		eventlog.Event{Type: eventlog.ConsultStarted, CallID: "c1", Queue: "support", Agent: "a1", Reason: "technical"}.
+			WithString(eventlog.KeyToQueue, "second").WithString(eventlog.KeyNotes, "modem firmware"),
+		eventlog.Event{Type: eventlog.AgentOffered, CallID: "c1", Queue: "second", Agent: "s1"}.WithString(eventlog.KeyPurpose, "consult"),
+	} {
+		e.ID, e.At = "k"+string(rune('0'+i)), at
+		f.d.Publish(e)
+	}
+	card := buildCard("c1", f.d.calls.events("c1"), at)
+	if k := card.Consult; k == nil || k.State != "ringing" || k.Agent != "s1" || k.Notes != "modem firmware" || k.Reason != "technical" ||
+		k.FromAgent != "a1" || k.ToQueue != "second" {
+		t.Fatalf("consult %+v", card.Consult)
+	}
+	if !f.d.calls.hasAgent("c1", func(a string) bool { return a == "s1" }) {
+		t.Errorf("the consultant may not read the card")
+	}
+	for i, e := range []eventlog.Event{
+		{Type: eventlog.ConsultAnswered, CallID: "c1", Queue: "second", Agent: "s1"},
+		{Type: eventlog.ConsultEnded, CallID: "c1", Queue: "second", Reason: "returned"},
+		eventlog.Event{Type: eventlog.CallbackRequested, CallID: "cbX", Queue: "support", Agent: "a1", Caller: "+79123456789", Reason: "agent"}.
+			WithString(eventlog.KeyOfCall, "c1").WithTime(eventlog.KeyDue, at.Add(time.Hour)).WithString(eventlog.KeyNotes, "invoice"),
+	} {
+		e.ID, e.At = "m"+string(rune('0'+i)), at
+		f.d.Publish(e)
+	}
+	card = buildCard("c1", f.d.calls.events("c1"), at)
+	if card.Consult.State != "returned" || card.State != "talking" {
+		t.Errorf("after the return: consult %+v, call %s", card.Consult, card.State)
+	}
+	if len(card.Callbacks) != 1 || card.Callbacks[0].CallID != "cbX" || card.Callbacks[0].Notes != "invoice" ||
+		!card.Callbacks[0].Due.Equal(at.Add(time.Hour)) {
+		t.Errorf("callbacks %+v", card.Callbacks)
+	}
+	// The callback's own card has the caller; a1 may read it.
+	if cb := buildCard("cbX", f.d.calls.events("cbX"), at); cb.Caller != "+79123456789" {
+		t.Errorf("the callback's card: %+v", cb)
+	}
+	if !f.d.calls.hasAgent("cbX", func(a string) bool { return a == "a1" }) {
+		t.Errorf("the scheduling agent may not read the callback's card")
 	}
 }

@@ -162,7 +162,8 @@ const (
 	// Data[reach_ms] (from the escalation to the answer), Data[mode].
 	EscalationAnswered Type = "call.escalation_answered"
 	// ConsultStarted: a first-line Agent put the caller on hold to consult
-	// second line. Queue = from queue, Data[to_queue], Reason = reason code.
+	// second line. Queue = from queue, Data[to_queue], Reason = reason code,
+	// Data[notes] = first line's note (what the consultant's card shows).
 	ConsultStarted Type = "call.consult_started"
 	// ConsultAnswered: second-line Agent answered the consultation.
 	// Data[wait_ms].

@@ -81,6 +81,7 @@ const (
 	KeyJoinedAt   TimeKey = "joined_at"   // when a resumed wait began (queue.joined with KeyResumed)
 	KeyOriginalAt TimeKey = "original_at" // when an escalated call first queued (queue.joined)
 	KeyAt         TimeKey = "at"          // when the survey call is due (survey.scheduled)
+	KeyDue        TimeKey = "due"         // when an agent's callback is due (callback.requested of source agent)
 )
 
 // Strings.
@@ -99,7 +100,7 @@ const (
 	KeyPurpose        StringKey = "purpose"         // why the agent is offered a call (agent.offered); what a refused dial was for (dial.refused)
 	KeyRule           StringKey = "rule"            // the prefix or limit that refused a dial (dial.refused)
 	KeyCode           StringKey = "code"            // the disposition code (call.disposition)
-	KeyNotes          StringKey = "notes"           // the agent's notes (call.disposition, call.escalated)
+	KeyNotes          StringKey = "notes"           // the agent's notes (call.disposition, call.escalated, call.consult_started, callback.requested)
 	KeyFlow           StringKey = "flow"            // the IVR flow (ivr.node)
 	KeyNode           StringKey = "node"            // the IVR node (ivr.*)
 	KeyNodeType       StringKey = "type"            // the IVR node's type (ivr.node)
@@ -118,6 +119,7 @@ const (
 	KeyRole           StringKey = "role"            // the actor's role: agent|supervisor|admin (desk.action)
 	KeyVia            StringKey = "via"             // how: session|token (desk.action); session|token|phone (monitor.*)
 	KeySupervisor     StringKey = "supervisor"      // the desk user who monitors (monitor.*)
+	KeyOfCall         StringKey = "of_call"         // the call an agent scheduled a callback from (callback.requested of source agent)
 )
 
 // KeyLineAgent and KeyLineQueue name the last agent and queue of a line

@@ -1561,8 +1561,12 @@ func (e *Engine) ConsultStart(callID string, x Escalation) ([]Action, error) {
 	k.ctx.Escalations = []EscalationRecord{{At: e.now, FromQueue: c.q.cfg.Name, FromAgent: c.agent.cfg.ID, ToQueue: to.cfg.Name,
 		Reason: x.Reason, Notes: x.Notes, Mode: x.Mode}}
 	c.consult = k
-	e.emit(eventlog.Event{Type: eventlog.ConsultStarted, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: x.Reason}.
-		WithString(eventlog.KeyToQueue, to.cfg.Name))
+	started := eventlog.Event{Type: eventlog.ConsultStarted, CallID: c.id, Queue: c.q.cfg.Name, Agent: c.agent.cfg.ID, Reason: x.Reason}.
+		WithString(eventlog.KeyToQueue, to.cfg.Name)
+	if x.Notes != "" {
+		started = started.WithString(eventlog.KeyNotes, x.Notes)
+	}
+	e.emit(started)
 	e.act(StartMOH{CallID: c.id, Class: c.q.cfg.MOHClass})
 	k.prio = k.basePrio + to.cfg.Priority
 	k.joinedNs = e.nowNs

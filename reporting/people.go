@@ -57,11 +57,55 @@ func StatesFromEvents(evs []eventlog.Event) []AgentState {
 // zero, which is what rollups do so that they only hold closed facts).
 func StateTime(states []AgentState, from, to, openUntil time.Time) (available, paused map[string]time.Duration) {
 	available, paused = map[string]time.Duration{}, map[string]time.Duration{}
+	eachState(states, from, to, openUntil, func(s AgentState, d time.Duration) {
+		switch ClassifyState(s.To) {
+		case StateLoggedIn:
+			available[s.Agent] += d
+		case StatePaused:
+			paused[s.Agent] += d
+		case StateLoggedOut:
+		}
+	})
+	return available, paused
+}
+
+// NoPauseReason is the reason a pause without one is counted under.
+const NoPauseReason = "none"
+
+// PauseTime adds, per agent and pause reason (the Reason of the
+// agent.state event that began the pause; NoPauseReason when it had none),
+// the paused time inside [from, to), exactly as StateTime counts paused
+// time: a pause lasts until the agent's next state event (a new reason
+// while paused starts a new period), is clipped to the range, and the
+// last state lasts until openUntil. So the reasons of an agent add up to
+// their Paused.
+func PauseTime(states []AgentState, from, to, openUntil time.Time) map[string]map[string]time.Duration {
+	out := map[string]map[string]time.Duration{}
+	eachState(states, from, to, openUntil, func(s AgentState, d time.Duration) {
+		if ClassifyState(s.To) != StatePaused {
+			return
+		}
+		r := s.Reason
+		if r == "" {
+			r = NoPauseReason
+		}
+		if out[s.Agent] == nil {
+			out[s.Agent] = map[string]time.Duration{}
+		}
+		out[s.Agent][r] += d
+	})
+	return out
+}
+
+// eachState calls f with every state period's overlap with [from, to)
+// (positive only): a state lasts until the agent's next state event, the
+// last one until openUntil (not at all when openUntil is zero).
+func eachState(states []AgentState, from, to, openUntil time.Time, f func(s AgentState, d time.Duration)) {
 	by := map[string][]AgentState{}
 	for _, s := range states {
 		by[s.Agent] = append(by[s.Agent], s)
 	}
-	for agent, ss := range by {
+	for _, ss := range by {
 		sort.SliceStable(ss, func(i, j int) bool {
 			if !ss[i].At.Equal(ss[j].At) {
 				return ss[i].At.Before(ss[j].At)
@@ -76,19 +120,11 @@ func StateTime(states []AgentState, from, to, openUntil time.Time) (available, p
 			if end.IsZero() {
 				continue
 			}
-			d := overlap(s.At, end, from, to)
-			if d <= 0 {
-				continue
-			}
-			switch ClassifyState(s.To) {
-			case StateLoggedIn:
-				available[agent] += d
-			case StatePaused:
-				paused[agent] += d
+			if d := overlap(s.At, end, from, to); d > 0 {
+				f(s, d)
 			}
 		}
 	}
-	return available, paused
 }
 
 func overlap(a0, a1, b0, b1 time.Time) time.Duration {
@@ -134,15 +170,21 @@ type AgentFigures struct {
 	Wrapup      time.Duration `json:"wrapup_ns"`
 	Available   time.Duration `json:"available_ns"` // logged in and not paused
 	Paused      time.Duration `json:"paused_ns"`
-	AvgRing     Ratio         `json:"avg_ring_s"` // "who answers faster"
-	AvgTalk     Ratio         `json:"avg_talk_s"`
-	AvgWrapup   Ratio         `json:"avg_wrapup_s"`
-	AHT         Ratio         `json:"aht_s"`
+	// PausedByReason splits Paused by pause reason (PauseTime); the
+	// values add up to Paused.
+	PausedByReason map[string]time.Duration `json:"paused_by_reason_ns"`
+	AvgRing        Ratio                    `json:"avg_ring_s"` // "who answers faster"
+	AvgTalk        Ratio                    `json:"avg_talk_s"`
+	AvgWrapup      Ratio                    `json:"avg_wrapup_s"`
+	AHT            Ratio                    `json:"aht_s"`
 	// Occupancy = (talk + wrap-up) / logged-in-and-not-paused time.
 	Occupancy Ratio `json:"occupancy"`
 }
 
 func (a *AgentFigures) derive() {
+	if a.PausedByReason == nil {
+		a.PausedByReason = map[string]time.Duration{}
+	}
 	n := float64(a.Answered)
 	a.AvgRing = Ratio{a.Ring.Seconds(), n}
 	a.AvgTalk = Ratio{a.Talk.Seconds(), n}
@@ -160,6 +202,12 @@ func (a *AgentFigures) add(o AgentFigures) {
 	a.Wrapup += o.Wrapup
 	a.Available += o.Available
 	a.Paused += o.Paused
+	for r, d := range o.PausedByReason {
+		if a.PausedByReason == nil {
+			a.PausedByReason = map[string]time.Duration{}
+		}
+		a.PausedByReason[r] += d
+	}
 }
 
 // ComputeAgents computes per-agent figures for [from, to): visits answered
@@ -200,6 +248,9 @@ func ComputeAgents(visits []Visit, missed []MissedRing, states []AgentState, fro
 	}
 	for a, d := range paused {
 		get(a).Paused += d
+	}
+	for a, rs := range PauseTime(states, from, to, openUntil) {
+		get(a).PausedByReason = rs
 	}
 	out := make([]AgentFigures, 0, len(m))
 	for _, f := range m {

@@ -19,7 +19,8 @@ import (
 // the events and call records carry a pseudonymous ref where an event
 // carried a caller's number (Event.Caller), the digits an IVR collect
 // node gathered (ivr.collect's KeyValue) or an agent's notes (KeyNotes of
-// call.disposition and call.escalated), and the personal_data table maps
+// call.disposition, call.escalated, call.consult_started and
+// callback.requested), and the personal_data table maps
 // each ref to its value. Deleting a row (retention, erasure) leaves the
 // ref anonymous; every figure still matches refs, so it stays computable.
 // Refs are random, never derived from what they stand for.
@@ -89,7 +90,7 @@ func personalFields(e eventlog.Event) []struct {
 		if isValue(e.String(eventlog.KeyValue)) {
 			return []f{{eventlog.KeyValue, KindCollected}}
 		}
-	case eventlog.CallDisposition, eventlog.CallEscalated:
+	case eventlog.CallDisposition, eventlog.CallEscalated, eventlog.ConsultStarted, eventlog.CallbackRequested:
 		if isValue(e.String(eventlog.KeyNotes)) {
 			return []f{{eventlog.KeyNotes, KindNotes}}
 		}

@@ -166,19 +166,19 @@ func (s *Store) AgentReport(ctx context.Context, from, to, asOf time.Time) (agen
 		return nil, nil, err
 	}
 	rows, err = s.pool.Query(ctx, `
-		SELECT event_id, agent, at, to_state FROM agent_states WHERE at >= $1 AND at < $2
+		SELECT event_id, agent, at, to_state, reason FROM agent_states WHERE at >= $1 AND at < $2
 		UNION ALL
-		SELECT * FROM (SELECT DISTINCT ON (agent) event_id, agent, at, to_state FROM agent_states
+		SELECT * FROM (SELECT DISTINCT ON (agent) event_id, agent, at, to_state, reason FROM agent_states
 			WHERE at < $1 ORDER BY agent, at DESC, event_id DESC) b
 		UNION ALL
-		SELECT * FROM (SELECT DISTINCT ON (agent) event_id, agent, at, to_state FROM agent_states
+		SELECT * FROM (SELECT DISTINCT ON (agent) event_id, agent, at, to_state, reason FROM agent_states
 			WHERE at >= $2 ORDER BY agent, at, event_id) a`, from, to)
 	if err != nil {
 		return nil, nil, err
 	}
 	states, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AgentState, error) {
 		var st AgentState
-		err := r.Scan(&st.EventID, &st.Agent, &st.At, &st.To)
+		err := r.Scan(&st.EventID, &st.Agent, &st.At, &st.To, &st.Reason)
 		return st, err
 	})
 	if err != nil {
@@ -248,22 +248,44 @@ const (
 // CSIReport computes CSI for rated calls that arrived in [from, to),
 // grouped by ByLine, ByQueue or ByAgent (of the last answered visit).
 func (s *Store) CSIReport(ctx context.Context, from, to time.Time, by string) ([]CSIFigures, error) {
-	var key func(Call) string
-	switch by {
-	case ByLine:
-		key = func(c Call) string { return c.Line }
-	case ByQueue:
-		key = func(c Call) string { return c.Queue }
-	case ByAgent:
-		key = func(c Call) string { return c.Agent }
-	default:
-		return nil, fmt.Errorf("reporting: CSI grouping %q: want line, queue or agent", by)
+	key, err := csiKey(by)
+	if err != nil {
+		return nil, err
 	}
 	cs, err := s.calls(ctx, `WHERE survey_rating IS NOT NULL AND coalesce(arrived_at, joined_at) >= $1 AND coalesce(arrived_at, joined_at) < $2`, from, to)
 	if err != nil {
 		return nil, err
 	}
 	return ComputeCSI(cs, key), nil
+}
+
+// CSISurveyedReport is CSIReport over the calls whose survey was completed
+// in [from, to) (survey.completed events), whenever they arrived: the
+// feedback received in the period. The desk's "my figures today" shows it
+// by agent (docs/metrics.md, CSI).
+func (s *Store) CSISurveyedReport(ctx context.Context, from, to time.Time, by string) ([]CSIFigures, error) {
+	key, err := csiKey(by)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.calls(ctx, `WHERE survey_rating IS NOT NULL AND call_id IN
+		(SELECT call_id FROM events WHERE type = 'survey.completed' AND at >= $1 AND at < $2)`, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return ComputeCSI(cs, key), nil
+}
+
+func csiKey(by string) (func(Call) string, error) {
+	switch by {
+	case ByLine:
+		return func(c Call) string { return c.Line }, nil
+	case ByQueue:
+		return func(c Call) string { return c.Queue }, nil
+	case ByAgent:
+		return func(c Call) string { return c.Agent }, nil
+	}
+	return nil, fmt.Errorf("reporting: CSI grouping %q: want line, queue or agent", by)
 }
 
 // EscalationReport computes escalation figures over the calls with a queue

@@ -4,7 +4,10 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -65,6 +68,19 @@ func fmtSec(s float64) string { return strconv.FormatFloat(s, 'f', 1, 64) }
 
 func fmtDur(d time.Duration) string { return fmtSec(d.Seconds()) }
 
+// fmtReasons prints time per pause reason as "break=300.0;lunch=1800.0"
+// (seconds, reasons in order).
+func fmtReasons(m map[string]time.Duration) string {
+	var b strings.Builder
+	for _, r := range slices.Sorted(maps.Keys(m)) {
+		if b.Len() > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(r + "=" + fmtDur(m[r]))
+	}
+	return b.String()
+}
+
 func fmtPtr(p *float64) string {
 	if p == nil {
 		return ""
@@ -115,7 +131,7 @@ func AgentTable(as []AgentFigures, teams bool) Table {
 		key = "team"
 	}
 	t := Table{Header: []string{key, "answered", "missed_rings", "escalations", "avg_ring_s", "avg_talk_s",
-		"avg_wrapup_s", "aht_s", "available_s", "paused_s", "occupancy"}}
+		"avg_wrapup_s", "aht_s", "available_s", "paused_s", "occupancy", "paused_by_reason_s"}}
 	if !teams {
 		t.Header = append(t.Header[:1], append([]string{"team"}, t.Header[1:]...)...)
 	}
@@ -127,7 +143,7 @@ func AgentTable(as []AgentFigures, teams bool) Table {
 			row = append(row, a.Team)
 		}
 		row = append(row, itoa(a.Answered), itoa(a.Missed), itoa(a.Escalations), fmtRatio(a.AvgRing), fmtRatio(a.AvgTalk),
-			fmtRatio(a.AvgWrapup), fmtRatio(a.AHT), fmtDur(a.Available), fmtDur(a.Paused), fmtRatio(a.Occupancy))
+			fmtRatio(a.AvgWrapup), fmtRatio(a.AHT), fmtDur(a.Available), fmtDur(a.Paused), fmtRatio(a.Occupancy), fmtReasons(a.PausedByReason))
 		t.Rows = append(t.Rows, row)
 	}
 	return t

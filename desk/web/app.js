@@ -5,6 +5,7 @@
 import { t, setLanguage, language, stateName, result } from './i18n.js';
 import { startBoard, stopBoard, boardEvent, render as renderBoard, setTV, tvOn } from './wallboard.js';
 import { startMonitor, stopMonitor, monitorEvent, refresh as renderLive } from './monitor.js';
+import { initFollowup, renderFollowup, refreshCallbacks } from './followup.js';
 
 const $ = (sel) => document.querySelector(sel);
 let session = null;     // what /desk/api/session said
@@ -96,6 +97,7 @@ async function start() {
   fillSelect($('#esc-reason'), session.escalation_reasons, true);
   $('#state-panel').hidden = !isAgent();
   $('#today-panel').hidden = !isAgent();
+  $('#callbacks-panel').hidden = !isAgent();
   $('#team-panel').hidden = session.role !== 'supervisor';
   $('#escalate-form').hidden = !session.escalation_queue || session.line === 2; // second line has nowhere to escalate to
   status('');
@@ -103,6 +105,7 @@ async function start() {
   if (isAgent()) {
     await refreshAgent();
     await refreshToday();
+    await refreshCallbacks();
   }
   if (session.role === 'supervisor' || session.role === 'admin') {
     startBoard(api);
@@ -216,6 +219,7 @@ async function refreshToday() {
     const d = f.dispositions || {};
     add('fcr', f.fcr === undefined ? '—'
       : `${Math.round(f.fcr * 100)}% (${d.resolved || 0}/${(d.resolved || 0) + (d.not_resolved || 0) + (d.escalated || 0)})`);
+    add('csi', f.csi === undefined ? '—' : `${f.csi.toFixed(1)} (${f.csi_ratings})`);
   } catch (e) { fail(e); }
 }
 
@@ -295,7 +299,10 @@ function renderCard(c) {
   }
   $('#card-history-none').hidden = c.history.length > 0;
   if (c.history_note) $('#card-history-none').textContent = c.history_note;
+  renderFollowup(c);
 }
+
+initFollowup({ api, fail, status, session: () => session, call: () => currentCall, reload: () => loadCard() });
 
 $('#outcome-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
@@ -365,6 +372,10 @@ function handle(ev) {
     case 'agent.wrapup_ended':
       if (mine) refreshToday();
       break;
+    case 'callback.requested':
+    case 'callback.result':
+      if (isAgent()) refreshCallbacks();
+      break;
     default:
   }
   if (ev.call_id && ev.call_id === currentCall) loadCard();
@@ -377,6 +388,7 @@ $('#lang').addEventListener('change', () => {
   setLanguage($('#lang').value);
   renderState();
   refreshToday();
+  refreshCallbacks();
   loadCard();
   renderBoard();
   if (session && !isAgent()) refreshReview();

@@ -31,6 +31,18 @@ const words = {
     mon_hint: 'Звук идёт на ваш телефон: он зазвонит, ответьте.', mon_listen: 'Слушать', mon_whisper: 'Суфлировать',
     mon_barge: 'Вмешаться', mon_leave: 'Отключиться', mon_ringing: 'Звоним на ваш телефон…', mon_on: 'Подключены: {mode}',
     mon_left: 'Вы отключились от разговора',
+    // warm escalation and callbacks (followup.js)
+    consultBtn: 'Консультация', consult: 'Консультация со второй линией', consultWith: 'Консультация с',
+    consultComplete: 'Перевести звонок', consultCancel: 'Вернуться к звонящему',
+    consultStarted: 'Звонящий на удержании, вызываем вторую линию', consultCompleted: 'Звонок переведён на вторую линию',
+    consultReturned: 'Вы снова со звонящим',
+    cs_waiting: 'ждём оператора', cs_ringing: 'звонок оператору', cs_talking: 'разговор', cs_completed: 'переведён',
+    cs_returned: 'возвращён', 'cs_caller-hangup': 'звонящий положил трубку', 'cs_agent-left': 'первая линия отключилась',
+    callbacks: 'Перезвоны', cbAt: 'Перезвонить', cbBtn: 'Запланировать перезвон', cbWhen: 'Укажите время перезвона',
+    cbScheduled: 'Перезвон запланирован', myCallbacks: 'Мои перезвоны', cbDue: 'Когда', noCallbacks: 'Нет перезвонов',
+    cb_scheduled: 'запланирован', cb_queued: 'в очереди', cb_connected: 'дозвонились', cb_no_answer: 'не ответили',
+    cb_failed: 'не удался', cb_expired: 'истёк', cb_refused: 'запрещён', cb_cancelled: 'отменён',
+    csi: 'CSI моих звонков',
   },
   en: {
     title: "Agent's desk", language: 'Language', signin: 'Sign in', signout: 'Sign out', user: 'User',
@@ -63,6 +75,18 @@ const words = {
     mon_hint: 'The audio is on your desk phone: it rings, answer it.', mon_listen: 'Listen', mon_whisper: 'Whisper',
     mon_barge: 'Barge', mon_leave: 'Leave', mon_ringing: 'Ringing your phone…', mon_on: 'Joined: {mode}',
     mon_left: 'You left the call',
+    // warm escalation and callbacks (followup.js)
+    consultBtn: 'Consult', consult: 'Consulting second line', consultWith: 'Consulting',
+    consultComplete: 'Transfer the call', consultCancel: 'Return to the caller',
+    consultStarted: 'Caller on hold, calling second line', consultCompleted: 'Call transferred to second line',
+    consultReturned: 'Back with the caller',
+    cs_waiting: 'waiting for an agent', cs_ringing: 'ringing an agent', cs_talking: 'talking', cs_completed: 'transferred',
+    cs_returned: 'returned', 'cs_caller-hangup': 'the caller hung up', 'cs_agent-left': 'first line left',
+    callbacks: 'Callbacks', cbAt: 'Call back at', cbBtn: 'Schedule a callback', cbWhen: 'Choose when to call back',
+    cbScheduled: 'Callback scheduled', myCallbacks: 'My callbacks', cbDue: 'When', noCallbacks: 'No callbacks',
+    cb_scheduled: 'scheduled', cb_queued: 'in line', cb_connected: 'connected', cb_no_answer: 'no answer',
+    cb_failed: 'failed', cb_expired: 'expired', cb_refused: 'refused', cb_cancelled: 'cancelled',
+    csi: 'CSI of my calls',
   },
 };
 

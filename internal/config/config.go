@@ -255,7 +255,7 @@ type Agent struct {
 	MaxMissed int            `yaml:"max_missed"` // default 2
 	// WebPassword is the agent's password for the desk (secret, ${VAR}
 	// expands); it is hashed at load (bcrypt) into WebPasswordHash and
-	// then forgotten. WebPasswordHash may be given instead (a bcrypt hash,
+	// blanked (kept in memory only, for SameWebPassword). WebPasswordHash may be given instead (a bcrypt hash,
 	// e.g. from `htpasswd -nbBC 10 "" PASSWORD`). Neither: no desk login.
 	WebPassword     Secret `yaml:"web_password"`
 	WebPasswordHash string `yaml:"web_password_hash"`
@@ -284,6 +284,11 @@ type Web struct {
 	LoginLockout AuthLockout `yaml:"login_lockout"`
 	// BcryptCost is the cost of the hashes made at load (default 10).
 	BcryptCost int `yaml:"bcrypt_cost"`
+
+	// plain are the plain web passwords given in the file, by user id,
+	// kept in memory only (never logged, marshalled or stored) so that
+	// SameWebPassword can tell an unchanged password from a new one.
+	plain map[string]Secret
 }
 
 // Web roles.
@@ -302,7 +307,8 @@ type WebUser struct {
 	// teams and the calls of these queues.
 	Teams  []string `yaml:"teams"`
 	Queues []string `yaml:"queues"`
-	// Password (secret, hashed at load and forgotten) or PasswordHash
+	// Password (secret, hashed at load and blanked; kept in memory only,
+	// for SameWebPassword) or PasswordHash
 	// (bcrypt), exactly one.
 	Password     Secret `yaml:"password"`
 	PasswordHash string `yaml:"password_hash"`

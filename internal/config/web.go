@@ -14,8 +14,9 @@ var (
 
 // web validates the web section and the agents' web credentials: roles,
 // teams and queues that exist, one password or hash each, catalogues of
-// identifiers. Plain passwords are hashed here (bcrypt) and forgotten, so
-// the running config holds hashes only.
+// identifiers. Plain passwords are hashed here (bcrypt) and blanked in
+// the config's fields; the process keeps them in memory only (unexported,
+// never logged or marshalled) for SameWebPassword.
 func (v *validator) web() {
 	w := &v.c.Web
 	if w.PauseReasons == nil {
@@ -48,7 +49,7 @@ func (v *validator) web() {
 			teams[a.Team] = true
 		}
 		ids[a.ID] = p
-		a.WebPasswordHash = v.webHash(p, "web_password", a.WebPassword, a.WebPasswordHash, false)
+		a.WebPasswordHash = v.webHash(a.ID, p, "web_password", a.WebPassword, a.WebPasswordHash, false)
 		a.WebPassword = ""
 	}
 	for _, q := range v.c.Queues {
@@ -80,16 +81,40 @@ func (v *validator) web() {
 				v.errorf(joinIndex(p+".queues", j), "unknown queue %q", q)
 			}
 		}
-		u.PasswordHash = v.webHash(p, "password", u.Password, u.PasswordHash, true)
+		u.PasswordHash = v.webHash(u.ID, p, "password", u.Password, u.PasswordHash, true)
 		u.Password = ""
 		v.webPhone(p, u, sipUsers)
 	}
 }
 
-// webHash returns the bcrypt hash of a web password: plain hashed with
-// web.bcrypt_cost, or hash checked. Both given is an error; neither is an
+// SameWebPassword reports whether the desk password this config gives
+// user (an agent's web_password or a web user's password) is the one hash
+// is a bcrypt hash of: for a plain password by bcrypt (hashes made at two
+// loads differ by their salt), for a *_hash entry by equality. The desk
+// keeps sessions and password resets across reloads and restarts while
+// the file's password stays the same.
+func (c *Config) SameWebPassword(user, hash string) bool {
+	if plain, ok := c.Web.plain[user]; ok {
+		return bcrypt.CompareHashAndPassword([]byte(hash), []byte(plain)) == nil
+	}
+	for _, a := range c.Agents {
+		if a.ID == user {
+			return a.WebPasswordHash == hash
+		}
+	}
+	for _, u := range c.Web.Users {
+		if u.ID == user {
+			return u.PasswordHash == hash
+		}
+	}
+	return false
+}
+
+// webHash returns the bcrypt hash of user id's web password: plain hashed
+// with web.bcrypt_cost (and kept in memory for SameWebPassword), or hash
+// checked. Both given is an error; neither is an
 // error when required (else "": that user has no desk login).
-func (v *validator) webHash(p, key string, plain Secret, hash string, required bool) string {
+func (v *validator) webHash(id, p, key string, plain Secret, hash string, required bool) string {
 	plain = Secret(v.expand(p+"."+key, string(plain)))
 	switch {
 	case plain != "" && hash != "":
@@ -105,6 +130,10 @@ func (v *validator) webHash(p, key string, plain Secret, hash string, required b
 			v.errorf(p+"."+key, "hashing: %v", err)
 			return ""
 		}
+		if v.c.Web.plain == nil {
+			v.c.Web.plain = map[string]Secret{}
+		}
+		v.c.Web.plain[id] = plain // for SameWebPassword
 		return string(h)
 	case hash != "":
 		if _, err := bcrypt.Cost([]byte(hash)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hotline-cc/hotline/desk/deskpg"
 	"github.com/hotline-cc/hotline/dialpolicy/pgledger"
 	"github.com/hotline-cc/hotline/internal/lease"
 	"github.com/hotline-cc/hotline/queue/callback"
@@ -18,7 +19,7 @@ import (
 )
 
 // Migrate applies every package's migrations (reporting, the dialling
-// policy's ledger, survey, callbacks, the line's lease).
+// policy's ledger, survey, callbacks, the line's lease, the desk's sessions).
 func Migrate(ctx context.Context, url string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -47,6 +48,9 @@ func Migrate(ctx context.Context, url string) error {
 	}
 	if err := lease.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("lease migrations: %w", err)
+	}
+	if err := deskpg.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("desk migrations: %w", err)
 	}
 	return nil
 }

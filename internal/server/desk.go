@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hotline-cc/hotline/desk"
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/queue"
+	"github.com/hotline-cc/hotline/queue/callback"
 	"github.com/hotline-cc/hotline/reporting"
 )
 
@@ -18,13 +20,18 @@ func deskUsers(cfg *config.Config) []desk.User {
 	var out []desk.User
 	for _, a := range cfg.Agents {
 		if a.WebPasswordHash != "" {
-			out = append(out, desk.User{ID: a.ID, Name: a.Name, Role: desk.RoleAgent, Hash: a.WebPasswordHash})
+			out = append(out, desk.User{ID: a.ID, Name: a.Name, Role: desk.RoleAgent, Hash: a.WebPasswordHash, Same: sameAs(cfg, a.ID)})
 		}
 	}
 	for _, u := range cfg.Web.Users {
-		out = append(out, desk.User{ID: u.ID, Name: u.Name, Role: u.Role, Hash: u.PasswordHash, Teams: u.Teams, Queues: u.Queues})
+		out = append(out, desk.User{ID: u.ID, Name: u.Name, Role: u.Role, Hash: u.PasswordHash, Teams: u.Teams, Queues: u.Queues,
+			Same: sameAs(cfg, u.ID)})
 	}
 	return out
+}
+
+func sameAs(cfg *config.Config, id string) func(string) bool {
+	return func(hash string) bool { return cfg.SameWebPassword(id, hash) }
 }
 
 // newDesk builds the agents' desk (docs/desk.md) on the server's bus; its
@@ -52,6 +59,7 @@ func (s *Server) newDesk() (*desk.Desk, error) {
 	}
 	if cfg.Database.URL != "" {
 		dc.History, dc.Figures, dc.Reports = deskStore{s}, deskStore{s}, deskStore{s}
+		dc.Callbacks = deskCallbacks{&s.callbacks}
 	}
 	// The wallboard reads the live figures as /metrics serves them and the
 	// agents' states as GET /api/v1/agents answers them.
@@ -100,6 +108,13 @@ func (d deskStore) AgentReport(ctx context.Context, from, to, asOf time.Time) (a
 	return d.s.store.AgentReport(ctx, from, to, asOf)
 }
 
+func (d deskStore) CSISurveyedReport(ctx context.Context, from, to time.Time, by string) ([]reporting.CSIFigures, error) {
+	if d.s.store == nil {
+		return nil, errNoStore
+	}
+	return d.s.store.CSISurveyedReport(ctx, from, to, by)
+}
+
 func (d deskStore) QueueReport(ctx context.Context, from, to time.Time) ([]reporting.QueueFigures, error) {
 	if d.s.store == nil {
 		return nil, errNoStore
@@ -126,4 +141,40 @@ func (d deskStore) EscalationReport(ctx context.Context, from, to time.Time) (re
 		return reporting.EscalationFigures{}, errNoStore
 	}
 	return d.s.store.EscalationReport(ctx, from, to)
+}
+
+// deskCallbacks are the desk's way to the durable callbacks (queue/callback).
+type deskCallbacks struct{ c *callbackStore }
+
+// agentCallbackList is how many of an agent's callbacks the desk lists.
+const agentCallbackList = 50
+
+func (d deskCallbacks) Schedule(ctx context.Context, r desk.CallbackRequest) (string, error) {
+	svc := d.c.svc.Load()
+	if svc == nil {
+		return "", errNoCallbackService
+	}
+	id, err := svc.Schedule(ctx, callback.Scheduled{OfCall: r.OfCall, Number: r.Number, Trunk: r.Trunk, Queue: r.Queue, Lang: r.Lang,
+		Agent: r.Agent, Notes: r.Notes, Due: r.Due})
+	if errors.Is(err, callback.ErrInvalid) {
+		return "", fmt.Errorf("%w: %v", desk.ErrInvalidCallback, err)
+	}
+	return id, err
+}
+
+func (d deskCallbacks) OfAgent(ctx context.Context, agent string) ([]desk.CallbackJSON, error) {
+	svc := d.c.svc.Load()
+	if svc == nil {
+		return nil, errNoCallbackService
+	}
+	scs, err := svc.OfAgent(ctx, agent, agentCallbackList)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]desk.CallbackJSON, len(scs))
+	for i, sc := range scs {
+		out[i] = desk.CallbackJSON{CallID: sc.CallID, OfCall: sc.OfCall, Caller: sc.Number, Queue: sc.Queue, Agent: sc.Agent, Due: sc.Due,
+			State: sc.State, Outcome: sc.Outcome, Attempts: sc.Attempts}
+	}
+	return out, nil
 }

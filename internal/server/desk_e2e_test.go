@@ -169,29 +169,7 @@ func TestDeskInChromium(t *testing.T) {
 		return false
 	})
 	// The actions were recorded with who did them.
-	var evs []struct {
-		Type   string            `json:"type"`
-		Reason string            `json:"reason"`
-		CallID string            `json:"call_id"`
-		Data   map[string]string `json:"data"`
-	}
-	status, body := adminDo(t, base, http.MethodGet, "/api/v1/events?type=desk.action", "", map[string]string{"Last-Event-ID": "0"})
-	if status != http.StatusOK {
-		t.Fatalf("events: %d", status)
-	}
-	for _, line := range strings.Split(body, "\n") {
-		if data, ok := strings.CutPrefix(line, "data: "); ok {
-			var e struct {
-				Type   string            `json:"type"`
-				Reason string            `json:"reason"`
-				CallID string            `json:"call_id"`
-				Data   map[string]string `json:"data"`
-			}
-			if json.Unmarshal([]byte(data), &e) == nil {
-				evs = append(evs, e)
-			}
-		}
-	}
+	evs := deskActions(t, base)
 	recorded := map[string]bool{}
 	for _, e := range evs {
 		recorded[e.Reason+" "+e.Data["actor"]+" "+e.CallID] = true
@@ -380,12 +358,17 @@ func (p *deskPage) text(what, expr string) string {
 
 // shot writes a screenshot of the page to docs/desk/NAME.png when it is
 // missing or HOTLINE_DESK_SCREENSHOTS=1 (else into the test's directory).
-func (p *deskPage) shot(root, name string) {
+func (p *deskPage) shot(root, name string, at ...string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
 	defer cancel()
-	// The card, when it is up, from its top.
-	_, _ = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const c = document.querySelector('#card'); if (!c.hidden) c.scrollIntoView(); })()`))
+	// The card, when it is up, from its top (or the element at, in the
+	// middle).
+	scroll := `(() => { const c = document.querySelector('#card'); if (!c.hidden) c.scrollIntoView(); })()`
+	if len(at) > 0 {
+		scroll = fmt.Sprintf(`document.querySelector(%q).scrollIntoView({block: 'center'})`, at[0])
+	}
+	_, _ = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](scroll))
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)

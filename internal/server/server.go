@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hotline-cc/hotline/desk"
+	"github.com/hotline-cc/hotline/desk/deskpg"
 	"github.com/hotline-cc/hotline/dialpolicy"
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/config"
@@ -218,7 +219,12 @@ func (s *Server) build() error {
 	if db {
 		s.services.add("database", hooks{start: s.openDatabase, stop: s.closeDatabase})
 		s.services.add("recording", s.recordingService()) // before privacy: its retention job deletes old files
-		act.add("projector", &loop{run: s.project})       // woken by the writer, stops after it closed
+		// Sessions and password resets live in the database from here on,
+		// before HTTP takes requests (on a standby node too).
+		s.services.add("desk sessions", hooks{start: func(ctx context.Context) error {
+			return s.desk.Restore(ctx, deskpg.New(s.pool), deskUsers(s.cfg))
+		}})
+		act.add("projector", &loop{run: s.project}) // woken by the writer, stops after it closed
 		s.services.add("event writer", hooks{start: s.startWriter, stop: s.stopWriter})
 		act.add("privacy", s.privacyService()) // retention: the database, the writer's memory and spool
 	} else {
