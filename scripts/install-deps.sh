@@ -11,7 +11,7 @@ set -euo pipefail
 sounds=(asterisk-core-sounds-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-en asterisk-core-sounds-en-wav asterisk-moh-opsound-wav)
 case "${1:-test}" in
   demo) pkgs=(postgresql "${sounds[@]}" espeak-ng sox) ;;
-  test) pkgs=(postgresql "${sounds[@]}" espeak-ng sox sip-tester baresip prometheus tcpdump chromium kamailio) ;;
+  test) pkgs=(postgresql "${sounds[@]}" espeak-ng sox sip-tester baresip prometheus tcpdump chromium firefox-esr kamailio) ;;
   *) echo "usage: $0 test|demo" >&2; exit 2 ;;
 esac
 missing=()
@@ -34,8 +34,12 @@ fi
 for d in /usr/share/asterisk/sounds/ru /usr/share/asterisk/sounds/en /usr/share/asterisk/moh; do
   [[ -d $d ]] || { echo "install-deps: $d is missing although its package is installed; reinstall it: apt-get install --reinstall ${sounds[*]}" >&2; exit 1; }
 done
-# The agent's desk tests drive headless Chromium (docs/desk.md).
+# The agent's desk tests drive headless Chromium and Firefox (docs/desk.md).
 if [[ ${1:-test} == test ]] && ! command -v chromium >/dev/null; then
   echo "install-deps: chromium is installed but not on PATH (/usr/bin/chromium); reinstall it: apt-get install --reinstall chromium" >&2
+  exit 1
+fi
+if [[ ${1:-test} == test ]] && ! command -v firefox-esr >/dev/null; then
+  echo "install-deps: firefox-esr is installed but not on PATH (/usr/bin/firefox-esr); reinstall it: apt-get install --reinstall firefox-esr" >&2
   exit 1
 fi
