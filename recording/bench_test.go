@@ -2,6 +2,7 @@ package recording
 
 import (
 	"flag"
+	"io"
 	"math"
 	"net"
 	"net/netip"
@@ -40,7 +41,9 @@ func BenchmarkRecordedCalls(b *testing.B) {
 	for _, rec := range []bool{false, true} {
 		b.Run("recorded="+strconv.FormatBool(rec), func(b *testing.B) {
 			for range b.N {
-				cpu, bytes := runCalls(b, *benchCalls, rec, *benchFor)
+				cpu, bytes, pkts := runCalls(b, *benchCalls, rec, *benchFor)
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(max(pkts, 1)), "cpu-ns/relayed-pkt")
+				b.ReportMetric(float64(pkts)/benchFor.Seconds()/float64(2**benchCalls*50), "relayed-ratio")
 				b.ReportMetric(cpu.Seconds()/benchFor.Seconds()*100, "cpu-%-of-core")
 				b.ReportMetric(float64(cpu.Microseconds())/benchFor.Seconds()/float64(*benchCalls), "cpu-µs/call-s")
 				if rec {
@@ -51,7 +54,7 @@ func BenchmarkRecordedCalls(b *testing.B) {
 	}
 }
 
-func runCalls(b *testing.B, n int, record bool, d time.Duration) (cpu time.Duration, written int64) {
+func runCalls(b *testing.B, n int, record bool, d time.Duration) (cpu time.Duration, written int64, pkts uint64) {
 	eng, err := media.NewEngine(media.EngineConfig{IP: netip.MustParseAddr("127.0.3.14"), PortMin: 47000, PortMax: 47000 + 4*n + 16})
 	if err != nil {
 		b.Fatal(err)
@@ -112,9 +115,15 @@ func runCalls(b *testing.B, n int, record bool, d time.Duration) (cpu time.Durat
 		}
 	}()
 	time.Sleep(time.Second) // latched, recorders running
-	c0 := cpuNow()
+	relayed := func() (n uint64) {
+		for _, s := range streams {
+			n += s.Stats().PacketsSent
+		}
+		return n
+	}
+	c0, p0 := cpuNow(), relayed()
 	time.Sleep(d)
-	cpu = cpuNow() - c0
+	cpu, pkts = cpuNow()-c0, relayed()-p0
 	stop.Store(true)
 	<-done
 	for _, r := range recs {
@@ -127,5 +136,27 @@ func runCalls(b *testing.B, n int, record bool, d time.Duration) (cpu time.Durat
 		}
 		written += res.Size
 	}
-	return cpu, written * int64(d) / int64(d+time.Second)
+	return cpu, written * int64(d) / int64(d+time.Second), pkts
+}
+
+// BenchmarkTimeline is the recorder's own CPU per packet (placing and
+// decoding it, writing the frames), without the tap or the relay: both
+// directions of a call, 20 ms packets, into io.Discard.
+func BenchmarkTimeline(b *testing.B) {
+	tl := newTimeline(io.Discard)
+	tl.mark(media.TapMark{Start: true, Peer: 1})
+	var near, far media.TapPacket
+	near.Side, near.PT, near.N, near.SSRC = media.TapNear, media.PCMA.PT, 160, 1
+	far.Side, far.PT, far.N, far.SSRC = media.TapFar, media.PCMU.PT, 160, 2
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		p := &near
+		if i%2 == 1 {
+			p = &far
+		}
+		k := i / 2
+		p.At = time.Duration(k+1) * 20 * time.Millisecond
+		p.TS = uint32(k * 160)
+		tl.packet(p)
+	}
 }

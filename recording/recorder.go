@@ -27,6 +27,10 @@ type Result struct {
 	Err      error  // the file could not be written: it is gone
 }
 
+// drainEvery is how often a recorder empties its tap: 10 batches a
+// second, well inside the tap's buffer (recording.buffer, 5 s by default).
+const drainEvery = 100 * time.Millisecond
+
 // Recorder writes one call's tap into one WAV file on its own goroutine.
 type Recorder struct {
 	tap    *media.Tap
@@ -81,15 +85,21 @@ func (r *Recorder) run() {
 			}
 		}
 	}
+	// The tap's buffer is drained in batches (drainEvery), not per packet:
+	// one wake-up per batch instead of one per packet. Marks are taken
+	// first; packets already queued are older than any mark taken later.
 	pk := r.tap.Packets()
+	tick := time.NewTicker(drainEvery)
+	defer tick.Stop()
 	for {
 		select {
-		case p := <-pk:
+		case <-tick.C:
 			r.marks()
-			r.tl.packet(&p)
+			for n := len(pk); n > 0; n-- {
+				p := <-pk
+				r.tl.packet(&p)
+			}
 			check()
-		case <-r.tap.Wake():
-			r.marks()
 		case <-r.stop:
 			at := r.tap.Now()
 			r.marks()

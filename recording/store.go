@@ -71,7 +71,8 @@ func (s *Store) begin(ctx context.Context, callID, queue, path string, at time.T
 	return id, err
 }
 
-// finish stores what a recording became.
+// finish stores what a recording became (a row deleted meanwhile, by an
+// erasure during the call, stays deleted).
 func (s *Store) finish(ctx context.Context, id int64, agents []string, res Result) error {
 	segs, err := json.Marshal(res.Segments)
 	if err != nil {
@@ -89,7 +90,7 @@ func (s *Store) finish(ctx context.Context, id int64, agents []string, res Resul
 		agents = []string{}
 	}
 	_, err = s.pool.Exec(ctx, `UPDATE recordings SET agent = $2, agents = $3, duration_ms = $4, size_bytes = $5,
-		sha256 = $6, segments = $7, dropped = $8, state = $9, error = $10 WHERE id = $1`,
+		sha256 = $6, segments = $7, dropped = $8, state = $9, error = $10 WHERE id = $1 AND deleted_at IS NULL`,
 		id, agent, agents, res.Duration.Milliseconds(), res.Size, res.SHA256, segs, int64(res.Dropped), state, msg)
 	return err
 }

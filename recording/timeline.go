@@ -51,7 +51,7 @@ type timeline struct {
 }
 
 func newTimeline(w io.Writer) *timeline {
-	return &timeline{w: w, buf: make([]byte, 0, 4096)}
+	return &timeline{w: w, buf: make([]byte, 0, 32<<10)} // a write a second per call
 }
 
 func (t *timeline) pos(at time.Duration) int64 {
@@ -98,28 +98,27 @@ func (t *timeline) packet(p *media.TapPacket) {
 	if end := pos + n; end > t.committed+window {
 		t.flush(end - window)
 	}
-	var codec media.Codec
+	var decode func(byte) int16
 	switch p.PT {
 	case media.PCMU.PT:
-		codec = media.PCMU
+		decode = media.DecodeUlaw
 	case media.PCMA.PT:
-		codec = media.PCMA
+		decode = media.DecodeAlaw
 	default:
 		return
 	}
-	for i, b := range p.Payload() {
-		at := pos + int64(i)
-		if at < t.committed {
-			t.late++
-			continue
+	payload := p.Payload()
+	if skip := t.committed - pos; skip > 0 {
+		n := min(int(skip), len(payload))
+		t.late += uint64(n)
+		payload, pos = payload[n:], pos+int64(n)
+	}
+	i := (pos % window) * channels
+	for _, b := range payload {
+		t.ring[i+int64(side)] = decode(b)
+		if i += channels; i == window*channels {
+			i = 0
 		}
-		var s int16
-		if codec == media.PCMA {
-			s = media.DecodeAlaw(b)
-		} else {
-			s = media.DecodeUlaw(b)
-		}
-		t.ring[(at%window)*channels+int64(side)] = s
 	}
 }
 

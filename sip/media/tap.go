@@ -59,20 +59,16 @@ type Tap struct {
 
 	mu    sync.Mutex
 	marks []TapMark
-	wake  chan struct{}
 }
 
 // NewTap makes a tap whose buffer holds capacity packets (both
 // directions; 100 per second of a call).
 func NewTap(capacity int) *Tap {
-	return &Tap{epoch: time.Now(), ch: make(chan TapPacket, max(1, capacity)), wake: make(chan struct{}, 1)}
+	return &Tap{epoch: time.Now(), ch: make(chan TapPacket, max(1, capacity))}
 }
 
 // Packets delivers the tapped packets in arrival order per direction.
 func (t *Tap) Packets() <-chan TapPacket { return t.ch }
-
-// Wake gets a value when marks are pending (TakeMarks).
-func (t *Tap) Wake() <-chan struct{} { return t.wake }
 
 // TakeMarks returns the pending marks, oldest first, and forgets them.
 func (t *Tap) TakeMarks() []TapMark {
@@ -94,10 +90,6 @@ func (t *Tap) mark(start bool, peer uint32) {
 	t.mu.Lock()
 	t.marks = append(t.marks, TapMark{At: t.Now(), Start: start, Peer: peer})
 	t.mu.Unlock()
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
 }
 
 func (t *Tap) offer(side TapSide, p *rtp.Packet) {
