@@ -3,6 +3,7 @@ package recording
 import (
 	"flag"
 	"io"
+	"io/fs"
 	"math"
 	"net"
 	"net/netip"
@@ -41,20 +42,23 @@ func BenchmarkRecordedCalls(b *testing.B) {
 	for _, rec := range []bool{false, true} {
 		b.Run("recorded="+strconv.FormatBool(rec), func(b *testing.B) {
 			for range b.N {
-				cpu, bytes, pkts := runCalls(b, *benchCalls, rec, *benchFor)
+				cpu, bytes, pkts, dropped := runCalls(b, *benchCalls, rec, *benchFor)
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(max(pkts, 1)), "cpu-ns/relayed-pkt")
 				b.ReportMetric(float64(pkts)/benchFor.Seconds()/float64(2**benchCalls*50), "relayed-ratio")
 				b.ReportMetric(cpu.Seconds()/benchFor.Seconds()*100, "cpu-%-of-core")
 				b.ReportMetric(float64(cpu.Microseconds())/benchFor.Seconds()/float64(*benchCalls), "cpu-µs/call-s")
 				if rec {
 					b.ReportMetric(float64(bytes)/benchFor.Seconds()/1e6, "disk-MB/s")
+					b.ReportMetric(float64(dropped), "dropped-pkts")
 				}
 			}
 		})
 	}
 }
 
-func runCalls(b *testing.B, n int, record bool, d time.Duration) (cpu time.Duration, written int64, pkts uint64) {
+// runCalls returns the CPU and the packets relayed during d, the bytes the
+// recorders wrote to disk during d, and the packets their taps dropped.
+func runCalls(b *testing.B, n int, record bool, d time.Duration) (cpu time.Duration, written int64, pkts, dropped uint64) {
 	eng, err := media.NewEngine(media.EngineConfig{IP: netip.MustParseAddr("127.0.3.14"), PortMin: 47000, PortMax: 47000 + 4*n + 16})
 	if err != nil {
 		b.Fatal(err)
@@ -121,9 +125,20 @@ func runCalls(b *testing.B, n int, record bool, d time.Duration) (cpu time.Durat
 		}
 		return n
 	}
-	c0, p0 := cpuNow(), relayed()
+	onDisk := func() (n int64) {
+		_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				if fi, err := e.Info(); err == nil {
+					n += fi.Size()
+				}
+			}
+			return nil
+		})
+		return n
+	}
+	c0, p0, w0 := cpuNow(), relayed(), onDisk()
 	time.Sleep(d)
-	cpu, pkts = cpuNow()-c0, relayed()-p0
+	cpu, pkts, written = cpuNow()-c0, relayed()-p0, onDisk()-w0
 	stop.Store(true)
 	<-done
 	for _, r := range recs {
@@ -131,12 +146,9 @@ func runCalls(b *testing.B, n int, record bool, d time.Duration) (cpu time.Durat
 		if res.Err != nil {
 			b.Fatal(res.Err)
 		}
-		if res.Dropped > 0 {
-			b.Logf("dropped %d packets", res.Dropped)
-		}
-		written += res.Size
+		dropped += res.Dropped
 	}
-	return cpu, written * int64(d) / int64(d+time.Second), pkts
+	return cpu, written, pkts, dropped
 }
 
 // BenchmarkTimeline is the recorder's own CPU per packet (placing and
