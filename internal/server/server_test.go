@@ -76,7 +76,7 @@ func TestServiceOrder(t *testing.T) {
 		{"no database, survey on", testIVR + "survey: {enabled: true}\n", []string{
 			"recording", "metrics", "event bus", "queue runner", "switch", "http", "call intake"}},
 		{"database and survey", testIVR + "database: {url: \"postgres://h@127.0.0.1:1/h\"}\nsurvey: {enabled: true}\n", []string{
-			"database", "recording", "projector", "event writer", "privacy", "metrics", "staffing gauge", "event bus",
+			"database", "recording", "desk sessions", "projector", "event writer", "privacy", "metrics", "staffing gauge", "event bus",
 			"queue runner", "crash recovery", "switch", "callbacks", "survey", "http", "call intake"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
