@@ -87,6 +87,7 @@ type session struct {
 	hash        string // what is stored: SHA-256 of the token
 	user        string
 	expires     time.Time
+	stored      time.Time // the expiry Persist has
 }
 
 // Persist keeps sessions and password resets across restarts and reloads
@@ -167,6 +168,7 @@ func (s *sessions) store() Persist {
 func (s *sessions) create(user, userHash string, now time.Time) *session {
 	tok := randomToken()
 	ss := &session{token: tok, csrf: csrfOf(tok), hash: tokenHash(tok), user: user, expires: now.Add(s.ttl)}
+	ss.stored = ss.expires
 	s.mu.Lock()
 	for k, v := range s.m { // drop expired ones as we go
 		if now.After(v.expires) {
@@ -214,7 +216,7 @@ func (s *sessions) get(token string, now time.Time) *session {
 			s.persistDo(func(ctx context.Context) error { return p.DeleteSession(ctx, hash) })
 			return nil
 		}
-		ss = &session{token: token, csrf: csrfOf(token), hash: hash, user: st.User, expires: st.Expires}
+		ss = &session{token: token, csrf: csrfOf(token), hash: hash, user: st.User, expires: st.Expires, stored: st.Expires}
 		s.mu.Lock()
 		s.m[hash] = ss
 		s.mu.Unlock()
@@ -232,11 +234,14 @@ func (s *sessions) get(token string, now time.Time) *session {
 		}
 		return nil
 	}
-	old := ss.expires
 	ss.expires = now.Add(s.ttl)
 	exp := ss.expires
+	extend := p != nil && exp.Sub(ss.stored) >= extendEvery
+	if extend {
+		ss.stored = exp
+	}
 	s.mu.Unlock()
-	if p != nil && exp.Sub(old) >= extendEvery {
+	if extend {
 		s.persistDo(func(ctx context.Context) error { return p.ExtendSession(ctx, hash, exp) })
 	}
 	return ss

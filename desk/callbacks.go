@@ -158,11 +158,12 @@ func (d *Desk) agentCallbacks(w http.ResponseWriter, r *http.Request, p principa
 		writeError(w, http.StatusServiceUnavailable, "callbacks unavailable")
 		return
 	}
-	// The notes live in the event log (personal data), not in the
-	// callback table: take them from the recent events the desk holds.
+	// The notes live in the event log (personal data, stored as refs), not
+	// in the callback table: they are shown from the recent events the
+	// desk holds (since it started; after a restart the list has none).
 	for i := range cbs {
 		for _, e := range d.calls.events(cbs[i].CallID) {
-			if e.Type == eventlog.CallbackRequested && cbs[i].Notes == "" {
+			if e.Type == eventlog.CallbackRequested && e.CallID == cbs[i].CallID && cbs[i].Notes == "" {
 				cbs[i].Notes = e.String(eventlog.KeyNotes)
 			}
 		}

@@ -3,6 +3,7 @@ package desk
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hotline-cc/hotline/eventlog"
+	"github.com/hotline-cc/hotline/reporting"
 )
 
 // recorder is the event bus double: it keeps what the desk publishes.
@@ -473,5 +475,63 @@ func TestCardConsultAndCallback(t *testing.T) {
 	}
 	if !f.d.calls.hasAgent("cbX", func(a string) bool { return a == "a1" }) {
 		t.Errorf("the scheduling agent may not read the callback's card")
+	}
+}
+
+// figures is the store double for "my figures": it answers the day asked
+// for with fixed agent figures and the CSI of calls surveyed in it.
+type figures struct{ from, to time.Time }
+
+func (f *figures) AgentReport(_ context.Context, from, to, _ time.Time) ([]reporting.AgentFigures, []reporting.AgentFigures, error) {
+	f.from, f.to = from, to
+	return []reporting.AgentFigures{{Agent: "a1", Answered: 2, Talk: 100 * time.Second, Wrapup: 20 * time.Second}}, nil, nil
+}
+
+func (f *figures) CSISurveyedReport(_ context.Context, from, to time.Time, by string) ([]reporting.CSIFigures, error) {
+	if by != reporting.ByAgent || !from.Equal(f.from) || !to.Equal(f.to) {
+		return nil, fmt.Errorf("CSI asked by %q for %s..%s, not the agent report's day", by, from, to)
+	}
+	return []reporting.CSIFigures{{Key: "a2", Ratings: 1, Score: reporting.Ratio{Num: 100, Den: 1}},
+		{Key: "a1", Ratings: 2, Score: reporting.Ratio{Num: 100, Den: 2}}}, nil
+}
+
+// TestTodayCSI: "my figures" carry the CSI of the agent's calls surveyed
+// today (the mean score and the count), from midnight in the service's
+// zone; none rated: no CSI.
+func TestTodayCSI(t *testing.T) {
+	msk, _ := time.LoadLocation("Europe/Moscow")
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	f := &figures{}
+	d, err := New(Config{Users: []User{{ID: "a1", Role: RoleAgent, Hash: hash(t, "pw")}, {ID: "a3", Role: RoleAgent, Hash: hash(t, "pw")}},
+		Agents: []Agent{{ID: "a1"}, {ID: "a2"}, {ID: "a3"}}, Token: "tok", Publisher: &recorder{}, Figures: f, Location: msk,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	get := func(agent string) TodayJSON {
+		req, _ := http.NewRequest("GET", srv.URL+"/desk/api/agents/"+agent+"/today", nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out TodayJSON
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	a1 := get("a1")
+	if a1.CSI == nil || *a1.CSI != 50 || a1.CSIRatings != 2 || a1.Answered != 2 || a1.AHTS != 60 || a1.Note != "" {
+		t.Errorf("a1 today: %+v (csi %v), want CSI 50 over 2 ratings, 2 answered, AHT 60 s", a1, a1.CSI)
+	}
+	if want := time.Date(2026, 12, 2, 0, 0, 0, 0, msk); !f.from.Equal(want) || !f.to.Equal(now) {
+		t.Errorf("today asked as %s..%s, want %s..%s", f.from, f.to, want, now)
+	}
+	if a3 := get("a3"); a3.CSI != nil || a3.CSIRatings != 0 {
+		t.Errorf("a3 today: %+v, want no CSI", a3)
 	}
 }

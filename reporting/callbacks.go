@@ -169,7 +169,7 @@ func newCallbackCounters() callbackCounters {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
 	return callbackCounters{
-		requested: cv("hotline_callbacks_requested_total", "Callbacks asked for, by where the request came from (key, max-wait, full, no-agents, ivr).", "queue", "source"),
+		requested: cv("hotline_callbacks_requested_total", "Callbacks asked for, by where the request came from (key, max-wait, full, no-agents, ivr, agent).", "queue", "source"),
 		attempts:  cv("hotline_callback_attempts_total", "Callback dials, by result (connected, no-answer, busy, failed, abandoned, interrupted).", "queue", "result"),
 		connected: cv("hotline_callbacks_connected_total", "Callbacks whose caller answered and was connected to an agent.", "queue"),
 		withinT:   cv("hotline_callbacks_connected_within_threshold_total", "Connected callbacks with wait (request to connection) <= the queue's callback threshold.", "queue"),
