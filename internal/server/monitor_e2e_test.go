@@ -131,7 +131,8 @@ func (c *deskClient) do(method, path, body string) (int, string) {
 // and what each received is checked by frequency. Supervisor sv (team
 // "first") joins from the desk's page in Chromium (hotline rings sv's
 // phone), switches listen → whisper → barge through the API, and leaves; then joins again from the phone
-// with the whisper feature code plus the agent, and hangs up. An agent
+// with the whisper feature code plus the agent, presses 3 (barge) and
+// hangs up. An agent
 // and the other team's supervisor get 403 (and 603 on the feature code).
 // Every use is a monitor.* event.
 func TestMonitorServe(t *testing.T) {
@@ -271,6 +272,17 @@ func TestMonitorServe(t *testing.T) {
 	got = heardTones(t, caller, agent, sup)
 	if !slices.Equal(got[0], []float64{toneAgent}) || !slices.Equal(got[1], []float64{toneCaller, toneSup}) || !slices.Equal(got[2], both) {
 		t.Errorf("whisper by feature code: the caller hears %v, the agent %v, the supervisor %v", got[0], got[1], got[2])
+	}
+	// 3 on the phone's keypad: barge.
+	if err := code2.SendDTMF(ctx, "3"); err != nil {
+		t.Fatal(err)
+	}
+	events.wait(t, "monitor.mode barge from the keypad", func(e eventlog.Event) bool {
+		return e.Type == eventlog.MonitorMode && e.String(eventlog.KeyVia) == "phone" && e.String(eventlog.KeyMode) == "barge"
+	})
+	got = heardTones(t, caller, agent)
+	if !slices.Equal(got[0], []float64{toneAgent, toneSup}) || !slices.Equal(got[1], []float64{toneCaller, toneSup}) {
+		t.Errorf("barge by the keypad: the caller hears %v, the agent %v", got[0], got[1])
 	}
 	if err := code2.Hangup(ctx); err != nil {
 		t.Fatal(err)
