@@ -22,8 +22,8 @@ import (
 	"github.com/hotline-cc/hotline/sip/siptest"
 )
 
-// Loopback addresses 127.0.3.10-12 are the recording tests': hotline,
-// the caller (the trunk) and the agent's phone.
+// Loopback addresses 127.0.3.10-12 and .16 are the recording tests':
+// hotline, the caller (the trunk), the agent's phone and second line's.
 const recConfig = `
 service: {name: hotline-rec}
 sip:
@@ -41,8 +41,11 @@ database: {url: "DBURL", spool_dir: SPOOL}
 agents:
   - {id: r1, password: pw-r1, team: red, skills: {general: 1}, wrapup: 1s, web_password: web-r1}
   - {id: r2, password: pw-r2, team: blue, skills: {other: 1}}
+  - {id: r3, password: pw-r3, team: red, line: 2, skills: {expert: 1}, wrapup: 1s}
 queues:
   - {name: support, skill: general, ring_timeout: 10s, announce: {every: 0s}}
+  - {name: expert, line: 2, skill: expert, ring_timeout: 10s, announce: {every: 0s}}
+escalation: {queue: expert, number: "*77", reasons: [technical]}
 recording: {dir: RECDIR, mode: all}
 web:
   bcrypt_cost: 4
@@ -308,5 +311,77 @@ func TestRecordingDiskFull(t *testing.T) {
 	})
 	if len(files) != 0 {
 		t.Errorf("partial files left: %v", files)
+	}
+}
+
+// TestRecordingEscalated: an escalated call keeps one recording; the
+// first segment is first line's (r1, 1300 Hz on the right), the second
+// second line's (r3, 1800 Hz), the caller (440 Hz) on the left throughout.
+func TestRecordingEscalated(t *testing.T) {
+	const secondTone = 1800.0
+	dir := t.TempDir()
+	e := startRecEnv(t, dir)
+	second := tonePhone(t, "127.0.3.16", "r3", "pw-r3", secondTone)
+	if err := second.Register(ctxTimeout(t, 10*time.Second), e.sip, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := adminDo(t, e.srv.api, http.MethodPost, "/api/v1/agents/r3/login", "", nil); code/100 != 2 {
+		t.Fatalf("login r3: %d %s", code, body)
+	}
+	caller, first := e.call(t)
+	callID, _, started := e.event(t, "recording.started")
+	for start := first.Received(); first.Received() < start+100; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := adminDo(t, e.srv.api, http.MethodPost, "/api/v1/calls/"+callID+"/escalate",
+		`{"queue":"expert","reason":"technical","notes":"router"}`, nil); code/100 != 2 {
+		t.Fatalf("escalate: %d %s", code, body)
+	}
+	expert := nextIncoming(t, second)
+	for start := expert.Received(); expert.Received() < start+100; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := caller.Hangup(ctxTimeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	e.event(t, "recording.stopped")
+	var segs []struct {
+		Start, End time.Duration
+		Line       int
+		Agent      string
+	}
+	var agents []string
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT segments, agents FROM recordings WHERE call_id = $1 AND state = 'done'`,
+		callID).Scan(&segs, &agents); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("segments %+v, agents %v", segs, agents)
+	if len(segs) != 2 || segs[0].Line != 1 || segs[0].Agent != "r1" || segs[1].Line != 2 || segs[1].Agent != "r3" ||
+		len(agents) != 2 || agents[0] != "r1" || agents[1] != "r3" {
+		t.Fatalf("segments %+v agents %v: want r1 on line 1, then r3 on line 2", segs, agents)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, started["file"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left, right []int16
+	for i := 44; i+3 < len(b); i += 4 {
+		left = append(left, int16(binary.LittleEndian.Uint16(b[i:])))
+		right = append(right, int16(binary.LittleEndian.Uint16(b[i+2:])))
+	}
+	if dur := time.Duration(len(left)) * time.Second / 8000; dur != segs[1].End.Truncate(time.Second/8000) {
+		t.Errorf("file lasts %v, the last segment ends at %v", dur, segs[1].End)
+	}
+	for i, seg := range segs {
+		want := []float64{agentTone, secondTone}[i]
+		for at := seg.Start + 200*time.Millisecond; at+400*time.Millisecond <= seg.End; at += 200 * time.Millisecond {
+			k := int(at * 8000 / time.Second)
+			if got := audiotest.Present(left[k:k+1600], 8000, 0.1, callerTone, agentTone, secondTone); len(got) != 1 || got[0] != callerTone {
+				t.Errorf("segment %d, left at %v: %v, want the caller's %v Hz", i+1, at, got, callerTone)
+			}
+			if got := audiotest.Present(right[k:k+1600], 8000, 0.1, callerTone, agentTone, secondTone); len(got) != 1 || got[0] != want {
+				t.Errorf("segment %d, right at %v: %v, want %v Hz", i+1, at, got, want)
+			}
+		}
 	}
 }
