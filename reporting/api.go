@@ -55,6 +55,7 @@ func NewAPI(store *Store, opt APIOptions) *API {
 //	GET /api/v1/reports/csi?from=&to=&by=line|queue|agent
 //	GET /api/v1/reports/escalations?from=&to=
 //	GET /api/v1/reports/callbacks?from=&to=   (docs/metrics.md, Callbacks)
+//	GET /api/v1/reports/monitoring?from=&to=  (supervisors' listen/whisper/barge, docs/queue.md)
 //
 // from and to are RFC 3339 instants or YYYY-MM-DD dates in the service's
 // zone (a date "to" is inclusive: it means the end of that day); both
@@ -72,6 +73,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET "+p+"escalations", a.escalations)
 	mux.HandleFunc("GET "+p+"ewt", a.ewt)
 	mux.HandleFunc("GET "+p+"callbacks", a.callbacks)
+	mux.HandleFunc("GET "+p+"monitoring", a.monitoring)
 	return mux
 }
 
@@ -291,5 +293,12 @@ func (a *API) callbacks(w http.ResponseWriter, r *http.Request) {
 	a.serve(w, r, "callbacks", func(ctx context.Context, from, to time.Time) (any, Table, error) {
 		fs, err := a.store.CallbackReport(ctx, from, to)
 		return fs, CallbacksTable(fs), err
+	})
+}
+
+func (a *API) monitoring(w http.ResponseWriter, r *http.Request) {
+	a.serve(w, r, "monitoring", func(ctx context.Context, from, to time.Time) (any, Table, error) {
+		fs, err := a.store.MonitoringReport(ctx, from, to)
+		return fs, MonitoringTable(fs), err
 	})
 }

@@ -128,7 +128,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	}
 	var rf reportFlags
 	rf.register(fs)
-	by := fs.String("by", "queue", "report: queue, agent, team, interval, fcr, csi, escalations or callbacks")
+	by := fs.String("by", "queue", "report: queue, agent, team, interval, fcr, csi, escalations, callbacks or monitoring")
 	stepStr := fs.String("step", "60m", "interval report step: 15m, 30m, 60m or day")
 	queues := fs.String("queue", "", "interval report: comma-separated queues (default all)")
 	csiBy := fs.String("csi-by", reporting.ByLine, "CSI grouping: line, queue or agent")
@@ -148,9 +148,9 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
 	switch *by {
-	case "queue", "agent", "team", "interval", "fcr", "csi", "escalations", "callbacks":
+	case "queue", "agent", "team", "interval", "fcr", "csi", "escalations", "callbacks", "monitoring":
 	default:
-		return bad("-by %q: want queue, agent, team, interval, fcr, csi, escalations or callbacks", *by)
+		return bad("-by %q: want queue, agent, team, interval, fcr, csi, escalations, callbacks or monitoring", *by)
 	}
 	step, err := reporting.ParseStep(*stepStr)
 	if err != nil {
@@ -208,6 +208,9 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	case "callbacks":
 		cb, e := store.CallbackReport(ctx, env.from, env.to)
 		data, table, err = cb, reporting.CallbacksTable(cb), e
+	case "monitoring":
+		m, e := store.MonitoringReport(ctx, env.from, env.to)
+		data, table, err = m, reporting.MonitoringTable(m), e
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "hotline report:", err)

@@ -128,7 +128,7 @@ func TestReportCommands(t *testing.T) {
 	if !strings.Contains(out, `"agent": "a1"`) || !strings.Contains(out, `"answered": 2`) {
 		t.Errorf("agent JSON:\n%s", out)
 	}
-	for _, by := range []string{"team", "fcr", "csi", "escalations", "callbacks"} {
+	for _, by := range []string{"team", "fcr", "csi", "escalations", "callbacks", "monitoring"} {
 		run(reportRun, append([]string{"-by", by}, day...)...)
 	}
 
