@@ -6,7 +6,9 @@ const (
 	// come). Queue, Data[file] = the path under recording.dir.
 	RecordingStarted Type = "recording.started"
 	// RecordingStopped: the recording is complete. Data[file],
-	// Data[duration_ms], Data[size], Data[dropped], Data[sha256].
+	// Data[duration_ms], Data[size], Data[dropped], Data[sha256]; or
+	// Reason = not-bridged: the call never reached an agent, nothing was
+	// kept (no file, no row).
 	RecordingStopped Type = "recording.stopped"
 	// RecordingFailed: the recording is lost (the call goes on). Reason =
 	// create|write|store, Data[error] = what the system said.

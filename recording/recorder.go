@@ -25,6 +25,9 @@ type Result struct {
 	Dropped  uint64 // packets lost to a full tap buffer
 	Late     uint64 // samples that came after their place was written
 	Err      error  // the file could not be written: it is gone
+	// Empty: the call was never bridged (the caller left while waiting,
+	// or took a callback); there was nothing to record and the file is gone.
+	Empty bool
 }
 
 // drainEvery is how often a recorder empties its tap: 10 batches a
@@ -131,6 +134,12 @@ func (r *Recorder) close() Result {
 	}
 	if r.tl.err != nil {
 		return fail(r.tl.err)
+	}
+	if !r.tl.started {
+		r.f.Close()
+		os.Remove(r.path)
+		res.Empty = true
+		return res
 	}
 	data := uint64(r.tl.committed) * frameBytes
 	if data > 1<<32-1-36 {

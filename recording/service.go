@@ -273,6 +273,16 @@ func (s *Service) Stop(ctx context.Context, callID string) {
 		}
 	}
 	s.m.dropped.Add(float64(res.Dropped))
+	if res.Empty {
+		// Never bridged: no file, no row; the event closes recording.started.
+		if s.cfg.Store != nil {
+			if err := s.cfg.Store.drop(ctx, a.rowID); err != nil {
+				s.log.Warn("recording: the row of a call never bridged is left", "call", callID, "error", err)
+			}
+		}
+		s.cfg.Publisher.Publish(eventlog.Event{Type: eventlog.RecordingStopped, CallID: callID, Queue: a.queue, Reason: "not-bridged"})
+		return
+	}
 	if s.cfg.Store != nil {
 		if err := s.cfg.Store.finish(ctx, a.rowID, agents, res); err != nil && res.Err == nil {
 			s.failed(callID, a.queue, "store", err)

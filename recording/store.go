@@ -153,6 +153,12 @@ func (s *Store) rows(ctx context.Context, where string, args ...any) ([]Row, err
 	return out, rows.Err()
 }
 
+// drop removes the row of a recording that recorded nothing.
+func (s *Store) drop(ctx context.Context, id int64) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM recordings WHERE id = $1 AND deleted_at IS NULL`, id)
+	return err
+}
+
 // markDeleted records that a recording's file is gone.
 func (s *Store) markDeleted(ctx context.Context, id int64, why string, at time.Time) error {
 	_, err := s.pool.Exec(ctx, `UPDATE recordings SET state = 'deleted', deleted_at = $2, deleted_why = $3 WHERE id = $1`, id, at, why)

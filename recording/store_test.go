@@ -116,3 +116,39 @@ func TestRetention(t *testing.T) {
 		t.Errorf("file %s not under {date}/ of %s", fresh, s.Dir())
 	}
 }
+
+// TestNeverBridged: a recorded call that never reached an agent (the
+// caller gave up waiting) leaves no file and no row.
+func TestNeverBridged(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	if err := Migrate(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	var events []eventlog.Event
+	dir := t.TempDir()
+	s, err := New(Config{Dir: dir, Store: NewStore(db.Pool), Publisher: eventlog.PublisherFunc(func(e eventlog.Event) { events = append(events, e) })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, "c-abandoned", "support"); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop(ctx, "c-abandoned")
+	var files []string
+	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Errorf("files left: %v", files)
+	}
+	if _, ok, err := s.cfg.Store.ByCall(ctx, "c-abandoned"); ok || err != nil {
+		t.Errorf("row left (%v)", err)
+	}
+	if len(events) != 2 || events[1].Type != eventlog.RecordingStopped || events[1].Reason != "not-bridged" {
+		t.Errorf("events %+v", events)
+	}
+}
