@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotline-cc/hotline/eventlog"
+	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/queue"
 	"github.com/hotline-cc/hotline/sip"
 )
@@ -47,9 +50,23 @@ func (m *monitorSession) setReason(r string) {
 
 // monitoring is the server's monitor sessions, one per supervisor.
 type monitoring struct {
-	s  *Server
-	mu sync.Mutex
-	by map[string]*monitorSession // by supervisor
+	s     *Server
+	users atomic.Pointer[[]config.WebUser] // web.users, swapped by Reload (their phones)
+	mu    sync.Mutex
+	by    map[string]*monitorSession // by supervisor
+}
+
+// setUsers takes the desk users (and their phones) of a config.
+func (mg *monitoring) setUsers(cfg *config.Config) {
+	us := slices.Clone(cfg.Web.Users)
+	mg.users.Store(&us)
+}
+
+func (mg *monitoring) webUsers() []config.WebUser {
+	if p := mg.users.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Errors of monitoring, mapped to HTTP statuses by monitorStatus.
@@ -63,7 +80,7 @@ var (
 
 // phoneOf is a desk user's SIP user ("" when none).
 func (s *Server) phoneOf(user string) (string, bool) {
-	for _, u := range s.cfg.Web.Users {
+	for _, u := range s.mon.webUsers() {
 		if u.ID == user {
 			return u.SIPUser, true
 		}
@@ -73,7 +90,7 @@ func (s *Server) phoneOf(user string) (string, bool) {
 
 // supervisorOfPhone is the desk user whose phone is SIP user sipUser.
 func (s *Server) supervisorOfPhone(sipUser string) string {
-	for _, u := range s.cfg.Web.Users {
+	for _, u := range s.mon.webUsers() {
 		if u.SIPUser != "" && u.SIPUser == sipUser {
 			return u.ID
 		}

@@ -199,6 +199,7 @@ func (s *Server) build() error {
 		return err
 	}
 	s.mon.s = s
+	s.mon.setUsers(cfg)
 
 	// The services in dependency order: each after what it needs. Stopped
 	// in reverse, the calls stop coming and drain first, then HTTP, the
@@ -319,6 +320,7 @@ func (s *Server) Reload(path string) error {
 	if err := s.desk.SetUsers(deskUsers(cfg)); err != nil {
 		return err
 	}
+	s.mon.setUsers(cfg) // supervisors' phones (monitor.go)
 	// A renewed certificate at the same paths is taken for new
 	// connections; moving HTTP between plain and TLS needs a restart.
 	if s.httpCert != nil && cfg.HTTP.TLSCert == s.httpCert.cert && cfg.HTTP.TLSKey == s.httpCert.key {
