@@ -25,9 +25,9 @@ func (b pgBindings) SaveBindings(ctx context.Context, user string, bs []native.B
 			return err
 		}
 		for _, x := range bs {
-			if _, err := tx.Exec(ctx, `INSERT INTO sip_bindings (sip_user, contact, source, transport, call_id, cseq, expires_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sip_user, contact) DO NOTHING`,
-				user, x.Contact, x.Source.String(), x.Transport, x.CallID, int64(x.CSeq), x.Expires); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO sip_bindings (sip_user, contact, source, transport, call_id, cseq, expires_at, path)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sip_user, contact) DO NOTHING`,
+				user, x.Contact, x.Source.String(), x.Transport, x.CallID, int64(x.CSeq), x.Expires, x.Path); err != nil {
 				return err
 			}
 		}
@@ -36,7 +36,7 @@ func (b pgBindings) SaveBindings(ctx context.Context, user string, bs []native.B
 }
 
 func (b pgBindings) LoadBindings(ctx context.Context) ([]native.Binding, error) {
-	rows, err := b.pool().Query(ctx, `SELECT sip_user, contact, source, transport, call_id, cseq, expires_at
+	rows, err := b.pool().Query(ctx, `SELECT sip_user, contact, source, transport, call_id, cseq, expires_at, path
 		FROM sip_bindings WHERE expires_at > now() ORDER BY sip_user, contact`)
 	if err != nil {
 		return nil, err
@@ -45,7 +45,7 @@ func (b pgBindings) LoadBindings(ctx context.Context) ([]native.Binding, error) 
 		var x native.Binding
 		var src string
 		var cseq int64
-		if err := r.Scan(&x.User, &x.Contact, &src, &x.Transport, &x.CallID, &cseq, &x.Expires); err != nil {
+		if err := r.Scan(&x.User, &x.Contact, &src, &x.Transport, &x.CallID, &cseq, &x.Expires, &x.Path); err != nil {
 			return x, err
 		}
 		ap, err := netip.ParseAddrPort(src)

@@ -152,12 +152,17 @@ func TestTwoNodesKill(t *testing.T) {
 	// b1's phone answers on 127.0.5.30:5090 and registers through
 	// Kamailio's agent side; b1 logs in on the active node.
 	const agentIP = "127.0.5.30"
-	phone := sippRun(t, tn.root, "agent.xml", map[string]string{"RING": "200"}, "-i", agentIP, "-p", "5090", "-mp", "41900", "-m", "2",
-		"-recv_timeout", "20000") // the call the crash cut gets no BYE: the phone gives up on it
-	reg := sippRun(t, tn.root, "register.xml", nil, "-i", agentIP, "-p", "5091", "-m", "1",
+	// The phone registers from the address it answers on (Kamailio's
+	// Path carries it: received=), then answers there.
+	reg := sippRun(t, tn.root, "register.xml", nil, "-i", agentIP, "-p", "5090", "-m", "1",
 		"-s", "b1", "-au", "b1", "-ap", "pw-b1", "-key", "expires", "600",
 		"-key", "contact_host", agentIP, "-key", "contact_port", "5090", "-timeout", "20s", "-timeout_error", frontIP+":5070")
 	reg.Wait(t, "register b1 through Kamailio", 30*time.Second)
+	if n := tn.count(t, `SELECT count(*) FROM sip_bindings WHERE sip_user = 'b1' AND path LIKE '%127.0.5.11:5070%'`); n != 1 {
+		t.Fatalf("b1's saved registrations with Kamailio's Path: %d, want 1", n)
+	}
+	phone := sippRun(t, tn.root, "agent.xml", map[string]string{"RING": "200"}, "-i", agentIP, "-p", "5090", "-mp", "41900", "-m", "2",
+		"-recv_timeout", "20000") // the call the crash cut gets no BYE: the phone gives up on it
 	post(t, aAPI+"/api/v1/agents/b1/login", "")
 
 	// Before the crash: 20 short calls, all answered by a, and one call to
@@ -214,6 +219,12 @@ func TestTwoNodesKill(t *testing.T) {
 	if n := tn.count(t, `SELECT count(*) FROM events e JOIN events a ON a.call_id = e.call_id AND a.type = 'call.arrived'
 		WHERE e.type = 'queue.answered' AND e.agent = 'b1' AND a.data->>'node_id' = 'b'`); n != 1 {
 		t.Fatalf("calls b1 answered on node b = %d, want 1", n)
+	}
+	// Both nodes rang b1 through Kamailio (the registration's Path).
+	for _, node := range []string{nodeAIP, nodeBIP} {
+		if want := "node request INVITE to sip:b1@" + agentIP + ":5090 from " + node + ":5060"; !strings.Contains(tn.k.Output(), want) {
+			t.Errorf("Kamailio did not relay %q", want)
+		}
 	}
 
 	// The report: 20 + 1 + 20 + 1 calls, each with one end; exactly the

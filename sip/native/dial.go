@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -237,7 +239,17 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	if b.Transport != "" {
 		req.SetTransport(strings.ToUpper(b.Transport))
 	}
-	if t.Agent != "" && b.Source.IsValid() && (!routable(recipient.Host) || isTLS(b.Transport)) {
+	switch {
+	case len(b.Path) > 0:
+		// Registered through a proxy (RFC 3327): route through it, as
+		// its Path asked; the proxy knows the way to the phone.
+		for _, p := range b.Path {
+			req.AppendHeader(gosip.NewHeader("Route", p))
+		}
+		if dst, ok := pathHop(b.Path[0]); ok {
+			req.SetDestination(dst)
+		}
+	case t.Agent != "" && b.Source.IsValid() && (!routable(recipient.Host) || isTLS(b.Transport)):
 		// TLS: over the registration's connection (tls.go).
 		req.SetDestination(b.Source.String())
 	}
@@ -400,4 +412,19 @@ func srtpAnswer(stream *media.Stream, sec *sdesCrypto, answer remoteMedia) error
 		return errors.New("the answer has no SRTP key (a=crypto " + media.SRTPSuite + "), and SRTP is required")
 	}
 	return stream.SetSRTPKeys(sec.Key, answer.Crypto.Key)
+}
+
+// pathHop is the host:port a Path value (e.g. "<sip:192.0.2.10:5070;lr>")
+// points at.
+func pathHop(v string) (string, bool) {
+	var u gosip.Uri
+	var p gosip.HeaderParams
+	if _, err := gosip.ParseAddressValue(v, &u, &p); err != nil || u.Host == "" {
+		return "", false
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(u.Host, strconv.Itoa(port)), true
 }

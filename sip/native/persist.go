@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,9 @@ type Binding struct {
 	CallID    string
 	CSeq      uint32
 	Expires   time.Time
+	// Path is the REGISTER's Path (RFC 3327) values, comma-separated, top
+	// first; "" without a proxy.
+	Path string
 }
 
 // BindingStore keeps agents' registrations across restarts, so that after
@@ -39,7 +43,7 @@ func exportBindings(user string, bs []binding) []Binding {
 	out := make([]Binding, len(bs))
 	for i, b := range bs {
 		out[i] = Binding{User: user, Contact: b.Contact.String(), Source: b.Source, Transport: b.Transport,
-			CallID: b.CallID, CSeq: b.CSeq, Expires: b.Expires}
+			CallID: b.CallID, CSeq: b.CSeq, Expires: b.Expires, Path: strings.Join(b.Path, ", ")}
 	}
 	return out
 }
@@ -72,7 +76,7 @@ func (r *registrar) restore(bs []Binding) (int, error) {
 			continue
 		}
 		r.bindings[b.User] = append(r.bindings[b.User], binding{Contact: u, Source: b.Source, Transport: b.Transport,
-			CallID: b.CallID, CSeq: b.CSeq, Expires: b.Expires})
+			CallID: b.CallID, CSeq: b.CSeq, Expires: b.Expires, Path: splitPath(b.Path)})
 		n++
 	}
 	return n, bad
@@ -159,4 +163,15 @@ func (p *persister) flush(ctx context.Context, failing *bool) {
 		}
 		return
 	}
+}
+
+// splitPath reverses exportBindings' join of a Path.
+func splitPath(p string) []string {
+	var out []string
+	for _, v := range strings.Split(p, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

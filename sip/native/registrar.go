@@ -19,6 +19,10 @@ type binding struct {
 	CallID    string
 	CSeq      uint32
 	Expires   time.Time
+	// Path is the REGISTER's Path header values (RFC 3327), top first: a
+	// proxy in front (deploy/kamailio) asked to stay on the way to the
+	// phone; the INVITE to the contact is routed through it.
+	Path []string
 	// Misses counts INVITEs in a row this contact never responded to at
 	// all (see missed); a REGISTER refresh starts it again.
 	Misses int
@@ -127,7 +131,8 @@ func (r *registrar) register(user string, req *sip.Request, src netip.AddrPort, 
 		if exp > r.maxExpiry {
 			exp = r.maxExpiry
 		}
-		b := binding{Contact: *ch.Address.Clone(), Source: src, Transport: req.Transport(), CallID: callID, CSeq: cseq, Expires: now.Add(exp)}
+		b := binding{Contact: *ch.Address.Clone(), Source: src, Transport: req.Transport(), CallID: callID, CSeq: cseq, Expires: now.Add(exp),
+			Path: pathOf(req)}
 		if idx >= 0 {
 			cur[idx] = b
 		} else {
@@ -312,4 +317,17 @@ func (r *registrar) reached(user string, contact sip.Uri) {
 			r.bindings[user][i].Misses = 0
 		}
 	}
+}
+
+// pathOf returns a REGISTER's Path header values, top first.
+func pathOf(req *sip.Request) []string {
+	var out []string
+	for _, h := range req.GetHeaders("Path") {
+		for _, v := range strings.Split(h.Value(), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
