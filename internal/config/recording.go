@@ -26,6 +26,9 @@ type Recording struct {
 	// Retention: files older than this are deleted by the retention job
 	// (and their rows marked); 152-FZ: no longer than needed.
 	Retention time.Duration `yaml:"retention"` // default 2160h (90 days)
+	// Callbacks records callbacks (the customer dialled back and bridged
+	// to an agent) under the policy of the queue they were requested in.
+	Callbacks bool `yaml:"callbacks"` // default false
 	// Buffer is each recording's buffer in RTP packets, both directions
 	// (100 a second); when the disk cannot keep up, what does not fit is
 	// not recorded and the call goes on.

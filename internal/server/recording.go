@@ -117,6 +117,40 @@ func (s *Server) startRecording(ctx context.Context, leg sip.Leg, callID, queue,
 	return nil
 }
 
+// recordingSwitch records callbacks (recording.callbacks): a dial the
+// queue makes for a callback gets the notice and the tap once answered,
+// under the policy of the queue the callback was requested in, and its
+// recording stops when the dialled leg ends. Other dials pass through.
+type recordingSwitch struct {
+	sip.Switch
+	s *Server
+}
+
+func (w recordingSwitch) Dial(ctx context.Context, tg sip.Target) (sip.Leg, error) {
+	leg, err := w.Switch.Dial(ctx, tg)
+	callID := tg.Headers["X-Hotline-Call"]
+	svc := w.s.callbacks.svc.Load()
+	if err != nil || tg.Headers["X-Hotline-Purpose"] != "callback" || callID == "" || svc == nil || w.s.rec == nil {
+		return leg, err
+	}
+	queue, lang, ok, qerr := svc.QueueOf(ctx, callID)
+	if qerr != nil || !ok {
+		w.s.log.Warn("callback not recorded: its queue is unknown", "call", callID, "error", qerr)
+		return leg, nil
+	}
+	if lang == "" {
+		lang = w.s.cfg.Service.Language
+	}
+	if err := w.s.startRecording(ctx, leg, callID, queue, lang); err != nil {
+		return leg, nil // hung up during the notice: the queue sees the leg end
+	}
+	go func() {
+		<-leg.Done()
+		w.s.stopRecording(callID)
+	}()
+	return leg, nil
+}
+
 // stopRecording finishes the recording of an ended call (if any).
 func (s *Server) stopRecording(callID string) {
 	if s.rec != nil {

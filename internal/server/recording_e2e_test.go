@@ -22,15 +22,16 @@ import (
 	"github.com/hotline-cc/hotline/sip/siptest"
 )
 
-// Loopback addresses 127.0.3.10-12 and .16 are the recording tests':
-// hotline, the caller (the trunk), the agent's phone and second line's.
+// Loopback addresses 127.0.3.10-12, .16 and .17 are the recording tests':
+// hotline, the caller (the trunk), the agent's phone, second line's and
+// the customer called back (the trunk's address).
 const recConfig = `
 service: {name: hotline-rec}
 sip:
   listen: "127.0.3.10:SIPPORT"
   digest_algorithms: [MD5]
   trunks:
-    - {name: provider, allow: ["127.0.3.11"]}
+    - {name: provider, allow: ["127.0.3.11"], address: "127.0.3.17:CUSTPORT", caller_id: "88001234567"}
   numbers: {"*": support}
 media:
   rtp_ports: "46000-46199"
@@ -43,10 +44,14 @@ agents:
   - {id: r2, password: pw-r2, team: blue, skills: {other: 1}}
   - {id: r3, password: pw-r3, team: red, line: 2, skills: {expert: 1}, wrapup: 1s}
 queues:
-  - {name: support, skill: general, ring_timeout: 10s, announce: {every: 0s}}
+  - name: support
+    skill: general
+    ring_timeout: 10s
+    announce: {every: 0s}
+    callback: {enabled: true, key: "1", hours: {from: "00:00", to: "23:59"}}
   - {name: expert, line: 2, skill: expert, ring_timeout: 10s, announce: {every: 0s}}
 escalation: {queue: expert, number: "*77", reasons: [technical]}
-recording: {dir: RECDIR, mode: all}
+recording: {dir: RECDIR, mode: all, callbacks: true}
 web:
   bcrypt_cost: 4
   users:
@@ -66,12 +71,15 @@ const (
 )
 
 type recEnv struct {
-	srv    *testServe
-	db     *pgtest.DB
-	sip    string
-	caller *siptest.Phone
-	agent  *siptest.Phone
+	srv      *testServe
+	db       *pgtest.DB
+	sip      string
+	caller   *siptest.Phone
+	agent    *siptest.Phone
+	customer *siptest.Phone // answers the trunk's dials (callbacks), sending customerTone
 }
+
+const customerTone = 700.0
 
 func tonePhone(t *testing.T, ip, user, password string, freq float64) *siptest.Phone {
 	t.Helper()
@@ -98,10 +106,12 @@ func startRecEnv(t *testing.T, dir string) *recEnv {
 		t.Fatalf("generated prompts missing: run make prompts (%v)", err)
 	}
 	db := pgtest.New(t)
+	customer := tonePhone(t, "127.0.3.17", "customer", "", customerTone)
 	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(), "RECDIR", dir,
+		"CUSTPORT", strconv.Itoa(int(customer.Addr().Port())),
 		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(recConfig)
 	srv := startTestServe(t, "rec.yaml", yml)
-	e := &recEnv{srv: srv, db: db, sip: srv.SIPAddr().String(),
+	e := &recEnv{srv: srv, db: db, sip: srv.SIPAddr().String(), customer: customer,
 		caller: tonePhone(t, "127.0.3.11", "79161234567", "", callerTone),
 		agent:  tonePhone(t, "127.0.3.12", "r1", "pw-r1", agentTone)}
 	if err := e.agent.Register(ctxTimeout(t, 10*time.Second), e.sip, 5*time.Minute); err != nil {
@@ -382,6 +392,80 @@ func TestRecordingEscalated(t *testing.T) {
 			if got := audiotest.Present(right[k:k+1600], 8000, 0.1, callerTone, agentTone, secondTone); len(got) != 1 || got[0] != want {
 				t.Errorf("segment %d, right at %v: %v, want %v Hz", i+1, at, got, want)
 			}
+		}
+	}
+}
+
+// TestRecordingCallback: with recording.callbacks, a callback is recorded
+// under its queue's policy: the caller asks for one (key 1) while nobody
+// is logged in, then r1 logs in, rings first, and the customer is dialled
+// through the trunk; the WAV has the customer (700 Hz) on the left and the
+// agent on the right. The first call itself, never bridged, keeps nothing.
+func TestRecordingCallback(t *testing.T) {
+	dir := t.TempDir()
+	e := startRecEnv(t, dir)
+	if code, body := adminDo(t, e.srv.api, http.MethodPost, "/api/v1/agents/r1/logout", "", nil); code/100 != 2 {
+		t.Fatalf("logout r1: %d %s", code, body)
+	}
+	caller, err := e.caller.Call(ctxTimeout(t, 20*time.Second), siptest.CallOptions{Addr: e.sip, To: "88001234567", From: "79161234567"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.event(t, "queue.joined")
+	if err := caller.SendDTMF(ctxTimeout(t, 5*time.Second), "1"); err != nil {
+		t.Fatal(err)
+	}
+	e.event(t, "callback.requested")
+	waitChan(t, "hotline to hang up after the callback confirmation", caller.Done())
+	if code, body := adminDo(t, e.srv.api, http.MethodPost, "/api/v1/agents/r1/login", "", nil); code/100 != 2 {
+		t.Fatalf("login r1: %d %s", code, body)
+	}
+	nextIncoming(t, e.agent)
+	customer := nextIncoming(t, e.customer)
+	// The customer hears the notice, then the agent: three seconds after
+	// the callback's recording started.
+	waitUntil(t, "the callback's recording to start", func() bool {
+		var n int
+		_ = e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE type = 'recording.started'`).Scan(&n)
+		return n == 2
+	})
+	for start := customer.Received(); customer.Received() < start+150; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := customer.Hangup(ctxTimeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var callID, file string
+	waitUntil(t, "the callback's recording", func() bool {
+		return e.db.Pool.QueryRow(context.Background(), `SELECT call_id, data->>'file' FROM events
+			WHERE type = 'recording.stopped' AND reason <> 'not-bridged' ORDER BY seq LIMIT 1`).Scan(&callID, &file) == nil
+	})
+	var notBridged int
+	_ = e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE type = 'recording.stopped' AND reason = 'not-bridged' AND call_id = $1`,
+		callID).Scan(&notBridged)
+	if notBridged != 1 {
+		t.Errorf("the first call (never bridged): %d not-bridged stops, want 1", notBridged)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left, right []int16
+	for i := 44; i+3 < len(b); i += 4 {
+		left = append(left, int16(binary.LittleEndian.Uint16(b[i:])))
+		right = append(right, int16(binary.LittleEndian.Uint16(b[i+2:])))
+	}
+	dur := time.Duration(len(left)) * time.Second / 8000
+	if dur < 2*time.Second {
+		t.Fatalf("recording too short: %v", dur)
+	}
+	for at := 200 * time.Millisecond; at+400*time.Millisecond <= dur; at += 200 * time.Millisecond {
+		k := int(at * 8000 / time.Second)
+		if got := audiotest.Present(left[k:k+1600], 8000, 0.1, customerTone, agentTone); len(got) != 1 || got[0] != customerTone {
+			t.Errorf("left at %v: %v, want the customer's %v Hz", at, got, customerTone)
+		}
+		if got := audiotest.Present(right[k:k+1600], 8000, 0.1, customerTone, agentTone); len(got) != 1 || got[0] != agentTone {
+			t.Errorf("right at %v: %v, want the agent's %v Hz", at, got, agentTone)
 		}
 	}
 }

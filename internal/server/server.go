@@ -168,6 +168,9 @@ func (s *Server) build() error {
 		s.sw, presence = s.native, s.native
 	}
 	rc := runnerConfigOf(cfg, s.sw, presence, s.bus)
+	if cfg.Recording.Callbacks && cfg.Database.URL != "" {
+		rc.Switch = recordingSwitch{Switch: rc.Switch, s: s} // callbacks recorded (recording.go)
+	}
 	rc.IDs = s.bus.IDs()
 	if cfg.Database.URL != "" {
 		rc.Callbacks = &s.callbacks
