@@ -243,6 +243,18 @@ func TestTwoNodesKill(t *testing.T) {
 	if n := tn.count(t, `SELECT count(*) FROM events WHERE type = 'call.ended' AND reason = $1`, server.CrashReason); n != 1 {
 		t.Fatalf("calls ended by the crash = %d, want 1 (the talking call)", n)
 	}
+	// The call records (the new node's projector) say the same: 42 calls,
+	// one ended by the crash — the talk to b1, answered, its talk ending at
+	// the crash — and the two calls b1 answered.
+	waitUntil(t, "the call records projected", func() bool {
+		return tn.count(t, `SELECT count(*) FROM calls WHERE ended_at IS NOT NULL`) == 42
+	})
+	if n := tn.count(t, `SELECT count(*) FROM calls WHERE end_reason = $1 AND agent = 'b1' AND answered_at IS NOT NULL`, server.CrashReason); n != 1 {
+		t.Fatalf("call records ended by the crash with b1's answer = %d, want 1", n)
+	}
+	if n := tn.count(t, `SELECT count(*) FROM calls WHERE agent = 'b1' AND answered_at IS NOT NULL`); n != 2 {
+		t.Fatalf("call records answered by b1 = %d, want 2", n)
+	}
 	var first time.Time
 	if err := tn.pool.QueryRow(context.Background(), `SELECT min(at) FROM events WHERE type = 'call.arrived' AND data->>'node_id' = 'b'`).Scan(&first); err != nil {
 		t.Fatal(err)
