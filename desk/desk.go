@@ -74,6 +74,9 @@ type Config struct {
 	Review Review
 	// Callbacks schedules agents' callbacks (nil without a database).
 	Callbacks Callbacks
+	// Softphone serves the page's SIP over WebSocket (softphone.go); nil:
+	// the page shows its softphone as unavailable (Asterisk mode).
+	Softphone Softphone
 }
 
 // Desk is the web desk. It is a consumer of the event bus (Publish).
@@ -93,6 +96,7 @@ type Desk struct {
 	// boardMu guards boardCache, today's reports for the wallboard.
 	boardMu    sync.Mutex
 	boardCache *boardReports
+	phones     phoneConns // open softphone connections (softphone.go)
 }
 
 //go:embed web
@@ -311,6 +315,8 @@ func (d *Desk) Handler() http.Handler {
 	mux.Handle("GET /desk/api/calls/{id}/recording", d.withSession(d.recording))
 	mux.Handle("GET /desk/api/live", d.withSession(d.liveCalls))
 	mux.Handle("GET /desk/api/review", d.withSession(d.review))
+	mux.Handle("GET /desk/api/softphone", d.withSession(d.softphoneInfo))
+	mux.Handle("GET /desk/sip", d.withSession(d.softphoneSocket))
 	return mux
 }
 
@@ -434,6 +440,7 @@ func (d *Desk) login(w http.ResponseWriter, r *http.Request) {
 func (d *Desk) logout(w http.ResponseWriter, r *http.Request, p principal) {
 	if p.sess != nil {
 		d.sess.drop(p.sess.hash)
+		d.phones.closeSession(p.sess.hash)
 		d.record(p, "logout", "", "", nil)
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,

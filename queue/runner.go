@@ -538,7 +538,9 @@ func (r *Runner) watchAgent(conn *agentConn) {
 				}
 				switch ev := ev.(type) {
 				case sip.HoldEvent:
-					// The agent's phone held the caller: nothing to decide.
+					// The agent's phone held the caller: nothing to decide,
+					// but the caller hears music meanwhile, not silence.
+					r.agentHold(conn, ev.Hold)
 				case sip.TransferEvent:
 					r.agentTransfer(conn, ev)
 				case sip.DigitEvent:
@@ -568,6 +570,30 @@ func (r *Runner) watchAgent(conn *agentConn) {
 			}
 		}
 	})
+}
+
+// agentHold plays the queue's music to the caller while the agent's phone
+// holds the call (re-INVITE sendonly/inactive), and stops it on resume;
+// the bridge goes on underneath.
+func (r *Runner) agentHold(conn *agentConn, hold bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.calls[conn.callID]
+	if r.closed || r.conns[conn.agent] != conn || conn.detached || rec == nil || rec.leg == nil || rec.bridge == nil {
+		return
+	}
+	r.log.Info("queue agent hold", "call", conn.callID, "agent", conn.agent, "hold", hold)
+	if !hold {
+		_ = rec.leg.StopMOH()
+		return
+	}
+	class := rec.moh
+	if class == "" {
+		class = r.cfg.DefaultMOH
+	}
+	if err := rec.leg.StartMOH(class); err != nil && !errors.Is(err, sip.ErrHangup) {
+		_ = rec.leg.StartMOH(r.cfg.DefaultMOH)
+	}
 }
 
 // agentEnded reports an agent leg that ended without the Runner's doing.

@@ -6,6 +6,7 @@ import { t, setLanguage, language, stateName, result } from './i18n.js';
 import { startBoard, stopBoard, boardEvent, render as renderBoard, setTV, tvOn } from './wallboard.js';
 import { startMonitor, stopMonitor, monitorEvent, refresh as renderLive } from './monitor.js';
 import { initFollowup, renderFollowup, refreshCallbacks } from './followup.js';
+import { startSoftphone, stopSoftphone } from './softphone.js';
 
 const $ = (sel) => document.querySelector(sel);
 let session = null;     // what /desk/api/session said
@@ -60,6 +61,7 @@ function showLogin() {
   if (stream) { stream.close(); stream = null; }
   stopBoard();
   stopMonitor();
+  stopSoftphone();
   $('#desk').hidden = true;
   $('#btn-signout').hidden = true;
   $('#who').textContent = '';
@@ -103,6 +105,7 @@ async function start() {
   status('');
   connect();
   if (isAgent()) {
+    startSoftphone(api);
     await refreshAgent();
     await refreshToday();
     await refreshCallbacks();

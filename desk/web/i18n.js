@@ -92,6 +92,11 @@ const words = {
 
 let current = 'ru';
 
+// addWords adds a module's own words (softphone.js) to the table.
+export function addWords(extra) {
+  for (const [lang, w] of Object.entries(extra)) Object.assign(words[lang], w);
+}
+
 export function setLanguage(lang) {
   current = words[lang] ? lang : 'ru';
   document.documentElement.lang = current;

@@ -67,6 +67,9 @@ func (s *Server) newDesk() (*desk.Desk, error) {
 	dc.AgentStates = boardAgents(s.runner)
 	dc.Recordings = deskRecordings{s}
 	dc.Review = deskReview{s}
+	if s.native != nil { // the page's softphone (Asterisk mode: unavailable, docs/asterisk.md)
+		dc.Softphone = newSoftphone(s.native, cfg)
+	}
 	return desk.New(dc)
 }
 

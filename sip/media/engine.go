@@ -389,3 +389,6 @@ func (p *portPool) put(port int) {
 
 // errIsClosed reports whether a socket error means the socket was closed.
 func errIsClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// IP is the address RTP sockets bind to (unspecified: every address).
+func (e *Engine) IP() netip.Addr { return e.cfg.IP }

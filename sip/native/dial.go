@@ -211,7 +211,31 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	if len(tr) > 0 && tr[0] != nil {
 		info.Trunk = tr[0].Name
 	}
-	offer := buildSDP(stream.LocalAddr(), []media.Codec{media.PCMU, media.PCMA}, media.DefaultDTMFPT, "sendrecv", sec)
+	var offer []byte
+	var gw *rtcGateway // a browser's contact (SIP over WebSocket): WebRTC
+	if isWS(b.Transport) {
+		if gw, err = s.newGateway(s.cfg.Media.IP()); err == nil {
+			stream.Update(gw.Addr(), media.PCMU, media.DefaultDTMFPT)
+			gw.attach(plainSide(stream.LocalAddr()))
+			offer, err = gw.offer(ctx)
+		}
+		if err != nil {
+			if gw != nil {
+				gw.Close()
+			}
+			stream.Close()
+			s.log.Error("sip dial: no webrtc offer", "error", err)
+			return nil, 503, err
+		}
+		// Until the leg exists, a failure ends only this branch (below).
+		defer func() {
+			if gw != nil {
+				gw.Close()
+			}
+		}()
+	} else {
+		offer = buildSDP(stream.LocalAddr(), []media.Codec{media.PCMU, media.PCMA}, media.DefaultDTMFPT, "sendrecv", sec)
+	}
 
 	recipient := *b.Contact.Clone()
 	req := gosip.NewRequest(gosip.INVITE, recipient)
@@ -249,8 +273,8 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 		if dst, ok := pathHop(b.Path[0]); ok {
 			req.SetDestination(dst)
 		}
-	case t.Agent != "" && b.Source.IsValid() && (!routable(recipient.Host) || isTLS(b.Transport)):
-		// TLS: over the registration's connection (tls.go).
+	case t.Agent != "" && b.Source.IsValid() && (!routable(recipient.Host) || isTLS(b.Transport) || isWS(b.Transport)):
+		// TLS, WebSocket: over the registration's connection (tls.go, ws.go).
 		req.SetDestination(b.Source.String())
 	}
 
@@ -310,11 +334,24 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 		}
 		return nil, 0, err
 	}
-	answer, err := s.remoteSDP(sess.InviteResponse.Body())
+	var answer remoteMedia
+	if gw != nil {
+		answer, err = browserSDP(sess.InviteResponse.Body())
+		if err == nil {
+			err = gw.accept(sess.InviteResponse.Body())
+		}
+		if err == nil {
+			preferPCMU(&answer)
+			answer.Addr = gw.Addr()
+		}
+	} else {
+		answer, err = s.remoteSDP(sess.InviteResponse.Body())
+	}
 	if err == nil && sec != nil {
 		err = srtpAnswer(stream, sec, answer)
 	}
 	if err != nil {
+		s.log.Warn("sip dial: answer refused", "target", maskTarget(t), "reason", err.Error())
 		endLateAnswer(sess)
 		stream.Close()
 		return nil, 488, err
@@ -337,6 +374,12 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	l.stream = stream
 	l.srtp = sec
 	l.overTLS = isTLS(b.Transport)
+	if gw != nil {
+		l.gw, l.wsSource = gw, b.Source
+		f := l.lost
+		gw.onFail.Store(&f)
+		gw = nil // the leg's now
+	}
 	stream.Update(answer.Addr, answer.Codecs[0], answer.DTMFPT)
 	lp.Store(l)
 	l.markAnswered()

@@ -71,6 +71,12 @@ func (s *Switch) readFilter(info gosip.TransportReadProps, data []byte) ([]byte,
 		}
 		return nil, errBanned
 	}
+	if isWS(info.Transport) && !keepAlive(data) {
+		if _, err := s.parser.ParseSIP(data); err != nil {
+			s.wsMalformed(src, data, err)
+			return nil, nil
+		}
+	}
 	if udp && !keepAlive(data) {
 		if _, err := s.parser.ParseSIP(data); err != nil {
 			// Not the parser's error: it quotes the datagram.
@@ -175,9 +181,19 @@ func (s *Switch) onRegister(req *gosip.Request, tx gosip.ServerTransaction) {
 		respond(tx, req, 403, "Forbidden")
 		return
 	}
-	r, ok := s.checkAuth(req, tx)
-	if !ok {
-		return
+	var r authResult
+	if isWS(req.Transport()) {
+		// Bound to the desk session: the connection's agent, fresh.
+		user, ok := s.wsAgent(req, tx, true)
+		if !ok {
+			return
+		}
+		r = authResult{User: user, First: true}
+	} else {
+		var ok bool
+		if r, ok = s.checkAuth(req, tx); !ok {
+			return
+		}
 	}
 	user := r.User
 	if to := req.To(); to == nil || to.Address.User != user {

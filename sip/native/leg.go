@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,12 @@ type leg struct {
 	// (tls.go).
 	srtp    *sdesCrypto
 	overTLS bool
+	// A browser's leg (SIP over WebSocket, ws.go): the connection's
+	// source, the browser's offer (inbound, until Answer) and the WebRTC
+	// gateway (webrtc.go) the stream exchanges plain RTP with.
+	wsSource     netip.AddrPort
+	browserOffer []byte
+	gw           *rtcGateway
 
 	answered   chan struct{}
 	answerOnce sync.Once
@@ -108,6 +115,9 @@ func (l *leg) Answer(ctx context.Context) error {
 	l.answering = true
 	l.mu.Unlock()
 
+	if l.wsSource.IsValid() {
+		return l.answerBrowser(ctx)
+	}
 	codec := l.remote.Codecs[0]
 	var sec *sdesCrypto
 	if l.overTLS && l.remote.Secure && l.remote.Crypto != nil {
@@ -442,10 +452,14 @@ func (l *leg) finish(cause sip.Cause, side sip.Side) (first, answered bool) {
 	l.end = sip.End{Cause: cause, Side: side, At: l.sw.cfg.Now()}
 	answered = l.isAnswered()
 	st := l.stream
+	gw := l.gw
 	l.mu.Unlock()
 	close(l.done)
 	if st != nil {
 		_ = st.Close()
+	}
+	if gw != nil {
+		gw.Close()
 	}
 	l.sw.removeLeg(l.key)
 	if l.uas != nil {
@@ -490,6 +504,12 @@ func (l *leg) reinvite(body []byte) ([]byte, int, string) {
 	if len(body) == 0 {
 		// No offer: answer with our current SDP (the peer answers in ACK).
 		return l.currentSDP(""), 200, "OK"
+	}
+	l.mu.Lock()
+	gw := l.gw
+	l.mu.Unlock()
+	if gw != nil {
+		return l.reinviteBrowser(gw, body)
 	}
 	rm, err := l.sw.remoteSDP(body)
 	if err != nil {

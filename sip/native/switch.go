@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	gosip "github.com/emiago/sipgo/sip"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/sip/media"
@@ -99,6 +101,9 @@ type Config struct {
 	// (refused requests, failed authentications, dropped datagrams) are
 	// summarised into one line with a count; default 10 s.
 	FloodLogInterval time.Duration
+	// WebRTC configures the media of the desk softphone's legs (SIP over
+	// WebSocket, ws.go; DTLS-SRTP and ICE, webrtc.go).
+	WebRTC WebRTCConfig
 	// Bindings, when set, keeps registrations across restarts: saved after
 	// every change, loaded at Start (crash recovery), or at Activate when
 	// the switch starts as a standby.
@@ -156,6 +161,14 @@ type Switch struct {
 	tlsAddr    netip.AddrPort
 	tlsContact gosip.ContactHeader
 	duaTLS     *sipgo.DialogUA
+	// SIP over WebSocket (ws.go) and the browser legs' WebRTC (webrtc.go).
+	wsLn      *wsListener
+	wsContact gosip.ContactHeader
+	duaWS     *sipgo.DialogUA
+	wsMu      sync.Mutex
+	wsUsers   map[netip.AddrPort]*wsConn
+	rtcAPI    *webrtc.API
+	rtcConn   io.Closer // the UDP socket of every browser leg's ICE and media
 
 	incoming chan sip.Leg
 	draining atomic.Bool
@@ -350,9 +363,18 @@ func (s *Switch) Start(ctx context.Context) error {
 	s.contact = gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", User: "hotline", Host: adv.String(), Port: port}}
 	s.dua = &sipgo.DialogUA{Client: s.cli, ContactHDR: s.contact}
 	tlsLn, err := s.startTLS(adv, sipLog)
+	if err == nil {
+		err = s.startWS(adv, sipLog)
+	}
+	if err == nil {
+		s.rtcAPI, s.rtcConn, err = newWebRTCAPI(s.cfg.Media.IP(), s.cfg.WebRTC, s.log)
+	}
 	if err != nil {
 		udp.Close()
 		tcp.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
 		return err
 	}
 
@@ -403,6 +425,8 @@ func (s *Switch) Start(ctx context.Context) error {
 		if tlsLn != nil {
 			tlsLn.Close()
 		}
+		s.wsLn.Close()
+		s.rtcConn.Close()
 	}()
 	s.log.Info("sip listening", "addr", s.addr.String(), "transports", transports)
 	return nil
@@ -604,7 +628,7 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 				"caller", MaskNumber(caller), "called", MaskNumber(info.To))
 			return
 		}
-		user, ok := s.authenticate(req, tx)
+		user, ok := s.agentOf(req, tx)
 		if !ok {
 			return
 		}
@@ -615,9 +639,15 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		respond(tx, req, 503, "Service Unavailable", gosip.NewHeader("Retry-After", "30"))
 		return
 	}
-	offer, err := s.remoteSDP(req.Body())
-	if err == nil {
-		err = s.srtpOfferable(offer, req.Transport(), info.Agent != "")
+	var offer remoteMedia
+	var err error
+	if isWS(req.Transport()) {
+		offer, err = browserSDP(req.Body())
+	} else {
+		offer, err = s.remoteSDP(req.Body())
+		if err == nil {
+			err = s.srtpOfferable(offer, req.Transport(), info.Agent != "")
+		}
 	}
 	if err != nil {
 		s.log.Warn("sip invite rejected", "reason", err.Error(), "caller", MaskNumber(caller), "source", src.String())
@@ -637,6 +667,10 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	l.uas = dlg
 	l.remote = offer
 	l.overTLS = isTLS(req.Transport())
+	if isWS(req.Transport()) {
+		l.wsSource = src
+		l.browserOffer = req.Body()
+	}
 	s.addLeg(key, l)
 
 	_ = dlg.Respond(180, "Ringing", nil)
@@ -766,7 +800,7 @@ func (s *Switch) onRefer(req *gosip.Request, tx gosip.ServerTransaction) {
 	}
 	if l.info.Agent != "" {
 		// Transfers come from agents' phones: authenticate them like INVITEs.
-		user, ok := s.authenticate(req, tx)
+		user, ok := s.agentOf(req, tx)
 		if !ok {
 			return
 		}
@@ -791,4 +825,13 @@ func (s *Switch) onRefer(req *gosip.Request, tx gosip.ServerTransaction) {
 	}
 	respond(tx, req, 202, "Accepted")
 	l.transfer(u.User)
+}
+
+// agentOf authenticates an agent's request: by its WebSocket's binding
+// (ws.go) or by digest.
+func (s *Switch) agentOf(req *gosip.Request, tx gosip.ServerTransaction) (string, bool) {
+	if isWS(req.Transport()) {
+		return s.wsAgent(req, tx, false)
+	}
+	return s.authenticate(req, tx)
 }

@@ -70,6 +70,9 @@ func (s *Switch) dialogUA(transport string) *sipgo.DialogUA {
 	if isTLS(transport) && s.duaTLS != nil {
 		return s.duaTLS
 	}
+	if isWS(transport) && s.duaWS != nil {
+		return s.duaWS
+	}
 	return s.dua
 }
 
@@ -77,6 +80,9 @@ func (s *Switch) dialogUA(transport string) *sipgo.DialogUA {
 func (s *Switch) contactFor(transport string) *gosip.ContactHeader {
 	if isTLS(transport) && s.duaTLS != nil {
 		return &s.tlsContact
+	}
+	if isWS(transport) && s.duaWS != nil {
+		return &s.wsContact
 	}
 	return &s.contact
 }

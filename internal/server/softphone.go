@@ -1,0 +1,81 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hotline-cc/hotline/desk"
+	"github.com/hotline-cc/hotline/internal/config"
+	"github.com/hotline-cc/hotline/sip/native"
+)
+
+// softphone serves the desk pages' SIP over WebSocket into the native
+// switch (docs/desk.md, Softphone): the desk has checked the session,
+// the agent role and the Origin; this hijacks the HTTP connection and
+// gives it to the switch bound to the agent's SIP user.
+type softphone struct {
+	sw   *native.Switch
+	cfg  *config.Config
+	user map[string]string // agent id → SIP user
+}
+
+func newSoftphone(sw *native.Switch, cfg *config.Config) *softphone {
+	p := &softphone{sw: sw, cfg: cfg, user: map[string]string{}}
+	for _, a := range cfg.Agents {
+		p.user[a.ID] = a.SIPUser
+	}
+	return p
+}
+
+var _ desk.Softphone = (*softphone)(nil)
+
+func (p *softphone) Info(agent string) desk.SoftphoneInfo {
+	u, ok := p.user[agent]
+	if !ok {
+		return desk.SoftphoneInfo{Reason: "not-an-agent"}
+	}
+	return desk.SoftphoneInfo{Available: true, User: u, Domain: p.sw.Addr().Addr().String(), Path: "/desk/sip"}
+}
+
+func (p *softphone) ServeSoftphone(w http.ResponseWriter, r *http.Request, agent string) (io.Closer, error) {
+	u, ok := p.user[agent]
+	if !ok {
+		return nil, errors.New("no such agent")
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, errors.New("the connection cannot be taken over (HTTP/2?): the page must reach /desk/sip over HTTP/1.1")
+	}
+	// The switch's WebSocket transport answers the handshake itself: it
+	// reads the request again, so it is written back in front of what
+	// follows on the connection.
+	var head bytes.Buffer
+	fmt.Fprintf(&head, "GET %s HTTP/1.1\r\nHost: %s\r\n", r.URL.RequestURI(), r.Host)
+	_ = r.Header.Write(&head)
+	head.WriteString("\r\n")
+	c, rw, err := hj.Hijack()
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetDeadline(time.Time{})
+	conn := &replayConn{Conn: c, r: io.MultiReader(&head, rw.Reader)}
+	if err := p.sw.ServeWebSocket(conn, u); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// replayConn is a hijacked connection whose first bytes are the request
+// the HTTP server had already read.
+type replayConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *replayConn) Read(b []byte) (int, error) { return c.r.Read(b) }
