@@ -373,11 +373,33 @@ func (s *Service) delete(ctx context.Context, r Row, why string) error {
 	return nil
 }
 
+// Interrupted is how long a row may say "recording" before the retention
+// job takes it for a recording a dead process left (no call lasts a day):
+// its file, with an empty header, is removed and the row marked failed.
+const Interrupted = 24 * time.Hour
+
 // Purge deletes the files of recordings started before now minus the
 // retention period and marks their rows (the retention job). It returns
-// how many it deleted.
+// how many it deleted. It also settles recordings a dead process left
+// (Interrupted).
 func (s *Service) Purge(ctx context.Context, now time.Time) (int, error) {
-	if s == nil || s.cfg.Store == nil || s.cfg.Retention <= 0 {
+	if s == nil || s.cfg.Store == nil {
+		return 0, nil
+	}
+	stale, err := s.cfg.Store.rows(ctx, `state = 'recording' AND started_at < $1`, now.Add(-Interrupted))
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range stale {
+		if err := os.Remove(filepath.Join(s.cfg.Dir, r.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, err
+		}
+		if err := s.cfg.Store.finish(ctx, r.ID, r.Agents, Result{Err: errors.New("interrupted: the process recording it ended")}); err != nil {
+			return 0, err
+		}
+		s.log.Warn("recording left by a process that ended: removed", "call", r.CallID, "started", r.StartedAt)
+	}
+	if s.cfg.Retention <= 0 {
 		return 0, nil
 	}
 	rows, err := s.cfg.Store.rows(ctx, `deleted_at IS NULL AND state <> 'recording' AND started_at < $1`, now.Add(-s.cfg.Retention))

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,17 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A recording a dead process left two days ago: an empty-header file
+	// and its row still "recording".
+	s.now = func() time.Time { return now.Add(-48 * time.Hour) }
+	if _, err := s.Start(ctx, "c-crashed", "support"); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	crashed := filepath.Join(s.Dir(), s.active["c-crashed"].rel)
+	defer s.active["c-crashed"].rec.Stop() // the test's own goroutine, at its end
+	delete(s.active, "c-crashed")          // the process is gone: nobody stops it
+	s.mu.Unlock()
 	old := record(t, s, eng, "c-old", now.Add(-91*24*time.Hour))
 	fresh := record(t, s, eng, "c-fresh", now.Add(-89*24*time.Hour))
 	other := record(t, s, eng, "c-other", now.Add(-time.Hour))
@@ -82,6 +94,12 @@ func TestRetention(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Errorf("fresh file gone: %v", err)
+	}
+	if _, err := os.Stat(crashed); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the crashed recording's file is still there: %v", err)
+	}
+	if row, _, _ := s.cfg.Store.ByCall(ctx, "c-crashed"); row.State != StateFailed || !strings.Contains(row.Error, "interrupted") {
+		t.Errorf("the crashed recording's row: %s %q", row.State, row.Error)
 	}
 	row, ok, err := s.cfg.Store.ByCall(ctx, "c-old")
 	if err != nil || !ok || row.State != StateDeleted || row.DeletedWhy != "retention" || row.DeletedAt == nil {
