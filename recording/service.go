@@ -63,6 +63,10 @@ type Config struct {
 	LineOf func(queue string) int
 }
 
+// storeTimeout bounds each metadata write: a recording does not wait on
+// the database longer than this.
+const storeTimeout = 2 * time.Second
+
 // DefaultTemplate is the path template when none is configured.
 const DefaultTemplate = "{date}/{call}.wav"
 
@@ -209,7 +213,12 @@ func (s *Service) Start(ctx context.Context, callID, queue string) (*media.Tap, 
 	a := &active{callID: callID, queue: queue, rel: rel, started: time.Now()}
 	var err error
 	if s.cfg.Store != nil {
-		if a.rowID, err = s.cfg.Store.begin(ctx, callID, queue, rel, now); err != nil {
+		// The caller waits for this row before the queue: a database that
+		// does not answer costs the recording, not the caller's time.
+		bctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		a.rowID, err = s.cfg.Store.begin(bctx, callID, queue, rel, now)
+		cancel()
+		if err != nil {
 			s.failed(callID, queue, "store", err)
 			return nil, err
 		}
@@ -284,7 +293,9 @@ func (s *Service) Stop(ctx context.Context, callID string) {
 		return
 	}
 	if s.cfg.Store != nil {
-		if err := s.cfg.Store.finish(ctx, a.rowID, agents, res); err != nil && res.Err == nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+		if err := s.cfg.Store.finish(fctx, a.rowID, agents, res); err != nil && res.Err == nil {
 			s.failed(callID, a.queue, "store", err)
 		}
 	}
