@@ -86,7 +86,9 @@ type SIP struct {
 	// TLSSRTP makes every call leg of an agent over TLS SRTP (SDES keys in
 	// the SDP, RFC 4568; AES_CM_128_HMAC_SHA1_80), required both ways.
 	// Needs TLSListen: SDES keys must not cross the network in clear.
-	TLSSRTP bool    `yaml:"tls_srtp"`
+	TLSSRTP bool `yaml:"tls_srtp"`
+	// WebRTC is the media of the desk's softphone (native mode).
+	WebRTC  WebRTC  `yaml:"webrtc"`
 	Trunks  []Trunk `yaml:"trunks"`
 	// Numbers maps a called number to an IVR flow name; "*" is the default.
 	Numbers map[string]string `yaml:"numbers"`
@@ -98,6 +100,19 @@ type SIP struct {
 	// Advertise is the address written into SDP and Contact headers:
 	// AdvertiseIP if set, else the listen address.
 	Advertise netip.Addr `yaml:"-"`
+}
+
+// WebRTC configures the browser legs of the desk's softphone (native
+// mode; docs/desk.md): ICE and DTLS-SRTP on one UDP port of the media
+// address.
+type WebRTC struct {
+	// Port is the UDP port of every browser leg's ICE and media; 0 (the
+	// default) picks a free one at start (fine on a LAN; open a fixed one
+	// in the firewall otherwise).
+	Port int `yaml:"port"`
+	// PublicIPs are announced in ICE candidates in place of the media
+	// address (hotline behind 1:1 NAT).
+	PublicIPs []string `yaml:"public_ips"`
 }
 
 // Asterisk configures the ARI connection of sip.mode: asterisk.

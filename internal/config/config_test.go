@@ -260,6 +260,8 @@ func TestErrors(t *testing.T) {
 		{"api open to the network in clear", base + "http:\n  listen: 0.0.0.0:8080\n  token: t\n", 11, `http.tls_cert: required when http.listen (0.0.0.0:8080) is not a loopback address`},
 		{"sip tls without certificate", strings.Replace(base, "sip:\n", "sip:\n  tls_listen: 127.0.0.1:5061\n", 1), 2, `sip.tls_cert: sip.tls_cert and sip.tls_key are required with sip.tls_listen`},
 		{"sip tls on the tcp port", strings.Replace(base, "sip:\n", "sip:\n  tls_listen: 0.0.0.0:5060\n  tls_cert: /c.pem\n  tls_key: /k.pem\n", 1), 2, `sip.tls_listen: port 5060 is sip.listen's TCP port`},
+		{"webrtc port", strings.Replace(base, "sip:\n", "sip:\n  webrtc: {port: 70000}\n", 1), 2, `sip.webrtc.port: want 0 (any) or a UDP port up to 65535, not 70000`},
+		{"webrtc public ip", strings.Replace(base, "sip:\n", "sip:\n  webrtc: {public_ips: [nowhere]}\n", 1), 2, `sip.webrtc.public_ips: [0]: want an IP address, not "nowhere"`},
 		{"srtp without tls", strings.Replace(base, "sip:\n", "sip:\n  tls_srtp: true\n", 1), 2, `sip.tls_srtp: needs sip.tls_listen`},
 		{"sip certificate without tls listen", strings.Replace(base, "sip:\n", "sip:\n  tls_cert: /c.pem\n", 1), 2, `sip.tls_cert: set sip.tls_listen too`},
 		{"http key without certificate", base + "http:\n  tls_key: /etc/k.pem\n", 11, `http.tls_key: set together with http.tls_cert`},

@@ -45,6 +45,19 @@ func (v *validator) keyPair(section, cert, key string) {
 	}
 }
 
+// sipWebRTC checks sip.webrtc (the desk softphone's media).
+func (v *validator) sipWebRTC() {
+	w := &v.c.SIP.WebRTC
+	if w.Port < 0 || w.Port > 65535 {
+		v.errorf("sip.webrtc.port", "want 0 (any) or a UDP port up to 65535, not %d", w.Port)
+	}
+	for i, ip := range w.PublicIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			v.errorf("sip.webrtc.public_ips", "[%d]: want an IP address, not %q", i, ip)
+		}
+	}
+}
+
 // sipTLS checks sip.tls_listen and its certificate pair (native mode).
 func (v *validator) sipTLS() {
 	s := &v.c.SIP

@@ -249,6 +249,7 @@ func (v *validator) sip() {
 		v.r.errorAt(v.r.lineOf("sip.listen"), "sip.advertise_ip", "required when sip.listen is %s (the address peers send media and requests to)", s.Listen)
 	}
 	v.sipTLS()
+	v.sipWebRTC()
 	if s.Realm == "" {
 		v.errorf("sip.realm", "must not be empty")
 	}

@@ -70,6 +70,7 @@ func nativeConfig(cfg *config.Config, mp *mediaParts, log *slog.Logger) native.C
 	if cfg.SIP.Advertise.IsValid() && cfg.SIP.Advertise != cfg.SIP.ListenAddr.Addr() {
 		nc.AdvertiseIP = cfg.SIP.Advertise
 	}
+	nc.WebRTC = native.WebRTCConfig{Port: cfg.SIP.WebRTC.Port, PublicIPs: cfg.SIP.WebRTC.PublicIPs}
 	for _, t := range cfg.SIP.Trunks {
 		nc.Trunks = append(nc.Trunks, native.Trunk{
 			Name: t.Name, Allow: t.Allow, Address: t.Address, Transport: t.Transport,
