@@ -88,8 +88,8 @@ type SIP struct {
 	// Needs TLSListen: SDES keys must not cross the network in clear.
 	TLSSRTP bool `yaml:"tls_srtp"`
 	// WebRTC is the media of the desk's softphone (native mode).
-	WebRTC  WebRTC  `yaml:"webrtc"`
-	Trunks  []Trunk `yaml:"trunks"`
+	WebRTC WebRTC  `yaml:"webrtc"`
+	Trunks []Trunk `yaml:"trunks"`
 	// Numbers maps a called number to an IVR flow name; "*" is the default.
 	Numbers map[string]string `yaml:"numbers"`
 
