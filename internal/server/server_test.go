@@ -92,6 +92,29 @@ func TestServiceOrder(t *testing.T) {
 	}
 }
 
+// TestServiceOrderTwoNodes: with node.line the node stands by with the
+// services every node runs and starts the rest when it wins the line's
+// lease (line.go), each list in dependency order.
+func TestServiceOrderTwoNodes(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	s, err := New(testConfig(t, testIVR+"database: {url: \"postgres://h@127.0.0.1:1/h\"}\nsurvey: {enabled: true}\nnode: {id: a, line: \"8800\"}\n"), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	if got, want := s.services.names(), []string{"database", "recording", "desk sessions", "event writer", "event bus",
+		"queue runner", "switch", "http", "line lease"}; !slices.Equal(got, want) {
+		t.Errorf("standby services %v\nwant %v", got, want)
+	}
+	if got, want := s.activeSvcs.names(), []string{"projector", "privacy", "metrics", "staffing gauge", "crash recovery",
+		"callbacks", "survey", "call intake"}; !slices.Equal(got, want) {
+		t.Errorf("active services %v\nwant %v", got, want)
+	}
+	if r := s.Role(); r != "standby" {
+		t.Errorf("role before the lease = %q, want standby", r)
+	}
+}
+
 // TestStartShutdown: a server without a database starts on free ports, is
 // ready, and shuts down cleanly once; it does not run again.
 func TestStartShutdown(t *testing.T) {
