@@ -33,9 +33,16 @@ type Softphone interface {
 	// Info describes the softphone of an agent (by agent id).
 	Info(agent string) SoftphoneInfo
 	// ServeSoftphone takes over r, a WebSocket upgrade request by the
-	// agent (it hijacks the connection); it returns what closes that
-	// connection, or an error before anything was written.
-	ServeSoftphone(w http.ResponseWriter, r *http.Request, agent string) (io.Closer, error)
+	// agent (it hijacks the connection); it returns the connection, or an
+	// error before anything was written.
+	ServeSoftphone(w http.ResponseWriter, r *http.Request, agent string) (SoftphoneConn, error)
+}
+
+// SoftphoneConn is a served softphone connection: Close ends it, Done is
+// closed once it has ended (either way).
+type SoftphoneConn interface {
+	io.Closer
+	Done() <-chan struct{}
 }
 
 // sessionCheck is how often a softphone connection checks that its
@@ -45,16 +52,34 @@ const sessionCheck = 10 * time.Second
 // phoneConns are the open softphone connections by session (its hash).
 type phoneConns struct {
 	mu sync.Mutex
-	m  map[string][]io.Closer
+	m  map[string][]SoftphoneConn
 }
 
-func (p *phoneConns) add(token string, c io.Closer) {
+func (p *phoneConns) add(token string, c SoftphoneConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m == nil {
-		p.m = map[string][]io.Closer{}
+		p.m = map[string][]SoftphoneConn{}
 	}
 	p.m[token] = append(p.m[token], c)
+}
+
+// remove forgets a connection that ended.
+func (p *phoneConns) remove(token string, c SoftphoneConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cs := p.m[token]
+	for i, x := range cs {
+		if x == c {
+			cs = append(cs[:i], cs[i+1:]...)
+			break
+		}
+	}
+	if len(cs) == 0 {
+		delete(p.m, token)
+	} else {
+		p.m[token] = cs
+	}
 }
 
 // closeSession closes the connections of a session that ended.
@@ -129,16 +154,16 @@ func (d *Desk) softphoneSocket(w http.ResponseWriter, r *http.Request, p princip
 	go func() {
 		t := time.NewTicker(sessionCheck)
 		defer t.Stop()
-		for range t.C {
-			if !d.sess.alive(token, d.now()) {
-				d.phones.closeSession(token)
+		for {
+			select {
+			case <-c.Done():
+				d.phones.remove(token, c)
 				return
-			}
-			d.phones.mu.Lock()
-			_, open := d.phones.m[token]
-			d.phones.mu.Unlock()
-			if !open {
-				return
+			case <-t.C:
+				if !d.sess.alive(token, d.now()) {
+					d.phones.closeSession(token)
+					return
+				}
 			}
 		}
 	}()

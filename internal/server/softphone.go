@@ -42,7 +42,7 @@ func (p *softphone) Info(agent string) desk.SoftphoneInfo {
 	return desk.SoftphoneInfo{Available: true, User: u, Domain: p.sw.Addr().Addr().String(), Path: "/desk/sip"}
 }
 
-func (p *softphone) ServeSoftphone(w http.ResponseWriter, r *http.Request, agent string) (io.Closer, error) {
+func (p *softphone) ServeSoftphone(w http.ResponseWriter, r *http.Request, agent string) (desk.SoftphoneConn, error) {
 	u, ok := p.user[agent]
 	if !ok {
 		return nil, errors.New("no such agent")
@@ -64,7 +64,7 @@ func (p *softphone) ServeSoftphone(w http.ResponseWriter, r *http.Request, agent
 	}
 	_ = c.SetDeadline(time.Time{})
 	conn := &replayConn{Conn: c, r: io.MultiReader(&head, rw.Reader)}
-	if err := p.sw.ServeWebSocket(conn, u); err != nil {
+	if conn.done, err = p.sw.ServeWebSocket(conn, u); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -72,10 +72,14 @@ func (p *softphone) ServeSoftphone(w http.ResponseWriter, r *http.Request, agent
 }
 
 // replayConn is a hijacked connection whose first bytes are the request
-// the HTTP server had already read.
+// the HTTP server had already read; Done is closed when the switch is
+// done with it.
 type replayConn struct {
 	net.Conn
-	r io.Reader
+	r    io.Reader
+	done <-chan struct{}
 }
+
+func (c *replayConn) Done() <-chan struct{} { return c.done }
 
 func (c *replayConn) Read(b []byte) (int, error) { return c.r.Read(b) }

@@ -66,10 +66,14 @@ type wsConn struct {
 	s    *Switch
 	user string
 	once sync.Once
+	done chan struct{} // closed when the connection is gone
 }
 
 func (c *wsConn) gone() {
-	c.once.Do(func() { c.s.wsGone(c) })
+	c.once.Do(func() {
+		c.s.wsGone(c)
+		close(c.done)
+	})
 }
 
 func (c *wsConn) Read(b []byte) (int, error) {
@@ -109,20 +113,21 @@ func (s *Switch) startWS(adv netip.Addr, sipLog *slog.Logger) error {
 // ServeWebSocket takes a connection hijacked from an HTTP request that
 // asked for a WebSocket upgrade (with the request's bytes still to be
 // read: sipgo's WS transport answers the handshake) and serves SIP over
-// it for user, the agent's SIP user, until it closes. It returns at once.
-func (s *Switch) ServeWebSocket(conn net.Conn, user string) error {
+// it for user, the agent's SIP user, until it closes. It returns at once,
+// with a channel closed when the connection is gone.
+func (s *Switch) ServeWebSocket(conn net.Conn, user string) (<-chan struct{}, error) {
 	if s.wsLn == nil {
-		return errNoWebSocket
+		return nil, errNoWebSocket
 	}
 	src := addrPortOf(conn.RemoteAddr())
 	if !src.IsValid() {
-		return errors.New("native: websocket: the connection has no remote address")
+		return nil, errors.New("native: websocket: the connection has no remote address")
 	}
-	c := &wsConn{Conn: conn, s: s, user: user}
+	c := &wsConn{Conn: conn, s: s, user: user, done: make(chan struct{})}
 	s.wsMu.Lock()
 	if old := s.wsUsers[src]; old != nil {
 		s.wsMu.Unlock()
-		return errors.New("native: websocket: a connection from this address and port is open")
+		return nil, errors.New("native: websocket: a connection from this address and port is open")
 	}
 	s.wsUsers[src] = c
 	s.wsMu.Unlock()
@@ -130,10 +135,10 @@ func (s *Switch) ServeWebSocket(conn net.Conn, user string) error {
 	case s.wsLn.conns <- c:
 	case <-s.wsLn.closed:
 		c.gone()
-		return errNoWebSocket
+		return nil, errNoWebSocket
 	}
 	s.log.Info("sip websocket connected", "user", user, "source", src.String())
-	return nil
+	return c.done, nil
 }
 
 // wsUser is the agent a WebSocket source is bound to ("" none).
