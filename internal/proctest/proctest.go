@@ -19,37 +19,7 @@ import (
 // READY marks, for the failure message.
 func KillWhenReady(t *testing.T, what string, env ...string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	ready := false
-	for sc.Scan() {
-		if line := sc.Text(); line == "READY" {
-			ready = true
-			break
-		} else if strings.HasPrefix(line, "ERROR") {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("helper: %s", line)
-		}
-	}
-	if !ready {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("helper exited before %s", what)
-	}
-	if err := cmd.Process.Signal(os.Kill); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	StartHelper(t, what, env...).Kill()
 }
 
 // Helper is a helper process a test controls: it runs until the test
