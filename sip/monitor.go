@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // MonitorMode says what a supervisor's leg does in a call it monitors.
@@ -69,3 +70,72 @@ type Monitor interface {
 
 // ErrNotBridged is returned by Monitor when target is not in a bridge.
 var ErrNotBridged = errors.New("sip: leg is not bridged")
+
+// MonitorSet keeps a switch's live monitors by the leg whose bridge each
+// one watches, so that the bridge's end stops them (both switches embed
+// one; L is the switch's own leg type). The zero value is ready to use.
+type MonitorSet[L comparable, M interface {
+	comparable
+	Monitor
+}] struct {
+	mu sync.Mutex
+	m  map[L][]M
+}
+
+// Add records m as watching l's bridge.
+func (ms *MonitorSet[L, M]) Add(l L, m M) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.m == nil {
+		ms.m = map[L][]M{}
+	}
+	ms.m[l] = append(ms.m[l], m)
+}
+
+// Remove forgets m (a monitor that stopped).
+func (ms *MonitorSet[L, M]) Remove(l L, m M) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	list := ms.m[l]
+	for i, x := range list {
+		if x == m {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(ms.m, l)
+	} else {
+		ms.m[l] = list
+	}
+}
+
+// Any reports whether f is true of a live monitor. f runs under the
+// set's lock, so it must not call back into the set.
+func (ms *MonitorSet[L, M]) Any(f func(M) bool) bool {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	for _, list := range ms.m {
+		for _, m := range list {
+			if f(m) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// BridgeEnded stops the monitors of a bridge between a and b (the switch's
+// Bridge calls it as it returns). Stop runs outside the set's lock, so a
+// monitor may Remove itself as it stops.
+func (ms *MonitorSet[L, M]) BridgeEnded(a, b L) {
+	ms.mu.Lock()
+	var stop []M
+	for _, l := range []L{a, b} {
+		stop = append(stop, ms.m[l]...)
+	}
+	ms.mu.Unlock()
+	for _, m := range stop {
+		_ = m.Stop()
+	}
+}

@@ -42,67 +42,13 @@ func whisperOf(mode sip.MonitorMode) (ari.Direction, error) {
 	return "", fmt.Errorf("asterisk: unknown monitor mode %v", mode)
 }
 
-// monitors are the live monitors by the legs whose bridge they watch.
-type monitors struct {
-	mu sync.Mutex
-	m  map[*leg][]*monitor
-}
-
-func (ms *monitors) add(l *leg, m *monitor) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	if ms.m == nil {
-		ms.m = map[*leg][]*monitor{}
-	}
-	ms.m[l] = append(ms.m[l], m)
-}
-
-func (ms *monitors) remove(l *leg, m *monitor) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	list := ms.m[l]
-	for i, x := range list {
-		if x == m {
-			list = append(list[:i], list[i+1:]...)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(ms.m, l)
-	} else {
-		ms.m[l] = list
-	}
-}
-
-// owns reports whether snoop channel id belongs to a live monitor.
-func (ms *monitors) owns(id string) bool {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	for _, list := range ms.m {
-		for _, m := range list {
-			m.mu.Lock()
-			mine := m.snoop == id
-			m.mu.Unlock()
-			if mine {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// bridgeEnded stops the monitors of a bridge between a and b (leg.Bridge
-// calls it as it returns).
-func (ms *monitors) bridgeEnded(a, b *leg) {
-	ms.mu.Lock()
-	var stop []*monitor
-	for _, l := range []*leg{a, b} {
-		stop = append(stop, ms.m[l]...)
-	}
-	ms.mu.Unlock()
-	for _, m := range stop {
-		_ = m.Stop()
-	}
+// ownsSnoop reports whether snoop channel id belongs to a live monitor.
+func (s *Switch) ownsSnoop(id string) bool {
+	return s.mons.Any(func(m *monitor) bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.snoop == id
+	})
 }
 
 // monitor is one supervisor's channel on one agent's call (sip.Monitor).
@@ -170,7 +116,7 @@ func (s *Switch) Monitor(ctx context.Context, target, supervisor sip.Leg, mode s
 	if err := m.addSnoop(cl, mode); err != nil {
 		return fail(err)
 	}
-	s.mons.add(t, m)
+	s.mons.Add(t, m)
 	if !t.isBridged() { // the call's bridge ended meanwhile
 		_ = m.Stop()
 		return nil, sip.ErrNotBridged
@@ -246,7 +192,7 @@ func (m *monitor) SetMode(mode sip.MonitorMode) error {
 // supervisor's channel stays up, the call's bridge as it was.
 func (m *monitor) Stop() error {
 	m.once.Do(func() {
-		m.sw.mons.remove(m.target, m) // before m.mu: owns takes them the other way round
+		m.sw.mons.Remove(m.target, m) // before m.mu: ownsSnoop takes them the other way round
 		m.mu.Lock()
 		if cl := m.sw.current(); cl != nil && !m.sw.closing() {
 			m.cleanup(cl)

@@ -169,7 +169,7 @@ type Switch struct {
 	cfg Config
 	// bridgeMu serialises claiming two legs for a bridge.
 	bridgeMu sync.Mutex
-	mons     monitors // monitor.go
+	mons     sip.MonitorSet[*leg, *monitor] // monitor.go
 	log      *slog.Logger
 
 	incoming  chan sip.Leg
@@ -863,7 +863,7 @@ func (s *Switch) resync(cl ari.Client) {
 func (s *Switch) adopt(cl ari.Client, id string) {
 	key := ari.NewKey(ari.ChannelKey, id)
 	if isSnoop(id) {
-		if !s.mons.owns(id) {
+		if !s.ownsSnoop(id) {
 			s.log.Info("ari resync: hanging up an orphaned snoop channel", "channel", id)
 			_ = cl.Channel().Hangup(key, "normal")
 		}

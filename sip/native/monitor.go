@@ -12,53 +12,6 @@ import (
 
 var _ sip.Monitorer = (*Switch)(nil)
 
-// monitors are the live monitors by the bridged legs they watch; the
-// bridge's end (Bridge returning, whichever way) stops them.
-type monitors struct {
-	mu sync.Mutex
-	m  map[*leg][]*monitor
-}
-
-func (ms *monitors) add(l *leg, m *monitor) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	if ms.m == nil {
-		ms.m = map[*leg][]*monitor{}
-	}
-	ms.m[l] = append(ms.m[l], m)
-}
-
-func (ms *monitors) remove(l *leg, m *monitor) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	list := ms.m[l]
-	for i, x := range list {
-		if x == m {
-			list = append(list[:i], list[i+1:]...)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(ms.m, l)
-	} else {
-		ms.m[l] = list
-	}
-}
-
-// bridgeEnded stops the monitors of a bridge between a and b (called by
-// leg.Bridge when it returns).
-func (ms *monitors) bridgeEnded(a, b *leg) {
-	ms.mu.Lock()
-	var stop []*monitor
-	for _, l := range []*leg{a, b} {
-		stop = append(stop, ms.m[l]...)
-	}
-	ms.mu.Unlock()
-	for _, m := range stop {
-		_ = m.Stop()
-	}
-}
-
 // monitor is a supervisor's leg in a bridged call (sip.Monitor), mixed by
 // sip/media.
 type monitor struct {
@@ -111,7 +64,7 @@ func (s *Switch) Monitor(ctx context.Context, target, supervisor sip.Leg, mode s
 		return nil, err
 	}
 	m := &monitor{sw: s, target: t, sup: sp, m: mm, done: make(chan struct{})}
-	s.mons.add(t, m)
+	s.mons.Add(t, m)
 	if !mm.Bridged() { // the bridge ended meanwhile
 		_ = m.Stop()
 		return nil, sip.ErrNotBridged
@@ -146,7 +99,7 @@ func (m *monitor) SetMode(mode sip.MonitorMode) error {
 func (m *monitor) Stop() error {
 	m.once.Do(func() {
 		m.m.Stop()
-		m.sw.mons.remove(m.target, m)
+		m.sw.mons.Remove(m.target, m)
 		m.sup.setBridged(false)
 		close(m.done)
 		m.sw.log.Info("monitor stopped", "leg", m.target.info.ID, "supervisor_leg", m.sup.info.ID)

@@ -135,7 +135,7 @@ type Switch struct {
 	cfg Config
 	// bridgeMu serialises claiming two legs for a bridge.
 	bridgeMu sync.Mutex
-	mons     monitors // monitor.go
+	mons     sip.MonitorSet[*leg, *monitor] // monitor.go
 	log      *slog.Logger
 	trunks   []trunk
 	auth     *authenticator
