@@ -331,7 +331,7 @@ func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
 	o.setBridged(true)
 	l.sw.bridgeMu.Unlock()
 	defer func() {
-		l.sw.mons.bridgeEnded(l, o) // monitor.go
+		l.sw.mons.BridgeEnded(l, o) // monitor.go
 		l.setBridged(false)
 		o.setBridged(false)
 	}()

@@ -383,7 +383,7 @@ func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
 	l.sw.bridgeMu.Unlock()
 	unbridge := a.Bridge(b)
 	defer func() {
-		l.sw.mons.bridgeEnded(l, o) // monitor.go
+		l.sw.mons.BridgeEnded(l, o) // monitor.go
 		unbridge()
 		l.setBridged(false)
 		o.setBridged(false)
