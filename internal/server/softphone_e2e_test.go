@@ -174,7 +174,7 @@ func TestSoftphoneWebSocketEdge(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	yml := strings.NewReplacer("SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)),
 		"HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "ROOT", root).Replace(softphoneConfig)
-	yml = strings.ReplaceAll(yml, "127.0.1.10", "127.0.1.12")
+	yml = strings.NewReplacer("127.0.1.10", "127.0.1.12", "127.0.1.11", "127.0.1.13").Replace(yml)
 	srv := startTestServe(t, "softphone.yaml", yml)
 	host := strings.TrimPrefix(srv.api, "http://")
 	cookie := sessionCookie(t, deskLogin(t, srv.api, "s2", "web-s2"), srv.api)
@@ -236,8 +236,48 @@ func TestSoftphoneWebSocketEdge(t *testing.T) {
 	if !strings.HasPrefix(res, "SIP/2.0 488") || !strings.Contains(res, "fingerprint") {
 		t.Errorf("INVITE without a fingerprint: %q", res)
 	}
-	// The socket closes: the registration goes with it.
+	// The browser goes while it rings: that offer fails at once as
+	// unreachable (not at the ring timeout), and the registration goes.
+	for _, op := range []string{"login", "ready"} {
+		if code, body := adminDo(t, srv.api, http.MethodPost, "/api/v1/agents/s2/"+op, "", nil); code != http.StatusOK {
+			t.Fatalf("s2 %s: %d %s", op, code, body)
+		}
+	}
+	eng, err := media.NewEngine(media.EngineConfig{IP: netip.MustParseAddr("127.0.1.13"), PortMin: 38800, PortMax: 38899})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	caller, err := siptest.NewPhone(siptest.PhoneConfig{IP: "127.0.1.13", User: "79161234567", Media: eng, QuietSIP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(caller.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	call, err := caller.Call(ctx, siptest.CallOptions{Addr: srv.SIPAddr().String(), To: "88001234567"})
+	if err != nil {
+		t.Fatalf("the call: %v", err)
+	}
+	defer func() { _ = call.Hangup(ctx) }()
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		b, err := wsutil.ReadServerText(conn)
+		if err != nil {
+			t.Fatalf("waiting for the INVITE on the socket: %v", err)
+		}
+		if strings.HasPrefix(string(b), "INVITE ") {
+			if !strings.Contains(string(b), "a=fingerprint:") {
+				t.Errorf("the INVITE to the browser offers no DTLS fingerprint: %q", b)
+			}
+			break
+		}
+	}
 	conn.Close()
+	waitUntil(t, "the offer to s2 failed", func() bool { return len(adminEvents(t, srv.api, "agent.ring_noanswer")) > 0 })
+	if e := adminEvents(t, srv.api, "agent.ring_noanswer")[0]; e.Reason != "unreachable" {
+		t.Errorf("the ringing browser's offer ended %q, want unreachable (at once, not at the ring timeout)", e.Reason)
+	}
 	waitUntil(t, "s2's registration gone with its socket", func() bool { return !sipRegistered(t, srv.api, "s2") })
 }
 
@@ -310,6 +350,7 @@ func writeToneWAV(t *testing.T, path string, freq float64, rate int, d time.Dura
 
 type loggedEvent struct {
 	Type   string            `json:"type"`
+	Reason string            `json:"reason"`
 	CallID string            `json:"call_id"`
 	Data   map[string]string `json:"data"`
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -173,6 +174,12 @@ func causeFromStatus(code int) sip.Cause {
 
 // invite sends one INVITE and waits for the answer.
 func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*trunk) (*leg, int, error) {
+	var gone chan struct{} // closed when the browser this branch rings goes (ws.go)
+	if isWS(b.Transport) && b.Source.IsValid() {
+		gone = make(chan struct{})
+		var once sync.Once
+		defer s.wsWatch(b.Source, func() { once.Do(func() { close(gone) }) })()
+	}
 	// The stream exists before the leg does (its port goes in the offer);
 	// its callbacks reach the leg once there is one.
 	var lp atomic.Pointer[leg]
@@ -306,7 +313,13 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	if len(tr) > 0 && tr[0] != nil && tr[0].Password != "" {
 		opts.Username, opts.Password = tr[0].Username, tr[0].Password
 	}
-	err = sess.WaitAnswer(ctx, opts)
+	err = waitAnswer(ctx, sess, opts, gone)
+	if errors.Is(err, errBrowserGone) {
+		// Fails the branch at once, not at the ring timeout: the queue
+		// offers the call to someone else.
+		stream.Close()
+		return nil, 0, err
+	}
 	// Any response at all (sipgo keeps the last one, also when it gave up
 	// waiting for a cancelled INVITE) shows the contact is alive.
 	switch {
@@ -386,6 +399,32 @@ func (s *Switch) invite(ctx context.Context, t sip.Target, b binding, tr ...*tru
 	s.addLeg(key, l)
 	s.log.Info("sip call out answered", "leg", info.ID, "target", maskTarget(t), "codec", info.Codec)
 	return l, 200, nil
+}
+
+var errBrowserGone = errors.New("the browser's websocket closed while it rang")
+
+// waitAnswer is sess.WaitAnswer that gives up at once when gone closes
+// (nil: never); the transaction then ends in the background (a 200 that
+// still came is acknowledged and hung up).
+func waitAnswer(ctx context.Context, sess *sipgo.DialogClientSession, opts sipgo.AnswerOptions, gone <-chan struct{}) error {
+	if gone == nil {
+		return sess.WaitAnswer(ctx, opts)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- sess.WaitAnswer(ctx, opts) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-gone:
+		go func() {
+			if err := <-errc; err == nil {
+				endLateAnswer(sess)
+				return
+			}
+			_ = sess.Close()
+		}()
+		return errBrowserGone
+	}
 }
 
 // endLateAnswer ends a dialog that answered when nobody wanted it any more:

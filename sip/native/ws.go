@@ -67,6 +67,8 @@ type wsConn struct {
 	user string
 	once sync.Once
 	done chan struct{} // closed when the connection is gone
+	// ringing are the cancels of INVITEs ringing this browser (wsWatch).
+	ringing map[uint64]func()
 }
 
 func (c *wsConn) gone() {
@@ -141,6 +143,29 @@ func (s *Switch) ServeWebSocket(conn net.Conn, user string) (<-chan struct{}, er
 	return c.done, nil
 }
 
+// wsWatch registers what fails an INVITE ringing the browser at src: it
+// is called when that connection goes (at once if it has). It returns the
+// unregistering.
+func (s *Switch) wsWatch(src netip.AddrPort, cancel func()) func() {
+	s.wsMu.Lock()
+	defer s.wsMu.Unlock()
+	c := s.wsUsers[src]
+	if c == nil {
+		cancel() // already gone
+		return func() {}
+	}
+	id := s.seq.Add(1)
+	if c.ringing == nil {
+		c.ringing = map[uint64]func(){}
+	}
+	c.ringing[id] = cancel
+	return func() {
+		s.wsMu.Lock()
+		delete(c.ringing, id)
+		s.wsMu.Unlock()
+	}
+}
+
 // wsUser is the agent a WebSocket source is bound to ("" none).
 func (s *Switch) wsUser(src netip.AddrPort) string {
 	s.wsMu.Lock()
@@ -159,7 +184,12 @@ func (s *Switch) wsGone(c *wsConn) {
 	if s.wsUsers[src] == c {
 		delete(s.wsUsers, src)
 	}
+	ringing := c.ringing
+	c.ringing = nil
 	s.wsMu.Unlock()
+	for _, cancel := range ringing {
+		cancel()
+	}
 	if n := s.reg.dropSource(c.user, src); n > 0 {
 		s.persist.mark(c.user)
 	}
