@@ -16,12 +16,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/hotline-cc/hotline/internal/audiotest"
 	"github.com/hotline-cc/hotline/internal/sipptest"
@@ -236,6 +239,66 @@ func TestSoftphoneWebSocketEdge(t *testing.T) {
 	if !strings.HasPrefix(res, "SIP/2.0 488") || !strings.Contains(res, "fingerprint") {
 		t.Errorf("INVITE without a fingerprint: %q", res)
 	}
+	// A real WebRTC offer (a pion peer standing for the browser) calling a
+	// feature code (*2, log out): 200 with hotline's fingerprint, ICE and
+	// DTLS connect, the feature's prompt reaches the peer through the
+	// gateway, and hotline's BYE ends the call.
+	pc := browserPeer(t)
+	var heardRTP atomic.Int64
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := tr.Read(buf); err != nil {
+				return
+			}
+			heardRTP.Add(1)
+		}
+	})
+	connected := make(chan struct{})
+	var once sync.Once
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(connected) })
+		}
+	})
+	offer, _ := pc.CreateOffer(nil)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	sdp = pc.LocalDescription().SDP
+	inv = strings.NewReplacer("Call-ID: inv1", "Call-ID: inv2", "branch=z9hG4bKinv1", "branch=z9hG4bKinv2",
+		"sip:88001234567@", "sip:*2@").Replace(inv)
+	inv = inv[:strings.Index(inv, "Content-Length:")] + "Content-Length: " + strconv.Itoa(len(sdp)) + "\r\n\r\n" + sdp
+	res = sw.do(inv)
+	if !strings.HasPrefix(res, "SIP/2.0 200") || !strings.Contains(res, "a=fingerprint:") {
+		t.Fatalf("INVITE with a WebRTC offer: %q", firstLine(res))
+	}
+	head, body, _ := strings.Cut(res, "\r\n\r\n")
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body}); err != nil {
+		t.Fatalf("hotline's answer: %v", err)
+	}
+	var to string
+	for _, ln := range strings.Split(head, "\r\n") {
+		if v, ok := strings.CutPrefix(ln, "To: "); ok {
+			to = v
+		}
+	}
+	sw.send("ACK sip:hotline@" + domain + ";transport=ws SIP/2.0\r\nVia: SIP/2.0/WS x.invalid;branch=z9hG4bKack2\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:s2@" + domain + ">;tag=a1\r\nTo: " + to + "\r\nCall-ID: inv2\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n")
+	select {
+	case <-connected:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("ICE and DTLS did not connect with hotline's answer (state %s)", pc.ConnectionState())
+	}
+	bye := sw.request("BYE")
+	if heardRTP.Load() == 0 {
+		t.Error("the feature code's prompt did not reach the WebRTC peer")
+	}
+	sw.send(okTo(bye))
+	_ = pc.Close()
+
 	// The browser goes while it rings: that offer fails at once as
 	// unreachable (not at the ring timeout), and the registration goes.
 	for _, op := range []string{"login", "ready"} {
@@ -290,7 +353,7 @@ sip:
   numbers: {"*": support}
 media:
   rtp_ports: "38600-38699"
-  prompts: {ru: [/usr/share/asterisk/sounds/ru], en: [/usr/share/asterisk/sounds/en]}
+  prompts: {ru: [ROOT/prompts/generated/ru, /usr/share/asterisk/sounds/ru], en: [ROOT/prompts/generated/en, /usr/share/asterisk/sounds/en]}
   moh: {default: /usr/share/asterisk/moh}
 http: {listen: "127.0.1.10:HTTPPORT", token: admin-token}
 agents:
@@ -465,4 +528,58 @@ func sessionCookie(t *testing.T, c *deskClient, base string) string {
 	}
 	t.Fatal("no desk session cookie")
 	return ""
+}
+
+// browserPeer is a pion PeerConnection standing for a browser: G.711 and a
+// loopback host candidate.
+func browserPeer(t *testing.T) *webrtc.PeerConnection {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0}, webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	var se webrtc.SettingEngine
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	tr, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, "mic", "browser")
+	if _, err := pc.AddTrack(tr); err != nil {
+		t.Fatal(err)
+	}
+	return pc
+}
+
+// request waits for hotline's next request of method (other frames are
+// skipped) and returns it.
+func (w *wsSIP) request(method string) string {
+	w.t.Helper()
+	_ = w.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		b, err := wsutil.ReadServerText(w.conn)
+		if err != nil {
+			w.t.Fatalf("waiting for %s: %v", method, err)
+		}
+		if strings.HasPrefix(string(b), method+" ") {
+			return string(b)
+		}
+	}
+}
+
+// okTo is a 200 OK answering req.
+func okTo(req string) string {
+	head, _, _ := strings.Cut(req, "\r\n\r\n")
+	out := "SIP/2.0 200 OK\r\n"
+	for _, ln := range strings.Split(head, "\r\n")[1:] {
+		name, _, _ := strings.Cut(ln, ":")
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "via", "from", "to", "call-id", "cseq":
+			out += ln + "\r\n"
+		}
+	}
+	return out + "Content-Length: 0\r\n\r\n"
 }
