@@ -49,6 +49,9 @@ type Engine struct {
 	// recvClock, when set (tests), replaces mono as the clock of the
 	// inactivity timeout: when a packet was last received, and now.
 	recvClock func() int64
+	// goTimer, when set (benchmarks), makes the pacers sleep on a Go timer
+	// instead of the platform's precise waiter (newWaiter).
+	goTimer bool
 }
 
 // slotsPerTick divides each 20 ms tick into 1 ms slots. Every stream keeps
@@ -169,18 +172,20 @@ func tickAt(mono int64) int64 { return mono / int64(packetDuration) }
 // pace is one pacer goroutine.
 func (e *Engine) pace(sh *shard, phase time.Duration) {
 	defer e.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	var w waiter
+	if e.goTimer {
+		w = newTimerWaiter()
+	} else {
+		w = newWaiter()
+	}
+	defer w.close()
 	n := tickAt(e.mono()) + 1
 	slot := 0
 	for {
 		due := e.epoch.Add(time.Duration(n)*packetDuration + phase + time.Duration(slot)*packetDuration/slotsPerTick)
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-e.stop:
+		if time.Until(due) > 0 {
+			if !w.wait(due, e.stop) {
 				return
-			case <-timer.C:
 			}
 		} else {
 			select {

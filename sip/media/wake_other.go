@@ -1,0 +1,5 @@
+//go:build !linux
+
+package media
+
+func newWaiter() waiter { return newTimerWaiter() }
