@@ -192,6 +192,9 @@ type Media struct {
 	IP                string        `yaml:"ip"`        // RTP bind IP; default: the SIP listen IP
 	RTPPorts          string        `yaml:"rtp_ports"` // "start-end", default "20000-29999"
 	InactivityTimeout time.Duration `yaml:"inactivity_timeout"`
+	// PrecisePacing wakes the RTP pacer from a timerfd (Linux): lower
+	// jitter, a few per cent more CPU (docs/bench-media.md).
+	PrecisePacing bool `yaml:"precise_pacing"`
 	// Prompts maps a language to the directories searched for prompts, in
 	// order.
 	Prompts map[string][]string `yaml:"prompts"`

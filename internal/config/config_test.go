@@ -98,6 +98,7 @@ func TestMinimalDefaults(t *testing.T) {
 		{"media.ip", c.Media.IP, "127.0.0.1"},
 		{"media.rtp", [2]int{c.Media.RTPPortMin, c.Media.RTPPortMax}, [2]int{20000, 29999}},
 		{"media.inactivity", c.Media.InactivityTimeout, time.Minute},
+		{"media.precise_pacing", c.Media.PrecisePacing, false},
 		{"media.prompts.ru", fmt.Sprint(c.Media.Prompts["ru"]), "[prompts/generated/ru /usr/share/asterisk/sounds/ru]"},
 		{"media.moh", c.Media.MOH["default"], "/usr/share/asterisk/moh"},
 		{"http.listen", c.HTTP.Listen, "127.0.0.1:8080"},

@@ -68,7 +68,8 @@ func buildMedia(cfg *config.Config, log *slog.Logger, withEngine bool) (*mediaPa
 		}
 		mp.engine, err = media.NewEngine(media.EngineConfig{
 			IP: ip, PortMin: cfg.Media.RTPPortMin, PortMax: cfg.Media.RTPPortMax,
-			InactivityTimeout: cfg.Media.InactivityTimeout, Logger: log.With("component", "media"),
+			InactivityTimeout: cfg.Media.InactivityTimeout, PrecisePacing: cfg.Media.PrecisePacing,
+			Logger: log.With("component", "media"),
 		})
 		if err != nil {
 			return nil, err

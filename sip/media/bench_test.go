@@ -28,7 +28,7 @@ var (
 	benchCalls   = flag.Int("media.calls", 500, "BenchmarkRelayLoad: concurrent bridged calls")
 	benchSeconds = flag.Duration("media.window", 10*time.Second, "measurement window of the load benchmarks")
 	benchLoadCPU = flag.String("media.loadcpu", "", "pin the load generator to this CPU list with taskset (e.g. 0)")
-	benchGoTimer = flag.Bool("media.gotimer", false, "BenchmarkPacing: pacers sleep on a Go timer instead of the timerfd (A/B)")
+	benchPrecise = flag.Bool("media.precise", false, "BenchmarkPacing: EngineConfig.PrecisePacing (timerfd-kicked wake-ups)")
 )
 
 // loadgen is the handle on a load generator process.
@@ -154,7 +154,7 @@ func BenchmarkPacing(b *testing.B) {
 	for range b.N {
 		lg := startLoadgen(b, n)
 		var ticks tickRecorder
-		e := testEngine(b, n+16, func(e *Engine) { e.onTick, e.goTimer = ticks.record, *benchGoTimer })
+		e := testEngine(b, n+16, func(e *Engine) { e.onTick, e.cfg.PrecisePacing = ticks.record, *benchPrecise })
 		streams := make([]*Stream, n)
 		for i := range streams {
 			s, err := e.NewStream(StreamConfig{Remote: lg.ports[i], Codec: PCMU, DTMFPT: DefaultDTMFPT})

@@ -49,9 +49,6 @@ type Engine struct {
 	// recvClock, when set (tests), replaces mono as the clock of the
 	// inactivity timeout: when a packet was last received, and now.
 	recvClock func() int64
-	// goTimer, when set (benchmarks), makes the pacers sleep on a Go timer
-	// instead of the platform's precise waiter (newWaiter).
-	goTimer bool
 }
 
 // slotsPerTick divides each 20 ms tick into 1 ms slots. Every stream keeps
@@ -173,10 +170,10 @@ func tickAt(mono int64) int64 { return mono / int64(packetDuration) }
 func (e *Engine) pace(sh *shard, phase time.Duration) {
 	defer e.wg.Done()
 	var w waiter
-	if e.goTimer {
-		w = newTimerWaiter()
-	} else {
+	if e.cfg.PrecisePacing {
 		w = newWaiter()
+	} else {
+		w = newTimerWaiter()
 	}
 	defer w.close()
 	n := tickAt(e.mono()) + 1

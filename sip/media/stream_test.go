@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,8 +12,16 @@ import (
 	"github.com/pion/rtp"
 )
 
+// TestPlay runs with both pacer wake-ups (EngineConfig.PrecisePacing).
 func TestPlay(t *testing.T) {
-	e := testEngine(t, 20, nil)
+	for _, precise := range []bool{false, true} {
+		t.Run(fmt.Sprintf("precise=%v", precise), func(t *testing.T) {
+			testPlay(t, testEngine(t, 20, func(e *Engine) { e.cfg.PrecisePacing = precise }))
+		})
+	}
+}
+
+func testPlay(t *testing.T, e *Engine) {
 	prompt, err := LoadWAV("/usr/share/asterisk/sounds/ru/queue-thereare.wav")
 	if err != nil {
 		t.Logf("no system prompt (%v); using tones only", err)
