@@ -108,7 +108,8 @@ type Service struct {
 type active struct {
 	callID, queue, rel string
 	rowID              int64
-	rec                *Recorder
+	rec                *Recorder            // nil: recorded elsewhere (StartExternal)
+	bridged            func() time.Duration // StartExternal: the bridged time so far
 	answers            []answer
 	started            time.Time // when the tap was made (its clock's zero, within a few µs)
 }
@@ -246,6 +247,81 @@ func (s *Service) Start(ctx context.Context, callID, queue string) (*media.Tap, 
 	return tap, nil
 }
 
+// ExternalPrefix marks the path of a recording another process (Asterisk)
+// writes: the row's path is this plus the name it was given, relative to
+// that process's recordings directory; hotline does not read the file (no
+// size, no SHA-256, not played in the desk).
+const ExternalPrefix = "asterisk:"
+
+// External reports whether a row's file is written by Asterisk.
+func External(path string) bool { return strings.HasPrefix(path, ExternalPrefix) }
+
+// StartExternal begins the metadata of a call recorded by Asterisk (ARI
+// bridge recording) and returns the name to record it under: the path
+// template without its ".wav" (Asterisk adds the format's extension).
+// bridged says how long the call has been bridged so far; Stop reads it.
+func (s *Service) StartExternal(ctx context.Context, callID, queue string, bridged func() time.Duration) (string, error) {
+	now := s.now()
+	name := strings.TrimSuffix(s.relPath(callID, queue, now), ".wav")
+	rel := ExternalPrefix + name + ".wav"
+	a := &active{callID: callID, queue: queue, rel: rel, started: time.Now(), bridged: bridged}
+	if s.cfg.Store != nil {
+		bctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		id, err := s.cfg.Store.begin(bctx, callID, queue, rel, now)
+		cancel()
+		if err != nil {
+			s.failed(callID, queue, "store", err)
+			return "", err
+		}
+		a.rowID = id
+	}
+	s.mu.Lock()
+	if old := s.active[callID]; old != nil {
+		s.mu.Unlock()
+		return "", fmt.Errorf("recording: call %s is already recorded", callID)
+	}
+	s.active[callID] = a
+	s.mu.Unlock()
+	s.m.started.WithLabelValues(queue).Inc()
+	s.m.active.Inc()
+	s.cfg.Publisher.Publish(eventlog.Event{Type: eventlog.RecordingStarted, CallID: callID, Queue: queue}.
+		WithString(eventlog.KeyRecordingFile, rel))
+	return name, nil
+}
+
+// stopExternal finishes the metadata of a call Asterisk recorded: the
+// agents who answered, in order, and the bridged time.
+func (s *Service) stopExternal(ctx context.Context, a *active) {
+	d := a.bridged()
+	s.mu.Lock()
+	var agents []string
+	for _, an := range a.answers {
+		if !slicesContains(agents, an.agent) {
+			agents = append(agents, an.agent)
+		}
+	}
+	s.mu.Unlock()
+	if d <= 0 {
+		if s.cfg.Store != nil {
+			if err := s.cfg.Store.drop(ctx, a.rowID); err != nil {
+				s.log.Warn("recording: the row of a call never bridged is left", "call", a.callID, "error", err)
+			}
+		}
+		s.cfg.Publisher.Publish(eventlog.Event{Type: eventlog.RecordingStopped, CallID: a.callID, Queue: a.queue, Reason: "not-bridged"})
+		return
+	}
+	if s.cfg.Store != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+		if err := s.cfg.Store.finish(fctx, a.rowID, agents, Result{Duration: d}); err != nil {
+			s.failed(a.callID, a.queue, "store", err)
+			return
+		}
+	}
+	s.cfg.Publisher.Publish(eventlog.Event{Type: eventlog.RecordingStopped, CallID: a.callID, Queue: a.queue}.
+		WithString(eventlog.KeyRecordingFile, a.rel).WithDuration(eventlog.KeyRecordingLength, d))
+}
+
 func (s *Service) failed(callID, queue, stage string, err error) {
 	s.m.failed.WithLabelValues(stage).Inc()
 	s.log.Warn("recording lost (the call goes on)", "call", callID, "stage", stage, "error", err)
@@ -264,6 +340,10 @@ func (s *Service) Stop(ctx context.Context, callID string) {
 		return
 	}
 	s.m.active.Dec()
+	if a.rec == nil {
+		s.stopExternal(ctx, a)
+		return
+	}
 	res := a.rec.Stop()
 	s.mu.Lock()
 	answers := a.answers
@@ -356,7 +436,7 @@ func (s *Service) File(ctx context.Context, callID string) (File, bool, error) {
 		return File{}, false, nil
 	}
 	r, ok, err := s.cfg.Store.ByCall(ctx, callID)
-	if !ok || err != nil || r.State != StateDone {
+	if !ok || err != nil || r.State != StateDone || External(r.Path) {
 		return File{}, false, err
 	}
 	return File{Row: r, Abs: filepath.Join(s.cfg.Dir, r.Path)}, true, nil
@@ -372,7 +452,10 @@ func (s *Service) Playable(ctx context.Context, callIDs []string) (map[string]bo
 
 // delete removes a recording's file and marks its row.
 func (s *Service) delete(ctx context.Context, r Row, why string) error {
-	if err := os.Remove(filepath.Join(s.cfg.Dir, r.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if External(r.Path) {
+		// Asterisk's file: hotline cannot remove it (docs/recording.md).
+		s.log.Warn("recording: an Asterisk recording's row is marked deleted, its file is Asterisk's to remove", "call", r.CallID, "path", r.Path)
+	} else if err := os.Remove(filepath.Join(s.cfg.Dir, r.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if err := s.cfg.Store.markDeleted(ctx, r.ID, why, s.now()); err != nil {
@@ -402,8 +485,10 @@ func (s *Service) Purge(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	for _, r := range stale {
-		if err := os.Remove(filepath.Join(s.cfg.Dir, r.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return 0, err
+		if !External(r.Path) { // an Asterisk recording's file is not hotline's
+			if err := os.Remove(filepath.Join(s.cfg.Dir, r.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return 0, err
+			}
 		}
 		if err := s.cfg.Store.finish(ctx, r.ID, r.Agents, Result{Err: errors.New("interrupted: the process recording it ended")}); err != nil {
 			return 0, err

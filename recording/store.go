@@ -123,7 +123,7 @@ func (s *Store) ByCall(ctx context.Context, callID string) (r Row, ok bool, err 
 
 // Playable reports which of callIDs have a recording that can be played.
 func (s *Store) Playable(ctx context.Context, callIDs []string) (map[string]bool, error) {
-	rows, err := s.pool.Query(ctx, `SELECT call_id FROM recordings WHERE call_id = ANY($1) AND state = 'done'`, callIDs)
+	rows, err := s.pool.Query(ctx, `SELECT call_id FROM recordings WHERE call_id = ANY($1) AND state = 'done' AND path NOT LIKE 'asterisk:%'`, callIDs)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hotline-cc/hotline/desk"
 	"github.com/hotline-cc/hotline/internal/config"
@@ -19,6 +20,14 @@ import (
 // tapper is a leg whose bridged audio can be tapped (sip/native's).
 type tapper interface {
 	SetTap(*media.Tap) error
+}
+
+// bridgeRecorder is a leg whose bridges Asterisk records (sip/asterisk's,
+// ARI bridge recording): name is relative to Asterisk's recordings
+// directory, Recorded the bridged time so far.
+type bridgeRecorder interface {
+	RecordBridges(name string) error
+	Recorded() time.Duration
 }
 
 // recordingConfigOf maps the recording section (Store and Registry are
@@ -66,7 +75,7 @@ func (s *Server) recordingService() service {
 			s.bus.Subscribe(svc) // the agents of each recorded call
 			s.rec = svc
 			if s.native == nil && s.cfg.AnyRecording() {
-				s.log.Warn("recording is configured but not available in asterisk mode: calls are not recorded (docs/recording.md)")
+				s.log.Info("recording in asterisk mode: Asterisk records each bridge (one mixed channel) in its recordings directory; hotline keeps the metadata (docs/recording.md)")
 			}
 			return nil
 		},
@@ -94,9 +103,11 @@ func (s *Server) startRecording(ctx context.Context, leg sip.Leg, callID, queue,
 	if !(recording.Policy{Mode: policy.Mode, Share: policy.Share}).Records(callID) {
 		return nil
 	}
-	t, ok := leg.(tapper)
-	if !ok {
-		return nil // asterisk mode: warned at start
+	t, native := leg.(tapper)
+	br, ari := leg.(bridgeRecorder)
+	if !native && !ari {
+		s.log.Warn("the call is not recorded: its leg cannot be", "call", callID)
+		return nil
 	}
 	if s.cfg.Recording.Notice {
 		if _, err := leg.Play(ctx, sip.PlayOptions{Prompts: []sip.Prompt{{Name: s.cfg.Recording.NoticePrompt, Lang: lang}}}); err != nil {
@@ -106,6 +117,17 @@ func (s *Server) startRecording(ctx context.Context, leg sip.Leg, callID, queue,
 			s.log.Warn("recording notice not played: the call is not recorded", "call", callID, "error", err)
 			return nil
 		}
+	}
+	if !native {
+		name, err := s.rec.StartExternal(ctx, callID, queue, br.Recorded)
+		if err != nil {
+			return nil // an event and a metric already
+		}
+		if err := br.RecordBridges(name); err != nil {
+			s.log.Warn("the call is not recorded", "call", callID, "error", err)
+			s.rec.Stop(ctx, callID)
+		}
+		return nil
 	}
 	tap, err := s.rec.Start(ctx, callID, queue)
 	if err != nil {

@@ -34,6 +34,7 @@ type leg struct {
 	hangingUp   bool // a ChannelHangupRequest was seen
 	evClosed    bool
 	leaveTimer  *time.Timer
+	rec         *bridgeRec // record.go
 }
 
 func newLeg(s *Switch, info sip.CallInfo, answered bool) *leg {
@@ -368,6 +369,9 @@ func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
 			}
 			return fmt.Errorf("asterisk: add %s to bridge: %w", x.info.ID, err)
 		}
+	}
+	if stop := startBridgeRecording(cl, bkey, l, o); stop != nil {
+		defer stop() // before the bridge is removed (defers run last first)
 	}
 	select {
 	case <-l.done:
