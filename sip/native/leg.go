@@ -159,6 +159,15 @@ func (l *leg) Answer(ctx context.Context) error {
 	l.mu.Unlock()
 	body := buildSDP(stream.LocalAddr(), []media.Codec{codec}, l.remote.DTMFPT, answerDir(l.remote.Dir), sec)
 
+	return l.respondAnswer(ctx, body)
+}
+
+// respondAnswer sends the 200 with body and waits for the ACK; the leg is
+// answered then, unless it ended meanwhile (a BYE is sent after the ACK
+// when ctx ends or the leg is hung up first). Both Answer paths end here:
+// the plain one and the browser's (webrtc.go).
+func (l *leg) respondAnswer(ctx context.Context, body []byte) error {
+	var err error
 	errc := make(chan error, 1)
 	go func() { errc <- l.uas.RespondSDP(body) }() // returns after the ACK
 	select {

@@ -368,31 +368,7 @@ func (l *leg) answerBrowser(ctx context.Context) error {
 	l.sent200 = true
 	l.mu.Unlock()
 
-	errc := make(chan error, 1)
-	go func() { errc <- l.uas.RespondSDP(body) }()
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		l.finish(sip.CauseFailure, sip.SideLocal)
-		go l.byeAfterAnswer(errc)
-		return ctx.Err()
-	case <-l.done:
-		go l.byeAfterAnswer(errc)
-		return sip.ErrHangup
-	}
-	if err != nil {
-		l.finish(sip.CauseFailure, sip.SideLocal)
-		return fmt.Errorf("native: answer %s: %w", l.info.ID, err)
-	}
-	l.mu.Lock()
-	if l.ended {
-		l.mu.Unlock()
-		l.bye()
-		return sip.ErrHangup
-	}
-	l.markAnswered()
-	l.mu.Unlock()
-	return nil
+	return l.respondAnswer(ctx, body)
 }
 
 // reinviteBrowser answers a browser's new offer in a call (hold, resume):
