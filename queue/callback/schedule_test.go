@@ -64,6 +64,20 @@ func TestSchedule(t *testing.T) {
 		!cb.Joined.Equal(cb.Requested) || time.Since(cb.Joined) > time.Minute {
 		t.Errorf("handed over %+v", cb)
 	}
+	// The line gets the callback before the job's transaction commits its
+	// 'queued' state: wait for that commit before reading the list.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var st string
+		if err := db.Pool.QueryRow(ctx, `SELECT state FROM callback WHERE call_id = $1`, idNow).Scan(&st); err != nil {
+			t.Fatal(err)
+		}
+		if st == "queued" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %s 10 s after its hand-over, want queued", idNow, st)
+		}
+	}
 	list, err := s.OfAgent(ctx, "a1", 10)
 	if err != nil {
 		t.Fatal(err)
