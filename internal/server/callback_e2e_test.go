@@ -196,10 +196,7 @@ func TestCallbackSurvivesSIGKILL(t *testing.T) {
 	// The agent's phone answers the callback's offer; b1 registers and logs in.
 	agentPhone := sippRun(t, root, "agent.xml", map[string]string{"RING": "200"},
 		"-i", "127.0.0.80", "-p", "5600", "-mp", "6650", "-rtp_echo", "-m", "1", "-timeout", "120s")
-	reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.0.80", "-p", "5601", "-m", "1",
-		"-s", "b1", "-au", "b1", "-ap", "pw-b1", "-key", "expires", "600",
-		"-key", "contact_host", "127.0.0.80", "-key", "contact_port", "5600", "-timeout", "20s", "-timeout_error", sipAddr)
-	reg.Wait(t, "register b1", 30*time.Second)
+	registerAgents(t, root, sipAddr, "127.0.0.80", 5600, 5601, "b1")
 	post(t, second.api+"/api/v1/agents/b1/login", "")
 	customer.Wait(t, "the caller's phone (callback)", 120*time.Second)
 	agentPhone.Wait(t, "agent phone", 120*time.Second)

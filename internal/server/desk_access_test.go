@@ -7,11 +7,8 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/hotline-cc/hotline/internal/sipptest"
 )
 
 // TestDeskAccess checks the role check as `serve` wires it, over HTTP
@@ -23,8 +20,7 @@ func TestDeskAccess(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "prompts", "generated", "ru")); err != nil {
 		t.Fatalf("generated prompts missing: run make prompts (%v)", err)
 	}
-	yml := strings.NewReplacer("ROOT", root, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(deskAccessConfig)
+	yml := fillConfig(t, root, deskAccessConfig)
 	srv := startTestServe(t, "desk-access.yaml", yml)
 	base := srv.api
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,8 +34,7 @@ func TestDeskInChromium(t *testing.T) {
 	sipptest.NeedTools(t, "sipp", "sox", "chromium")
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(deskConfig)
+	yml := fillConfig(t, root, deskConfig, "DBURL", db.DSN)
 	srv := startTestServe(t, "desk.yaml", yml)
 	sipAddr, base := srv.SIPAddr().String(), srv.api
 
@@ -44,12 +42,7 @@ func TestDeskInChromium(t *testing.T) {
 	// the escalated one).
 	agentPhone := sippRun(t, root, "agent.xml", map[string]string{"RING": "300"},
 		"-i", "127.0.0.70", "-p", "5700", "-mp", "6800", "-rtp_echo", "-m", "3", "-timeout", "180s")
-	for i, user := range []string{"d1", "d2"} {
-		reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.0.70", "-p", strconv.Itoa(5701+i), "-m", "1",
-			"-s", user, "-au", user, "-ap", "pw-"+user, "-key", "expires", "600",
-			"-key", "contact_host", "127.0.0.70", "-key", "contact_port", "5700", "-timeout", "20s", "-timeout_error", sipAddr)
-		reg.Wait(t, "register "+user, 30*time.Second)
-	}
+	registerAgents(t, root, sipAddr, "127.0.0.70", 5700, 5701, "d1", "d2")
 
 	b := newBrowser(t)
 	d1 := b.page(t, base, "d1", "web-d1")

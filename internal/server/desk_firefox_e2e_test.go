@@ -3,8 +3,6 @@ package server_test
 import (
 	"fmt"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,20 +24,13 @@ func TestDeskInFirefox(t *testing.T) {
 	sipptest.NeedTools(t, "sipp", "sox", "firefox-esr")
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)),
-		"127.0.2.11", "127.0.2.14", "37600-37799", "38700-38799", "w1", "f1", "w2", "f2", "w3", "f3").Replace(deskWarmConfig)
+	yml := fillConfig(t, root, deskWarmConfig, "DBURL", db.DSN, "127.0.2.11", "127.0.2.14", "37600-37799", "38700-38799", "w1", "f1", "w2", "f2", "w3", "f3")
 	srv := startTestServe(t, "desk-firefox.yaml", yml)
 	sipAddr, base := srv.SIPAddr().String(), srv.api
 
 	agentPhone := sippRun(t, root, "agent.xml", map[string]string{"RING": "300"},
 		"-i", "127.0.2.13", "-p", "5700", "-mp", "6800", "-rtp_echo", "-m", "2", "-timeout", "180s")
-	for i, user := range []string{"f1", "f2"} {
-		reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.2.13", "-p", strconv.Itoa(5701+i), "-m", "1",
-			"-s", user, "-au", user, "-ap", "pw-"+user, "-key", "expires", "600",
-			"-key", "contact_host", "127.0.2.13", "-key", "contact_port", "5700", "-timeout", "20s", "-timeout_error", sipAddr)
-		reg.Wait(t, "register "+user, 30*time.Second)
-	}
+	registerAgents(t, root, sipAddr, "127.0.2.13", 5700, 5701, "f1", "f2")
 
 	ff := firefoxtest.Start(t)
 	pages := map[string]*firefoxtest.Page{}

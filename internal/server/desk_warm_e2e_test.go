@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,8 +33,7 @@ func TestDeskWarmEscalationInChromium(t *testing.T) {
 	sipptest.NeedTools(t, "sipp", "sox", "chromium")
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(deskWarmConfig)
+	yml := fillConfig(t, root, deskWarmConfig, "DBURL", db.DSN)
 	srv := startTestServe(t, "desk-warm.yaml", yml)
 	sipAddr, base := srv.SIPAddr().String(), srv.api
 
@@ -43,12 +41,7 @@ func TestDeskWarmEscalationInChromium(t *testing.T) {
 	// consultations to w2.
 	agentPhone := sippRun(t, root, "agent.xml", map[string]string{"RING": "300"},
 		"-i", "127.0.2.10", "-p", "5700", "-mp", "6800", "-rtp_echo", "-m", "4", "-timeout", "180s")
-	for i, user := range []string{"w1", "w2"} {
-		reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.2.10", "-p", strconv.Itoa(5701+i), "-m", "1",
-			"-s", user, "-au", user, "-ap", "pw-"+user, "-key", "expires", "600",
-			"-key", "contact_host", "127.0.2.10", "-key", "contact_port", "5700", "-timeout", "20s", "-timeout_error", sipAddr)
-		reg.Wait(t, "register "+user, 30*time.Second)
-	}
+	registerAgents(t, root, sipAddr, "127.0.2.10", 5700, 5701, "w1", "w2")
 
 	b := newBrowser(t)
 	w1 := b.page(t, base, "w1", "web-w1")

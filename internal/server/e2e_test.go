@@ -46,8 +46,7 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 		t.Fatalf("generated prompts missing: run make prompts (%v)", err)
 	}
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(e2eConfig)
+	yml := fillConfig(t, root, e2eConfig, "DBURL", db.DSN)
 	srv := startTestServe(t, "e2e.yaml", yml)
 	sipAddr, api := srv.SIPAddr().String(), srv.api
 
@@ -55,11 +54,8 @@ func TestServeUnderSIPpLoad(t *testing.T) {
 	// and echoes RTP; then they log in through the API.
 	agentPhone := sippRun(t, root, "agent.xml", map[string]string{"RING": "200"},
 		"-i", "127.0.0.50", "-p", "5600", "-mp", "6600", "-rtp_echo", "-m", "3", "-timeout", "120s")
-	for i, user := range []string{"b1", "b2"} {
-		reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.0.50", "-p", strconv.Itoa(5601+i), "-m", "1",
-			"-s", user, "-au", user, "-ap", "pw-"+user, "-key", "expires", "600",
-			"-key", "contact_host", "127.0.0.50", "-key", "contact_port", "5600", "-timeout", "20s", "-timeout_error", sipAddr)
-		reg.Wait(t, "register "+user, 30*time.Second)
+	registerAgents(t, root, sipAddr, "127.0.0.50", 5600, 5601, "b1", "b2")
+	for _, user := range []string{"b1", "b2"} {
 		post(t, api+"/api/v1/agents/"+user+"/login", "")
 	}
 	// The customer's phone for the next-day survey (delay 2 s here): rates 4,
@@ -334,5 +330,29 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// fillConfig fills a `serve` config template: ROOT is the repository,
+// SPOOL a fresh directory, SIPPORT and HTTPPORT free ports, then the
+// pairs in more (old, new, as strings.NewReplacer takes them), e.g.
+// "DBURL", db.DSN.
+func fillConfig(t *testing.T, root, tmpl string, more ...string) string {
+	t.Helper()
+	pairs := append([]string{"ROOT", root, "SPOOL", t.TempDir(),
+		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))}, more...)
+	return strings.NewReplacer(pairs...).Replace(tmpl)
+}
+
+// registerAgents registers each user (password "pw-"+user, as the test
+// configs set them) with SIPp, all with the contact ip:contactPort (one
+// SIPp phone answering for them all), the i-th from port firstPort+i.
+func registerAgents(t *testing.T, root, sipAddr, ip string, contactPort, firstPort int, users ...string) {
+	t.Helper()
+	for i, user := range users {
+		reg := sippRun(t, root, "register.xml", nil, "-i", ip, "-p", strconv.Itoa(firstPort+i), "-m", "1",
+			"-s", user, "-au", user, "-ap", "pw-"+user, "-key", "expires", "600",
+			"-key", "contact_host", ip, "-key", "contact_port", strconv.Itoa(contactPort), "-timeout", "20s", "-timeout_error", sipAddr)
+		reg.Wait(t, "register "+user, 30*time.Second)
 	}
 }

@@ -79,8 +79,7 @@ func TestServeForkSilentContact(t *testing.T) {
 	sipptest.NeedTools(t, "sipp", "tcpdump")
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(forkConfig)
+	yml := fillConfig(t, root, forkConfig, "DBURL", db.DSN)
 	srv := startTestServe(t, "fork.yaml", yml)
 	sipAddr, api := srv.SIPAddr().String(), srv.api
 

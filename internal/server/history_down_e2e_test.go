@@ -32,9 +32,7 @@ func TestServeHistoryDatabaseDown(t *testing.T) {
 	}
 	db := pgtest.New(t)
 	proxy := startDBProxy(t, db.DSN)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", proxy.dsn, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)),
-		"127.0.0.101", "127.0.0.103").Replace(historyConfig)
+	yml := fillConfig(t, root, historyConfig, "DBURL", proxy.dsn, "127.0.0.101", "127.0.0.103")
 	srv := startTestServe(t, "history-down.yaml", yml)
 	// Cleanups run last-in first-out: the database comes back before serve
 	// shuts down.

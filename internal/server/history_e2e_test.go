@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,8 +34,7 @@ func TestServeHistoryRouting(t *testing.T) {
 		t.Fatalf("generated prompts missing: run make prompts (%v)", err)
 	}
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(historyConfig)
+	yml := fillConfig(t, root, historyConfig, "DBURL", db.DSN)
 	srv := startTestServe(t, "history.yaml", yml)
 	sipAddr, api := srv.SIPAddr().String(), srv.api
 	events := watchEvents(t, srv.ctx, api)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,8 +140,7 @@ func TestMonitorServe(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "prompts", "generated", "ru")); err != nil {
 		t.Fatalf("generated prompts missing: run make prompts (%v)", err)
 	}
-	yml := strings.NewReplacer("ROOT", root, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(monitorConfig)
+	yml := fillConfig(t, root, monitorConfig)
 	srv := startTestServe(t, "monitor.yaml", yml)
 	base, sipAddr := srv.api, srv.SIPAddr().String()
 	ctx := ctxTimeout(t, 3*time.Minute)

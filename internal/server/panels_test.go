@@ -72,9 +72,7 @@ func TestPanelValuesUnderSIPp(t *testing.T) {
 	sipptest.NeedTools(t, "sipp", "prometheus", "sox")
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)),
-		"SLT", fmt.Sprint(panelT), "SHORT", fmt.Sprint(panelS), "WRAPUP", fmt.Sprint(panelWrapup)).Replace(panelConfig)
+	yml := fillConfig(t, root, panelConfig, "DBURL", db.DSN, "SLT", fmt.Sprint(panelT), "SHORT", fmt.Sprint(panelS), "WRAPUP", fmt.Sprint(panelWrapup))
 	srv := startTestServe(t, "panels.yaml", yml)
 	sipAddr, api := srv.SIPAddr().String(), srv.api
 	events := watchEvents(t, srv.ctx, api)
@@ -89,10 +87,7 @@ func TestPanelValuesUnderSIPp(t *testing.T) {
 		port := 5800 + i
 		phones[a.id] = sippRun(t, root, "agent.xml", map[string]string{"RING": ms(a.ring)},
 			"-i", panelAgentIP, "-p", strconv.Itoa(port), "-mp", strconv.Itoa(6800+50*i), "-rtp_echo", "-m", "1", "-timeout", "90s")
-		reg := sippRun(t, root, "register.xml", nil, "-i", panelAgentIP, "-p", strconv.Itoa(5802+i), "-m", "1",
-			"-s", a.id, "-au", a.id, "-ap", "pw-"+a.id, "-key", "expires", "600",
-			"-key", "contact_host", panelAgentIP, "-key", "contact_port", strconv.Itoa(port), "-timeout", "20s", "-timeout_error", sipAddr)
-		reg.Wait(t, "register "+a.id, 30*time.Second)
+		registerAgents(t, root, sipAddr, panelAgentIP, port, 5802+i, a.id)
 	}
 	voice := filepath.Join(t.TempDir(), "voice-alaw.wav")
 	caller := func(n int, hold float64) *sipptest.SIPp {

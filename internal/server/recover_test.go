@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -58,17 +57,13 @@ func TestRestartAfterCrash(t *testing.T) {
 	}
 	db := pgtest.New(t)
 	yml := func() string {
-		return strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-			"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(recoverConfig)
+		return fillConfig(t, root, recoverConfig, "DBURL", db.DSN)
 	}
 	// A first start makes the schema. b1's phone registers (SIPp); the
 	// registration is saved at once, so a crash right after keeps it.
 	sipptest.NeedTools(t, "sipp")
 	first := startTestServe(t, "recover.yaml", yml())
-	reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.0.73", "-p", "5730", "-m", "1",
-		"-s", "b1", "-au", "b1", "-ap", "pw-b1", "-key", "expires", "600",
-		"-key", "contact_host", "127.0.0.73", "-key", "contact_port", "5731", "-timeout", "20s", "-timeout_error", first.SIPAddr().String())
-	reg.Wait(t, "register b1", 30*time.Second)
+	registerAgents(t, root, first.SIPAddr().String(), "127.0.0.73", 5731, 5730, "b1")
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, db.DSN)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,18 +27,14 @@ func TestSpoofedCallerIDIsNotSurveyed(t *testing.T) {
 		t.Fatalf("generated prompts missing: run make prompts (%v)", err)
 	}
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(spoofConfig)
+	yml := fillConfig(t, root, spoofConfig, "DBURL", db.DSN)
 	srv := startTestServe(t, "spoof.yaml", yml)
 	sipAddr, api := srv.SIPAddr().String(), srv.api
 	events := watchEvents(t, srv.ctx, api)
 
 	agentPhone := sippRun(t, root, "agent.xml", map[string]string{"RING": "200"},
 		"-i", "127.0.0.90", "-p", "5900", "-mp", "6900", "-rtp_echo", "-m", "2", "-timeout", "120s")
-	reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.0.90", "-p", "5901", "-m", "1",
-		"-s", "s1", "-au", "s1", "-ap", "pw-s1", "-key", "expires", "600",
-		"-key", "contact_host", "127.0.0.90", "-key", "contact_port", "5900", "-timeout", "20s", "-timeout_error", sipAddr)
-	reg.Wait(t, "register s1", 30*time.Second)
+	registerAgents(t, root, sipAddr, "127.0.0.90", 5900, 5901, "s1")
 	post(t, api+"/api/v1/agents/s1/login", "")
 
 	calls := []struct{ name, from, pai string }{

@@ -34,17 +34,13 @@ func TestWallboardInChromium(t *testing.T) {
 	sipptest.NeedTools(t, "sipp", "sox", "chromium")
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	db := pgtest.New(t)
-	yml := strings.NewReplacer("ROOT", root, "DBURL", db.DSN, "SPOOL", t.TempDir(),
-		"SIPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t)), "HTTPPORT", strconv.Itoa(sipptest.FreeUDPAndTCPPort(t))).Replace(wallboardConfig)
+	yml := fillConfig(t, root, wallboardConfig, "DBURL", db.DSN)
 	srv := startTestServe(t, "wallboard.yaml", yml)
 	sipAddr, base := srv.SIPAddr().String(), srv.api
 
 	agentPhone := sippRun(t, root, "agent.xml", map[string]string{"RING": "300"},
 		"-i", "127.0.0.95", "-p", "5950", "-mp", "6950", "-rtp_echo", "-m", "1", "-timeout", "120s")
-	reg := sippRun(t, root, "register.xml", nil, "-i", "127.0.0.95", "-p", "5951", "-m", "1",
-		"-s", "w1", "-au", "w1", "-ap", "pw-w1", "-key", "expires", "600",
-		"-key", "contact_host", "127.0.0.95", "-key", "contact_port", "5950", "-timeout", "20s", "-timeout_error", sipAddr)
-	reg.Wait(t, "register w1", 30*time.Second)
+	registerAgents(t, root, sipAddr, "127.0.0.95", 5950, 5951, "w1")
 
 	// An agent may not read the wallboard's data.
 	if code := agentGet(t, base, "w1", "web-w1", "/desk/api/wallboard"); code != http.StatusForbidden {
