@@ -138,6 +138,14 @@ type EngineConfig struct {
 	// ≈ 0.3–0.5 ms instead of ≈ 1.1 ms at 1,000 streams, for ≈ 5 % more CPU
 	// per stream (docs/bench-media.md). Elsewhere it has no effect.
 	PrecisePacing bool
+	// Mux multiplexes RTP: one UDP socket per pacer (per CPU) carries many
+	// streams, told apart by the peer's address, with batched receive and
+	// send (mux.go). ≈ N× the bridged calls per core, but a phone behind NAT
+	// whose SDP names its private address hears nothing (docs/bench-media.md,
+	// docs/configuration.md media.rtp_mux). SRTP streams, and streams whose
+	// peer address another stream on every socket already expects, get
+	// their own port as without Mux.
+	Mux bool
 }
 
 // StreamConfig describes one RTP stream with one peer.

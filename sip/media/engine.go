@@ -31,6 +31,7 @@ type Engine struct {
 	pool  *portPool
 
 	shards    []*shard
+	mux       []*muxSock // EngineConfig.Mux: the shared sockets
 	nextShard atomic.Uint32
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -64,6 +65,7 @@ type shard struct {
 	mu      sync.Mutex
 	slots   [slotsPerTick][]*Stream
 	scratch []*Stream // pacer-owned copy of one slot's streams
+	tx      *txQueue  // EngineConfig.Mux: the pacer's batched sends
 }
 
 // count is the number of streams in the shard; sh.mu must be held.
@@ -112,8 +114,16 @@ func newEngine(cfg EngineConfig, tune func(*Engine)) (*Engine, error) {
 		tune(e)
 	}
 	n := runtime.GOMAXPROCS(0)
+	if e.cfg.Mux {
+		if err := e.openMux(n); err != nil {
+			return nil, err
+		}
+	}
 	for i := range n {
 		sh := &shard{idx: i}
+		if e.cfg.Mux {
+			sh.tx = newTxQueue()
+		}
 		e.shards = append(e.shards, sh)
 		e.wg.Add(1)
 		// Shards wake at evenly spread phases within a slot so their work
@@ -141,6 +151,7 @@ func (e *Engine) Close() error {
 	for _, s := range streams {
 		_ = s.Close()
 	}
+	e.closeMux()
 	return nil
 }
 
@@ -205,6 +216,9 @@ func (e *Engine) pace(sh *shard, phase time.Duration) {
 			s.tick(n)
 		}
 		clear(sh.scratch)
+		if sh.tx != nil {
+			sh.tx.flush()
+		}
 		if slot == 0 && e.cfg.InactivityTimeout > 0 && e.checkEvery > 0 && n%e.checkEvery == int64(sh.idx)%e.checkEvery {
 			sh.mu.Lock()
 			sh.scratch = sh.scratch[:0]
@@ -254,13 +268,26 @@ func (e *Engine) NewStream(cfg StreamConfig) (*Stream, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	conn, port, err := e.listen()
-	if err != nil {
-		return nil, err
+	var (
+		m    *muxSock
+		conn *net.UDPConn
+		port int
+	)
+	if len(e.mux) > 0 && !cfg.SRTP {
+		m = e.pickMux(cfg.Remote)
+	}
+	if m != nil {
+		conn, port = m.conn, m.port
+	} else {
+		var err error
+		if conn, port, err = e.listen(); err != nil {
+			return nil, err
+		}
 	}
 	s := &Stream{
 		e:         e,
 		conn:      conn,
+		mux:       m,
 		port:      port,
 		local:     netip.AddrPortFrom(e.cfg.IP, uint16(port)),
 		onDigit:   cfg.OnDigit,
@@ -289,8 +316,10 @@ func (e *Engine) NewStream(cfg StreamConfig) (*Stream, error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		conn.Close()
-		e.pool.put(port)
+		if m == nil {
+			conn.Close()
+			e.pool.put(port)
+		}
 		return nil, ErrClosed
 	}
 	e.streams[s] = struct{}{}
@@ -309,7 +338,12 @@ func (e *Engine) NewStream(cfg StreamConfig) (*Stream, error) {
 	sh.slots[s.slot] = append(sh.slots[s.slot], s)
 	sh.mu.Unlock()
 
-	go s.receive()
+	if m != nil {
+		close(s.recvDone) // the socket's goroutine receives for it
+		m.add(s, cfg.Remote)
+	} else {
+		go s.receive()
+	}
 	return s, nil
 }
 

@@ -23,6 +23,7 @@ func testEngine(t testing.TB, ports int, tune func(*Engine)) *Engine {
 	e, err := newEngine(EngineConfig{
 		IP:      netip.MustParseAddr("127.0.0.1"),
 		PortMin: base, PortMax: base + 2*ports - 1,
+		Mux: *testMux,
 	}, tune)
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,9 @@ func (s *Stream) Bridged() bool { return s.link.Load() != nil }
 
 // relay forwards packet p, received on s, to the other stream of link l.
 // It runs on s's receive goroutine; out is that goroutine's buffer.
-func (s *Stream) relay(l *bridgeLink, p *rtp.Packet, isDTMF bool, rs *relayState, out []byte) {
+// When tx is not nil and b is multiplexed, the packet is queued in tx (sent
+// with the rest of the batch) instead.
+func (s *Stream) relay(l *bridgeLink, p *rtp.Packet, isDTMF bool, rs *relayState, tx *txQueue, out []byte) {
 	b := l.other(s)
 	bCodecPT, bDTMFPT := unpackMedia(b.media.Load())
 	var outPT uint8
@@ -123,6 +125,10 @@ func (s *Stream) relay(l *bridgeLink, p *rtp.Packet, isDTMF bool, rs *relayState
 	dest := b.dest
 	b.mu.Unlock()
 
+	batched := tx != nil && b.mux != nil
+	if batched {
+		out = tx.slot()
+	}
 	rs.hdr.Marker = marker
 	rs.hdr.PayloadType = outPT
 	rs.hdr.SequenceNumber = seq
@@ -145,13 +151,18 @@ func (s *Stream) relay(l *bridgeLink, p *rtp.Packet, isDTMF bool, rs *relayState
 			n++
 		}
 	}
-	if b.srtp != nil {
+	switch {
+	case batched:
+		tx.push(b.mux, n, dest)
+	case b.srtp != nil:
 		var ok bool
 		if n, ok = b.srtp.sendProtected(out[:n], dest, b.writeTo); !ok {
 			return
 		}
-	} else if _, err := b.conn.WriteToUDPAddrPort(out[:n], dest); err != nil {
-		return
+	default:
+		if _, err := b.conn.WriteToUDPAddrPort(out[:n], dest); err != nil {
+			return
+		}
 	}
 	b.pktsSent.Add(1)
 	b.bytesSent.Add(uint64(n))

@@ -18,13 +18,19 @@ const maxPacket = 1500
 // and what we receive from it.
 type Stream struct {
 	e         *Engine
-	conn      *net.UDPConn
+	conn      *net.UDPConn // own socket, or the multiplexed one (mux)
+	mux       *muxSock     // nil: the stream has its own socket
 	port      int
 	local     netip.AddrPort
 	onDigit   func(rune)
 	onTimeout func()
 	onAudio   func(pt uint8, payload []byte)
 	ssrc      uint32
+
+	muxKey     netip.AddrPort // address mux demultiplexes to this stream; guarded by mux.mu
+	muxPending bool           // in mux.pending (not latched yet); guarded by mux.mu
+
+	rx rxState // receive state, used by whichever goroutine receives for the stream
 
 	sh    *shard
 	slot  int // pacer slot within the tick (fixed for the stream's life), guarded by sh.mu
@@ -159,8 +165,8 @@ func (s *Stream) Update(remote netip.AddrPort, codec Codec, dtmfPT uint8) {
 	prepare(sounds, codec) // outside the lock: may encode minutes of music
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if remote != s.remote {
+	moved := remote != s.remote
+	if moved {
 		s.remote = remote
 		s.dest = remote
 		s.latched.Store(false) // latch again to the peer's new address
@@ -168,6 +174,10 @@ func (s *Stream) Update(remote netip.AddrPort, codec Codec, dtmfPT uint8) {
 	s.codec = codec
 	s.dtmfPT = dtmfPT
 	s.media.Store(packMedia(codec, dtmfPT))
+	s.mu.Unlock()
+	if moved && s.mux != nil {
+		s.mux.expect(s, remote)
+	}
 }
 
 // SetHold marks the peer on hold (it may stop sending: no inactivity timeout).
@@ -281,6 +291,11 @@ func (s *Stream) Close() error {
 	if l := s.link.Swap(nil); l != nil {
 		l.other(s).link.CompareAndSwap(l, nil)
 	}
+	if s.mux != nil {
+		s.mux.remove(s)
+		s.e.forget(s)
+		return nil
+	}
 	err := s.conn.Close()
 	s.e.forget(s)
 	s.e.pool.put(s.port)
@@ -354,7 +369,12 @@ func (s *Stream) send(pt uint8, marker bool, ts uint32, payload []byte) {
 	if !validDest(s.dest) {
 		return
 	}
-	if s.srtp != nil {
+	if s.mux != nil && s.sh.tx != nil {
+		// Batched with the rest of the pacer's slot (sendmmsg).
+		tx := s.sh.tx
+		n = copy(tx.slot(), s.buf[:n])
+		tx.push(s.mux, n, s.dest)
+	} else if s.srtp != nil {
 		var ok bool
 		if n, ok = s.srtp.sendProtected(s.buf[:n], s.dest, s.sender.send); !ok {
 			return
@@ -375,7 +395,14 @@ func validDest(a netip.AddrPort) bool {
 	return a.IsValid() && a.Port() != 0 && !a.Addr().IsUnspecified()
 }
 
-// receive reads the socket until it is closed.
+// rxState is what the receive path keeps per stream between packets.
+type rxState struct {
+	pkt rtp.Packet
+	dd  dtmfDedupe
+	rs  relayState
+}
+
+// receive reads the stream's own socket until it is closed.
 func (s *Stream) receive() {
 	defer close(s.recvDone)
 	buf := make([]byte, maxPacket)
@@ -384,11 +411,6 @@ func (s *Stream) receive() {
 	if s.srtp != nil {
 		plain = make([]byte, maxPacket)
 	}
-	var (
-		pkt rtp.Packet
-		dd  dtmfDedupe
-		rs  relayState
-	)
 	for {
 		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -397,46 +419,66 @@ func (s *Stream) receive() {
 			}
 			continue
 		}
-		data := buf[:n]
-		if s.srtp != nil {
-			var ok bool
-			if data, ok = s.srtp.unprotect(plain, data); !ok {
-				continue // no keys yet, or not authentic: not media
-			}
-		}
-		s.pktsRecv.Add(1)
-		s.bytesRecv.Add(uint64(n))
-		if pkt.Unmarshal(data) != nil || pkt.Version != 2 {
-			continue
-		}
-		codecPT, dtmfPT := unpackMedia(s.media.Load())
-		if dtmfPT == 0 {
-			dtmfPT = DefaultDTMFPT
-		}
-		pt := pkt.PayloadType
-		isDTMF := pt == dtmfPT
-		if !isDTMF && pt != PCMU.PT && pt != PCMA.PT && pt != codecPT && pt != ptComfortNoise {
-			continue // not RTP we negotiated (RTCP, stray traffic)
-		}
-		s.lastRecv.Store(s.e.recvNow())
-		if !s.latched.Load() {
-			s.latch(from)
-		}
-		if isDTMF {
-			if d, ok := dd.digit(&pkt); ok && s.onDigit != nil && !s.closed.Load() {
-				s.onDigit(d)
-			}
-		}
-		if l := s.link.Load(); l != nil {
-			s.relay(l, &pkt, isDTMF, &rs, out)
-		}
-		if t := s.mon.Load(); t != nil && !isDTMF {
-			t.tap(pt, pkt.Payload)
-		}
-		if s.onAudio != nil && !isDTMF && (pt == PCMU.PT || pt == PCMA.PT) {
-			s.onAudio(pt, pkt.Payload)
+		s.handle(buf[:n], from, plain, nil, out)
+	}
+}
+
+// handle processes one received datagram: SRTP, validation, latching,
+// DTMF, relaying, taps. plain is the SRTP decryption buffer; tx, when not
+// nil, batches relayed packets towards multiplexed streams; out is the
+// buffer for the others.
+func (s *Stream) handle(data []byte, from netip.AddrPort, plain []byte, tx *txQueue, out []byte) {
+	n := len(data)
+	if s.srtp != nil {
+		var ok bool
+		if data, ok = s.srtp.unprotect(plain, data); !ok {
+			return // no keys yet, or not authentic: not media
 		}
 	}
+	s.pktsRecv.Add(1)
+	s.bytesRecv.Add(uint64(n))
+	pkt := &s.rx.pkt
+	if pkt.Unmarshal(data) != nil || pkt.Version != 2 {
+		return
+	}
+	pt := pkt.PayloadType
+	isDTMF := pt == s.dtmfPTIn()
+	if !isDTMF && !s.acceptsPT(pt) {
+		return // not RTP we negotiated (RTCP, stray traffic)
+	}
+	s.lastRecv.Store(s.e.recvNow())
+	if !s.latched.Load() {
+		s.latch(from)
+	}
+	if isDTMF {
+		if d, ok := s.rx.dd.digit(pkt); ok && s.onDigit != nil && !s.closed.Load() {
+			s.onDigit(d)
+		}
+	}
+	if l := s.link.Load(); l != nil {
+		s.relay(l, pkt, isDTMF, &s.rx.rs, tx, out)
+	}
+	if t := s.mon.Load(); t != nil && !isDTMF {
+		t.tap(pt, pkt.Payload)
+	}
+	if s.onAudio != nil && !isDTMF && (pt == PCMU.PT || pt == PCMA.PT) {
+		s.onAudio(pt, pkt.Payload)
+	}
+}
+
+// dtmfPTIn is the telephone-event payload type accepted from the peer.
+func (s *Stream) dtmfPTIn() uint8 {
+	if _, dtmfPT := unpackMedia(s.media.Load()); dtmfPT != 0 {
+		return dtmfPT
+	}
+	return DefaultDTMFPT
+}
+
+// acceptsPT reports whether a received payload type is media or DTMF the
+// stream takes.
+func (s *Stream) acceptsPT(pt uint8) bool {
+	codecPT, _ := unpackMedia(s.media.Load())
+	return pt == s.dtmfPTIn() || pt == PCMU.PT || pt == PCMA.PT || pt == codecPT || pt == ptComfortNoise
 }
 
 // ptComfortNoise is RFC 3389 comfort noise; accepted, never relayed.
