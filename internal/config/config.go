@@ -195,6 +195,11 @@ type Media struct {
 	// PrecisePacing wakes the RTP pacer from a timerfd (Linux): lower
 	// jitter, a few per cent more CPU (docs/bench-media.md).
 	PrecisePacing bool `yaml:"precise_pacing"`
+	// RTPMux multiplexes RTP: a few shared sockets (one per CPU) with
+	// batched system calls instead of a port per stream; peers are told
+	// apart by address, so phones behind NAT without an SBC are not heard
+	// (docs/configuration.md, docs/bench-media.md).
+	RTPMux bool `yaml:"rtp_mux"`
 	// Prompts maps a language to the directories searched for prompts, in
 	// order.
 	Prompts map[string][]string `yaml:"prompts"`

@@ -99,6 +99,7 @@ func TestMinimalDefaults(t *testing.T) {
 		{"media.rtp", [2]int{c.Media.RTPPortMin, c.Media.RTPPortMax}, [2]int{20000, 29999}},
 		{"media.inactivity", c.Media.InactivityTimeout, time.Minute},
 		{"media.precise_pacing", c.Media.PrecisePacing, false},
+		{"media.rtp_mux", c.Media.RTPMux, false},
 		{"media.prompts.ru", fmt.Sprint(c.Media.Prompts["ru"]), "[prompts/generated/ru /usr/share/asterisk/sounds/ru]"},
 		{"media.moh", c.Media.MOH["default"], "/usr/share/asterisk/moh"},
 		{"http.listen", c.HTTP.Listen, "127.0.0.1:8080"},
@@ -160,6 +161,7 @@ sip:
 media:
   ip: 192.0.2.10
   rtp_ports: "10000-10999"
+  rtp_mux: true
   prompts: {en: [/p/en]}
   moh: {calm: /moh/calm}
 database: {url: "postgres://u:${HOTLINE_SECRET}@db/hotline"}
@@ -212,7 +214,7 @@ ivr:
 		t.Error("AllowRule.Matches with a v4-mapped source")
 	}
 	// Maps merge with the defaults.
-	if len(c.Media.Prompts) != 2 || c.Media.Prompts["en"][0] != "/p/en" || len(c.Media.MOH) != 2 {
+	if len(c.Media.Prompts) != 2 || c.Media.Prompts["en"][0] != "/p/en" || len(c.Media.MOH) != 2 || !c.Media.RTPMux {
 		t.Errorf("media = %+v", c.Media)
 	}
 	if c.Database.URL != "postgres://u:s3cret@db/hotline" {
@@ -240,7 +242,7 @@ ivr:
 		s.Window.FromOffset != 9*time.Hour+30*time.Minute || s.Sampling["default"] != 1 || s.Sampling["q2"] != 0.25 {
 		t.Errorf("survey = %+v", s)
 	}
-	if c.IVR == nil || c.IVR.Line != 42 {
+	if c.IVR == nil || c.IVR.Line != 43 {
 		t.Errorf("ivr node = %+v", c.IVR)
 	}
 }

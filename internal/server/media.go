@@ -69,6 +69,7 @@ func buildMedia(cfg *config.Config, log *slog.Logger, withEngine bool) (*mediaPa
 		mp.engine, err = media.NewEngine(media.EngineConfig{
 			IP: ip, PortMin: cfg.Media.RTPPortMin, PortMax: cfg.Media.RTPPortMax,
 			InactivityTimeout: cfg.Media.InactivityTimeout, PrecisePacing: cfg.Media.PrecisePacing,
+			Mux:    cfg.Media.RTPMux,
 			Logger: log.With("component", "media"),
 		})
 		if err != nil {
