@@ -55,11 +55,18 @@ var rtpBase = 31000 // each switch in this test binary gets its own RTP range
 
 func startSwitch(t *testing.T, mutate func(*Config)) *testSwitch {
 	t.Helper()
+	return startSwitchMedia(t, false, mutate)
+}
+
+// startSwitchMedia is startSwitch with the media engine's multiplexed RTP
+// sockets (media.EngineConfig.Mux) on or off.
+func startSwitchMedia(t *testing.T, mux bool, mutate func(*Config)) *testSwitch {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eng, err := media.NewEngine(media.EngineConfig{
 		IP: netip.MustParseAddr("127.0.0.1"), PortMin: rtpBase, PortMax: rtpBase + 399,
-		InactivityTimeout: 30 * time.Second, Logger: log,
+		InactivityTimeout: 30 * time.Second, Logger: log, Mux: mux,
 	})
 	rtpBase += 400
 	if err != nil {
@@ -143,11 +150,18 @@ func nextLeg(t *testing.T, sw *testSwitch, limit time.Duration, peers ...*sippte
 // TestSIPpCallerPromptDigitMOHAgent is the acceptance path: a SIPp
 // caller on the trunk is answered, hears a prompt, sends an RFC 4733 digit
 // from a pcap while the prompt plays, waits on MOH, and is bridged to a
-// SIPp agent that registered with digest auth and echoes RTP.
+// SIPp agent that registered with digest auth and echoes RTP; with a port
+// per stream and with multiplexed RTP sockets (media.rtp_mux).
 func TestSIPpCallerPromptDigitMOHAgent(t *testing.T) {
 	needPeer(t, "sipp", "tcpdump")
+	for _, mux := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ports", true: "mux"}[mux], func(t *testing.T) { sippCallerPromptDigitMOHAgent(t, mux) })
+	}
+}
+
+func sippCallerPromptDigitMOHAgent(t *testing.T, mux bool) {
 	// SIPp answers only the first challenge and knows MD5 only.
-	sw := startSwitch(t, func(c *Config) { c.DigestAlgorithms = []string{"MD5", "SHA-256"} })
+	sw := startSwitchMedia(t, mux, func(c *Config) { c.DigestAlgorithms = []string{"MD5", "SHA-256"} })
 	agent := registerSIPpAgent(t, sw, "a1", "secret", 5172, 5171, 6100)
 
 	capCaller := sipptest.StartCapture(t, "udp and dst host "+trunkIP+" and dst port 6000")
