@@ -11,18 +11,22 @@ import (
 
 // The softphone in the page (docs/desk.md, Softphone): the page registers
 // over SIP over WebSocket (RFC 7118) at GET /desk/sip, on the desk's own
-// origin. The desk lets only a logged-in agent's page upgrade (the session
-// cookie; an Origin header naming this host, so another site's page
-// cannot open the socket with the agent's cookie) and hands the request
-// to the Softphone the server gives (the native switch's WebSocket). The
-// connection is bound to the session: it is closed when the session ends
-// (logout, expiry, the user's password or role changed).
+// origin. The desk lets only a logged-in agent's or supervisor's page
+// upgrade (the session cookie; an Origin header naming this host, so
+// another site's page cannot open the socket with the user's cookie) and
+// hands the request to the Softphone the server gives (the native
+// switch's WebSocket), which binds it to that user's own SIP user: an
+// agent's, or a supervisor's desk phone (web.users[].sip_user), whose
+// browser then carries the audio of monitoring (listen, whisper, barge).
+// Admins get no softphone. The connection is bound to the session: it is
+// closed when the session ends (logout, expiry, the user's password or
+// role changed).
 
 // SoftphoneInfo is what the page learns of its softphone.
 type SoftphoneInfo struct {
 	Available bool   `json:"available"`
-	Reason    string `json:"reason,omitempty"` // why not: "asterisk", "not-an-agent"
-	User      string `json:"user,omitempty"`   // the agent's SIP user
+	Reason    string `json:"reason,omitempty"` // why not: "asterisk", "not-an-agent" (an admin), "no-phone" (a supervisor without web.users[].sip_user)
+	User      string `json:"user,omitempty"`   // the user's SIP user
 	Domain    string `json:"domain,omitempty"` // the SIP domain of its address of record
 	Path      string `json:"path,omitempty"`   // the WebSocket's path on this origin
 }
@@ -30,12 +34,14 @@ type SoftphoneInfo struct {
 // Softphone serves the pages' SIP over WebSocket (internal/server in
 // native mode).
 type Softphone interface {
-	// Info describes the softphone of an agent (by agent id).
-	Info(agent string) SoftphoneInfo
+	// Info describes the softphone of a desk user (an agent or a
+	// supervisor, by id).
+	Info(user string) SoftphoneInfo
 	// ServeSoftphone takes over r, a WebSocket upgrade request by the
-	// agent (it hijacks the connection); it returns the connection, or an
-	// error before anything was written.
-	ServeSoftphone(w http.ResponseWriter, r *http.Request, agent string) (SoftphoneConn, error)
+	// user (it hijacks the connection) and binds it to the user's own SIP
+	// user; it returns the connection, or an error before anything was
+	// written.
+	ServeSoftphone(w http.ResponseWriter, r *http.Request, user string) (SoftphoneConn, error)
 }
 
 // SoftphoneConn is a served softphone connection: Close ends it, Done is
@@ -102,9 +108,15 @@ func (s *sessions) alive(hash string, now time.Time) bool {
 	return ok && !now.After(ss.expires)
 }
 
+// mayHaveSoftphone: agents (their calls) and supervisors (the audio of
+// monitoring); not admins.
+func mayHaveSoftphone(p principal) bool {
+	return p.user != nil && (p.user.Role == RoleAgent || p.user.Role == RoleSupervisor)
+}
+
 func (d *Desk) softphoneInfo(w http.ResponseWriter, r *http.Request, p principal) {
 	switch {
-	case p.user == nil || p.user.Role != RoleAgent:
+	case !mayHaveSoftphone(p):
 		writeJSON(w, http.StatusOK, SoftphoneInfo{Reason: "not-an-agent"})
 	case d.cfg.Softphone == nil:
 		writeJSON(w, http.StatusOK, SoftphoneInfo{Reason: "asterisk"})
@@ -128,8 +140,8 @@ func sameOrigin(r *http.Request) bool {
 
 func (d *Desk) softphoneSocket(w http.ResponseWriter, r *http.Request, p principal) {
 	switch {
-	case p.sess == nil || p.user == nil || p.user.Role != RoleAgent:
-		writeError(w, http.StatusForbidden, "the softphone is an agent's, in a desk session")
+	case p.sess == nil || !mayHaveSoftphone(p):
+		writeError(w, http.StatusForbidden, "the softphone is an agent's or a supervisor's, in a desk session")
 		return
 	case d.cfg.Softphone == nil:
 		writeError(w, http.StatusNotFound, "no softphone here: the switch is Asterisk (docs/asterisk.md)")
@@ -140,6 +152,10 @@ func (d *Desk) softphoneSocket(w http.ResponseWriter, r *http.Request, p princip
 		return
 	case !strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
 		writeError(w, http.StatusBadRequest, "a WebSocket upgrade (RFC 7118, subprotocol sip) is expected")
+		return
+	}
+	if info := d.cfg.Softphone.Info(p.user.ID); !info.Available {
+		writeError(w, http.StatusForbidden, "no softphone for this user ("+info.Reason+"): a supervisor needs a SIP user of their own (web.users[].sip_user)")
 		return
 	}
 	c, err := d.cfg.Softphone.ServeSoftphone(w, r, p.user.ID)

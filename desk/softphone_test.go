@@ -16,8 +16,11 @@ type fakePhone struct {
 	closed int
 }
 
-func (f *fakePhone) Info(agent string) SoftphoneInfo {
-	return SoftphoneInfo{Available: true, User: "sip-" + agent, Domain: "192.0.2.1", Path: "/desk/sip"}
+func (f *fakePhone) Info(user string) SoftphoneInfo {
+	if user == "sv2" { // a supervisor without a SIP user
+		return SoftphoneInfo{Reason: "no-phone"}
+	}
+	return SoftphoneInfo{Available: true, User: "sip-" + user, Domain: "192.0.2.1", Path: "/desk/sip"}
 }
 
 func (f *fakePhone) ServeSoftphone(w http.ResponseWriter, _ *http.Request, agent string) (SoftphoneConn, error) {
@@ -46,8 +49,10 @@ func (c *fakeConn) Close() error {
 
 func (c *fakeConn) Done() <-chan struct{} { return c.done }
 
-// TestSoftphoneGate: only a logged-in agent's page of this origin gets the
-// socket; Asterisk mode (no Softphone) says so; logout closes the socket.
+// TestSoftphoneGate: only a logged-in agent's or supervisor's page of this
+// origin gets the socket, bound to that user (a supervisor without a SIP
+// user of their own gets none; admins none); Asterisk mode (no Softphone)
+// says so; logout closes the socket.
 func TestSoftphoneGate(t *testing.T) {
 	f := newFixture(t)
 	host := strings.TrimPrefix(f.srv.URL, "http://")
@@ -58,6 +63,10 @@ func TestSoftphoneGate(t *testing.T) {
 	agent.login("a1", "pw-a1")
 	admin := f.client(t)
 	admin.login("root", "pw-root")
+	sup := f.client(t)
+	sup.login("sv1", "pw-sv1")
+	supNoPhone := f.client(t)
+	supNoPhone.login("sv2", "pw-sv2")
 
 	// Asterisk mode: no softphone.
 	if _, body := agent.do(http.MethodGet, "/desk/api/softphone", "", nil); !strings.Contains(body, `"reason":"asterisk"`) {
@@ -80,14 +89,19 @@ func TestSoftphoneGate(t *testing.T) {
 		{"another origin", agent, upgrade("http://evil.example"), http.StatusForbidden},
 		{"no origin", agent, map[string]string{"Upgrade": "websocket"}, http.StatusForbidden},
 		{"not an upgrade", agent, map[string]string{"Origin": "http://" + host}, http.StatusBadRequest},
+		{"a supervisor without a SIP user", supNoPhone, upgrade("http://" + host), http.StatusForbidden},
 		{"the agent's own page", agent, upgrade("http://" + host), http.StatusOK},
+		{"a supervisor's own page", sup, upgrade("http://" + host), http.StatusOK},
 	} {
 		if code, _ := tc.c.do(http.MethodGet, "/desk/sip", "", tc.hdr); code != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, code, tc.want)
 		}
 	}
-	if len(fp.served) != 1 || fp.served[0] != "a1" {
-		t.Fatalf("served %v, want [a1]", fp.served)
+	if len(fp.served) != 2 || fp.served[0] != "a1" || fp.served[1] != "sv1" {
+		t.Fatalf("served %v, want [a1 sv1] (each as themselves)", fp.served)
+	}
+	if _, body := sup.do(http.MethodGet, "/desk/api/softphone", "", nil); !strings.Contains(body, `"user":"sip-sv1"`) {
+		t.Errorf("the supervisor's info: %s", body)
 	}
 	if _, body := agent.do(http.MethodGet, "/desk/api/softphone", "", nil); !strings.Contains(body, `"user":"sip-a1"`) {
 		t.Errorf("the agent's info: %s", body)

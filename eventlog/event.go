@@ -138,7 +138,9 @@ const (
 // a supervisor listening to, whispering to or barging into a call. CallID,
 // Agent (the agent monitored) and Queue are the call's; Data[supervisor]
 // is the desk user, Data[mode] = listen|whisper|barge, Data[via] =
-// session|token|phone (the desk, an API client or a feature code).
+// session|token|phone (the desk, an API client or a feature code),
+// Data[audio] = phone|browser (the supervisor's SIP user's contacts, or
+// only the desk page's browser softphone).
 const (
 	// MonitorStarted: the supervisor's phone joined the call.
 	MonitorStarted Type = "monitor.started"

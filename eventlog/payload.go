@@ -119,6 +119,7 @@ const (
 	KeyRole           StringKey = "role"            // the actor's role: agent|supervisor|admin (desk.action)
 	KeyVia            StringKey = "via"             // how: session|token (desk.action); session|token|phone (monitor.*)
 	KeySupervisor     StringKey = "supervisor"      // the desk user who monitors (monitor.*)
+	KeyAudio          StringKey = "audio"           // where the supervisor's audio is: phone (their SIP user's contacts) | browser (the desk's softphone only) (monitor.*)
 	KeyOfCall         StringKey = "of_call"         // the call an agent scheduled a callback from (callback.requested of source agent)
 )
 

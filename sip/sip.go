@@ -31,6 +31,11 @@ type Target struct {
 	// Agent is the SIP user of a registered agent; all its contacts ring and
 	// the first to answer wins.
 	Agent string
+	// Browser rings only Agent's contacts registered from the desk's
+	// browser softphone (SIP over WebSocket): a supervisor who chose to
+	// monitor "in the browser". A switch without such contacts (Asterisk
+	// mode) fails the dial as unreachable.
+	Browser bool
 	// Number is a phone number (E.164 preferred) dialled through Trunk.
 	Number string
 	// Trunk names the trunk for Number; empty means the switch's default.

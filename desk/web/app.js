@@ -104,8 +104,8 @@ async function start() {
   $('#escalate-form').hidden = !session.escalation_queue || session.line === 2; // second line has nowhere to escalate to
   status('');
   connect();
+  if (isAgent() || session.role === 'supervisor') startSoftphone(api); // a supervisor's: the audio of monitoring
   if (isAgent()) {
-    startSoftphone(api);
     await refreshAgent();
     await refreshToday();
     await refreshCallbacks();

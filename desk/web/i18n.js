@@ -28,7 +28,8 @@ const words = {
     review: 'Низкие оценки', rating: 'Оценка', solvedQ: 'Решено', recordingCol: 'Запись', download: 'скачать',
     noReview: 'Нет звонков с низкой оценкой', noRecording: 'нет записи',
     liveCalls: 'Разговоры сейчас', since: 'С', noLive: 'Сейчас нет разговоров', mon_actions: 'Подключиться',
-    mon_hint: 'Звук идёт на ваш телефон: он зазвонит, ответьте.', mon_listen: 'Слушать', mon_whisper: 'Суфлировать',
+    mon_hint: 'Звук — в браузере (телефон на этой странице ответит сам) или на вашем SIP-телефоне (он зазвонит, ответьте).',
+    mon_audio: 'Звук', mon_audio_browser: 'в браузере', mon_audio_phone: 'на телефоне', mon_connecting: 'Подключаем телефон в браузере…', mon_listen: 'Слушать', mon_whisper: 'Суфлировать',
     mon_barge: 'Вмешаться', mon_leave: 'Отключиться', mon_ringing: 'Звоним на ваш телефон…', mon_on: 'Подключены: {mode}',
     mon_left: 'Вы отключились от разговора',
     // warm escalation and callbacks (followup.js)
@@ -72,7 +73,8 @@ const words = {
     review: 'Low ratings', rating: 'Rating', solvedQ: 'Solved', recordingCol: 'Recording', download: 'download',
     noReview: 'No calls rated low', noRecording: 'no recording',
     liveCalls: 'Live calls', since: 'Since', noLive: 'No calls now', mon_actions: 'Join',
-    mon_hint: 'The audio is on your desk phone: it rings, answer it.', mon_listen: 'Listen', mon_whisper: 'Whisper',
+    mon_hint: 'The audio is in the browser (the phone on this page answers by itself) or on your SIP desk phone (it rings, answer it).',
+    mon_audio: 'Audio', mon_audio_browser: 'in the browser', mon_audio_phone: 'on the phone', mon_connecting: 'Connecting the browser phone…', mon_listen: 'Listen', mon_whisper: 'Whisper',
     mon_barge: 'Barge', mon_leave: 'Leave', mon_ringing: 'Ringing your phone…', mon_on: 'Joined: {mode}',
     mon_left: 'You left the call',
     // warm escalation and callbacks (followup.js)

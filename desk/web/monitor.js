@@ -1,8 +1,12 @@
 // Live calls for supervisors and admins: listen, whisper or barge into a
-// call (docs/desk.md, "Monitoring"). The audio is the supervisor's desk
-// phone: POST /api/v1/calls/{id}/monitor rings it; PATCH switches the mode;
-// DELETE leaves. The list comes from /desk/api/live and follows the events.
+// call (docs/desk.md, "Monitoring"). The audio is the supervisor's own SIP
+// user: "in the browser" (the softphone of this page, which answers the
+// monitor call by itself) or "on the phone" (the desk phone rings).
+// POST /api/v1/calls/{id}/monitor rings it; PATCH switches the mode;
+// DELETE leaves (hotline hangs up the supervisor's leg only). The list
+// comes from /desk/api/live and follows the events.
 import { t } from './i18n.js';
+import { expectMonitor, softphoneReady } from './softphone.js';
 
 const $ = (sel) => document.querySelector(sel);
 let api = null;
@@ -16,6 +20,15 @@ export function startMonitor(apiFn, user) {
   $('#live-panel').hidden = false;
   refresh();
 }
+
+// audio is where the supervisor hears the call: the browser when its
+// softphone is registered and the user did not pick the phone.
+function audio() {
+  const sel = $('#mon-audio');
+  if (!sel.dataset.touched) sel.value = softphoneReady() ? 'browser' : 'phone';
+  return sel.value;
+}
+$('#mon-audio').addEventListener('change', () => { $('#mon-audio').dataset.touched = '1'; });
 
 export function stopMonitor() {
   current = null;
@@ -81,12 +94,15 @@ export async function refresh() {
 const url = (id) => `/api/v1/calls/${encodeURIComponent(id)}/monitor`;
 
 async function join(id, mode) {
-  say(t('mon_ringing'));
+  const where = audio();
+  say(t(where === 'browser' ? 'mon_connecting' : 'mon_ringing'));
+  const done = where === 'browser' ? expectMonitor() : () => {};
   try {
-    await api('POST', url(id), { mode });
+    await api('POST', url(id), { mode, audio: where });
     current = { call_id: id, mode };
     say(t('mon_on', { mode: t('mon_' + mode) }));
   } catch (e) { say(e.message, true); }
+  done();
   refresh();
 }
 

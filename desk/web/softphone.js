@@ -43,6 +43,7 @@ let regCSeq = 0;
 const regCallId = rnd(16);
 const instance = rnd(8) + '.invalid';
 let call = null;     // the one call: {invite, localTag, state, pc, mic, cseq, pending}
+let monitorWanted = false; // the supervisor asked to monitor in the browser (monitor.js)
 
 // ---- the panel ----
 
@@ -117,6 +118,23 @@ function render() {
   $('#sp-hold').setAttribute('aria-pressed', String(held));
   $('#sp-peer').textContent = call ? peerName(call.invite) : '';
   el.classList.toggle('sp-ringing', st === 'ringing');
+}
+
+// ---- monitoring (monitor.js) ----
+
+// softphoneReady: registered and free for a call.
+export function softphoneReady() {
+  const el = $('#softphone');
+  return Boolean(ws && el && el.dataset.state === 'registered' && !call);
+}
+
+// expectMonitor: the supervisor pressed Listen, Whisper or Barge with the
+// audio in the browser; hotline's INVITE for it (X-Hotline-Monitor) is
+// answered without a click. It returns what to call once the request is
+// over (answered or failed).
+export function expectMonitor() {
+  monitorWanted = true;
+  return () => { monitorWanted = false; };
 }
 
 // ---- start and stop (app.js) ----
@@ -304,6 +322,12 @@ function incoming(invite) {
   error('');
   say('sp_ringing', 'ringing');
   render();
+  if (monitorWanted && hdr(invite, 'x-hotline-monitor')) {
+    // The monitor call this page asked for: answer it at once.
+    monitorWanted = false;
+    answer();
+    return;
+  }
   $('#sp-answer').focus();
 }
 

@@ -21,8 +21,10 @@ import (
 
 // Monitoring: a supervisor listens to, whispers to or barges into a call
 // an agent is on (docs/queue.md, "Monitoring"). The supervisor's audio is
-// their desk phone (web.users[].sip_user): the API rings it, or the
-// supervisor dials a monitor feature code plus the agent from it. The
+// their SIP user (web.users[].sip_user): the API rings it — every contact,
+// a desk phone and the desk page's browser softphone alike, or with
+// "audio": "browser" only the browser — or the supervisor dials a monitor
+// feature code plus the agent from the phone. The
 // switch mixes (sip.Monitorer); this file finds the call's agent leg, the
 // phone, checks who may (the desk's rule), and records every use as
 // monitor.* events.
@@ -31,6 +33,7 @@ import (
 type monitorSession struct {
 	supervisor, callID, agent, queue string
 	via                              string // session|token|phone
+	audio                            string // phone|browser
 	leg                              sip.Leg
 	mon                              sip.Monitor
 	started                          time.Time
@@ -76,6 +79,8 @@ var (
 	errNoPhone        = errors.New("the supervisor has no phone (web.users[].sip_user)")
 	errNoSupervisor   = errors.New("unknown supervisor")
 	errMonitorMissing = errors.New("this switch cannot monitor calls")
+	errNoBrowser      = errors.New("no browser softphone here: Asterisk handles the calls (docs/asterisk.md); use a SIP phone")
+	errBadAudio       = errors.New(`audio: want "phone" or "browser"`)
 )
 
 // phoneOf is a desk user's SIP user ("" when none).
@@ -100,17 +105,25 @@ func (s *Server) supervisorOfPhone(sipUser string) string {
 
 // start joins the supervisor to the call in mode, ringing their phone
 // unless leg (their own call in, a feature code) is given.
-func (mg *monitoring) start(ctx context.Context, supervisor, callID, via string, mode sip.MonitorMode, leg sip.Leg) (*monitorSession, error) {
+// With browser, only the contacts of the browser softphone ring.
+func (mg *monitoring) start(ctx context.Context, supervisor, callID, via string, mode sip.MonitorMode, leg sip.Leg, browser bool) (*monitorSession, error) {
 	s := mg.s
 	mr, ok := s.sw.(sip.Monitorer)
 	if !ok {
 		return nil, errMonitorMissing
 	}
+	if browser && s.native == nil {
+		return nil, errNoBrowser
+	}
 	conn, err := s.runner.Connected(callID)
 	if err != nil {
 		return nil, err
 	}
-	m := &monitorSession{supervisor: supervisor, callID: callID, agent: conn.Agent, queue: conn.Queue, via: via, mode: mode}
+	audio := "phone"
+	if browser {
+		audio = "browser"
+	}
+	m := &monitorSession{supervisor: supervisor, callID: callID, agent: conn.Agent, queue: conn.Queue, via: via, audio: audio, mode: mode}
 	mg.mu.Lock()
 	if mg.by == nil {
 		mg.by = map[string]*monitorSession{}
@@ -134,7 +147,7 @@ func (mg *monitoring) start(ctx context.Context, supervisor, callID, via string,
 			release()
 			return nil, errNoPhone
 		}
-		leg, err = s.sw.Dial(ctx, sip.Target{Agent: phone, CallerName: "monitor " + conn.Agent,
+		leg, err = s.sw.Dial(ctx, sip.Target{Agent: phone, Browser: browser, CallerName: "monitor " + conn.Agent,
 			Headers: map[string]string{"X-Hotline-Monitor": mode.String() + " " + conn.Agent}})
 		if err != nil {
 			release()
@@ -154,7 +167,7 @@ func (mg *monitoring) start(ctx context.Context, supervisor, callID, via string,
 	m.mon, m.started = mon, s.now()
 	mg.mu.Unlock()
 	s.bus.Publish(mg.event(m, eventlog.MonitorStarted).WithString(eventlog.KeyMode, mode.String()))
-	s.log.Info("monitor started", "call", callID, "agent", conn.Agent, "supervisor", supervisor, "mode", mode.String(), "via", via)
+	s.log.Info("monitor started", "call", callID, "agent", conn.Agent, "supervisor", supervisor, "mode", mode.String(), "via", via, "audio", audio)
 	s.calls.Add(1)
 	go func() {
 		defer s.calls.Done()
@@ -180,7 +193,7 @@ func (mg *monitoring) start(ctx context.Context, supervisor, callID, via string,
 
 func (mg *monitoring) event(m *monitorSession, t eventlog.Type) eventlog.Event {
 	return eventlog.Event{Type: t, CallID: m.callID, Agent: m.agent, Queue: m.queue}.
-		WithString(eventlog.KeySupervisor, m.supervisor).WithString(eventlog.KeyVia, m.via)
+		WithString(eventlog.KeySupervisor, m.supervisor).WithString(eventlog.KeyVia, m.via).WithString(eventlog.KeyAudio, m.audio)
 }
 
 // session is the supervisor's session on callID.
@@ -235,13 +248,14 @@ type monitorJSON struct {
 	Supervisor string    `json:"supervisor"`
 	Mode       string    `json:"mode"`
 	Via        string    `json:"via"`
+	Audio      string    `json:"audio"`
 	Started    time.Time `json:"started"`
 }
 
 func (m *monitorSession) json() monitorJSON {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return monitorJSON{CallID: m.callID, Agent: m.agent, Supervisor: m.supervisor, Mode: m.mode.String(), Via: m.via, Started: m.started.UTC()}
+	return monitorJSON{CallID: m.callID, Agent: m.agent, Supervisor: m.supervisor, Mode: m.mode.String(), Via: m.via, Audio: m.audio, Started: m.started.UTC()}
 }
 
 // ---- HTTP: /api/v1/calls/{id}/monitor ----
@@ -269,6 +283,10 @@ func (mg *monitoring) handler() http.Handler {
 type monitorBody struct {
 	Mode       string `json:"mode"`
 	Supervisor string `json:"supervisor"`
+	// Audio (POST): "phone" (default: every contact of the supervisor's
+	// SIP user rings, desk phone and browser softphone alike) or
+	// "browser" (only the desk page's softphone rings).
+	Audio string `json:"audio"`
 }
 
 func readMonitorBody(w http.ResponseWriter, r *http.Request, needMode bool) (monitorBody, sip.MonitorMode, bool) {
@@ -314,7 +332,16 @@ func (mg *monitoring) post(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, errNoSupervisor.Error()+" "+b.Supervisor)
 		return
 	}
-	m, err := mg.start(r.Context(), b.Supervisor, r.PathValue("id"), via(r), mode, nil)
+	var browser bool
+	switch b.Audio {
+	case "", "phone":
+	case "browser":
+		browser = true
+	default:
+		writeJSONError(w, http.StatusBadRequest, errBadAudio.Error())
+		return
+	}
+	m, err := mg.start(r.Context(), b.Supervisor, r.PathValue("id"), via(r), mode, nil, browser)
 	if err != nil {
 		writeJSONError(w, monitorStatus(err), err.Error())
 		return
@@ -361,7 +388,7 @@ func monitorStatus(err error) int {
 	case errors.Is(err, queue.ErrNotConnected), errors.Is(err, sip.ErrNotBridged), errors.Is(err, errMonitorBusy),
 		errors.Is(err, sip.ErrAlreadyBridged), errors.Is(err, sip.ErrHangup):
 		return http.StatusConflict
-	case errors.Is(err, errNoPhone), errors.Is(err, errNoSupervisor):
+	case errors.Is(err, errNoPhone), errors.Is(err, errNoSupervisor), errors.Is(err, errNoBrowser):
 		return http.StatusBadRequest
 	case errors.As(err, &de):
 		return http.StatusBadGateway // the supervisor's phone did not answer
@@ -409,7 +436,7 @@ func (s *Server) handleSupervisorCall(ctx context.Context, leg sip.Leg, supervis
 		_ = leg.Hangup(sip.CauseFailure)
 		return
 	}
-	m, err := s.mon.start(ctx, supervisor, callID, "phone", mode, leg)
+	m, err := s.mon.start(ctx, supervisor, callID, "phone", mode, leg, false)
 	if err != nil {
 		s.log.Info("monitor code failed", "supervisor", supervisor, "agent", agent, "call", callID, "error", err)
 		_, _ = leg.Play(ctx, sip.PlayOptions{Prompts: []sip.Prompt{{Name: queue.PromptFeatureError, Lang: s.cfg.Service.Language}}})

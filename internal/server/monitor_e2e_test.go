@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/internal/audiotest"
 	"github.com/hotline-cc/hotline/internal/sipptest"
@@ -129,7 +131,9 @@ func (c *deskClient) do(method, path, body string) (int, string) {
 // agent d1 through the IVR and the queue; each phone sends its own tone
 // and what each received is checked by frequency. Supervisor sv (team
 // "first") joins from the desk's page in Chromium (hotline rings sv's
-// phone), switches listen → whisper → barge through the API, and leaves; then joins again from the phone
+// phone: "on the phone" picked in the page, whose browser softphone is
+// registered as sv's SIP user too), switches listen → whisper → barge
+// through the API, and leaves; then joins again from the phone
 // with the whisper feature code plus the agent, presses 3 (barge) and
 // hangs up. An agent
 // and the other team's supervisor get 403 (and 603 on the feature code).
@@ -204,6 +208,10 @@ func TestMonitorServe(t *testing.T) {
 	// live call; hotline rings sv's phone.
 	page := newBrowser(t).page(t, base, "sv", "web-sv")
 	page.waitFor("the live call in the list", `document.querySelector('#live tbody tr[data-call="`+callID+`"] .mon-listen') !== null`)
+	// The page's softphone registers too (as sv-phone): the audio goes to
+	// the phone by choice.
+	page.do("audio on the phone", chromedp.SetValue(chromedp.CSS("#mon-audio"), "phone"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#mon-audio').dispatchEvent(new Event('change'))`))
 	page.click(`#live tbody tr[data-call="` + callID + `"] .mon-listen`)
 	supCall := nextIncoming(t, sup.Phone)
 	page.waitFor("the page to show the call monitored", `document.querySelector('#live tbody tr[data-call="`+callID+`"]').dataset.mode === 'listen'`)

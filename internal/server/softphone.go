@@ -16,12 +16,14 @@ import (
 
 // softphone serves the desk pages' SIP over WebSocket into the native
 // switch (docs/desk.md, Softphone): the desk has checked the session,
-// the agent role and the Origin; this hijacks the HTTP connection and
-// gives it to the switch bound to the agent's SIP user.
+// the role (agent or supervisor) and the Origin; this hijacks the HTTP
+// connection and gives it to the switch bound to the user's own SIP user
+// (an agent's; a supervisor's desk phone, web.users[].sip_user, which
+// monitoring rings).
 type softphone struct {
 	sw   *native.Switch
 	cfg  *config.Config
-	user map[string]string // agent id → SIP user
+	user map[string]string // desk user id → SIP user
 }
 
 func newSoftphone(sw *native.Switch, cfg *config.Config) *softphone {
@@ -29,23 +31,33 @@ func newSoftphone(sw *native.Switch, cfg *config.Config) *softphone {
 	for _, a := range cfg.Agents {
 		p.user[a.ID] = a.SIPUser
 	}
+	for _, u := range cfg.Web.Users {
+		if u.Role == config.RoleSupervisor && u.SIPUser != "" {
+			p.user[u.ID] = u.SIPUser
+		}
+	}
 	return p
 }
 
 var _ desk.Softphone = (*softphone)(nil)
 
-func (p *softphone) Info(agent string) desk.SoftphoneInfo {
-	u, ok := p.user[agent]
+func (p *softphone) Info(user string) desk.SoftphoneInfo {
+	u, ok := p.user[user]
 	if !ok {
+		for _, w := range p.cfg.Web.Users {
+			if w.ID == user && w.Role == config.RoleSupervisor {
+				return desk.SoftphoneInfo{Reason: "no-phone"}
+			}
+		}
 		return desk.SoftphoneInfo{Reason: "not-an-agent"}
 	}
 	return desk.SoftphoneInfo{Available: true, User: u, Domain: p.sw.Addr().Addr().String(), Path: "/desk/sip"}
 }
 
-func (p *softphone) ServeSoftphone(w http.ResponseWriter, r *http.Request, agent string) (desk.SoftphoneConn, error) {
-	u, ok := p.user[agent]
+func (p *softphone) ServeSoftphone(w http.ResponseWriter, r *http.Request, user string) (desk.SoftphoneConn, error) {
+	u, ok := p.user[user]
 	if !ok {
-		return nil, errors.New("no such agent")
+		return nil, errors.New("no SIP user for this desk user")
 	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {

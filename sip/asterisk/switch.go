@@ -896,7 +896,7 @@ func (s *Switch) adopt(cl ari.Client, id string) {
 // application and waits until it enters it (answered) or is destroyed.
 func (s *Switch) Dial(ctx context.Context, t sip.Target) (sip.Leg, error) {
 	cl := s.current()
-	if cl == nil {
+	if cl == nil || t.Browser { // no desk softphone in Asterisk mode
 		return nil, &sip.DialError{Target: t, Cause: sip.CauseUnreachable}
 	}
 	var endpoint string

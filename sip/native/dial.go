@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ func (s *Switch) Dial(ctx context.Context, t sip.Target) (sip.Leg, error) {
 	switch {
 	case t.Agent != "":
 		bs := s.reg.contacts(t.Agent)
+		if t.Browser {
+			bs = slices.DeleteFunc(bs, func(b binding) bool { return !isWS(b.Transport) })
+		}
 		if len(bs) == 0 {
 			return nil, &sip.DialError{Target: t, Cause: sip.CauseUnreachable}
 		}
