@@ -147,6 +147,12 @@ const (
 	// MonitorMode: the supervisor switched mode; Data[mode] is the new
 	// one, Data[from] the previous.
 	MonitorMode Type = "monitor.mode"
+	// MonitorFollowed: the call the supervisor monitors went on to another
+	// agent (an escalation, blind or warm; a consultation cancelled back
+	// to the first agent) and the supervisor's leg joined that bridge in
+	// the same mode. Agent/Queue = the new ones, Data[from_agent],
+	// Data[from_queue] = the previous.
+	MonitorFollowed Type = "monitor.followed"
 	// MonitorEnded: the supervisor left. Data[mode] = the last mode,
 	// Data[monitor_ms] = how long, Reason = left|call-ended|
 	// supervisor-hangup|shutdown.

@@ -35,15 +35,22 @@ func ComputeMonitoring(evs []eventlog.Event) []MonitoringFigures {
 	modes := map[key]map[string]bool{}
 	by := map[string]*MonitoringFigures{}
 	calls, agents := map[string]map[string]bool{}, map[string]map[string]bool{}
+	followed := map[key][]string{} // agents a session heard before a monitor.followed
 	for _, e := range evs {
 		sup := e.String(eventlog.KeySupervisor)
 		k := key{e.CallID, sup}
 		switch e.Type {
-		case eventlog.MonitorStarted, eventlog.MonitorMode:
+		case eventlog.MonitorStarted, eventlog.MonitorMode, eventlog.MonitorFollowed:
 			if modes[k] == nil {
 				modes[k] = map[string]bool{}
 			}
 			modes[k][e.String(eventlog.KeyMode)] = true
+			if e.Type == eventlog.MonitorFollowed {
+				// a session that followed its call counts every agent it heard
+				if from := e.String(eventlog.KeyFromAgent); from != "" {
+					followed[k] = append(followed[k], from)
+				}
+			}
 		case eventlog.MonitorEnded:
 			f := by[sup]
 			if f == nil {
@@ -61,6 +68,10 @@ func ComputeMonitoring(evs []eventlog.Event) []MonitoringFigures {
 			if e.Agent != "" {
 				agents[sup][e.Agent] = true
 			}
+			for _, a := range followed[k] {
+				agents[sup][a] = true
+			}
+			delete(followed, k)
 			if used["listen"] {
 				f.Listened++
 			}
@@ -90,7 +101,7 @@ func (s *Store) MonitoringReport(ctx context.Context, from, to time.Time) ([]Mon
 	var evs []eventlog.Event
 	err := s.shownEvents(ctx, from, to, func(e eventlog.Event) error {
 		switch e.Type {
-		case eventlog.MonitorStarted, eventlog.MonitorMode, eventlog.MonitorEnded:
+		case eventlog.MonitorStarted, eventlog.MonitorMode, eventlog.MonitorFollowed, eventlog.MonitorEnded:
 			evs = append(evs, e)
 		}
 		return nil

@@ -48,6 +48,11 @@ func TestComputeMonitoring(t *testing.T) {
 			ev(eventlog.MonitorStarted, "c1", "a1", "sv", "listen", 0),
 			ev(eventlog.MonitorEnded, "c1", "a1", "sv", "listen", 5*time.Second),
 		}, []MonitoringFigures{{Supervisor: "sv", Sessions: 2, Calls: 1, Agents: 1, Listened: 1, Whispered: 1, TimeS: 10}}},
+		{"one session following its call from first to second line: both agents", []eventlog.Event{
+			ev(eventlog.MonitorStarted, "c1", "a1", "sv", "whisper", 0),
+			ev(eventlog.MonitorFollowed, "c1", "b1", "sv", "whisper", 0).WithString(eventlog.KeyFromAgent, "a1"),
+			ev(eventlog.MonitorEnded, "c1", "b1", "sv", "whisper", 40*time.Second),
+		}, []MonitoringFigures{{Supervisor: "sv", Sessions: 1, Calls: 1, Agents: 2, Whispered: 1, TimeS: 40}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,6 +53,11 @@ type Monitorer interface {
 	// bridged when the monitor stops, and the supervisor's leg stays up
 	// (the caller of Monitor hangs it up or reuses it).
 	Monitor(ctx context.Context, target, supervisor Leg, mode MonitorMode) (Monitor, error)
+	// WaitBridged returns when leg is in a bridge that carries audio (at
+	// once if it is), with ctx's error when ctx ends first, or ErrHangup
+	// when the leg ends. A monitor that follows a call to its next agent
+	// (an escalation) waits with it for the queue's new bridge to come up.
+	WaitBridged(ctx context.Context, leg Leg) error
 }
 
 // Monitor is one supervisor monitoring one bridged call.
@@ -78,8 +83,71 @@ type MonitorSet[L comparable, M interface {
 	comparable
 	Monitor
 }] struct {
-	mu sync.Mutex
-	m  map[L][]M
+	mu    sync.Mutex
+	m     map[L][]M
+	up    map[L]int             // legs in a bridge that carries audio (BridgeStarted)
+	waits map[L][]chan struct{} // WaitBridged's waiters
+}
+
+// BridgeStarted records that a and b are bridged and their audio flows
+// (the switch's Bridge calls it once the bridge is up; BridgeEnded undoes
+// it), and wakes whoever waits for either (WaitBridged).
+func (ms *MonitorSet[L, M]) BridgeStarted(a, b L) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.up == nil {
+		ms.up = map[L]int{}
+	}
+	for _, l := range []L{a, b} {
+		ms.up[l]++
+		for _, w := range ms.waits[l] {
+			close(w)
+		}
+		delete(ms.waits, l)
+	}
+}
+
+// WaitBridged returns when l is in a bridge that carries audio (at once
+// if it is), with ctx's error when ctx ends first, or ErrHangup when ended
+// (the leg's end) is closed first.
+func (ms *MonitorSet[L, M]) WaitBridged(ctx context.Context, l L, ended <-chan struct{}) error {
+	ms.mu.Lock()
+	if ms.up[l] > 0 {
+		ms.mu.Unlock()
+		return nil
+	}
+	if ms.waits == nil {
+		ms.waits = map[L][]chan struct{}{}
+	}
+	w := make(chan struct{})
+	ms.waits[l] = append(ms.waits[l], w)
+	ms.mu.Unlock()
+	forget := func() {
+		ms.mu.Lock()
+		defer ms.mu.Unlock()
+		ws := ms.waits[l]
+		for i, x := range ws {
+			if x == w {
+				ws = append(ws[:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(ws) == 0 {
+			delete(ms.waits, l)
+		} else {
+			ms.waits[l] = ws
+		}
+	}
+	select {
+	case <-w:
+		return nil
+	case <-ended:
+		forget()
+		return ErrHangup
+	case <-ctx.Done():
+		forget()
+		return ctx.Err()
+	}
 }
 
 // Add records m as watching l's bridge.
@@ -133,6 +201,11 @@ func (ms *MonitorSet[L, M]) BridgeEnded(a, b L) {
 	var stop []M
 	for _, l := range []L{a, b} {
 		stop = append(stop, ms.m[l]...)
+		if ms.up[l] > 1 {
+			ms.up[l]--
+		} else {
+			delete(ms.up, l)
+		}
 	}
 	ms.mu.Unlock()
 	for _, m := range stop {

@@ -41,7 +41,7 @@ export function monitorEvent(ev) {
   if (ev.type === 'monitor.ended' && ev.data && ev.data.supervisor === me && current && ev.call_id === current.call_id) {
     current = null;
   }
-  if (['agent.state', 'queue.answered', 'call.completed', 'monitor.started', 'monitor.mode', 'monitor.ended'].includes(ev.type)) {
+  if (['agent.state', 'queue.answered', 'call.completed', 'monitor.started', 'monitor.mode', 'monitor.followed', 'monitor.ended'].includes(ev.type)) {
     clearTimeout(timer);
     timer = setTimeout(refresh, 200);
   }

@@ -29,18 +29,28 @@ import (
 // phone, checks who may (the desk's rule), and records every use as
 // monitor.* events.
 
-// monitorSession is one supervisor on one call.
+// monitorSession is one supervisor on one call. It follows the call: when
+// the agent's bridge ends and the call goes on to another agent (an
+// escalation, blind or warm, or a consultation cancelled back to the same
+// agent), the supervisor's leg stays up and joins the next bridge in the
+// same mode (monitor.followed).
 type monitorSession struct {
-	supervisor, callID, agent, queue string
-	via                              string // session|token|phone
-	audio                            string // phone|browser
-	leg                              sip.Leg
-	mon                              sip.Monitor
-	started                          time.Time
+	supervisor, callID string
+	via                string // session|token|phone
+	audio              string // phone|browser
+	leg                sip.Leg
+	live               bool // joined (set under monitoring.mu)
+	started            time.Time
+	inbox              callEvents    // the call's events (monitoring.Publish)
+	left               chan struct{} // closed by leave
+	leaveOnce          sync.Once
 
-	mu     sync.Mutex
-	mode   sip.MonitorMode
-	reason string // why it ends, set by whoever stops it first
+	mu           sync.Mutex
+	agent, queue string // the agent monitored now, and the call's queue
+	mon          sip.Monitor
+	waiting      bool // between two bridges of the call (follow)
+	mode         sip.MonitorMode
+	reason       string // why it ends, set by whoever stops it first
 }
 
 func (m *monitorSession) setReason(r string) {
@@ -51,13 +61,82 @@ func (m *monitorSession) setReason(r string) {
 	m.mu.Unlock()
 }
 
-// monitoring is the server's monitor sessions, one per supervisor.
+func (m *monitorSession) ending() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reason != ""
+}
+
+func (m *monitorSession) monitor() sip.Monitor {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mon
+}
+
+// callEvents is a session's mailbox of its call's events: the bus's
+// consumer never waits for a session.
+type callEvents struct {
+	mu   sync.Mutex
+	evs  []eventlog.Event
+	more chan struct{} // a token when evs grew
+}
+
+func (c *callEvents) put(e eventlog.Event) {
+	c.mu.Lock()
+	c.evs = append(c.evs, e)
+	c.mu.Unlock()
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+}
+
+func (c *callEvents) take() []eventlog.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	evs := c.evs
+	c.evs = nil
+	return evs
+}
+
+// monitoring is the server's monitor sessions, one per supervisor. It is
+// a consumer of the bus (Publish): the events of monitored calls go to
+// their sessions, which follow a call from agent to agent.
 type monitoring struct {
 	s     *Server
 	users atomic.Pointer[[]config.WebUser] // web.users, swapped by Reload (their phones)
 	mu    sync.Mutex
 	by    map[string]*monitorSession // by supervisor
+	quit  chan struct{}              // closed at shutdown (stop)
+	once  sync.Once
 }
+
+// Publish implements eventlog.Publisher: a monitored call's connections
+// and end reach its sessions.
+func (mg *monitoring) Publish(e eventlog.Event) {
+	switch e.Type {
+	case eventlog.QueueAnswered, eventlog.EscalationAnswered, eventlog.ConsultEnded, eventlog.CallFinished:
+	default:
+		return
+	}
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	for _, m := range mg.by {
+		if m.callID == e.CallID {
+			m.inbox.put(e)
+		}
+	}
+}
+
+// stop ends every session (the server shuts down): one waiting for its
+// call's next agent stops waiting.
+func (mg *monitoring) stop() {
+	mg.once.Do(func() { close(mg.quit) })
+}
+
+// followTimeout bounds the wait for the switch to bring up a call's new
+// bridge once the queue has connected it (WaitBridged).
+const followTimeout = 10 * time.Second
 
 // setUsers takes the desk users (and their phones) of a config.
 func (mg *monitoring) setUsers(cfg *config.Config) {
@@ -123,7 +202,8 @@ func (mg *monitoring) start(ctx context.Context, supervisor, callID, via string,
 	if browser {
 		audio = "browser"
 	}
-	m := &monitorSession{supervisor: supervisor, callID: callID, agent: conn.Agent, queue: conn.Queue, via: via, audio: audio, mode: mode}
+	m := &monitorSession{supervisor: supervisor, callID: callID, agent: conn.Agent, queue: conn.Queue, via: via, audio: audio, mode: mode,
+		inbox: callEvents{more: make(chan struct{}, 1)}, left: make(chan struct{})}
 	mg.mu.Lock()
 	if mg.by == nil {
 		mg.by = map[string]*monitorSession{}
@@ -163,21 +243,18 @@ func (mg *monitoring) start(ctx context.Context, supervisor, callID, via string,
 		}
 		return nil, err
 	}
+	m.mu.Lock()
+	m.mon = mon
+	m.mu.Unlock()
 	mg.mu.Lock()
-	m.mon, m.started = mon, s.now()
+	m.live, m.started = true, s.now()
 	mg.mu.Unlock()
 	s.bus.Publish(mg.event(m, eventlog.MonitorStarted).WithString(eventlog.KeyMode, mode.String()))
 	s.log.Info("monitor started", "call", callID, "agent", conn.Agent, "supervisor", supervisor, "mode", mode.String(), "via", via, "audio", audio)
 	s.calls.Add(1)
 	go func() {
 		defer s.calls.Done()
-		select {
-		case <-m.mon.Done():
-		case <-leg.Done():
-			m.setReason("supervisor-hangup")
-		}
-		_ = m.mon.Stop()
-		m.setReason("call-ended")
+		mg.run(m, mr)
 		_ = leg.Hangup(sip.CauseNormal)
 		release()
 		m.mu.Lock()
@@ -191,6 +268,103 @@ func (mg *monitoring) start(ctx context.Context, supervisor, callID, via string,
 	return m, nil
 }
 
+// run lasts as long as the session: the monitor of each bridge of the
+// call in turn, until the supervisor leaves or hangs up or the call ends.
+func (mg *monitoring) run(m *monitorSession, mr sip.Monitorer) {
+	for {
+		mon := m.monitor()
+		select {
+		case <-mon.Done():
+		case <-m.leg.Done():
+			m.setReason("supervisor-hangup")
+		case <-mg.quit:
+			m.setReason("shutdown")
+		}
+		_ = mon.Stop()
+		if m.ending() || !mg.follow(m, mr) {
+			m.setReason("call-ended")
+			return
+		}
+	}
+}
+
+// follow waits, after the bridge the session monitored ended, for the
+// call's next one (the queue connected it to an agent again: an
+// escalation answered, a consultation cancelled) and joins it in the
+// session's mode; it reports false when the call ended first, or the
+// supervisor left or hung up (the reason is set then). The supervisor's
+// leg stays up, silent, meanwhile.
+func (mg *monitoring) follow(m *monitorSession, mr sip.Monitorer) bool {
+	m.mu.Lock()
+	m.waiting = true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.waiting = false
+		m.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-m.leg.Done():
+			m.setReason("supervisor-hangup")
+			return false
+		case <-m.left:
+			return false
+		case <-mg.quit:
+			m.setReason("shutdown")
+			return false
+		case <-m.inbox.more:
+		}
+		for _, e := range m.inbox.take() {
+			switch e.Type {
+			case eventlog.CallFinished:
+				return false
+			case eventlog.ConsultEnded:
+				if e.Reason != "returned" {
+					continue // completed: call.escalation_answered follows
+				}
+			}
+			if mg.rejoin(m, mr) {
+				return true
+			}
+		}
+	}
+}
+
+// rejoin joins the call's current bridge (once the switch has it up) in
+// the session's mode and records the hand-over.
+func (mg *monitoring) rejoin(m *monitorSession, mr sip.Monitorer) bool {
+	s := mg.s
+	conn, err := s.runner.Connected(m.callID)
+	if err != nil {
+		return false // not connected (any more): the next event decides
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), followTimeout)
+	defer cancel()
+	if err := mr.WaitBridged(ctx, conn.AgentLeg); err != nil {
+		s.log.Info("monitor: the call's new bridge did not come up", "call", m.callID, "agent", conn.Agent, "error", err)
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.reason != "" {
+		return false
+	}
+	mon, err := mr.Monitor(ctx, conn.AgentLeg, m.leg, m.mode)
+	if err != nil {
+		s.log.Info("monitor: following the call failed", "call", m.callID, "agent", conn.Agent, "error", err)
+		return false
+	}
+	from, fromQueue := m.agent, m.queue
+	m.mon, m.agent, m.queue = mon, conn.Agent, conn.Queue
+	s.bus.Publish(mg.event(m, eventlog.MonitorFollowed).WithString(eventlog.KeyMode, m.mode.String()).
+		WithString(eventlog.KeyFromAgent, from).WithString(eventlog.KeyFromQueue, fromQueue))
+	s.log.Info("monitor followed the call", "call", m.callID, "supervisor", m.supervisor, "from", from, "agent", conn.Agent, "mode", m.mode.String())
+	return true
+}
+
+// event is a monitor.* event of the session (m.mu held, or before the
+// session is shared).
 func (mg *monitoring) event(m *monitorSession, t eventlog.Type) eventlog.Event {
 	return eventlog.Event{Type: t, CallID: m.callID, Agent: m.agent, Queue: m.queue}.
 		WithString(eventlog.KeySupervisor, m.supervisor).WithString(eventlog.KeyVia, m.via).WithString(eventlog.KeyAudio, m.audio)
@@ -201,21 +375,24 @@ func (mg *monitoring) session(supervisor, callID string) (*monitorSession, error
 	mg.mu.Lock()
 	defer mg.mu.Unlock()
 	m := mg.by[supervisor]
-	if m == nil || m.callID != callID || m.mon == nil {
+	if m == nil || m.callID != callID || !m.live {
 		return nil, errNoMonitor
 	}
 	return m, nil
 }
 
-// setMode switches a session's mode.
+// setMode switches a session's mode (between two bridges of the call, for
+// the next one).
 func (mg *monitoring) setMode(m *monitorSession, mode sip.MonitorMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.mode == mode {
 		return nil
 	}
-	if err := m.mon.SetMode(mode); err != nil {
-		return err
+	if !m.waiting {
+		if err := m.mon.SetMode(mode); err != nil {
+			return err
+		}
 	}
 	mg.s.bus.Publish(mg.event(m, eventlog.MonitorMode).WithString(eventlog.KeyMode, mode.String()).
 		WithString(eventlog.KeyFrom, m.mode.String()))
@@ -226,7 +403,8 @@ func (mg *monitoring) setMode(m *monitorSession, mode sip.MonitorMode) error {
 // leave ends a session (the call goes on).
 func (mg *monitoring) leave(m *monitorSession, reason string) {
 	m.setReason(reason)
-	_ = m.mon.Stop()
+	m.leaveOnce.Do(func() { close(m.left) })
+	_ = m.monitor().Stop()
 }
 
 // list is the sessions on callID.
@@ -235,7 +413,7 @@ func (mg *monitoring) list(callID string) []monitorJSON {
 	defer mg.mu.Unlock()
 	out := []monitorJSON{}
 	for _, m := range mg.by {
-		if m.callID == callID && m.mon != nil {
+		if m.callID == callID && m.live {
 			out = append(out, m.json())
 		}
 	}
@@ -445,7 +623,9 @@ func (s *Server) handleSupervisorCall(ctx context.Context, leg sip.Leg, supervis
 	}
 	for {
 		select {
-		case <-m.mon.Done():
+		case <-m.left:
+			return
+		case <-leg.Done():
 			return
 		case ev, ok := <-leg.Events():
 			if !ok {

@@ -201,7 +201,8 @@ func (s *Server) build() error {
 	if s.desk, err = s.newDesk(); err != nil {
 		return err
 	}
-	s.mon.s = s
+	s.mon.s, s.mon.quit = s, make(chan struct{})
+	s.bus.Subscribe(&s.mon) // monitored calls' events: following an escalation (monitor.go)
 	s.mon.setUsers(cfg)
 
 	// The services in dependency order: each after what it needs. Stopped

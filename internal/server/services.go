@@ -369,7 +369,8 @@ func (s *Server) intakeService() service {
 				// owns when it stops, and a restart re-adopts what is left.
 				s.sw.Close()
 			}
-			<-done // Incoming is closed: no call is added after this
+			<-done       // Incoming is closed: no call is added after this
+			s.mon.stop() // monitor sessions end (monitor.go)
 			s.calls.Wait()
 			cancel()
 			return err

@@ -370,6 +370,7 @@ func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
 			return fmt.Errorf("asterisk: add %s to bridge: %w", x.info.ID, err)
 		}
 	}
+	l.sw.mons.BridgeStarted(l, o) // monitor.go: WaitBridged
 	if stop := startBridgeRecording(cl, bkey, l, o); stop != nil {
 		defer stop() // before the bridge is removed (defers run last first)
 	}

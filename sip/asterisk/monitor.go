@@ -133,6 +133,15 @@ func (s *Switch) Monitor(ctx context.Context, target, supervisor sip.Leg, mode s
 	return m, nil
 }
 
+// WaitBridged implements sip.Monitorer.
+func (s *Switch) WaitBridged(ctx context.Context, l sip.Leg) error {
+	x, ok := l.(*leg)
+	if !ok || x.sw != s {
+		return sip.ErrForeignLeg
+	}
+	return s.mons.WaitBridged(ctx, x, x.done)
+}
+
 // addSnoop makes a snoop channel on the agent's channel for mode, adds it
 // to the monitor bridge and makes it the current one. Called with m.mu
 // held, or before the monitor is shared.

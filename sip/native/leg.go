@@ -391,6 +391,7 @@ func (l *leg) Bridge(ctx context.Context, other sip.Leg) error {
 	o.setBridged(true)
 	l.sw.bridgeMu.Unlock()
 	unbridge := a.Bridge(b)
+	l.sw.mons.BridgeStarted(l, o) // monitor.go: WaitBridged
 	defer func() {
 		l.sw.mons.BridgeEnded(l, o) // monitor.go
 		unbridge()

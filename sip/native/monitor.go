@@ -81,6 +81,15 @@ func (s *Switch) Monitor(ctx context.Context, target, supervisor sip.Leg, mode s
 	return m, nil
 }
 
+// WaitBridged implements sip.Monitorer.
+func (s *Switch) WaitBridged(ctx context.Context, l sip.Leg) error {
+	x, ok := l.(*leg)
+	if !ok || x.sw != s {
+		return sip.ErrForeignLeg
+	}
+	return s.mons.WaitBridged(ctx, x, x.done)
+}
+
 func (m *monitor) Mode() sip.MonitorMode { return m.m.Mode() }
 
 func (m *monitor) SetMode(mode sip.MonitorMode) error {
