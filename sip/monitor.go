@@ -178,6 +178,29 @@ func (ms *MonitorSet[L, M]) Remove(l L, m M) {
 	}
 }
 
+// Watch is the end of a switch's Monitor, the same in both: it records m
+// as watching l's bridge (the agent's leg), checks that the bridge is
+// still up (bridged, after recording it, so its end cannot slip between;
+// if not, m is stopped and ErrNotBridged returned) and stops m on the
+// first end: the bridge's (BridgeEnded), the agent's leg's (target), the
+// supervisor's leg's (supervisor) or m's own.
+func (ms *MonitorSet[L, M]) Watch(l L, m M, bridged func() bool, target, supervisor <-chan struct{}) error {
+	ms.Add(l, m)
+	if !bridged() { // the bridge ended meanwhile
+		_ = m.Stop()
+		return ErrNotBridged
+	}
+	go func() {
+		select {
+		case <-target:
+		case <-supervisor:
+		case <-m.Done():
+		}
+		_ = m.Stop()
+	}()
+	return nil
+}
+
 // Any reports whether f is true of a live monitor. f runs under the
 // set's lock, so it must not call back into the set.
 func (ms *MonitorSet[L, M]) Any(f func(M) bool) bool {

@@ -116,19 +116,9 @@ func (s *Switch) Monitor(ctx context.Context, target, supervisor sip.Leg, mode s
 	if err := m.addSnoop(cl, mode); err != nil {
 		return fail(err)
 	}
-	s.mons.Add(t, m)
-	if !t.isBridged() { // the call's bridge ended meanwhile
-		_ = m.Stop()
-		return nil, sip.ErrNotBridged
+	if err := s.mons.Watch(t, m, t.isBridged, t.done, sp.done); err != nil {
+		return nil, err
 	}
-	go func() {
-		select {
-		case <-t.done:
-		case <-sp.done:
-		case <-m.done:
-		}
-		_ = m.Stop()
-	}()
 	s.log.Info("ari monitor started", "leg", t.info.ID, "supervisor_leg", sp.info.ID, "mode", mode.String())
 	return m, nil
 }

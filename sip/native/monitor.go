@@ -64,19 +64,9 @@ func (s *Switch) Monitor(ctx context.Context, target, supervisor sip.Leg, mode s
 		return nil, err
 	}
 	m := &monitor{sw: s, target: t, sup: sp, m: mm, done: make(chan struct{})}
-	s.mons.Add(t, m)
-	if !mm.Bridged() { // the bridge ended meanwhile
-		_ = m.Stop()
-		return nil, sip.ErrNotBridged
+	if err := s.mons.Watch(t, m, mm.Bridged, t.done, sp.done); err != nil {
+		return nil, err
 	}
-	go func() {
-		select {
-		case <-sp.done:
-		case <-t.done:
-		case <-m.done:
-		}
-		_ = m.Stop()
-	}()
 	s.log.Info("monitor started", "leg", t.info.ID, "supervisor_leg", sp.info.ID, "mode", mode.String())
 	return m, nil
 }
