@@ -42,7 +42,12 @@ type WriterOptions struct {
 	// OnWritten is called (from the writer goroutine) after events reached
 	// the database, e.g. to wake the projector.
 	OnWritten func(n int)
-	Logger    *slog.Logger
+	// Urgent, when set, says which events are written at once instead of
+	// within FlushEvery (a call's arrival, answer and end: what a crash
+	// must not take from the report). The writer still batches: what
+	// arrives while a write is in flight goes in the next one.
+	Urgent func(e eventlog.Event) bool
+	Logger *slog.Logger
 }
 
 // WriterStats are the writer's gauges (exported as metrics).
@@ -93,6 +98,11 @@ type Writer struct {
 	closed    bool
 	stats     WriterStats
 	encBuf    bytes.Buffer
+	// waiters are Await's: closed once their event is durable (in the
+	// database, or fsync'd to the spool); spoolWait those appended to the
+	// journal, closed at its next fsync.
+	waiters   map[string]chan struct{}
+	spoolWait []chan struct{}
 
 	wake chan struct{}
 	stop chan struct{}
@@ -243,11 +253,13 @@ func (w *Writer) Start() { go w.run() }
 // fsync: at worst it encodes the event into the journal's buffer.
 func (w *Writer) Publish(e eventlog.Event) {
 	w.mu.Lock()
+	_, awaited := w.waiters[e.ID]
+	now := awaited || (w.opt.Urgent != nil && w.opt.Urgent(e))
 	if !w.spooling && !w.closed && len(w.mem) < w.opt.Buffer {
 		w.mem = append(w.mem, e)
 		full := len(w.mem) >= w.opt.Batch
 		w.mu.Unlock()
-		if full {
+		if full || now {
 			w.signal()
 		}
 		return
@@ -259,7 +271,53 @@ func (w *Writer) Publish(e eventlog.Event) {
 	if err := w.appendLocked(e); err != nil {
 		w.log.Error("reporting: journal append failed, event lost", "id", e.ID, "err", err)
 	}
+	if awaited {
+		w.spoolWait = append(w.spoolWait, w.waiters[e.ID])
+		delete(w.waiters, e.ID)
+	}
 	w.mu.Unlock()
+	if now {
+		w.signal()
+	}
+}
+
+// Await returns a channel closed once the event with this ID, published
+// after the call, is durable: written to the database, or (while the
+// database is unavailable) fsync'd to the spool; or when the writer
+// closes. Publishing an awaited event makes the writer write at once.
+// Call forget when no longer waiting (e.g. on a timeout).
+func (w *Writer) Await(id string) (durable <-chan struct{}, forget func()) {
+	ch := make(chan struct{})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	if w.waiters == nil {
+		w.waiters = map[string]chan struct{}{}
+	}
+	w.waiters[id] = ch
+	return ch, func() {
+		w.mu.Lock()
+		if w.waiters[id] == ch {
+			delete(w.waiters, id)
+		}
+		w.mu.Unlock()
+	}
+}
+
+// releaseLocked closes the waiters of evs (now durable).
+func (w *Writer) releaseLocked(evs []eventlog.Event) {
+	if len(w.waiters) == 0 {
+		return
+	}
+	for _, e := range evs {
+		if ch, ok := w.waiters[e.ID]; ok {
+			close(ch)
+			delete(w.waiters, e.ID)
+		}
+	}
 }
 
 func (w *Writer) signal() {
@@ -316,6 +374,10 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	for id, ch := range w.waiters { // what is left is lost or spooled: stop waiting
+		close(ch)
+		delete(w.waiters, id)
+	}
 	err := w.jw.Flush()
 	if e := w.jf.Sync(); err == nil {
 		err = e
@@ -442,6 +504,7 @@ func (w *Writer) spoolMemLocked() {
 	} else {
 		w.headN += int64(len(w.mem))
 		w.stats.Spooled += uint64(len(w.mem))
+		w.releaseLocked(w.mem)
 	}
 	w.mem = w.mem[:0]
 }
@@ -503,6 +566,7 @@ func (w *Writer) write(batch []eventlog.Event) error {
 	}
 	w.mu.Lock()
 	w.stats.Written += uint64(len(batch))
+	w.releaseLocked(batch)
 	w.mu.Unlock()
 	if w.opt.OnWritten != nil {
 		w.opt.OnWritten(len(batch))
@@ -602,11 +666,16 @@ func (w *Writer) sync() {
 	}
 	err := w.jw.Flush()
 	w.dirty = false
+	synced := w.spoolWait
+	w.spoolWait = nil
 	w.mu.Unlock()
 	if err == nil {
 		err = w.jf.Sync()
 	}
 	if err != nil {
 		w.log.Error("reporting: journal sync failed", "err", err)
+	}
+	for _, ch := range synced { // durable, or as durable as the disk lets them be
+		close(ch)
 	}
 }

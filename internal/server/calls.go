@@ -48,7 +48,9 @@ func (s *Server) handleCall(ctx context.Context, leg sip.Leg) {
 	flows := s.flows.Load()
 	caller := ivr.NormalizeCaller(info.From, flows.region)
 	if !info.Resumed { // a resumed call's arrival was logged by the process before
-		s.bus.Publish(eventlog.Event{Type: eventlog.CallArrived, CallID: info.ID, Caller: caller.ID(),
+		// Stored before the IVR answers: a crash then cannot lose a call
+		// the caller saw answered.
+		s.publishDurable(ctx, eventlog.Event{Type: eventlog.CallArrived, CallID: info.ID, Caller: caller.ID(),
 			Data: map[string]string{"to": info.To, "trunk": info.Trunk, "node_id": s.cfg.Node.ID}})
 	}
 	defer func() {

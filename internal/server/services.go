@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/numbering"
 	"github.com/hotline-cc/hotline/queue/callback"
@@ -70,6 +71,7 @@ func (s *Server) startWriter(context.Context) error {
 	w, err := reporting.NewWriter(s.store, reporting.WriterOptions{
 		JournalPath: JournalPath(s.cfg),
 		Logger:      s.log.With("component", "writer"),
+		Urgent:      func(e eventlog.Event) bool { return urgentEvents[e.Type] },
 		OnWritten: func(int) {
 			select {
 			case s.wake <- struct{}{}:
@@ -84,6 +86,49 @@ func (s *Server) startWriter(context.Context) error {
 	w.Start()
 	s.bus.Subscribe(w)
 	return nil
+}
+
+// urgentEvents are written at once rather than within the writer's 200 ms:
+// the events a call's existence and outcome in the report depend on, and
+// what a take-over rebuilds the ACD from (docs/scaling.md, "What a crash
+// costs"). call.arrived is more: the call waits for it (publishDurable).
+var urgentEvents = map[eventlog.Type]bool{
+	eventlog.CallArrived: true, eventlog.CallEnded: true, eventlog.QueueAnswered: true, eventlog.QueueAbandoned: true,
+	eventlog.CallbackRequested: true, eventlog.CallEscalated: true, eventlog.EscalationAnswered: true,
+	eventlog.AgentState: true, eventlog.WrapupEnded: true,
+}
+
+// durableWait bounds how long publishDurable holds a call for its event.
+const durableWait = time.Second
+
+// publishDurable publishes e and returns once the writer has it in the
+// database (or fsync'd to its spool while the database is away), at most
+// durableWait later: hotline answers a call only after its arrival is
+// stored, so a kill -9 cannot take from the report a call the caller saw
+// answered (the new node's crash recovery closes it). Without a database
+// it is Publish.
+func (s *Server) publishDurable(ctx context.Context, e eventlog.Event) {
+	if s.writer == nil {
+		s.bus.Publish(e)
+		return
+	}
+	if e.ID == "" {
+		e.ID = s.bus.IDs().Next()
+	}
+	if e.At.IsZero() {
+		e.At = time.Now().UTC()
+	}
+	durable, forget := s.writer.Await(e.ID)
+	defer forget()
+	s.bus.Publish(e)
+	t := time.NewTimer(durableWait)
+	defer t.Stop()
+	select {
+	case <-durable:
+	case <-ctx.Done():
+	case <-t.C:
+		s.log.Warn("event not stored in time: going on without it", "type", e.Type, "call", e.CallID, "waited", durableWait)
+	}
 }
 
 func (s *Server) stopWriter(ctx context.Context) error {
