@@ -56,6 +56,10 @@ func retryable(outcome string) bool { return outcome != OutcomeAnswered && outco
 
 var errStop = errors.New("stop")
 
+// pacingBusy is how long a job waits (plus up to as much again) when
+// another job holds the pacing lock.
+const pacingBusy = 200 * time.Millisecond
+
 // runJob is the job body (jobID: the River job running it). The number
 // dialled is the survey row's, written from the call.arrived event of the
 // inbound call.
@@ -120,9 +124,17 @@ func (s *Service) runJob(ctx context.Context, callID string, jobID int64) error 
 		return s.snoozeTx(ctx, tx, r, next, now)
 	}
 	// Pacing across processes: one transaction at a time looks at the
-	// attempts of the last minute and of the day.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('hotline.survey.pacing'))`); err != nil {
+	// attempts of the last minute and of the day. A job that finds the
+	// lock taken gives its connection back and comes again shortly: the
+	// holder needs a second connection (the dialling ledger), and jobs
+	// waiting on the lock with theirs would empty the pool and block it
+	// for ever — as a take-over that finds many surveys due at once did.
+	var paced bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtext('hotline.survey.pacing'))`).Scan(&paced); err != nil {
 		return err
+	}
+	if !paced {
+		return river.JobSnooze(pacingBusy + time.Duration(fraction(r.CallID, now.String())*float64(pacingBusy)))
 	}
 	var lastMinute int
 	var oldest *time.Time

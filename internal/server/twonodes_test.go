@@ -67,6 +67,13 @@ func newTwoNodes(t *testing.T) *twoNodes { t.Helper(); return newFront(t, "") }
 // defines.
 func newFront(t *testing.T, extra string, defines ...string) *twoNodes {
 	t.Helper()
+	return newFrontAt(t, frontIP, nodeAIP, nodeBIP, extra, defines...)
+}
+
+// newFrontAt is newFront with Kamailio on front and the nodes on a and b.
+func newFrontAt(t *testing.T, front, a, b, extra string, defines ...string) *twoNodes {
+	t.Helper()
+	nodeAIP, nodeBIP, frontIP := a, b, front
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	if _, err := os.Stat(filepath.Join(root, "prompts", "generated", "ru")); err != nil {
 		t.Skipf("generated prompts missing: run make prompts (%v)", err)
@@ -75,13 +82,13 @@ func newFront(t *testing.T, extra string, defines ...string) *twoNodes {
 	tn := &twoNodes{root: root, db: pgtest.New(t)}
 	tn.pool = tn.db.Pool
 	list := filepath.Join(t.TempDir(), "dispatcher.list")
-	var b strings.Builder
+	var sets strings.Builder
 	for set, flags := range map[string]string{"1": "2", "2": "0"} {
-		b.WriteString(set + " sip:" + nodeAIP + ":5060 " + flags + " 10\n")
-		b.WriteString(set + " sip:" + nodeBIP + ":5060 " + flags + " 5\n")
+		sets.WriteString(set + " sip:" + nodeAIP + ":5060 " + flags + " 10\n")
+		sets.WriteString(set + " sip:" + nodeBIP + ":5060 " + flags + " 5\n")
 	}
-	b.WriteString(extra)
-	if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
+	sets.WriteString(extra)
+	if err := os.WriteFile(list, []byte(sets.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tn.k = sipptest.StartKamailio(t, filepath.Join(root, "deploy", "kamailio", "kamailio.cfg"), frontIP+":5060",
