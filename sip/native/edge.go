@@ -204,15 +204,7 @@ func (s *Switch) onRegister(req *gosip.Request, tx gosip.ServerTransaction) {
 	res := s.reg.register(user, req, src, r.First)
 	switch res.status {
 	case 200:
-		out := gosip.NewResponseFromRequest(req, 200, "OK", nil)
-		now := s.cfg.Now()
-		for _, b := range res.contacts {
-			ch := &gosip.ContactHeader{Address: *b.Contact.Clone()}
-			ch.Params = gosip.NewParams()
-			ch.Params.Add("expires", strconv.Itoa(int(b.Expires.Sub(now).Round(time.Second)/time.Second)))
-			out.AppendHeader(ch)
-		}
-		_ = tx.Respond(out)
+		_ = tx.Respond(registerOK(req, res.contacts, s.cfg.Now()))
 		s.persist.mark(user)
 		s.log.Info("sip register", "user", user, "contacts", len(res.contacts), "source", src.String())
 	case 401:
@@ -225,6 +217,24 @@ func (s *Switch) onRegister(req *gosip.Request, tx gosip.ServerTransaction) {
 	default:
 		respond(tx, req, res.status, "Bad Request")
 	}
+}
+
+// registerOK is the 200 to a REGISTER: the user's bindings with what is
+// left of each, and the request's Path values in their order (RFC 3327
+// §5.3: the registrar copies Path into the 200, so the phone learns the
+// route its proxies recorded).
+func registerOK(req *gosip.Request, contacts []binding, now time.Time) *gosip.Response {
+	out := gosip.NewResponseFromRequest(req, 200, "OK", nil)
+	for _, b := range contacts {
+		ch := &gosip.ContactHeader{Address: *b.Contact.Clone()}
+		ch.Params = gosip.NewParams()
+		ch.Params.Add("expires", strconv.Itoa(int(b.Expires.Sub(now).Round(time.Second)/time.Second)))
+		out.AppendHeader(ch)
+	}
+	for _, h := range req.GetHeaders("Path") {
+		out.AppendHeader(gosip.NewHeader("Path", h.Value()))
+	}
+	return out
 }
 
 // remoteSDP reads a peer's offer or answer (an INVITE, its 200, a
