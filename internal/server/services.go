@@ -96,6 +96,8 @@ var urgentEvents = map[eventlog.Type]bool{
 	eventlog.CallArrived: true, eventlog.CallEnded: true, eventlog.QueueAnswered: true, eventlog.QueueAbandoned: true,
 	eventlog.CallbackRequested: true, eventlog.CallEscalated: true, eventlog.EscalationAnswered: true,
 	eventlog.AgentState: true, eventlog.WrapupEnded: true,
+	eventlog.SurveyScheduled: true, eventlog.SurveyAttempt: true, eventlog.SurveyCompleted: true, eventlog.SurveyFailed: true,
+	eventlog.CallbackResult: true,
 }
 
 // durableWait bounds how long publishDurable holds a call for its event.

@@ -172,10 +172,11 @@ func TestTwoNodesKillTraffic(t *testing.T) {
 	short := caller("5080", "47000", "8800", "8000", callerNumbers(t, 79123000000, shortCalls), 5, shortCalls)
 	waitUntil(t, "short calls flowing", func() bool { return tn.arrivals(t)["a"] >= 10 })
 	toAgents := caller("5082", "47400", "8801", "2000", callerNumbers(t, 79123100000, agentCalls), 1, agentCalls)
-	// Kill when surveys are due around it: answered calls' surveys fall due
-	// 3 s after each call ends.
-	waitUntil(t, "agents answered 5 calls", func() bool {
-		return tn.count(t, `SELECT count(*) FROM events WHERE type = 'queue.answered'`) >= 5
+	// Kill when surveys are due around it (3 s after each answered call
+	// ends): one survey call under way on node a, more due.
+	waitUntil(t, "agents answered 5 calls, a survey call under way", func() bool {
+		return tn.count(t, `SELECT count(*) FROM events WHERE type = 'queue.answered'`) >= 5 &&
+			tn.count(t, `SELECT count(*) FROM survey_attempt`) >= 1
 	})
 	a.Kill()
 	killed := time.Now()
@@ -248,6 +249,10 @@ func TestTwoNodesKillTraffic(t *testing.T) {
 	if surveys == 0 {
 		t.Fatal("no survey ran")
 	}
+	// Their events follow the survey's own commit.
+	waitUntil(t, "every survey's end in the event log", func() bool {
+		return tn.count(t, `SELECT count(DISTINCT call_id) FROM events WHERE type IN ('survey.completed', 'survey.failed')`) >= surveys
+	})
 	if n := tn.count(t, `SELECT count(*) FROM (SELECT call_id FROM events WHERE type IN ('survey.completed', 'survey.failed')
 		GROUP BY call_id HAVING count(*) > 1) x`); n != 0 {
 		t.Fatalf("%d surveys ended more than once", n)
