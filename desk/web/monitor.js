@@ -57,7 +57,9 @@ export async function refresh() {
   if (!api) return;
   let calls = [];
   try { calls = await api('GET', '/desk/api/live'); } catch (e) { say(e.message, true); return; }
-  if (current && !calls.some((c) => c.call_id === current.call_id)) current = null;
+  // A monitored call missing from the list is between two agents (the
+  // monitor follows it across an escalation): current stays until
+  // monitor.ended says otherwise.
   const body = $('#live tbody');
   while (body.firstChild) body.removeChild(body.firstChild);
   for (const c of calls) {
