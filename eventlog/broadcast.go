@@ -25,8 +25,9 @@ type Broadcaster struct {
 type Subscription struct {
 	// C delivers events in publication order; it is closed when the
 	// subscriber fell behind, unsubscribed or the Broadcaster closed.
-	C <-chan Event
-	c chan Event
+	C      <-chan Event
+	c      chan Event
+	filter func(Event) (Event, bool)
 }
 
 // NewBroadcaster keeps history events for reconnecting subscribers (0
@@ -48,8 +49,12 @@ func (b *Broadcaster) Publish(ev Event) {
 		b.histN++
 	}
 	for s := range b.subs {
+		e, ok := s.pass(ev)
+		if !ok {
+			continue
+		}
 		select {
-		case s.c <- ev:
+		case s.c <- e:
 		default:
 			delete(b.subs, s)
 			close(s.c)
@@ -57,20 +62,43 @@ func (b *Broadcaster) Publish(ev Event) {
 	}
 }
 
+// pass applies the subscription's filter.
+func (s *Subscription) pass(ev Event) (Event, bool) {
+	if s.filter == nil {
+		return ev, true
+	}
+	return s.filter(ev)
+}
+
 // Subscribe returns a subscription with room for buffer events (0 means
 // 256). Events published after lastID (an event ID; "" for none) that are
 // still in the history are delivered first.
 func (b *Broadcaster) Subscribe(buffer int, lastID string) *Subscription {
+	return b.SubscribeFilter(buffer, lastID, nil)
+}
+
+// SubscribeFilter is Subscribe for the events filter passes (and as it
+// returns them: it may redact); nil passes all. Publish runs the filter,
+// under the Broadcaster's lock, so a subscriber is woken, and its buffer
+// filled, only by the events it will see: with hundreds of pages each
+// seeing a few of the events, an event costs one filter call per page
+// rather than a wake-up of every page's goroutine. The filter must be
+// quick and must not call the Broadcaster.
+func (b *Broadcaster) SubscribeFilter(buffer int, lastID string, filter func(Event) (Event, bool)) *Subscription {
 	if buffer <= 0 {
 		buffer = 256
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	s := &Subscription{filter: filter}
 	var replay []Event
 	if lastID != "" {
 		for i := 0; i < b.histN; i++ {
 			ev := b.hist[(b.histPos-b.histN+i+len(b.hist))%len(b.hist)]
-			if ev.ID > lastID {
+			if ev.ID <= lastID {
+				continue
+			}
+			if ev, ok := s.pass(ev); ok {
 				replay = append(replay, ev)
 			}
 		}
@@ -79,7 +107,7 @@ func (b *Broadcaster) Subscribe(buffer int, lastID string) *Subscription {
 	for _, ev := range replay {
 		c <- ev
 	}
-	s := &Subscription{C: c, c: c}
+	s.C, s.c = c, c
 	if b.closed {
 		close(c)
 		return s
@@ -131,7 +159,9 @@ type StreamOptions struct {
 	Retry   time.Duration // the client's reconnection delay (0: the browser's default)
 	Named   bool          // an "event: TYPE" line per event (else clients read them as "message")
 	// Filter decides whether a client sees an event, and may redact it
-	// first; nil shows every event as it is.
+	// first; nil shows every event as it is. It runs in Publish, under the
+	// Broadcaster's lock (SubscribeFilter): quick, and never calling the
+	// Broadcaster.
 	Filter func(Event) (Event, bool)
 }
 
@@ -145,7 +175,7 @@ func (b *Broadcaster) Stream(w http.ResponseWriter, req *http.Request, opt Strea
 	if last == "" {
 		last = req.URL.Query().Get("last_event_id")
 	}
-	sub := b.Subscribe(0, last)
+	sub := b.SubscribeFilter(0, last, opt.Filter)
 	defer b.Unsubscribe(sub)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -173,11 +203,6 @@ func (b *Broadcaster) Stream(w http.ResponseWriter, req *http.Request, opt Strea
 		case ev, ok := <-sub.C:
 			if !ok {
 				return
-			}
-			if opt.Filter != nil {
-				if ev, ok = opt.Filter(ev); !ok {
-					continue
-				}
 			}
 			data, err := json.Marshal(ev)
 			if err != nil {

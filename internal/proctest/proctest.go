@@ -6,6 +6,7 @@ package proctest
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -25,14 +26,20 @@ func KillWhenReady(t *testing.T, what string, env ...string) {
 // Helper is a helper process a test controls: it runs until the test
 // kills it (SIGKILL: a crash) or signals it (SIGTERM: a clean stop).
 type Helper struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd   *exec.Cmd
+	done  chan struct{}
+	stdin *os.File // the write end of the helper's stdin, never written
 }
 
 // StartHelper starts the test binary as a helper with env added to this
 // process's environment and waits for its "READY" line (a line starting
 // with "ERROR", or the helper ending first, fails the test). The helper is
 // killed at the end of the test if still running.
+//
+// The helper's standard input is a pipe this process holds and never
+// writes: it reads end of file once the test process is gone, however it
+// ended (a -timeout panic runs no cleanup), so a helper that waits for
+// that (ExitWithParent) does not outlive the test and hold its output open.
 func StartHelper(t *testing.T, what string, env ...string) *Helper {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -42,10 +49,18 @@ func StartHelper(t *testing.T, what string, env ...string) *Helper {
 		t.Fatal(err)
 	}
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Helper{cmd: cmd, done: make(chan struct{})}
+	cmd.Stdin = stdinR
+	if err := cmd.Start(); err != nil {
+		stdinR.Close()
+		stdinW.Close()
+		t.Fatal(err)
+	}
+	stdinR.Close()
+	h := &Helper{cmd: cmd, done: make(chan struct{}), stdin: stdinW}
 	sc := bufio.NewScanner(out)
 	ready := false
 	for sc.Scan() {
@@ -55,18 +70,21 @@ func StartHelper(t *testing.T, what string, env ...string) *Helper {
 		} else if strings.HasPrefix(line, "ERROR") {
 			cmd.Process.Kill()
 			cmd.Wait()
+			stdinW.Close()
 			t.Fatalf("helper %s: %s", what, line)
 		}
 	}
 	if !ready {
 		cmd.Process.Kill()
 		cmd.Wait()
+		stdinW.Close()
 		t.Fatalf("helper %s exited before READY", what)
 	}
 	go func() {
 		for sc.Scan() { // keep the pipe drained
 		}
 		cmd.Wait()
+		stdinW.Close()
 		close(h.done)
 	}()
 	t.Cleanup(h.Kill)
@@ -82,6 +100,19 @@ func (h *Helper) Kill() {
 	}
 	_ = h.cmd.Process.Signal(os.Kill)
 	<-h.done
+}
+
+// Pid is the helper's process ID (to read its /proc entries).
+func (h *Helper) Pid() int { return h.cmd.Process.Pid }
+
+// ExitWithParent, called by a helper, ends the helper process with status
+// 3 when its standard input reaches end of file: the test process that
+// started it (StartHelper) has ended.
+func ExitWithParent() {
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(3)
+	}()
 }
 
 // Signal sends sig (e.g. syscall.SIGTERM) to the helper.

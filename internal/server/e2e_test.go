@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(nodeHelperEnv); path != "" {
 		os.Exit(runNodeHelper(path)) // a hotline node as its own process (twonodes_test.go)
 	}
+	if path := os.Getenv(deskNodeEnv); path != "" {
+		os.Exit(runDeskNode(path)) // serve for the desk's stream benchmark (desk_load_test.go)
+	}
 	pgtest.Main(m)
 }
 
