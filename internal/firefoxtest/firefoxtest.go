@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,6 +26,27 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 )
+
+// FakeMediaHz is the frequency of the tone Firefox's fake microphone
+// plays (FakeMedia sets it; Firefox's own default is 1000 Hz too).
+const FakeMediaHz = 1000
+
+// FakeMedia are the prefs for a page that calls: getUserMedia gets
+// Firefox's fake devices without asking (the microphone a FakeMediaHz
+// sine), ICE may use loopback and shows host addresses as they are (not
+// mDNS names, which a server cannot resolve), and audio plays without a
+// gesture.
+var FakeMedia = map[string]any{
+	"media.navigator.streams.fake":                      true,
+	"media.navigator.permission.disabled":               true,
+	"media.navigator.audio.fake_frequency":              FakeMediaHz,
+	"media.peerconnection.ice.loopback":                 true,
+	"media.peerconnection.ice.obfuscate_host_addresses": false,
+	"media.autoplay.default":                            0,
+	"media.autoplay.blocking_policy":                    0,
+	"media.autoplay.block-webaudio":                     false,
+	"media.cubeb.force_mock_context":                    true,
+}
 
 // Browser is one headless Firefox with a BiDi session.
 type Browser struct {
@@ -50,7 +72,9 @@ var listening = regexp.MustCompile(`WebDriver BiDi listening on (ws://\S+)`)
 // Start launches firefox-esr headless with a fresh profile and opens a BiDi
 // session; both end at the test's cleanup. It fails the test when
 // firefox-esr is missing (scripts/install-deps.sh test installs it).
-func Start(t *testing.T) *Browser {
+// Prefs are added to the profile's user.js (name → bool, int or string),
+// e.g. FakeMedia.
+func Start(t *testing.T, prefs ...map[string]any) *Browser {
 	t.Helper()
 	path, err := exec.LookPath("firefox-esr")
 	if err != nil {
@@ -58,13 +82,27 @@ func Start(t *testing.T) *Browser {
 	}
 	profile := t.TempDir()
 	// No first-run pages, updates or telemetry; Russian first, as an agent's.
-	prefs := `user_pref("browser.shell.checkDefaultBrowser", false);
+	userJS := `user_pref("browser.shell.checkDefaultBrowser", false);
 user_pref("app.update.enabled", false);
 user_pref("datareporting.policy.dataSubmissionEnabled", false);
 user_pref("toolkit.telemetry.enabled", false);
 user_pref("intl.accept_languages", "ru,en");
 `
-	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(prefs), 0o600); err != nil {
+	for _, m := range prefs {
+		names := make([]string, 0, len(m))
+		for k := range m {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			v, err := json.Marshal(m[k])
+			if err != nil {
+				t.Fatalf("pref %s: %v", k, err)
+			}
+			userJS += fmt.Sprintf("user_pref(%q, %s);\n", k, v)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(userJS), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(path, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0", "about:blank")
