@@ -447,7 +447,15 @@ func (d *Desk) visible(p principal, ev eventlog.Event) bool {
 // reconnecting page sends Last-Event-ID (or ?last_event_id=) and gets what it missed (from a
 // history of 4096 events), each event once.
 func (d *Desk) events(w http.ResponseWriter, r *http.Request, p principal) {
-	d.live.Stream(w, r, eventlog.StreamOptions{Comment: "hotline desk", Retry: time.Second, Filter: func(ev eventlog.Event) (eventlog.Event, bool) {
+	// An agent's page sees its own events only (filtered as they are
+	// published), so a short backlog is plenty: 64 events (≈ 10 KiB a
+	// page) before a page that stopped reading is dropped and catches up
+	// on reconnecting; supervisors and admins see many agents' events.
+	buffer := 256
+	if p.role() == RoleAgent {
+		buffer = 64
+	}
+	d.live.Stream(w, r, eventlog.StreamOptions{Comment: "hotline desk", Retry: time.Second, Buffer: buffer, Filter: func(ev eventlog.Event) (eventlog.Event, bool) {
 		if !d.visible(p, ev) {
 			return ev, false
 		}

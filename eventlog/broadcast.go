@@ -158,6 +158,10 @@ type StreamOptions struct {
 	Comment string        // the first line's comment
 	Retry   time.Duration // the client's reconnection delay (0: the browser's default)
 	Named   bool          // an "event: TYPE" line per event (else clients read them as "message")
+	// Buffer is how many events the client may fall behind by before it is
+	// dropped (and reconnects with Last-Event-ID); 0 means 256. It counts
+	// the events Filter passes only; each costs the size of an Event.
+	Buffer int
 	// Filter decides whether a client sees an event, and may redact it
 	// first; nil shows every event as it is. It runs in Publish, under the
 	// Broadcaster's lock (SubscribeFilter): quick, and never calling the
@@ -175,7 +179,7 @@ func (b *Broadcaster) Stream(w http.ResponseWriter, req *http.Request, opt Strea
 	if last == "" {
 		last = req.URL.Query().Get("last_event_id")
 	}
-	sub := b.SubscribeFilter(0, last, opt.Filter)
+	sub := b.SubscribeFilter(opt.Buffer, last, opt.Filter)
 	defer b.Unsubscribe(sub)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
