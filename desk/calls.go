@@ -426,12 +426,24 @@ func (d *Desk) today(w http.ResponseWriter, r *http.Request, p principal) {
 
 // ---- the live stream ----
 
+// isMonitorEvent: a supervisor's monitor.* event.
+func isMonitorEvent(t eventlog.Type) bool {
+	switch t {
+	case eventlog.MonitorStarted, eventlog.MonitorMode, eventlog.MonitorFollowed, eventlog.MonitorEnded:
+		return true
+	}
+	return false
+}
+
 // visible reports whether p may see ev on the live stream.
 func (d *Desk) visible(p principal, ev eventlog.Event) bool {
 	switch p.role() {
 	case RoleAdmin:
 		return true
 	case RoleAgent:
+		if isMonitorEvent(ev.Type) {
+			return false // listening is silent: the agent is not told (docs/desk.md, Monitoring)
+		}
 		if ev.Agent == p.user.ID {
 			return true
 		}

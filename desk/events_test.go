@@ -44,7 +44,7 @@ func sse(t *testing.T, c *client, lastID string, n int, published func()) []stri
 }
 
 // TestEventsCatchUp: an agent's stream carries their own events and those
-// of their calls only; after a drop, reconnecting with Last-Event-ID
+// of their calls only, never monitor.* (a supervisor listening is silent); after a drop, reconnecting with Last-Event-ID
 // delivers exactly what was missed, once.
 func TestEventsCatchUp(t *testing.T) {
 	f := newFixture(t)
@@ -58,6 +58,7 @@ func TestEventsCatchUp(t *testing.T) {
 	got := sse(t, a1, "", 1, func() {
 		pub("f1", eventlog.CallArrived, "c3", "")
 		pub("f2", eventlog.AgentOffered, "c3", "a2")
+		pub("f2a", eventlog.MonitorStarted, "c2", "a1") // a supervisor listening is not the agent's to see
 		pub("f3", eventlog.AgentOffered, "c2", "a1")
 	})
 	if strings.Join(got, ",") != "f3" {
