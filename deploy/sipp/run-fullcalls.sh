@@ -5,6 +5,7 @@
 # echoed by the agent), the caller hangs up. No database (events feed the
 # metrics only).
 #   deploy/sipp/run-fullcalls.sh RATE [SECONDS] [AGENTS]
+# HOTLINE_RTP_MUX=true runs hotline with media.rtp_mux (multiplexed RTP).
 # hotline runs pinned to CPU 1, SIPp (callers and agents) to CPU 0. Prints
 # hotline's CPU use over the steady part of the run and SIPp's counts.
 set -euo pipefail
@@ -28,7 +29,7 @@ sip:
   trunks:
     - {name: load, allow: ["127.0.0.6"]}
   numbers: {"*": bench}
-media: {rtp_ports: "20000-39999", inactivity_timeout: 60s}
+media: {rtp_ports: "20000-39999", inactivity_timeout: 60s, rtp_mux: ${HOTLINE_RTP_MUX:-false}}
 http: {listen: "127.0.0.1:8090"}
 queues:
   - {name: bench, skill: general, ring_timeout: 10s, announce: {every: 0s}}

@@ -11,7 +11,8 @@
 # Another switch instead of loadtarget (deploy/sipp/run-sidebyside.sh uses
 # this for Asterisk): LOAD_TARGET=<its SIP address> LOAD_PID=<its process>
 # [LOAD_NAME=asterisk]; its threads are pinned to CPU 1 for the run.
-# LOAD_LISTEN moves loadtarget off 127.0.0.1:5060. The
+# LOAD_LISTEN moves loadtarget off 127.0.0.1:5060; LOAD_MUX=1 runs it with
+# multiplexed RTP sockets (media.rtp_mux). The
 # number dialled says the point (deploy/asterisk/bench/extensions.conf):
 # 88001000001 moh, 88001000002 bridge, 88001000003 short.
 set -euo pipefail
@@ -38,7 +39,7 @@ if [[ -n ${LOAD_TARGET:-} ]]; then
   : > "$log"
 else
   target_mode=$mode; [[ $mode == short ]] && target_mode=prompt
-  taskset -c 1 bin/loadtarget -mode "$target_mode" -listen "$target" -trunk 127.0.0.6 > "$log" 2>&1 &
+  taskset -c 1 bin/loadtarget -mode "$target_mode" -listen "$target" -trunk 127.0.0.6 -mux="${LOAD_MUX:-0}" > "$log" 2>&1 &
   pid=$!
   pids+=($pid)
   sleep 1
@@ -74,14 +75,15 @@ sipp_pid=${pids[-1]}
 start=$SECONDS
 sleep "$from"; t0=$(cputicks); s0=$(date +%s.%N)
 sleep $(( to - from )); t1=$(cputicks); s1=$(date +%s.%N)
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")  # with all N calls up
 end=$(( start + secs + 60 ))
 while kill -0 "$sipp_pid" 2>/dev/null && (( SECONDS < end )); do sleep 5; tail -n 1 "$log"; done
 wait "$sipp_pid" && rc=0 || rc=$?
 echo "SIPp exit $rc (0: every call succeeded)"
 tail -n 3 "$log"
 failed=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "FailedCall(C)") c = i } END { print (c ? $c : "?") }' "$stats")
-awk -v t0="$t0" -v t1="$t1" -v s0="$s0" -v s1="$s1" -v hz="$(getconf CLK_TCK)" -v n="$n" \
+awk -v t0="$t0" -v t1="$t1" -v rss="$rss" -v s0="$s0" -v s1="$s1" -v hz="$(getconf CLK_TCK)" -v n="$n" \
   -v name="$name" -v mode="$mode" -v failed="$failed" -v rc="$rc" 'BEGIN {
   cpu = 100 * (t1 - t0) / hz / (s1 - s0)
-  printf "RESULT target=%s mode=%s n=%d cpu=%.1f per_core_80=%d failed=%s sipp_exit=%d\n", name, mode, n, cpu, (cpu > 0 ? n * 80 / cpu : 0), failed, rc
+  printf "RESULT target=%s mode=%s n=%d cpu=%.1f per_core_80=%d failed=%s sipp_exit=%d rss_kib=%s\n", name, mode, n, cpu, (cpu > 0 ? n * 80 / cpu : 0), failed, rc, rss
 }'

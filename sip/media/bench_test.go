@@ -29,6 +29,7 @@ var (
 	benchSeconds = flag.Duration("media.window", 10*time.Second, "measurement window of the load benchmarks")
 	benchLoadCPU = flag.String("media.loadcpu", "", "pin the load generator to this CPU list with taskset (e.g. 0)")
 	testMux      = flag.Bool("media.mux", false, "run the tests and benchmarks with EngineConfig.Mux (multiplexed RTP sockets)")
+	benchGather  = flag.Duration("media.gather", muxGather, "with -media.mux: how long a shared socket lets datagrams gather after a short batch")
 	benchPrecise = flag.Bool("media.precise", false, "BenchmarkPacing: EngineConfig.PrecisePacing (timerfd-kicked wake-ups)")
 )
 
@@ -122,6 +123,11 @@ func cpuTime(b *testing.B) time.Duration {
 // measure runs the load for the window and returns the engine's CPU time
 // per wall second and the load generator's statistics.
 func measure(b *testing.B, lg *loadgen, atStart func()) (cpuPerSec float64, st loadgenStats, wall time.Duration) {
+	return measureWindow(b, lg, atStart, nil)
+}
+
+// measureWindow is measure with a hook called when the window closes.
+func measureWindow(b *testing.B, lg *loadgen, atStart, atEnd func()) (cpuPerSec float64, st loadgenStats, wall time.Duration) {
 	time.Sleep(2 * time.Second) // warm up: latching, caches, GC
 	if atStart != nil {
 		atStart()
@@ -130,6 +136,9 @@ func measure(b *testing.B, lg *loadgen, atStart func()) (cpuPerSec float64, st l
 	c0, t0 := cpuTime(b), time.Now()
 	time.Sleep(*benchSeconds)
 	c1, t1 := cpuTime(b), time.Now()
+	if atEnd != nil {
+		atEnd()
+	}
 	st = lg.stop(b)
 	wall = t1.Sub(t0)
 	return (c1 - c0).Seconds() / wall.Seconds(), st, wall
@@ -155,7 +164,9 @@ func BenchmarkPacing(b *testing.B) {
 	for range b.N {
 		lg := startLoadgen(b, n)
 		var ticks tickRecorder
-		e := testEngine(b, n+16, func(e *Engine) { e.onTick, e.cfg.PrecisePacing = ticks.record, *benchPrecise })
+		e := testEngine(b, n+16, func(e *Engine) {
+			e.onTick, e.cfg.PrecisePacing, e.muxGather = ticks.record, *benchPrecise, *benchGather
+		})
 		streams := make([]*Stream, n)
 		for i := range streams {
 			s, err := e.NewStream(StreamConfig{Remote: lg.ports[i], Codec: PCMU, DTMFPT: DefaultDTMFPT})
@@ -182,6 +193,7 @@ func BenchmarkPacing(b *testing.B) {
 		b.ReportMetric(perStream, "cpu-µs/stream-s")
 		b.ReportMetric(0.8e6/perStream, "streams/core@80%")
 		b.ReportMetric(float64(st.Received)/(float64(n)*50*wall.Seconds()), "delivered-ratio")
+		reportBatch(b, e)
 		b.Logf("%d streams, %.1f s: engine CPU %.1f%% of a core; peers got %d packets (%d intervals), sent %d; engine received %d in total",
 			n, wall.Seconds(), cpu*100, st.Received, st.Intervals, st.Sent, recv)
 		e.Close()
@@ -194,7 +206,9 @@ func BenchmarkRelayLoad(b *testing.B) {
 	n := *benchCalls
 	for range b.N {
 		lg := startLoadgen(b, 2*n)
-		e := testEngine(b, 2*n+16, nil)
+		runtime.GC()
+		rss0 := rssKiB()
+		e := testEngine(b, 2*n+16, func(e *Engine) { e.muxGather = *benchGather })
 		streams := make([]*Stream, 2*n)
 		for i := range streams {
 			codec := PCMU
@@ -211,18 +225,55 @@ func BenchmarkRelayLoad(b *testing.B) {
 			streams[i].Bridge(streams[i+1])
 		}
 		lg.send(b, targetsLine(streams))
-		var s0 uint64
-		cpu, st, wall := measure(b, lg, func() { s0 = relayed(streams) })
-		pkts := relayed(streams) - s0
-		perCall := cpu / float64(n) * 1e6
+		var s0, s1 uint64
+		var rss1 int64
+		cpu, st, wall := measureWindow(b, lg, func() { s0 = relayed(streams) }, func() { s1, rss1 = relayed(streams), rssKiB() })
+		if rss0 > 0 && rss1 > 0 {
+			// The engine's resident memory per bridged call (two streams),
+			// under load; the load generator is another process.
+			b.ReportMetric(float64(rss1-rss0)/float64(n), "rss-KiB/call")
+		}
+		pkts := s1 - s0
+		// CPU per call-second from the packets really relayed in the window
+		// (100 per call-second), so a starved load generator does not make
+		// calls look cheaper than they are.
+		perCall := cpu * wall.Seconds() / float64(pkts) * 100 * 1e6
 		b.ReportMetric(perCall, "cpu-µs/call-s")
 		b.ReportMetric(0.8e6/perCall, "calls/core@80%")
 		b.ReportMetric(cpu*wall.Seconds()*1e9/float64(pkts), "cpu-ns/relayed-pkt")
 		b.ReportMetric(st.P99us, "jitter-p99-µs")
 		b.ReportMetric(float64(st.Received)/float64(max(st.Sent, 1)), "delivered-ratio")
+		reportBatch(b, e)
 		b.Logf("%d calls, %.1f s: engine CPU %.1f%% of a core, ~%d packets relayed; peers sent %d, got %d",
 			n, wall.Seconds(), cpu*100, pkts, st.Sent, st.Received)
 		e.Close()
+	}
+}
+
+// rssKiB is the process's resident set size (0 where /proc is missing).
+func rssKiB() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			v, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// reportBatch reports the mean datagrams per recvmmsg with -media.mux.
+func reportBatch(b *testing.B, e *Engine) {
+	var reads, recvd uint64
+	for _, m := range e.mux {
+		reads += m.reads.Load()
+		recvd += m.recvd.Load()
+	}
+	if reads > 0 {
+		b.ReportMetric(float64(recvd)/float64(reads), "pkts/recvmmsg")
 	}
 }
 

@@ -32,6 +32,7 @@ type Engine struct {
 
 	shards    []*shard
 	mux       []*muxSock // EngineConfig.Mux: the shared sockets
+	muxGather time.Duration
 	nextShard atomic.Uint32
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -109,6 +110,7 @@ func newEngine(cfg EngineConfig, tune func(*Engine)) (*Engine, error) {
 		streams: make(map[*Stream]struct{}),
 
 		checkEvery: inactivityEvery,
+		muxGather:  muxGather,
 	}
 	if tune != nil {
 		tune(e)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Multiplexed RTP (EngineConfig.Mux): instead of one UDP socket per stream,
@@ -38,6 +39,14 @@ import (
 // muxBatch is how many datagrams one system call reads or writes.
 const muxBatch = 64
 
+// muxGather is how long a multiplexed socket's goroutine lets datagrams
+// gather after a batch that was not full, before reading again: without it,
+// a fast reader wakes for nearly every datagram and the batch system calls
+// save nothing. It delays relayed packets by at most about this much (the
+// receiving phone's jitter buffer absorbs far more); an idle socket still
+// blocks in its read.
+const muxGather = time.Millisecond
+
 // muxSock is one multiplexed RTP socket and its receive goroutine.
 type muxSock struct {
 	e     *Engine
@@ -51,6 +60,9 @@ type muxSock struct {
 	done  chan struct{}
 
 	dropped atomic.Uint64 // datagrams from no stream's peer
+	reads   atomic.Uint64 // recvmmsg calls that returned datagrams (batch size = received/reads)
+	recvd   atomic.Uint64 // datagrams received
+	gather  time.Duration // muxGather (benchmarks vary it)
 
 	mu      sync.Mutex
 	byAddr  map[netip.AddrPort]*Stream // expected or latched source → stream
@@ -90,6 +102,7 @@ func (e *Engine) openMux(n int) error {
 			tx:      newTxQueue(),
 			out:     make([]byte, maxPacket),
 			done:    make(chan struct{}),
+			gather:  e.muxGather,
 			byAddr:  make(map[netip.AddrPort]*Stream),
 			pending: make(map[netip.Addr][]*Stream),
 		}
@@ -229,6 +242,8 @@ func (m *muxSock) lookupLocked(from netip.AddrPort, data []byte) *Stream {
 // datagram's stream, handle them (relays queue into tx), send the batch.
 func (m *muxSock) serve() {
 	defer close(m.done)
+	pause := time.NewTimer(time.Hour)
+	pause.Stop()
 	for {
 		n, err := m.rd.read()
 		if err != nil {
@@ -254,6 +269,16 @@ func (m *muxSock) serve() {
 			s.handle(data, from, nil, m.tx, m.out)
 		}
 		m.tx.flush()
+		m.reads.Add(1)
+		m.recvd.Add(uint64(n))
+		if n < muxBatch && m.gather > 0 {
+			pause.Reset(m.gather)
+			select {
+			case <-m.e.stop:
+				pause.Stop()
+			case <-pause.C:
+			}
+		}
 	}
 }
 
@@ -309,4 +334,15 @@ func (q *txQueue) flush() {
 		q.w.write(m.conn, m.raw, c)
 	}
 	q.n = 0
+}
+
+// MuxStats counts the datagrams the multiplexed sockets received and those
+// they dropped because no stream expects their source (strict RTP, NAT);
+// zeros without EngineConfig.Mux.
+func (e *Engine) MuxStats() (received, dropped uint64) {
+	for _, m := range e.mux {
+		received += m.recvd.Load()
+		dropped += m.dropped.Load()
+	}
+	return received, dropped
 }

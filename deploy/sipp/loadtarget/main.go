@@ -35,6 +35,7 @@ func main() {
 	prompt := flag.String("prompt", "queue-thereare", "prompt name (ru)")
 	rtp := flag.String("rtp", "20000-39999", "RTP port range")
 	every := flag.Duration("every", 5*time.Second, "report interval")
+	mux := flag.Bool("mux", false, "multiplexed RTP sockets (media.rtp_mux)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -42,7 +43,7 @@ func main() {
 	pmin, _ := strconv.Atoi(lo)
 	pmax, _ := strconv.Atoi(hi)
 	ap := netip.MustParseAddrPort(*listen)
-	eng, err := media.NewEngine(media.EngineConfig{IP: ap.Addr(), PortMin: pmin, PortMax: pmax, InactivityTimeout: time.Minute, Logger: log})
+	eng, err := media.NewEngine(media.EngineConfig{IP: ap.Addr(), PortMin: pmin, PortMax: pmax, InactivityTimeout: time.Minute, Logger: log, Mux: *mux})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -101,7 +102,12 @@ func main() {
 			cpu := tv(ru.Utime) + tv(ru.Stime) - tv(last.Utime) - tv(last.Stime)
 			pct := 100 * cpu.Seconds() / now.Sub(lastT).Seconds()
 			last, lastT = ru, now
-			fmt.Printf("%s %6d %6d %6d %6d %6.1f %8.1f %6d\n", now.Format("15:04:05"), sw.ActiveLegs(), calls.Load(), done.Load(), failed.Load(), pct, float64(ru.Maxrss)/1024, eng.Streams())
+			fmt.Printf("%s %6d %6d %6d %6d %6.1f %8.1f %6d", now.Format("15:04:05"), sw.ActiveLegs(), calls.Load(), done.Load(), failed.Load(), pct, float64(ru.Maxrss)/1024, eng.Streams())
+			if *mux {
+				recv, dropped := eng.MuxStats()
+				fmt.Printf("  mux_rx=%d mux_dropped=%d", recv, dropped)
+			}
+			fmt.Println()
 		}
 	}
 }
