@@ -28,7 +28,6 @@ var (
 	benchCalls   = flag.Int("media.calls", 500, "BenchmarkRelayLoad: concurrent bridged calls")
 	benchSeconds = flag.Duration("media.window", 10*time.Second, "measurement window of the load benchmarks")
 	benchLoadCPU = flag.String("media.loadcpu", "", "pin the load generator to this CPU list with taskset (e.g. 0)")
-	testMux      = flag.Bool("media.mux", false, "run the tests and benchmarks with EngineConfig.Mux (multiplexed RTP sockets)")
 	benchGather  = flag.Duration("media.gather", muxGather, "with -media.mux: how long a shared socket lets datagrams gather after a short batch")
 	benchPrecise = flag.Bool("media.precise", false, "BenchmarkPacing: EngineConfig.PrecisePacing (timerfd-kicked wake-ups)")
 )

@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"errors"
+	"flag"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -11,6 +12,10 @@ import (
 
 	"github.com/pion/rtp"
 )
+
+// testMux runs the tests and benchmarks on multiplexed sockets
+// (`go test ./sip/media -media.mux`).
+var testMux = flag.Bool("media.mux", false, "run the tests and benchmarks with EngineConfig.Mux (multiplexed RTP sockets)")
 
 // wait bounds every wait in the tests; it only guards against hangs.
 const wait = 10 * time.Second
