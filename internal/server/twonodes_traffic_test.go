@@ -46,6 +46,7 @@ agents:
   - {id: b1, password: pw-b1, skills: {general: 1}}
   - {id: b2, password: pw-b2, skills: {general: 1}}
   - {id: b3, password: pw-b3, skills: {general: 1}}
+  - {id: b4, password: pw-b4, skills: {general: 1}}
   - {id: b5, password: pw-b5, skills: {vip: 1}}
 queues:
   - {name: support, skill: general, announce: {every: 0s}}
@@ -154,9 +155,10 @@ func TestTwoNodesKillTraffic(t *testing.T) {
 	waitUntil(t, "baresip b5 registered through Kamailio", func() bool {
 		return tn.count(t, `SELECT count(*) FROM sip_bindings WHERE sip_user = 'b5' AND path LIKE '%`+trFront+`:5070%'`) == 1
 	})
-	for _, user := range []string{"b1", "b2", "b3", "b5"} {
+	for _, user := range []string{"b1", "b2", "b3", "b4", "b5"} {
 		post(t, aAPI+"/api/v1/agents/"+user+"/login", "")
 	}
+	post(t, aAPI+"/api/v1/agents/b4/pause", `{"reason":"lunch"}`) // b4 is at lunch across the take-over
 	// The survey's customers answer, rate 4 and say solved.
 	customer := sippRun(t, tn.root, "customer.xml", map[string]string{"FIRST_PCAP": "/usr/share/sip-tester/dtmf_2833_4.pcap",
 		"SECOND_PCAP": "/usr/share/sip-tester/dtmf_2833_1.pcap", "PAUSE1": "1500", "PAUSE2": "1500"},
@@ -182,6 +184,17 @@ func TestTwoNodesKillTraffic(t *testing.T) {
 	killed := time.Now()
 	waitUntil(t, "node b active", func() bool { return role(bAPI) == "active" })
 	t.Logf("kill -9: node b active %s after the kill", time.Since(killed).Round(time.Millisecond))
+
+	// The new node rebuilt the agents from the log: b4 paused for lunch,
+	// the others logged in (b5 is rung below).
+	waitUntil(t, "b4 paused for lunch again on node b", func() bool {
+		return tn.count(t, `SELECT count(*) FROM events WHERE type = 'agent.state' AND agent = 'b4' AND data->>'to' = 'paused'
+			AND reason = 'lunch' AND at > $1`, killed) == 1
+	})
+	if n := tn.count(t, `SELECT count(DISTINCT agent) FROM events WHERE type = 'agent.state' AND data->>'from' = 'logged-out'
+		AND at > $1`, killed); n != 5 {
+		t.Errorf("agents logged back in on node b: %d, want 5", n)
+	}
 
 	// baresip's agent is rung by the new node, through Kamailio.
 	vip := caller("5084", "47800", "8802", "3000", callerNumbers(t, 79123200000, 1), 1, 1)
