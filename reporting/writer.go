@@ -42,11 +42,18 @@ type WriterOptions struct {
 	// OnWritten is called (from the writer goroutine) after events reached
 	// the database, e.g. to wake the projector.
 	OnWritten func(n int)
-	// Urgent, when set, says which events are written at once instead of
-	// within FlushEvery (a call's arrival, answer and end: what a crash
-	// must not take from the report). The writer still batches: what
-	// arrives while a write is in flight goes in the next one.
+	// Urgent, when set, says which events are written within UrgentEvery
+	// instead of FlushEvery (a call's answer and end: what a crash must
+	// not take from the report). Awaited events (Await) are written at
+	// once. The writer still batches: what arrives meanwhile goes along.
 	Urgent func(e eventlog.Event) bool
+	// UrgentEvery bounds how long an urgent event waits (default 20 ms).
+	UrgentEvery time.Duration
+	// Now, when set, says which events are written at once, like an
+	// awaited one (a call's end: a caller's phone sees the call end before
+	// hotline logs it, so the window a kill can take it from is kept to one
+	// database write).
+	Now    func(e eventlog.Event) bool
 	Logger *slog.Logger
 }
 
@@ -105,6 +112,7 @@ type Writer struct {
 	spoolWait []chan struct{}
 
 	wake chan struct{}
+	soon chan struct{} // an urgent event: write within UrgentEvery
 	stop chan struct{}
 	done chan struct{}
 }
@@ -126,6 +134,9 @@ func NewWriter(sink Sink, opt WriterOptions) (*Writer, error) {
 	}
 	if opt.WriteTimeout <= 0 {
 		opt.WriteTimeout = 5 * time.Second
+	}
+	if opt.UrgentEvery <= 0 {
+		opt.UrgentEvery = 20 * time.Millisecond
 	}
 	if opt.RetryEvery <= 0 {
 		opt.RetryEvery = time.Second
@@ -153,7 +164,7 @@ func NewWriter(sink Sink, opt WriterOptions) (*Writer, error) {
 		sink: sink, opt: opt, log: log, lock: lock,
 		mem: make([]eventlog.Event, 0, min(opt.Buffer, 65536)),
 		jf:  f, jw: bufio.NewWriterSize(f, 256<<10), jsize: st.Size(),
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		wake: make(chan struct{}, 1), soon: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if err := w.openSpool(f, st.Size()); err != nil {
 		lock.Close()
@@ -254,13 +265,19 @@ func (w *Writer) Start() { go w.run() }
 func (w *Writer) Publish(e eventlog.Event) {
 	w.mu.Lock()
 	_, awaited := w.waiters[e.ID]
-	now := awaited || (w.opt.Urgent != nil && w.opt.Urgent(e))
+	now := awaited || (w.opt.Now != nil && w.opt.Now(e))
+	urgent := !now && w.opt.Urgent != nil && w.opt.Urgent(e)
 	if !w.spooling && !w.closed && len(w.mem) < w.opt.Buffer {
 		w.mem = append(w.mem, e)
 		full := len(w.mem) >= w.opt.Batch
 		w.mu.Unlock()
 		if full || now {
 			w.signal()
+		} else if urgent {
+			select {
+			case w.soon <- struct{}{}:
+			default:
+			}
 		}
 		return
 	}
@@ -393,14 +410,28 @@ func (w *Writer) run() {
 	defer close(w.done)
 	tick := time.NewTicker(w.opt.FlushEvery)
 	defer tick.Stop()
+	urgent := time.NewTimer(time.Hour)
+	urgent.Stop()
+	armed := false
 	var retryAt time.Time
 	for {
 		stopping := false
 		select {
 		case <-w.wake:
 		case <-tick.C:
+		case <-w.soon:
+			if !armed {
+				armed = true
+				urgent.Reset(w.opt.UrgentEvery)
+			}
+			continue
+		case <-urgent.C:
 		case <-w.stop:
 			stopping = true
+		}
+		if armed {
+			urgent.Stop() // written now
+			armed = false
 		}
 		if time.Now().After(retryAt) || stopping {
 			if !w.drain(stopping) {

@@ -38,9 +38,9 @@ target=127.0.0.1:5060; reg_target=127.0.0.1:5060
 if [[ ${PROXY:-} == 1 ]]; then
   target=127.0.24.50:5060; reg_target=127.0.24.50:5070
   # In-dialog requests follow Kamailio's Record-Route (the route set).
-  sed -i -e 's|<recv response="200" rtd="true"/>|<recv response="200" rtd="true" rrs="true"/>|' \
-    -e 's|\(ACK\|BYE\) sip:\[service\]@\[remote_ip\]:\[remote_port\] SIP/2.0|\1 [next_url] SIP/2.0|' \
-    -e 's|^\(\s*\)CSeq: \([12]\) \(ACK\|BYE\)$|\1CSeq: \2 \3\n\1[routes]|' "$out/caller-load.xml"
+  sed -i -e 's#<recv response="200" rtd="true"/>#<recv response="200" rtd="true" rrs="true"/>#' \
+    -e 's#\(ACK\|BYE\) sip:\[service\]@\[remote_ip\]:\[remote_port\] SIP/2.0#\1 [next_url] SIP/2.0#' \
+    -e 's#^\(\s*\)CSeq: \([12]\) \(ACK\|BYE\)$#\1CSeq: \2 \3\n\1[routes]#' "$out/caller-load.xml"
 fi
 sed 's/RING/0/' deploy/sipp/agent.xml > "$out/agent.xml"
 # Config: the example's services with generated agents and one queue.
@@ -90,7 +90,7 @@ phone() {
 if [[ ${PROXY:-} == 1 ]]; then
   printf '1 sip:127.0.0.1:5060 2 10\n2 sip:127.0.0.1:5060 0 10\n' > "$out/dispatcher.list"
   rm -rf "$out/kam"; mkdir -p "$out/kam"
-  taskset -c 0 kamailio -f deploy/kamailio/kamailio.cfg -DD -E -Y "$out/kam" -P "$out/kam/pid" -w "$out/kam" \
+  taskset -c 0 kamailio -f deploy/kamailio/kamailio.cfg -DD -E -Y "$PWD/$out/kam" -P "$PWD/$out/kam/pid" -w "$PWD/$out/kam" \
     -A 'TRUNK_LISTEN=udp:127.0.24.50:5060' -A 'AGENT_LISTEN=udp:127.0.24.50:5070' \
     -A "DISPATCHER_LIST=\"$PWD/$out/dispatcher.list\"" > "$out/kamailio.log" 2>&1 &
   kam=$!; pids+=($kam)

@@ -59,8 +59,18 @@ func (s *Server) project(ctx context.Context) {
 		if _, err := s.store.Project(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("reporting projection failed (retrying)", "error", err)
 		}
+		// The writer writes urgent events within 20 ms: project at most
+		// every projectEvery, whatever it wrote meanwhile in one pass.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(projectEvery):
+		}
 	}
 }
+
+// projectEvery is the projector's shortest period.
+const projectEvery = 200 * time.Millisecond
 
 // startWriter starts the event writer (batched, spooled to disk while the
 // database is down) as a consumer of the bus.
@@ -72,6 +82,7 @@ func (s *Server) startWriter(context.Context) error {
 		JournalPath: JournalPath(s.cfg),
 		Logger:      s.log.With("component", "writer"),
 		Urgent:      func(e eventlog.Event) bool { return urgentEvents[e.Type] },
+		Now:         func(e eventlog.Event) bool { return e.Type == eventlog.CallEnded },
 		OnWritten: func(int) {
 			select {
 			case s.wake <- struct{}{}:

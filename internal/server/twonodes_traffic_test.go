@@ -241,16 +241,20 @@ func TestTwoNodesKillTraffic(t *testing.T) {
 		t.Fatalf("%d calls in the report from %d numbers: a call counted twice", arrived, n)
 	}
 	crashed := tn.count(t, `SELECT count(*) FROM events WHERE type = 'call.ended' AND reason = $1`, server.CrashReason)
-	if normal := arrived - crashed; normal != okCalls {
-		t.Fatalf("calls in the report ended normally = %d, SIPp's successful calls = %d", normal, okCalls)
+	// A call whose phone saw it end in the one database write before the
+	// kill is closed as crash (docs/metrics.md, "What a kill loses"): at
+	// most one at this rate; it is counted, with the wrong reason.
+	late := okCalls - (arrived - crashed)
+	t.Logf("SIPp: %d calls, %d successful, %d failed; report: %d calls, %d ended by the crash (%d of them ended normally in the last write), %d never reached a node's log",
+		made, okCalls, failed, arrived, crashed, late, made-arrived)
+	if late < 0 || late > 1 {
+		t.Fatalf("calls in the report ended normally = %d, SIPp's successful calls = %d", arrived-crashed, okCalls)
 	}
-	if crashed > failed {
-		t.Fatalf("calls ended by the crash = %d, more than SIPp's failed calls (%d)", crashed, failed)
+	if crashed-late > failed {
+		t.Fatalf("calls ended by the crash = %d, more than SIPp's failed calls (%d)", crashed-late, failed)
 	}
-	t.Logf("SIPp: %d calls, %d successful, %d failed; report: %d calls, %d ended by the crash, %d never reached a node's log",
-		made, okCalls, failed, arrived, crashed, made-arrived)
-	if made-arrived != failed-crashed {
-		t.Fatalf("SIPp's failed calls not in the report: %d, want %d", made-arrived, failed-crashed)
+	if made-arrived != failed-(crashed-late) {
+		t.Fatalf("SIPp's failed calls not in the report: %d, want %d", made-arrived, failed-(crashed-late))
 	}
 
 	// The surveys: every one ends once; the customers' phone got one call
