@@ -108,8 +108,9 @@ type Service struct {
 type active struct {
 	callID, queue, rel string
 	rowID              int64
-	rec                *Recorder            // nil: recorded elsewhere (StartExternal)
-	bridged            func() time.Duration // StartExternal: the bridged time so far
+	rec                *Recorder      // nil: recorded elsewhere (StartExternal)
+	ext                ExternalSource // StartExternal: what recorded it
+	extErr             error          // StartExternal: the failure the other process reported
 	answers            []answer
 	started            time.Time // when the tap was made (its clock's zero, within a few µs)
 }
@@ -245,81 +246,6 @@ func (s *Service) Start(ctx context.Context, callID, queue string) (*media.Tap, 
 	s.cfg.Publisher.Publish(eventlog.Event{Type: eventlog.RecordingStarted, CallID: callID, Queue: queue}.
 		WithString(eventlog.KeyRecordingFile, rel))
 	return tap, nil
-}
-
-// ExternalPrefix marks the path of a recording another process (Asterisk)
-// writes: the row's path is this plus the name it was given, relative to
-// that process's recordings directory; hotline does not read the file (no
-// size, no SHA-256, not played in the desk).
-const ExternalPrefix = "asterisk:"
-
-// External reports whether a row's file is written by Asterisk.
-func External(path string) bool { return strings.HasPrefix(path, ExternalPrefix) }
-
-// StartExternal begins the metadata of a call recorded by Asterisk (ARI
-// bridge recording) and returns the name to record it under: the path
-// template without its ".wav" (Asterisk adds the format's extension).
-// bridged says how long the call has been bridged so far; Stop reads it.
-func (s *Service) StartExternal(ctx context.Context, callID, queue string, bridged func() time.Duration) (string, error) {
-	now := s.now()
-	name := strings.TrimSuffix(s.relPath(callID, queue, now), ".wav")
-	rel := ExternalPrefix + name + ".wav"
-	a := &active{callID: callID, queue: queue, rel: rel, started: time.Now(), bridged: bridged}
-	if s.cfg.Store != nil {
-		bctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		id, err := s.cfg.Store.begin(bctx, callID, queue, rel, now)
-		cancel()
-		if err != nil {
-			s.failed(callID, queue, "store", err)
-			return "", err
-		}
-		a.rowID = id
-	}
-	s.mu.Lock()
-	if old := s.active[callID]; old != nil {
-		s.mu.Unlock()
-		return "", fmt.Errorf("recording: call %s is already recorded", callID)
-	}
-	s.active[callID] = a
-	s.mu.Unlock()
-	s.m.started.WithLabelValues(queue).Inc()
-	s.m.active.Inc()
-	s.cfg.Publisher.Publish(eventlog.Event{Type: eventlog.RecordingStarted, CallID: callID, Queue: queue}.
-		WithString(eventlog.KeyRecordingFile, rel))
-	return name, nil
-}
-
-// stopExternal finishes the metadata of a call Asterisk recorded: the
-// agents who answered, in order, and the bridged time.
-func (s *Service) stopExternal(ctx context.Context, a *active) {
-	d := a.bridged()
-	s.mu.Lock()
-	var agents []string
-	for _, an := range a.answers {
-		if !slicesContains(agents, an.agent) {
-			agents = append(agents, an.agent)
-		}
-	}
-	s.mu.Unlock()
-	if d <= 0 {
-		if s.cfg.Store != nil {
-			if err := s.cfg.Store.drop(ctx, a.rowID); err != nil {
-				s.log.Warn("recording: the row of a call never bridged is left", "call", a.callID, "error", err)
-			}
-		}
-		s.cfg.Publisher.Publish(eventlog.Event{Type: eventlog.RecordingStopped, CallID: a.callID, Queue: a.queue, Reason: "not-bridged"})
-		return
-	}
-	if s.cfg.Store != nil {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-		defer cancel()
-		if err := s.cfg.Store.finish(fctx, a.rowID, agents, Result{Duration: d}); err != nil {
-			s.failed(a.callID, a.queue, "store", err)
-			return
-		}
-	}
-	s.cfg.Publisher.Publish(eventlog.Event{Type: eventlog.RecordingStopped, CallID: a.callID, Queue: a.queue}.
-		WithString(eventlog.KeyRecordingFile, a.rel).WithDuration(eventlog.KeyRecordingLength, d))
 }
 
 func (s *Service) failed(callID, queue, stage string, err error) {

@@ -3,12 +3,12 @@ package server
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/hotline-cc/hotline/desk"
 	"github.com/hotline-cc/hotline/internal/config"
 	"github.com/hotline-cc/hotline/recording"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/sip/asterisk"
 	"github.com/hotline-cc/hotline/sip/media"
 )
 
@@ -22,12 +22,34 @@ type tapper interface {
 	SetTap(*media.Tap) error
 }
 
-// bridgeRecorder is a leg whose bridges Asterisk records (sip/asterisk's,
-// ARI bridge recording): name is relative to Asterisk's recordings
-// directory, Recorded the bridged time so far.
+// bridgeRecorder is a leg whose bridges Asterisk records, each party
+// apart (sip/asterisk's: a snoop per party, recorded over ARI).
 type bridgeRecorder interface {
-	RecordBridges(name string) error
-	Recorded() time.Duration
+	RecordBridges(name string, onFail func(error)) error
+	RecordedParts(ctx context.Context) ([]asterisk.RecordPart, error)
+	FetchRecording(ctx context.Context, name string) ([]byte, error)
+	DeleteRecording(ctx context.Context, name string) error
+}
+
+// asteriskSource is what Asterisk recorded of a call, for the recording
+// service (recording.ExternalSource): near is the caller's party.
+type asteriskSource struct{ br bridgeRecorder }
+
+func (a asteriskSource) Parts(ctx context.Context) ([]recording.ExternalPart, error) {
+	ps, err := a.br.RecordedParts(ctx)
+	out := make([]recording.ExternalPart, len(ps))
+	for i, p := range ps {
+		out[i] = recording.ExternalPart{Start: p.Start, End: p.End, Caller: p.Near, Agent: p.Other}
+	}
+	return out, err
+}
+
+func (a asteriskSource) Fetch(ctx context.Context, name string) ([]byte, error) {
+	return a.br.FetchRecording(ctx, name)
+}
+
+func (a asteriskSource) Delete(ctx context.Context, name string) error {
+	return a.br.DeleteRecording(ctx, name)
 }
 
 // recordingConfigOf maps the recording section (Store and Registry are
@@ -75,7 +97,7 @@ func (s *Server) recordingService() service {
 			s.bus.Subscribe(svc) // the agents of each recorded call
 			s.rec = svc
 			if s.native == nil && s.cfg.AnyRecording() {
-				s.log.Info("recording in asterisk mode: Asterisk records each bridge (one mixed channel) in its recordings directory; hotline keeps the metadata (docs/recording.md)")
+				s.log.Info("recording in asterisk mode: Asterisk records each party of each bridge; hotline fetches the files over ARI into its stereo recording and deletes Asterisk's copies (docs/recording.md)")
 			}
 			return nil
 		},
@@ -119,11 +141,11 @@ func (s *Server) startRecording(ctx context.Context, leg sip.Leg, callID, queue,
 		}
 	}
 	if !native {
-		name, err := s.rec.StartExternal(ctx, callID, queue, br.Recorded)
+		name, onFail, err := s.rec.StartExternal(ctx, callID, queue, asteriskSource{br})
 		if err != nil {
 			return nil // an event and a metric already
 		}
-		if err := br.RecordBridges(name); err != nil {
+		if err := br.RecordBridges(name, onFail); err != nil {
 			s.log.Warn("the call is not recorded", "call", callID, "error", err)
 			s.rec.Stop(ctx, callID)
 		}

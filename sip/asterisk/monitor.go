@@ -42,8 +42,12 @@ func whisperOf(mode sip.MonitorMode) (ari.Direction, error) {
 	return "", fmt.Errorf("asterisk: unknown monitor mode %v", mode)
 }
 
-// ownsSnoop reports whether snoop channel id belongs to a live monitor.
+// ownsSnoop reports whether snoop channel id belongs to a live monitor or
+// recording.
 func (s *Switch) ownsSnoop(id string) bool {
+	if s.recordings.ownsSnoop(id) {
+		return true
+	}
 	return s.mons.Any(func(m *monitor) bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 
 func (f *fakeChannel) Snoop(k *ari.Key, id string, o *ari.SnoopOptions) (*ari.ChannelHandle, error) {
 	f.c.rec.add("snoop", k.ID, id, o.App, o.AppArgs, string(o.Spy), string(o.Whisper))
+	f.c.send(stasisStart(id, "", "", "Up", "snoop")) // as Asterisk: the snoop enters the application
 	return nil, nil
 }
 

@@ -3,6 +3,7 @@ package asterisk
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,10 +12,11 @@ import (
 	"github.com/hotline-cc/hotline/sip"
 )
 
-func (c *fakeClient) LiveRecording() ari.LiveRecording { return &fakeLiveRecording{c: c} }
+func (c *fakeClient) LiveRecording() ari.LiveRecording     { return &fakeLiveRecording{c: c} }
+func (c *fakeClient) StoredRecording() ari.StoredRecording { return &fakeStored{c: c} }
 
-func (f *fakeBridge) Record(k *ari.Key, name string, o *ari.RecordingOptions) (*ari.LiveRecordingHandle, error) {
-	f.c.rec.add("bridge-record", k.ID, name, o.Format, o.Exists)
+func (f *fakeChannel) Record(k *ari.Key, name string, o *ari.RecordingOptions) (*ari.LiveRecordingHandle, error) {
+	f.c.rec.add("channel-record", k.ID, name, o.Format, o.Exists)
 	return nil, nil
 }
 
@@ -24,6 +26,13 @@ type fakeLiveRecording struct {
 }
 
 func (f *fakeLiveRecording) Stop(k *ari.Key) error { f.c.rec.add("record-stop", k.ID); return nil }
+
+type fakeStored struct {
+	ari.StoredRecording
+	c *fakeClient
+}
+
+func (f *fakeStored) Delete(k *ari.Key) error { f.c.rec.add("stored-delete", k.ID); return nil }
 
 // index is the position of the first call of op on id, -1 when none.
 func (r *recorder) index(op, id string) int {
@@ -37,12 +46,29 @@ func (r *recorder) index(op, id string) int {
 	return -1
 }
 
+func recordingEvent(typ, name, cause string) ari.Event {
+	d := ari.LiveRecordingData{Name: name, Cause: cause, State: "done"}
+	if typ == "RecordingFailed" {
+		return &ari.RecordingFailed{EventData: evData(typ), Recording: d}
+	}
+	return &ari.RecordingFinished{EventData: evData(typ), Recording: d}
+}
+
+type recordedLeg interface {
+	RecordBridges(string, func(error)) error
+	Recorded() time.Duration
+	RecordedParts(context.Context) ([]RecordPart, error)
+	DeleteRecording(context.Context, string) error
+}
+
 // TestRecordBridges drives call recording over the fake ARI client: a
-// bridge between two unrecorded legs records nothing; a recorded caller's
-// bridge is recorded under its name (wav, appending), the recording stopped
-// before the bridge is removed; the second agent's bridge (escalation)
-// appends to the same name. It checks the ARI requests, not a file
-// (no real Asterisk here).
+// bridge between two unrecorded legs records nothing; each bridge of a
+// recorded caller gets two snoops (spy in: the caller's channel and the
+// agent's), each recorded under name-<n>-near / name-<n>-other once it is in
+// the application, stopped and hung up before the bridge is removed;
+// RecordedParts waits for Asterisk's RecordingFinished; a RecordingFailed
+// reports the loss once. It checks the ARI requests, not a file
+// (real_test.go TestRealRecording has the file).
 func TestRecordBridges(t *testing.T) {
 	f := start(t, nil, nil)
 	ctx := context.Background()
@@ -61,32 +87,41 @@ func TestRecordBridges(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.rec.waitCall(t, "bridge-delete", plain.id)
-	if _, n := f.rec.lastCall("bridge-record"); n != 0 {
+	if f.rec.has("snoop", "") || f.rec.has("channel-record", "") {
 		t.Fatalf("an unrecorded bridge was recorded: %+v", f.rec.calls)
 	}
 
-	const name = "2026-12-02/call-1"
-	r := caller.(interface {
-		RecordBridges(string) error
-	})
-	if err := r.RecordBridges(name); err != nil {
+	const name = "hotline-call-1"
+	r := caller.(recordedLeg)
+	failed := make(chan error, 2)
+	if err := r.RecordBridges("a/b", nil); err == nil {
+		t.Fatal("a name with a directory accepted")
+	}
+	if err := r.RecordBridges(name, func(err error) { failed <- err }); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RecordBridges(name); err == nil {
+	if err := r.RecordBridges(name, nil); err == nil {
 		t.Fatal("a leg recorded twice")
 	}
 	for i, agent := range []sip.Leg{a1, a2} {
 		f.rec.reset()
 		go func() { res <- caller.Bridge(ctx, agent) }()
-		rc := f.rec.waitCall(t, "bridge-record", "")
-		if rc.args[0] != name || rc.args[1] != "wav" || rc.args[2] != "append" {
-			t.Fatalf("bridge %d: record %+v", i+1, rc)
-		}
-		if cr, _ := f.rec.lastCall("bridge-create"); cr.id != rc.id {
-			t.Fatalf("bridge %d: recorded %s, created %s", i+1, rc.id, cr.id)
-		}
-		if f.rec.has("record-stop", name) {
-			t.Fatalf("bridge %d: stopped while bridged", i+1)
+		br := f.rec.waitCall(t, "bridge-create", "")
+		f.rec.waitCall(t, "channel-record", "")
+		n := string(rune('1' + i))
+		want := map[string]string{"c1": name + "-" + n + "-near", agent.Info().ID: name + "-" + n + "-other"}
+		for ch, rec := range want {
+			sn := f.rec.waitCall(t, "snoop", ch)
+			if !strings.HasPrefix(sn.args[0], snoopPrefix) || sn.args[3] != "in" || sn.args[4] != "none" {
+				t.Fatalf("bridge %d: snoop %+v", i+1, sn)
+			}
+			rc := f.rec.waitCall(t, "channel-record", sn.args[0])
+			if rc.args[0] != rec || rc.args[1] != "wav" {
+				t.Fatalf("bridge %d: record %+v, want %s", i+1, rc, rec)
+			}
+			if !f.sw.ownsSnoop(sn.args[0]) {
+				t.Fatalf("bridge %d: a recording's snoop is not owned (resync would hang it up)", i+1)
+			}
 		}
 		end := agent.Info().ID // the first agent hangs up, then the caller
 		if i == 1 {
@@ -97,12 +132,45 @@ func TestRecordBridges(t *testing.T) {
 		if i == 1 && !errors.Is(err, sip.ErrHangup) || i == 0 && err != nil {
 			t.Fatalf("bridge %d: %v", i+1, err)
 		}
-		stop, del := f.rec.index("record-stop", name), f.rec.index("bridge-delete", rc.id)
-		if stop < 0 || del < 0 || stop > del {
-			t.Fatalf("bridge %d: recording not stopped before the bridge went: %+v", i+1, f.rec.calls)
+		for _, rec := range want {
+			stop, del := f.rec.index("record-stop", rec), f.rec.index("bridge-delete", br.id)
+			if stop < 0 || del < 0 || stop > del {
+				t.Fatalf("bridge %d: recording not stopped before the bridge went: %+v", i+1, f.rec.calls)
+			}
+			if i == 1 && strings.HasSuffix(rec, "-near") {
+				// Asterisk reports a failure (e.g. disk full).
+				f.cl.send(recordingEvent("RecordingFailed", rec, "disk full"))
+				f.cl.send(recordingEvent("RecordingFailed", rec, "disk full"))
+				continue
+			}
+			f.cl.send(recordingEvent("RecordingFinished", rec, ""))
 		}
 	}
-	if d := caller.(interface{ Recorded() time.Duration }).Recorded(); d <= 0 {
+	if d := r.Recorded(); d <= 0 {
 		t.Errorf("Recorded() = %v", d)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	parts, err := r.RecordedParts(wctx)
+	if err == nil || len(parts) != 2 || parts[1].Near != name+"-2-near" || parts[1].Other != name+"-2-other" ||
+		!parts[0].End.After(parts[0].Start) || parts[1].Start.Before(parts[0].End) {
+		t.Fatalf("parts %+v, %v", parts, err)
+	}
+	if err := r.DeleteRecording(ctx, parts[0].Near); err != nil || !f.rec.has("stored-delete", parts[0].Near) {
+		t.Fatalf("delete: %v", err)
+	}
+	// The failure is reported once.
+	select {
+	case err := <-failed:
+		if !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("failure %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("RecordingFailed not reported")
+	}
+	select {
+	case err := <-failed:
+		t.Fatalf("reported twice: %v", err)
+	case <-time.After(50 * time.Millisecond):
 	}
 }

@@ -89,6 +89,9 @@ type Config struct {
 	// → "online"), or of one when resource is set; default: GET
 	// /endpoints/{tech}[/{resource}] at URL (tests pass fakes).
 	EndpointStates func(ctx context.Context, cfg Config, tech, resource string) (map[string]string, error)
+	// StoredRecording reads a stored recording's file; default: GET
+	// /recordings/stored/{name}/file at URL (tests pass fakes).
+	StoredRecording func(ctx context.Context, cfg Config, name string) ([]byte, error)
 }
 
 // defaultConnect opens the library's native client; nil in builds without
@@ -152,6 +155,9 @@ func (c *Config) defaults() error {
 	if c.EndpointStates == nil {
 		c.EndpointStates = endpointStates
 	}
+	if c.StoredRecording == nil {
+		c.StoredRecording = storedRecording
+	}
 	if c.TransferGrace == 0 {
 		c.TransferGrace = 5 * time.Second
 	}
@@ -170,7 +176,9 @@ type Switch struct {
 	// bridgeMu serialises claiming two legs for a bridge.
 	bridgeMu sync.Mutex
 	mons     sip.MonitorSet[*leg, *monitor] // monitor.go
-	log      *slog.Logger
+	// recordings are the live recordings of recorded legs (record.go).
+	recordings recordings
+	log        *slog.Logger
 
 	incoming  chan sip.Leg
 	closed    chan struct{}
@@ -209,7 +217,7 @@ func New(cfg Config) (*Switch, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Switch{
+	s := &Switch{
 		cfg:         cfg,
 		log:         cfg.Logger.With("component", "asterisk"),
 		incoming:    make(chan sip.Leg, cfg.IncomingQueue),
@@ -221,7 +229,9 @@ func New(cfg Config) (*Switch, error) {
 		endpoints:   map[string]string{},
 		orphanOf:    map[string]string{},
 		hangupLater: map[string]string{},
-	}, nil
+	}
+	s.recordings.init()
+	return s, nil
 }
 
 // Start connects to ARI and returns once the first connection is up (or
@@ -566,6 +576,10 @@ func (s *Switch) handle(cl ari.Client, e ari.Event) {
 		}
 	case *ari.PlaybackFinished:
 		s.playbackDone(ev.Playback.ID, ev.Playback.State)
+	case *ari.RecordingFinished:
+		s.recordings.end(ev.Recording.Name, nil)
+	case *ari.RecordingFailed:
+		s.recordingFailed(ev.Recording.Name, ev.Recording.Cause)
 	case *ari.Dial:
 		s.mu.Lock()
 		if p := s.pending[ev.Peer.ID]; p != nil && ev.Dialstatus != "" {
@@ -627,7 +641,8 @@ const (
 func (s *Switch) onStasisStart(cl ari.Client, ev *ari.StasisStart) {
 	id := ev.Channel.ID
 	if isSnoop(id) {
-		return // a monitor's snoop channel (monitor.go), not a call
+		s.recordings.snoopStarted(id) // a recording's snoop (record.go)
+		return                        // or a monitor's (monitor.go): not a call
 	}
 	s.mu.Lock()
 	if p := s.pending[id]; p != nil {
