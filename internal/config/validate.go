@@ -463,9 +463,6 @@ func (v *validator) database() {
 	if n.Line != "" && d.URL == "" {
 		v.errorf("node.line", "needs database.url (the lease lives in PostgreSQL)")
 	}
-	if n.Line != "" && v.c.SIP.Mode == "asterisk" {
-		v.errorf("node.line", "is for sip.mode native only (in Asterisk mode the calls live in Asterisk; a takeover there is not built yet)")
-	}
 }
 
 func (v *validator) agents() {

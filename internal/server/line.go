@@ -12,10 +12,12 @@ import (
 // Two nodes, one line (node.line; docs/scaling.md): the node that holds
 // the line's lease in PostgreSQL (internal/lease) takes its calls; the
 // others stand by hot — config loaded, database, writer, bus, queue
-// runner and HTTP up, the switch listening but answering 503 — and the
-// one that wins the lease runs the active services (s.activeSvcs: crash
-// recovery of the previous holder's calls, agents, callbacks, survey,
-// metrics, the call intake) and takes calls.
+// runner and HTTP up, the switch listening but answering 503 (Asterisk
+// mode: not connected to ARI at all) — and the one that wins the lease
+// runs the active services (s.activeSvcs: crash recovery of the previous
+// holder's calls, agents, callbacks, survey, metrics, in Asterisk mode the
+// ARI connection, which re-adopts the calls left in Asterisk, the call
+// intake) and takes calls.
 
 // lineService waits for the line's lease in the background, runs the
 // active services while it holds it, and fences the node when it loses
@@ -53,6 +55,10 @@ func (s *Server) standbyNow() {
 	s.ready.Store(false)
 	if s.native != nil {
 		s.native.SetStandby(true)
+	} else if s.cfg.Node.Line != "" {
+		// Asterisk mode: disconnect from ARI at once (the calls stay in
+		// Asterisk, detached) so that the next active node has them.
+		s.sw.Close()
 	}
 }
 

@@ -245,7 +245,16 @@ func (s *Server) build() error {
 	if db {
 		act.add("crash recovery", s.recoveryService()) // before the switch takes calls
 	}
-	s.services.add("switch", s.switchService())
+	if ha && s.native == nil {
+		// Asterisk mode: only the active node connects to ARI. Asterisk
+		// hands an application's events to the last websocket that
+		// registered it, so a standby connected too would take the calls
+		// away from the active node; the winner of the lease connects and
+		// re-adopts the calls its predecessor left in Asterisk (line.go).
+		act.add("switch", s.switchService())
+	} else {
+		s.services.add("switch", s.switchService())
+	}
 	if db {
 		act.add("callbacks", s.callbackService())
 	}
