@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/CyCoreSystems/ari/v6"
 
@@ -145,10 +146,20 @@ func (m *monitor) addSnoop(cl ari.Client, mode sip.MonitorMode) error {
 		return err
 	}
 	id := m.sw.newID(snoopPrefix)
+	// A channel joins a bridge only once in the application: wait for
+	// the snoop's StasisStart (record.go keeps the waiters).
+	up := m.sw.recordings.addSnoop(id)
+	defer m.sw.recordings.dropSnoop(id)
 	if _, err := cl.Channel().Snoop(m.target.key, id, &ari.SnoopOptions{
 		App: m.sw.cfg.Application, AppArgs: "snoop", Spy: ari.DirectionBoth, Whisper: whisper,
 	}); err != nil {
 		return fmt.Errorf("asterisk: snoop on %s: %w", m.target.info.ID, err)
+	}
+	select {
+	case <-up:
+	case <-time.After(snoopWait):
+		_ = cl.Channel().Hangup(ari.NewKey(ari.ChannelKey, id), "normal")
+		return fmt.Errorf("asterisk: snoop %s did not enter the application", id)
 	}
 	if err := cl.Bridge().AddChannel(m.bridge, id); err != nil {
 		_ = cl.Channel().Hangup(ari.NewKey(ari.ChannelKey, id), "normal")
