@@ -385,3 +385,44 @@ func TestBaresipKeepsRegistering(t *testing.T) {
 }
 
 var registerLine = regexp.MustCompile(`msg="sip register" .*user=a2 `)
+
+// TestMergedInviteRefused: the same initial INVITE (Call-ID, From tag,
+// CSeq) arriving again on another branch, as Kamailio's retry sends it to
+// a node that was slow to answer, gets 482 and does not become a second
+// call (RFC 3261 §8.2.2.2); once the first call has ended, that key is
+// free again.
+func TestMergedInviteRefused(t *testing.T) {
+	needPeer(t)
+	sw := startSwitch(t, nil)
+	legs := make(chan sip.Leg, 4)
+	go func() {
+		for l := range sw.Incoming() {
+			legs <- l
+		}
+	}()
+	first := inviteMsg("merged1", "79123456789", "8")
+	if got := statusCodes(rawSIP(t, trunkIP, sw.port, first, 500*time.Millisecond)); len(got) == 0 || got[len(got)-1] != "180" {
+		t.Fatalf("first INVITE: %v, want ringing", got)
+	}
+	var l sip.Leg
+	select {
+	case l = <-legs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first INVITE made no call")
+	}
+	again := strings.Replace(first, "branch=z9hG4bKmerged1", "branch=z9hG4bKmerged1-retry", 1)
+	if got := statusCodes(rawSIP(t, trunkIP, sw.port, again, time.Second)); len(got) == 0 || got[len(got)-1] != "482" {
+		t.Fatalf("the same INVITE on another branch: %v, want 482", got)
+	}
+	select {
+	case extra := <-legs:
+		t.Fatalf("the merged request became a second call %s", extra.Info().ID)
+	default:
+	}
+	l.Hangup(sip.CauseNormal)
+	<-l.Done()
+	later := strings.Replace(first, "branch=z9hG4bKmerged1", "branch=z9hG4bKmerged1-later", 1)
+	if got := statusCodes(rawSIP(t, trunkIP, sw.port, later, 500*time.Millisecond)); len(got) == 0 || got[len(got)-1] != "180" {
+		t.Fatalf("after the first call ended: %v, want ringing", got)
+	}
+}

@@ -20,6 +20,9 @@ type leg struct {
 	sw   *Switch
 	info sip.CallInfo
 	key  string
+	// merge: the initial INVITE's merge key (Switch.claimInitial), for
+	// inbound legs.
+	merge string
 
 	uas    *sipgo.DialogServerSession // inbound
 	uac    *sipgo.DialogClientSession // outbound
@@ -472,6 +475,7 @@ func (l *leg) finish(cause sip.Cause, side sip.Side) (first, answered bool) {
 		gw.Close()
 	}
 	l.sw.removeLeg(l.key)
+	l.sw.releaseInitial(l.merge)
 	if l.uas != nil {
 		_ = l.uas.Close()
 	}

@@ -179,7 +179,12 @@ type Switch struct {
 
 	mu   sync.Mutex
 	legs map[string]*leg // by dialog key (Call-ID + our tag)
-	seq  atomic.Uint64
+	// initial: the initial INVITEs of inbound legs not yet ended, by
+	// merge key (Call-ID, From tag, CSeq) → the top Via branch; a second
+	// request with the same key and another branch is a merged request
+	// (RFC 3261 §8.2.2.2), e.g. a proxy's retry to this node again.
+	initial map[string]string
+	seq     atomic.Uint64
 
 	creds atomic.Pointer[Credentials]
 }
@@ -236,6 +241,7 @@ func newSwitch(cfg Config) (*Switch, error) {
 		incoming: make(chan sip.Leg, cfg.IncomingQueue),
 		closed:   make(chan struct{}),
 		legs:     map[string]*leg{},
+		initial:  map[string]string{},
 	}
 	s.creds.Store(&cfg.Credentials)
 	for _, t := range cfg.Trunks {
@@ -592,6 +598,39 @@ func (s *Switch) removeLeg(key string) {
 	s.mu.Unlock()
 }
 
+// claimInitial records an initial INVITE by its merge key (Call-ID, From
+// tag, CSeq number). fresh is false when another INVITE with that key and
+// a different top Via branch is still a live leg: a merged request, which
+// RFC 3261 §8.2.2.2 answers with 482 rather than making it a second call.
+// (A retransmission has the same branch and never gets here: the
+// transaction layer absorbs it.)
+func (s *Switch) claimInitial(req *gosip.Request) (key string, fresh bool) {
+	cid, from, cseq, via := req.CallID(), req.From(), req.CSeq(), req.Via()
+	if cid == nil || from == nil || cseq == nil || via == nil {
+		return "", true
+	}
+	tag, _ := from.Params.Get("tag")
+	branch, _ := via.Params.Get("branch")
+	key = string(*cid) + "|" + tag + "|" + strconv.FormatUint(uint64(cseq.SeqNo), 10)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.initial[key]; ok && b != branch {
+		return key, false
+	}
+	s.initial[key] = branch
+	return key, true
+}
+
+// releaseInitial forgets an initial INVITE claimed by claimInitial.
+func (s *Switch) releaseInitial(key string) {
+	if key == "" {
+		return
+	}
+	s.mu.Lock()
+	delete(s.initial, key)
+	s.mu.Unlock()
+}
+
 func (s *Switch) newID() string {
 	return fmt.Sprintf("n%x-%d", s.cfg.Now().UnixMilli(), s.seq.Add(1))
 }
@@ -654,8 +693,16 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		respond(tx, req, 488, "Not Acceptable Here", gosip.NewHeader("Warning", `305 hotline "`+err.Error()+`"`))
 		return
 	}
+	merge, fresh := s.claimInitial(req)
+	if !fresh {
+		s.log.Warn("sip invite rejected: merged request (the same INVITE on another branch)",
+			"caller", MaskNumber(caller), "source", src.String())
+		respond(tx, req, 482, "Loop Detected")
+		return
+	}
 	dlg, err := s.dialogUA(req.Transport()).ReadInvite(req, tx)
 	if err != nil {
+		s.releaseInitial(merge)
 		respond(tx, req, 400, "Bad Request")
 		return
 	}
@@ -665,6 +712,7 @@ func (s *Switch) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	key := dialogKey(string(*req.CallID()), localTag)
 	l := newLeg(s, info, key)
 	l.uas = dlg
+	l.merge = merge
 	l.remote = offer
 	l.overTLS = isTLS(req.Transport())
 	if isWS(req.Transport()) {
