@@ -43,7 +43,8 @@ const (
 	// KeyReach: from the escalation to second line's answer
 	// (call.escalation_answered).
 	KeyReach DurationKey = "reach_ms"
-	// KeyWrapup: the agent's after-call work (agent.wrapup_ended).
+	// KeyWrapup: the agent's after-call work (agent.wrapup_ended); the
+	// wrap-up's planned length (agent.state to wrap-up).
 	KeyWrapup DurationKey = "wrapup_ms"
 	// KeyEWT: the estimated wait given to the caller (queue.joined,
 	// queue.announced, queue.answered).
@@ -81,7 +82,7 @@ const (
 	KeyJoinedAt   TimeKey = "joined_at"   // when a resumed wait began (queue.joined with KeyResumed)
 	KeyOriginalAt TimeKey = "original_at" // when an escalated call first queued (queue.joined)
 	KeyAt         TimeKey = "at"          // when the survey call is due (survey.scheduled)
-	KeyDue        TimeKey = "due"         // when an agent's callback is due (callback.requested of source agent)
+	KeyDue        TimeKey = "due"         // when an agent's callback is due (callback.requested of source agent); the call the wrap-up follows (agent.state to wrap-up)
 )
 
 // Strings.
@@ -108,7 +109,7 @@ const (
 	KeyLang           StringKey = "lang"            // the language chosen (ivr.language)
 	KeyVar            StringKey = "var"             // the variable a collect node fills (ivr.collect)
 	KeyValue          StringKey = "value"           // the value collected (ivr.collect)
-	KeyQueue          StringKey = "queue"           // the queue an IVR node hands to (ivr.node, ivr.callback)
+	KeyQueue          StringKey = "queue"           // the queue an IVR node hands to (ivr.node, ivr.callback); the queue whose call the wrap-up follows (agent.state to wrap-up)
 	KeySchedule       StringKey = "schedule"        // the schedule an hours node checked (ivr.node)
 	KeyOpen           StringKey = "open"            // whether it was open: true|false (ivr.node)
 	KeySolved         StringKey = "solved"          // the customer's answer: yes|no (survey.completed)

@@ -489,6 +489,11 @@ func emptyUnder(q *queue, p NoAgentsPolicy) bool {
 }
 
 func (e *Engine) setState(a *agent, to AgentStatus, reason string) {
+	e.setStateWith(a, to, reason, nil)
+}
+
+// setStateWith is setState whose agent.state event more completes.
+func (e *Engine) setStateWith(a *agent, to AgentStatus, reason string, more func(eventlog.Event) eventlog.Event) {
 	from := a.state
 	if from == Available && to != Available {
 		for _, s := range a.slots {
@@ -509,7 +514,11 @@ func (e *Engine) setState(a *agent, to AgentStatus, reason string) {
 		}
 	}
 	a.state, a.reason, a.sinceNs = to, reason, e.nowNs
-	e.emit(eventlog.Event{Type: eventlog.AgentState, Agent: a.cfg.ID, Reason: reason}.WithString(eventlog.KeyFrom, from.String()).WithString(eventlog.KeyTo, to.String()))
+	ev := eventlog.Event{Type: eventlog.AgentState, Agent: a.cfg.ID, Reason: reason}.WithString(eventlog.KeyFrom, from.String()).WithString(eventlog.KeyTo, to.String())
+	if more != nil {
+		ev = more(ev)
+	}
+	e.emit(ev)
 }
 
 func b2i(b bool) int {
@@ -1214,8 +1223,30 @@ func (e *Engine) wrapUp(a *agent, w time.Duration) {
 		return
 	}
 	a.wrapStart = e.nowNs
-	e.setState(a, WrapUp, "")
+	// The event carries the wrap-up's length, call and queue: a node that
+	// takes over after a crash resumes the rest of it (ResumeWrapUp).
+	e.setStateWith(a, WrapUp, "", func(ev eventlog.Event) eventlog.Event {
+		return ev.WithDuration(eventlog.KeyWrapup, w).WithString(eventlog.KeyOfCall, a.wrapCall).WithString(eventlog.KeyQueue, a.wrapQueue)
+	})
 	e.addTimer(tWrap, nil, a, e.nowNs+int64(w))
+}
+
+// ResumeWrapUp puts an agent who has just logged in back into wrap-up
+// for what is left of one cut short by a crash (left), after the call
+// and queue it follows (for agent.wrapup_ended). The agent must be
+// available.
+func (e *Engine) ResumeWrapUp(agentID string, left time.Duration, callID, queue string) ([]Action, error) {
+	a, err := e.lookupAgent(agentID)
+	if err != nil {
+		return nil, err
+	}
+	if a.state != Available {
+		return nil, fmt.Errorf("%w: agent %q is %v, not available", ErrState, agentID, a.state)
+	}
+	e.begin()
+	a.wrapCall, a.wrapQueue = callID, queue
+	e.wrapUp(a, left)
+	return e.end(), nil
 }
 
 // ---- agents ----

@@ -809,3 +809,36 @@ func TestResumedCallKeepsPlace(t *testing.T) {
 		t.Fatalf("queue.answered %+v; want wait_ms 61000 (since the original join)", ans)
 	}
 }
+
+// TestResumeWrapUp: an agent back after a crash finishes the rest of the
+// wrap-up the crash cut short; its agent.state event carries what a
+// take-over needs (length, call, queue), and the wrap-up's end names the
+// call it followed. Only an available agent can be put back in wrap-up.
+func TestResumeWrapUp(t *testing.T) {
+	h := newHarness(t, Config{Agents: agents(2, nil), Queues: []QueueConfig{{Name: "q"}}})
+	h.login("a1")
+	h.ok(h.e.ResumeWrapUp("a1", 20*time.Second, "c9", "q"))
+	st := h.eventsOf(eventlog.AgentState)
+	last := st[len(st)-1]
+	if last.Data["to"] != "wrap-up" || last.Data["wrapup_ms"] != "20000" || last.Data["of_call"] != "c9" || last.Data["queue"] != "q" {
+		t.Fatalf("agent.state to wrap-up %+v; want its length, call and queue", last.Data)
+	}
+	if _, err := h.e.ResumeWrapUp("a1", time.Second, "c9", "q"); !errors.Is(err, ErrState) {
+		t.Fatalf("resuming a wrap-up twice: %v, want ErrState", err)
+	}
+	if _, err := h.e.ResumeWrapUp("a2", time.Second, "c9", "q"); !errors.Is(err, ErrState) {
+		t.Fatalf("resuming the wrap-up of a logged-out agent: %v, want ErrState", err)
+	}
+	h.advance(19 * time.Second)
+	if a, _ := h.e.Agent("a1"); a.State != WrapUp {
+		t.Fatalf("a1 after 19 s: %v, want wrap-up", a.State)
+	}
+	h.advance(time.Second)
+	if a, _ := h.e.Agent("a1"); a.State != Available {
+		t.Fatalf("a1 after 20 s: %v, want available", a.State)
+	}
+	ended := h.eventsOf(eventlog.WrapupEnded)
+	if len(ended) != 1 || ended[0].CallID != "c9" || ended[0].Queue != "q" || ended[0].Data["wrapup_ms"] != "20000" {
+		t.Fatalf("agent.wrapup_ended %+v; want one for c9 in q, 20 s", ended)
+	}
+}

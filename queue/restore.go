@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // AgentResume is an agent's last state before the process stopped, as its
@@ -12,6 +13,11 @@ type AgentResume struct {
 	Agent  string
 	Status string
 	Reason string
+	// WrapUpLeft is, for an agent who was in wrap-up, what is left of it
+	// (none: the agent comes back available); WrapCall and WrapQueue name
+	// the call it follows.
+	WrapUpLeft          time.Duration
+	WrapCall, WrapQueue string
 }
 
 // ParseAgentStatus reads an AgentStatus name ("available", "paused", ...).
@@ -42,11 +48,13 @@ func (r *Runner) ResumeAgents(rs []AgentResume) (int, error) {
 			errs = append(errs, fmt.Errorf("agent %q: %w", x.Agent, err))
 			continue
 		}
-		var pause bool
+		var pause, wrap bool
 		switch st {
 		case LoggedOut:
 			continue
-		case Available, Ringing, OnCall, WrapUp:
+		case Available, Ringing, OnCall:
+		case WrapUp:
+			wrap = x.WrapUpLeft > 0
 		case Paused:
 			pause = true
 		default:
@@ -64,10 +72,15 @@ func (r *Runner) ResumeAgents(rs []AgentResume) (int, error) {
 			}
 			resumed = true
 			acts, err := r.eng.Login(x.Agent)
-			if err != nil || !pause {
+			if err != nil || (!pause && !wrap) {
 				return acts, err
 			}
-			more, err := r.eng.Pause(x.Agent, x.Reason)
+			var more []Action
+			if pause {
+				more, err = r.eng.Pause(x.Agent, x.Reason)
+			} else {
+				more, err = r.eng.ResumeWrapUp(x.Agent, x.WrapUpLeft, x.WrapCall, x.WrapQueue)
+			}
 			return append(acts, more...), err
 		})
 		if err != nil {

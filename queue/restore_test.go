@@ -3,6 +3,7 @@ package queue
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestResumeAgents: after a restart agents come back as their last state
@@ -10,7 +11,7 @@ import (
 // and an unreadable status is an error naming the agent.
 func TestResumeAgents(t *testing.T) {
 	h := newRunnerHarness(t, func(c *RunnerConfig) {
-		c.Queue.Agents = append(c.Queue.Agents, AgentConfig{ID: "f3", Line: 1})
+		c.Queue.Agents = append(c.Queue.Agents, AgentConfig{ID: "f3", Line: 1}, AgentConfig{ID: "f4", Line: 1}, AgentConfig{ID: "f5", Line: 1})
 	})
 	h.login("f2") // logged in by hand before the resume ran: untouched
 	h.do(func() ([]Action, error) { return h.r.eng.Pause("f2", "lunch") })
@@ -21,17 +22,19 @@ func TestResumeAgents(t *testing.T) {
 		{Agent: "gone", Status: "available"},
 		{Agent: "f3", Status: "logged-out"},
 		{Agent: "x", Status: "dancing"},
+		{Agent: "f4", Status: "wrap-up", WrapUpLeft: time.Minute, WrapCall: "c9", WrapQueue: "first"},
+		{Agent: "f5", Status: "wrap-up"}, // its wrap-up ended while the line was down
 	})
 	if err == nil || !strings.Contains(err.Error(), `agent "x"`) {
 		t.Fatalf("err = %v, want one naming agent x", err)
 	}
-	if n != 2 {
-		t.Fatalf("resumed %d agents, want 2 (f1, s1)", n)
+	if n != 4 {
+		t.Fatalf("resumed %d agents, want 4 (f1, s1, f4, f5)", n)
 	}
 	for _, tc := range []struct {
 		agent string
 		want  AgentStatus
-	}{{"f1", Available}, {"f2", Paused}, {"s1", Paused}, {"f3", LoggedOut}} {
+	}{{"f1", Available}, {"f2", Paused}, {"s1", Paused}, {"f3", LoggedOut}, {"f4", WrapUp}, {"f5", Available}} {
 		if got := h.agentState(tc.agent); got != tc.want {
 			t.Errorf("%s = %s, want %s", tc.agent, got, tc.want)
 		}

@@ -15,6 +15,10 @@ type AgentState struct {
 	From    string
 	To      string
 	Reason  string
+	// WrapUp, WrapCall and WrapQueue: for a state "wrap-up" (LastAgentStates
+	// only), its planned length and the call and queue it follows.
+	WrapUp              time.Duration
+	WrapCall, WrapQueue string
 }
 
 // StateClass classifies an agent state for occupancy.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hotline-cc/hotline/eventlog"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -46,7 +47,8 @@ func (s *Store) OpenCalls(ctx context.Context, since time.Time, node string) ([]
 // (From, To and Reason as logged), in agent order.
 func (s *Store) LastAgentStates(ctx context.Context, since time.Time) ([]AgentState, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT DISTINCT ON (agent) id, agent, at, coalesce(data->>'from', ''), coalesce(data->>'to', ''), reason
+		SELECT DISTINCT ON (agent) id, agent, at, coalesce(data->>'from', ''), coalesce(data->>'to', ''), reason,
+		       coalesce(data->>'wrapup_ms', ''), coalesce(data->>'of_call', ''), coalesce(data->>'queue', '')
 		  FROM events
 		 WHERE type = 'agent.state' AND at >= $1
 		 ORDER BY agent, at DESC, seq DESC`, since)
@@ -55,8 +57,12 @@ func (s *Store) LastAgentStates(ctx context.Context, since time.Time) ([]AgentSt
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AgentState, error) {
 		var st AgentState
-		err := r.Scan(&st.EventID, &st.Agent, &st.At, &st.From, &st.To, &st.Reason)
+		var wrapMs string
+		err := r.Scan(&st.EventID, &st.Agent, &st.At, &st.From, &st.To, &st.Reason, &wrapMs, &st.WrapCall, &st.WrapQueue)
 		st.At = st.At.UTC()
+		if d, ok := (eventlog.Event{Data: map[string]string{string(eventlog.KeyWrapup): wrapMs}}).Duration(eventlog.KeyWrapup); ok {
+			st.WrapUp = d
+		}
 		return st, err
 	})
 	if err != nil {

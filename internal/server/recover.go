@@ -162,7 +162,12 @@ func (s *Server) recover(ctx context.Context, prev previous, log *slog.Logger) {
 		}
 		s.bus.Publish(eventlog.Event{Type: eventlog.AgentState, Agent: st.Agent, At: downAt(st.At), Reason: DownReason}.
 			WithString(eventlog.KeyFrom, st.To).WithString(eventlog.KeyTo, queue.LoggedOut.String()))
-		rs = append(rs, queue.AgentResume{Agent: st.Agent, Status: st.To, Reason: st.Reason})
+		r := queue.AgentResume{Agent: st.Agent, Status: st.To, Reason: st.Reason}
+		if st.To == queue.WrapUp.String() {
+			// The wrap-up ends when it would have without the crash.
+			r.WrapUpLeft, r.WrapCall, r.WrapQueue = st.At.Add(st.WrapUp).Sub(time.Now()), st.WrapCall, st.WrapQueue
+		}
+		rs = append(rs, r)
 	}
 	n, err := s.runner.ResumeAgents(rs)
 	if err != nil {

@@ -34,6 +34,7 @@ agents:
   - {id: b1, password: pw-b1, skills: {general: 1}}
   - {id: b2, password: pw-b2, skills: {general: 1}}
   - {id: b3, password: pw-b3, skills: {general: 1}}
+  - {id: b4, password: pw-b4, skills: {general: 1}}
 queues:
   - {name: support, skill: general}
 ivr:
@@ -48,8 +49,8 @@ ivr:
 // PostgreSQL — calls with no call.ended, agents logged in, a heartbeat —
 // is what the next start finds. It closes those calls with reason crash at
 // the last heartbeat (a waiting call counts as abandoned, a talking one
-// ends its talk there) and logs the agents back in as they were, before
-// it takes calls.
+// ends its talk there) and logs the agents back in as they were (b4, in an
+// hour's wrap-up, finishes the rest of it), before it takes calls.
 func TestRestartAfterCrash(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	if _, err := os.Stat(filepath.Join(root, "prompts", "generated", "ru")); err != nil {
@@ -93,6 +94,7 @@ func TestRestartAfterCrash(t *testing.T) {
 		state("x-03", "b3", 0, "logged-out", "available", ""),
 		state("x-04", "b2", 1, "available", "paused", "lunch"),
 		state("x-05", "b3", 2, "available", "logged-out", ""),
+		state("x-06", "b4", 0, "logged-out", "available", ""),
 		{ID: "x-10", Type: eventlog.CallArrived, CallID: "c-talk", At: at(10), Caller: "+79123456789"},
 		{ID: "x-11", Type: eventlog.QueueJoined, CallID: "c-talk", Queue: "support", At: at(11)},
 		{ID: "x-12", Type: eventlog.QueueAnswered, CallID: "c-talk", Queue: "support", Agent: "b1", At: at(14), Data: map[string]string{"wait_ms": "3000"}},
@@ -101,6 +103,8 @@ func TestRestartAfterCrash(t *testing.T) {
 		{ID: "x-21", Type: eventlog.QueueJoined, CallID: "c-wait", Queue: "support", At: at(21)},
 		{ID: "x-30", Type: eventlog.CallArrived, CallID: "c-done", At: at(30), Caller: "+79123456781"},
 		{ID: "x-31", Type: eventlog.CallEnded, CallID: "c-done", At: at(35), Reason: "normal"},
+		state("x-32", "b4", 35, "on-call", "wrap-up", "").WithDuration(eventlog.KeyWrapup, time.Hour).
+			WithString(eventlog.KeyOfCall, "c-done").WithString(eventlog.KeyQueue, "support"),
 	}
 	if err := store.InsertEvents(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -119,6 +123,7 @@ func TestRestartAfterCrash(t *testing.T) {
 		registered           bool
 	}{
 		{"b1", "available", "", true}, {"b2", "paused", "lunch", false}, {"b3", "logged-out", "", false},
+		{"b4", "wrap-up", "", false},
 	} {
 		var a struct {
 			State      string `json:"state"`
@@ -153,7 +158,7 @@ func TestRestartAfterCrash(t *testing.T) {
 				downs = append(downs, e)
 			}
 		}
-		return len(ended) == 3 && len(downs) == 2
+		return len(ended) == 3 && len(downs) == 3
 	})
 	for _, id := range []string{"c-talk", "c-wait"} {
 		e := ended[id]
@@ -161,9 +166,10 @@ func TestRestartAfterCrash(t *testing.T) {
 			t.Errorf("%s ended %q at %v, want %q at the last heartbeat %v", id, e.Reason, e.At, server.CrashReason, at(75))
 		}
 	}
-	// b1's on-call and b2's pause end at the crash; b3 was logged out.
+	// b1's on-call, b2's pause and b4's wrap-up end at the crash; b3 was
+	// logged out.
 	for _, e := range downs {
-		want := map[string]string{"b1": "on-call", "b2": "paused"}[e.Agent]
+		want := map[string]string{"b1": "on-call", "b2": "paused", "b4": "wrap-up"}[e.Agent]
 		if e.String(eventlog.KeyFrom) != want || e.String(eventlog.KeyTo) != "logged-out" || !e.At.Equal(at(75)) {
 			t.Errorf("%s's state closed as %s -> %s at %v, want %s -> logged-out at %v", e.Agent,
 				e.String(eventlog.KeyFrom), e.String(eventlog.KeyTo), e.At, want, at(75))
