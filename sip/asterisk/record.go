@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -123,21 +121,7 @@ func (l *leg) DeleteRecording(_ context.Context, name string) error {
 // storedRecording reads GET /recordings/stored/{name}/file (the library
 // has no call for it).
 func storedRecording(ctx context.Context, cfg Config, name string) ([]byte, error) {
-	path := "/recordings/stored/" + url.PathEscape(name) + "/file"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(cfg.URL, "/")+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.SetBasicAuth(cfg.Username, cfg.Password)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
-	}
-	return io.ReadAll(resp.Body)
+	return ariGet(ctx, cfg, "/recordings/stored/"+url.PathEscape(name)+"/file")
 }
 
 // recordings follows the live recordings hotline started, by name: when

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -322,14 +323,10 @@ func (s *Switch) pollEndpoints(stop <-chan struct{}) {
 	}
 }
 
-// endpointStates reads GET /endpoints/{tech} ("PJSIP/a1" → state), or
-// /endpoints/{tech}/{resource} for one. The library's ListByTech drops the
-// state and would need a request per endpoint.
-func endpointStates(ctx context.Context, cfg Config, tech, resource string) (map[string]string, error) {
-	path := "/endpoints/" + url.PathEscape(tech)
-	if resource != "" {
-		path += "/" + url.PathEscape(resource)
-	}
+// ariGet reads one ARI resource the library has no call for (path below
+// the ARI URL) with the switch's credentials; a status other than 200 is
+// an error.
+func ariGet(ctx context.Context, cfg Config, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(cfg.URL, "/")+path, nil)
 	if err != nil {
 		return nil, err
@@ -343,16 +340,31 @@ func endpointStates(ctx context.Context, cfg Config, tech, resource string) (map
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
+	return io.ReadAll(resp.Body)
+}
+
+// endpointStates reads GET /endpoints/{tech} ("PJSIP/a1" → state), or
+// /endpoints/{tech}/{resource} for one. The library's ListByTech drops the
+// state and would need a request per endpoint.
+func endpointStates(ctx context.Context, cfg Config, tech, resource string) (map[string]string, error) {
+	path := "/endpoints/" + url.PathEscape(tech)
+	if resource != "" {
+		path += "/" + url.PathEscape(resource)
+	}
+	body, err := ariGet(ctx, cfg, path)
+	if err != nil {
+		return nil, err
+	}
 	type endpoint struct {
 		Technology, Resource, State string
 	}
 	var list []endpoint
 	if resource != "" {
 		var one endpoint
-		err = json.NewDecoder(resp.Body).Decode(&one)
+		err = json.Unmarshal(body, &one)
 		list = append(list, one)
 	} else {
-		err = json.NewDecoder(resp.Body).Decode(&list)
+		err = json.Unmarshal(body, &list)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
