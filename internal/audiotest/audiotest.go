@@ -10,6 +10,7 @@ package audiotest
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -128,4 +129,31 @@ func (c *Capture) Next(ctx context.Context, mark, n int) ([]int16, error) {
 			return slices.Clone(c.samples[min(mark, len(c.samples)):]), ctx.Err()
 		}
 	}
+}
+
+// HeardTogether returns which of tones each capture (8 kHz) heard over the
+// same stretch, from one mark taken on all of them now (HeardSince).
+func HeardTogether(ctx context.Context, caps []*Capture, tones ...float64) ([][]float64, int, error) {
+	marks := make([]int, len(caps))
+	for i, c := range caps {
+		marks[i] = c.Mark()
+	}
+	return HeardSince(ctx, caps, marks, tones...)
+}
+
+// HeardSince returns which of tones each capture (8 kHz) heard after its
+// mark: the first 200 ms are skipped (a change settling) and the next
+// 500 ms are analysed with Present (min 0.1). When ctx ends first it
+// returns the error and the index of the capture still waited for.
+func HeardSince(ctx context.Context, caps []*Capture, marks []int, tones ...float64) ([][]float64, int, error) {
+	const rate, settle, window = 8000, 1600, 4000
+	out := make([][]float64, len(caps))
+	for i, c := range caps {
+		s, err := c.Next(ctx, marks[i], settle+window)
+		if err != nil {
+			return nil, i, fmt.Errorf("waiting for audio: %w (got %d samples)", err, len(s))
+		}
+		out[i] = Present(s[settle:], rate, 0.1, tones...)
+	}
+	return out, 0, nil
 }

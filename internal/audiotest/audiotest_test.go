@@ -1,7 +1,9 @@
 package audiotest
 
 import (
+	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/hotline-cc/hotline/sip/media"
@@ -70,5 +72,39 @@ func TestDecodeRoundTrip(t *testing.T) {
 	}
 	if Decode(18, u) != nil {
 		t.Error("Decode of G.729 should be nil")
+	}
+}
+
+// TestHeardTogether: captures are judged over the same stretch after
+// their marks: what came before a mark and the 200 ms settling are not in
+// it; a capture that never fills names itself in the error.
+func TestHeardTogether(t *testing.T) {
+	ulaw := func(s []int16) []byte {
+		p := make([]byte, len(s))
+		for i, v := range s {
+			p[i] = media.EncodeUlaw(v)
+		}
+		return p
+	}
+	a, b := NewCapture(), NewCapture()
+	a.Add(0, ulaw(tone(8000, 4000, 8000, 1700))) // before the mark
+	marks := []int{a.Mark(), b.Mark()}
+	a.Add(0, ulaw(tone(8000, 1600, 8000, 1700))) // the settling
+	a.Add(0, ulaw(tone(8000, 4000, 8000, 440)))
+	b.Add(0, ulaw(tone(8000, 1600, 8000, 440)))
+	b.Add(0, ulaw(tone(8000, 4000, 6000, 440, 1000)))
+	got, _, err := HeardSince(context.Background(), []*Capture{a, b}, marks, 440, 1000, 1700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got[0], []float64{440}) || !slices.Equal(got[1], []float64{440, 1000}) {
+		t.Fatalf("heard %v, want [[440] [440 1000]]", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c := NewCapture()
+	c.Add(0, ulaw(tone(8000, 1000, 8000, 440)))
+	if _, i, err := HeardSince(ctx, []*Capture{a, c}, []int{0, 0}, 440); err == nil || i != 1 {
+		t.Fatalf("a capture short of audio: capture %d, err %v; want capture 1 and an error", i, err)
 	}
 }

@@ -172,17 +172,13 @@ func tonesOf(t *testing.T, ps ...hearingPhone) [][]float64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	marks := make([]int, len(ps))
+	caps := make([]*audiotest.Capture, len(ps))
 	for i, p := range ps {
-		marks[i] = p.heard.Mark()
+		caps[i] = p.heard
 	}
-	out := make([][]float64, len(ps))
-	for i, p := range ps {
-		s, err := p.heard.Next(ctx, marks[i], 1600+4000)
-		if err != nil {
-			t.Fatalf("%s: waiting for audio: %v", p.User(), err)
-		}
-		out[i] = audiotest.Present(s[1600:], 8000, 0.1, toneCaller, toneAgent, toneSup, toneSecond)
+	out, i, err := audiotest.HeardTogether(ctx, caps, toneCaller, toneAgent, toneSup, toneSecond)
+	if err != nil {
+		t.Fatalf("%s: %v", ps[i].User(), err)
 	}
 	return out
 }

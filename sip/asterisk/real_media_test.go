@@ -65,17 +65,13 @@ func (e realEnv) tonePhone(t *testing.T, ip string, port int, user string, freq 
 // half second, after 200 ms more had arrived (a change settling).
 func hears(t *testing.T, ctx context.Context, ps ...tonePhone) [][]float64 {
 	t.Helper()
-	marks := make([]int, len(ps))
+	caps := make([]*audiotest.Capture, len(ps))
 	for i, p := range ps {
-		marks[i] = p.heard.Mark()
+		caps[i] = p.heard
 	}
-	out := make([][]float64, len(ps))
-	for i, p := range ps {
-		s, err := p.heard.Next(ctx, marks[i], 1600+4000)
-		if err != nil {
-			t.Fatalf("waiting for audio: %v (got %d samples)", err, len(s))
-		}
-		out[i] = audiotest.Present(s[1600:], 8000, 0.1, realToneCaller, realToneAgent, realToneSup)
+	out, i, err := audiotest.HeardTogether(ctx, caps, realToneCaller, realToneAgent, realToneSup)
+	if err != nil {
+		t.Fatalf("phone %d: %v", i, err)
 	}
 	return out
 }

@@ -67,17 +67,13 @@ func connect(t *testing.T, phones, sw *media.Engine, freq float64, phoneCodec, s
 // All peers listen over the same stretch.
 func hears(t *testing.T, ctx context.Context, ps ...phoneSide) [][]float64 {
 	t.Helper()
-	marks := make([]int, len(ps))
+	caps := make([]*audiotest.Capture, len(ps))
 	for i, p := range ps {
-		marks[i] = p.heard.Mark()
+		caps[i] = p.heard
 	}
-	out := make([][]float64, len(ps))
-	for i, p := range ps {
-		s, err := p.heard.Next(ctx, marks[i], 1600+4000)
-		if err != nil {
-			t.Fatalf("waiting for audio: %v (got %d samples)", err, len(s))
-		}
-		out[i] = audiotest.Present(s[1600:], 8000, 0.1, toneCaller, toneAgent, toneSup)
+	out, i, err := audiotest.HeardTogether(ctx, caps, toneCaller, toneAgent, toneSup)
+	if err != nil {
+		t.Fatalf("peer %d: %v", i, err)
 	}
 	return out
 }

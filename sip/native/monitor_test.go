@@ -58,17 +58,13 @@ func newMonPeer(t *testing.T, ip, user, pass string, freq float64, base int) mon
 // half second, received after 200 ms more had arrived (the change settling).
 func monHears(t *testing.T, ctx context.Context, ps ...monPeer) [][]float64 {
 	t.Helper()
-	marks := make([]int, len(ps))
+	caps := make([]*audiotest.Capture, len(ps))
 	for i, p := range ps {
-		marks[i] = p.heard.Mark()
+		caps[i] = p.heard
 	}
-	out := make([][]float64, len(ps))
-	for i, p := range ps {
-		s, err := p.heard.Next(ctx, marks[i], 1600+4000)
-		if err != nil {
-			t.Fatalf("waiting for audio: %v (got %d samples)", err, len(s))
-		}
-		out[i] = audiotest.Present(s[1600:], 8000, 0.1, monToneCaller, monToneAgent, monToneSup)
+	out, i, err := audiotest.HeardTogether(ctx, caps, monToneCaller, monToneAgent, monToneSup)
+	if err != nil {
+		t.Fatalf("peer %d: %v", i, err)
 	}
 	return out
 }
