@@ -1,12 +1,10 @@
 package recording
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/eventlog"
+	"github.com/hotline-cc/hotline/sip/media"
 )
 
 // Recording in Asterisk mode (docs/recording.md): Asterisk records each
@@ -181,8 +180,8 @@ func (s *Service) stopExternal(ctx context.Context, a *active) {
 func (s *Service) writeExternal(ctx context.Context, a *active, parts []ExternalPart) (Result, error) {
 	type track struct {
 		at    int // first sample
-		left  []byte
-		right []byte
+		left  []int16
+		right []int16
 	}
 	var tracks []track
 	total := 0
@@ -192,17 +191,17 @@ func (s *Service) writeExternal(ctx context.Context, a *active, parts []External
 		tr := track{at: at}
 		for _, c := range []struct {
 			name string
-			dst  *[]byte
+			dst  *[]int16
 		}{{p.Caller, &tr.left}, {p.Agent, &tr.right}} {
 			b, err := a.ext.Fetch(ctx, c.name)
 			if err != nil {
 				return res, fmt.Errorf("fetching %s: %w", c.name, err)
 			}
-			if *c.dst, err = monoPCM(b); err != nil {
+			if *c.dst, err = media.ParseWAV(b); err != nil {
 				return res, fmt.Errorf("%s: %w", c.name, err)
 			}
 		}
-		n := max(len(tr.left), len(tr.right)) / 2
+		n := max(len(tr.left), len(tr.right))
 		total = max(total, at+n)
 		tracks = append(tracks, tr)
 		res.Segments = append(res.Segments, Segment{Start: time.Duration(at) * time.Second / sampleRate,
@@ -210,11 +209,11 @@ func (s *Service) writeExternal(ctx context.Context, a *active, parts []External
 	}
 	data := make([]byte, total*frameBytes)
 	for _, tr := range tracks {
-		for i := 0; 2*i+1 < len(tr.left); i++ {
-			copy(data[(tr.at+i)*frameBytes:], tr.left[2*i:2*i+2])
+		for i, v := range tr.left {
+			binary.LittleEndian.PutUint16(data[(tr.at+i)*frameBytes:], uint16(v))
 		}
-		for i := 0; 2*i+1 < len(tr.right); i++ {
-			copy(data[(tr.at+i)*frameBytes+2:], tr.right[2*i:2*i+2])
+		for i, v := range tr.right {
+			binary.LittleEndian.PutUint16(data[(tr.at+i)*frameBytes+2:], uint16(v))
 		}
 	}
 	h := wavHeader(uint32(len(data)))
@@ -246,40 +245,4 @@ func (s *Service) writeExternal(ctx context.Context, a *active, parts []External
 	res.SHA256 = hex.EncodeToString(sum.Sum(nil))
 	res.Duration = time.Duration(total) * time.Second / sampleRate
 	return res, nil
-}
-
-// monoPCM returns the samples of a WAV file of 8 kHz 16-bit mono PCM
-// (Asterisk's "wav" format): the data chunk, or all that follows its
-// header when the header's size was not completed.
-func monoPCM(b []byte) ([]byte, error) {
-	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return nil, errors.New("not a WAV file")
-	}
-	fmtOK := false
-	for off := 12; off+8 <= len(b); {
-		id, size := string(b[off:off+4]), int(binary.LittleEndian.Uint32(b[off+4:off+8]))
-		body := b[off+8:]
-		switch id {
-		case "fmt ":
-			if len(body) < 16 {
-				return nil, errors.New("short fmt chunk")
-			}
-			format, ch := binary.LittleEndian.Uint16(body[0:]), binary.LittleEndian.Uint16(body[2:])
-			rate, bits := binary.LittleEndian.Uint32(body[4:]), binary.LittleEndian.Uint16(body[14:])
-			if format != 1 || ch != 1 || rate != sampleRate || bits != 16 {
-				return nil, fmt.Errorf("want 8 kHz 16-bit mono PCM, have format %d, %d channels, %d Hz, %d bits", format, ch, rate, bits)
-			}
-			fmtOK = true
-		case "data":
-			if !fmtOK {
-				return nil, errors.New("data before fmt")
-			}
-			if size == 0 || size > len(body) {
-				size = len(body)
-			}
-			return bytes.Clone(body[:size&^1]), nil
-		}
-		off += 8 + size + size&1
-	}
-	return nil, errors.New("no data chunk")
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/eventlog"
+	"github.com/hotline-cc/hotline/sip/media"
 )
 
 // monoWAV is an 8 kHz 16-bit mono WAV of n samples of value v, as
@@ -170,10 +171,10 @@ func TestExternal(t *testing.T) {
 	}
 }
 
-// TestMonoPCM: Asterisk's WAV is read by its chunks, and a header whose
-// size was never completed still gives the samples; other formats are
-// refused.
-func TestMonoPCM(t *testing.T) {
+// TestAsteriskWAV: Asterisk's WAV is read by its chunks (media.ParseWAV,
+// the prompts' parser), and a header whose size was never completed still
+// gives the samples; other formats are refused.
+func TestAsteriskWAV(t *testing.T) {
 	w := monoWAV(10, 7)
 	open := append([]byte(nil), w...)
 	binary.LittleEndian.PutUint32(open[40:], 0)
@@ -184,10 +185,10 @@ func TestMonoPCM(t *testing.T) {
 		b    []byte
 		n    int
 		ok   bool
-	}{{"complete", w, 20, true}, {"size not written", open, 20, true}, {"stereo", stereo, 0, false}, {"garbage", []byte("RIFFxxxx"), 0, false}} {
-		pcm, err := monoPCM(tc.b)
+	}{{"complete", w, 10, true}, {"size not written", open, 10, true}, {"stereo", stereo, 0, false}, {"garbage", []byte("RIFFxxxx"), 0, false}} {
+		pcm, err := media.ParseWAV(tc.b)
 		if (err == nil) != tc.ok || len(pcm) != tc.n {
-			t.Errorf("%s: %d bytes, %v", tc.name, len(pcm), err)
+			t.Errorf("%s: %d samples, %v", tc.name, len(pcm), err)
 		}
 	}
 }

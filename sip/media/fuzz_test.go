@@ -103,7 +103,7 @@ func rtpEvent(ts uint32, ev byte, end bool) []byte {
 	return b
 }
 
-// FuzzParseWAV checks parseWAV, which LoadWAV runs on every prompt and
+// FuzzParseWAV checks ParseWAV, which LoadWAV runs on every prompt and
 // music-on-hold file. An error must say what is wrong; an accepted image
 // must have every fmt chunk before its data chunk saying 8 kHz, mono,
 // 16-bit linear PCM, hold the samples it returns, and a canonical WAV of
@@ -111,7 +111,7 @@ func rtpEvent(ts uint32, ev byte, end bool) []byte {
 func FuzzParseWAV(f *testing.F) {
 	f.Add(wavImage(wavFormatPCM, 1, 8000, 16, []byte{1, 0, 0xff, 0x7f}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pcm, err := parseWAV(b)
+		pcm, err := ParseWAV(b)
 		if err != nil {
 			if pcm != nil || err.Error() == "" {
 				t.Fatalf("error %q with %d samples", err, len(pcm))
@@ -134,7 +134,7 @@ func FuzzParseWAV(f *testing.F) {
 		for _, s := range pcm {
 			data = binary.LittleEndian.AppendUint16(data, uint16(s))
 		}
-		back, err := parseWAV(wavImage(wavFormatPCM, 1, 8000, 16, data))
+		back, err := ParseWAV(wavImage(wavFormatPCM, 1, 8000, 16, data))
 		if err != nil || !slices.Equal(back, pcm) {
 			t.Fatalf("canonical image of the samples: %d samples, err %v; want %d", len(back), err, len(pcm))
 		}
@@ -149,7 +149,7 @@ type wavFmt struct {
 }
 
 // wavFmtChunks lists the fmt chunks of a RIFF image up to its first data
-// chunk, walking the chunks independently of parseWAV.
+// chunk, walking the chunks independently of ParseWAV.
 func wavFmtChunks(b []byte) []wavFmt {
 	var out []wavFmt
 	for off := uint64(12); off+8 <= uint64(len(b)); {

@@ -19,15 +19,18 @@ func LoadWAV(path string) (*Sound, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: load WAV: %w", err)
 	}
-	pcm, err := parseWAV(b)
+	pcm, err := ParseWAV(b)
 	if err != nil {
 		return nil, fmt.Errorf("media: WAV %s: %w", path, err)
 	}
 	return &Sound{Name: path, PCM: pcm}, nil
 }
 
-// parseWAV decodes a RIFF/WAVE image holding 8 kHz 16-bit mono PCM.
-func parseWAV(b []byte) ([]int16, error) {
+// ParseWAV decodes a RIFF/WAVE image holding 8 kHz 16-bit mono PCM (a
+// prompt, or a recording Asterisk wrote in its "wav" format). A data chunk
+// whose size is 0 with samples after it is one whose writer never finished
+// the header: the samples to the end are its data.
+func ParseWAV(b []byte) ([]int16, error) {
 	if len(b) < 12 {
 		return nil, fmt.Errorf("truncated: %d bytes is too short for a RIFF header", len(b))
 	}
@@ -55,6 +58,9 @@ func parseWAV(b []byte) ([]int16, error) {
 			return nil, fmt.Errorf("truncated: %q chunk at byte %d says %d bytes, only %d present", id, off, size32, len(body))
 		}
 		size := int(size32) // fits: at most len(body)
+		if id == "data" && size == 0 {
+			size = len(body) &^ 1
+		}
 		body = body[:size]
 		switch id {
 		case "fmt ":

@@ -66,12 +66,17 @@ func TestLoadWAV(t *testing.T) {
 	// A data chunk claiming 2 GiB: its size is negative as a 32-bit int.
 	huge := slices.Clone(good)
 	binary.LittleEndian.PutUint32(huge[len(huge)-len(pcm)-4:], 1<<31)
+	// A writer that never finished its header (Asterisk's wav while it
+	// records): data size 0, the samples follow.
+	open := slices.Clone(good)
+	binary.LittleEndian.PutUint32(open[len(open)-len(pcm)-4:], 0)
 	tests := []struct {
 		name    string
 		data    []byte
 		wantErr string // substring; empty means success
 	}{
 		{"good", good, ""},
+		{"data size not written", open, ""},
 		{"stereo", wavImage(1, 2, 8000, 16, pcm[:4]), "2 channels, want mono"},
 		{"16kHz", wavImage(1, 1, 16000, 16, pcm), "sample rate 16000 Hz"},
 		{"8bit", wavImage(1, 1, 8000, 8, pcm), "8 bits per sample"},
