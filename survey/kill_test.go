@@ -343,3 +343,79 @@ func TestStopDuringAnsweredSurveyCall(t *testing.T) {
 		t.Fatalf("survey %s after %d attempts, want failed after 1", state, attempts)
 	}
 }
+
+// TestKillWithJobRunning: the process died after River fetched a survey's
+// job (state running) and before the attempt began, so the survey still
+// waits. The next process gives it a new job at once instead of waiting
+// for River's rescuer (20 minutes and more): one dial, one attempt, and
+// the dead job marked for cancellation does nothing if run.
+func TestKillWithJobRunning(t *testing.T) {
+	ctx := context.Background()
+	db := startDB(t)
+	cfg := demoConfig()
+	cfg.Delay = time.Hour // not due while the first process lives
+	scheduled := newCollector()
+	first, err := New(cfg, Deps{Pool: db.Pool, Switch: blockingSwitch{}, Publisher: scheduled, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	answeredCall(first, crashCall, crashNumber, "sales", "a1")
+	scheduled.waitFor(t, eventlog.SurveyScheduled, crashCall) // published after the row and its job commit
+	var oldJob int64
+	if err := db.Pool.QueryRow(ctx, `SELECT job_id FROM survey WHERE call_id = $1 AND state = 'scheduled'`, crashCall).Scan(&oldJob); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := first.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	// What a kill leaves: the survey due now, its job running for a
+	// process that is gone.
+	if _, err := db.Pool.Exec(ctx, `UPDATE survey SET call_at = now(), next_at = now() WHERE call_id = $1`, crashCall); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(),
+		attempted_by = ARRAY['dead-process'], scheduled_at = now() WHERE id = $1`, oldJob); err != nil {
+		t.Fatal(err)
+	}
+
+	sw := newFakeSwitch()
+	sw.script(crashNumber, answer("5", "1"))
+	ev := newCollector()
+	s, err := New(demoConfig(), Deps{Pool: db.Pool, Switch: sw, Publisher: ev, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.Stop(sctx)
+	})
+	ev.waitFor(t, eventlog.SurveyCompleted, crashCall)
+	if d := sw.dialCount(crashNumber); d != 1 {
+		t.Fatalf("dialled %d times, want 1", d)
+	}
+	if n := len(ev.of(eventlog.SurveyAttempt, crashCall)); n != 1 {
+		t.Fatalf("%d survey.attempt events, want 1", n)
+	}
+	job, err := s.river.JobGet(ctx, oldJob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(job.Metadata), "cancel_attempted_at") {
+		t.Fatalf("the dead process's job %d (%s) is not marked for cancellation: %s", oldJob, job.State, job.Metadata)
+	}
+	if err := s.runJob(ctx, crashCall, oldJob); err != nil {
+		t.Fatal(err)
+	}
+	if d := sw.dialCount(crashNumber); d != 1 {
+		t.Fatalf("the dead process's job dialled: %d dials, want 1", d)
+	}
+}

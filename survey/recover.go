@@ -31,9 +31,13 @@ import (
 // retrying it) and a retry gets a new job (jobArgs.Resume keeps it apart
 // from the old one for River's uniqueness); the survey row names its job
 // (job_id) and runJob ignores any other, so the old job cannot dial even if
-// it ran. All of this assumes one node: every survey in_progress at Start
-// was left by a dead process. Two nodes sharing a database need the lease
-// of issue 21 before a node may settle another's attempts.
+// it ran. A job River still has running while its survey waits (the
+// process died before the attempt began) gets a new job the same way,
+// without counting an attempt (recoverStranded). All of this assumes that
+// every survey in_progress and every running survey job at Start was left
+// by a dead process: true on a single node, and with two nodes because the
+// survey service starts only on the holder of the line's lease
+// (internal/server/line.go), after the previous holder died or drained.
 
 // lockRow reads and locks the survey of callID.
 func lockRow(ctx context.Context, tx pgx.Tx, callID string) (row, error) {
@@ -91,8 +95,10 @@ func (s *Service) settleInterrupted(ctx context.Context, tx pgx.Tx, r row, locs 
 }
 
 // recoverInterrupted settles every survey left in_progress by a dead
-// process (single node: call it before River starts). It returns how many
-// it settled.
+// process and gives a new job to every survey whose job died running
+// before its attempt started (recoverStranded). Call it before River
+// starts, on the one node that may dial (single node, or the holder of the
+// line's lease). It returns how many surveys it settled or rescheduled.
 func (s *Service) recoverInterrupted(ctx context.Context) (int, error) {
 	rows, err := s.deps.Pool.Query(ctx, `SELECT call_id FROM survey WHERE state = 'in_progress' ORDER BY id`)
 	if err != nil {
@@ -107,7 +113,71 @@ func (s *Service) recoverInterrupted(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("survey %s: %w", id, err)
 		}
 	}
-	return len(ids), nil
+	// A job River had marked running when the process died, whose survey
+	// is still waiting (scheduled or retry): the process died between
+	// River fetching the job and the attempt's commit, or after a job
+	// booked its outcome but before River recorded the snooze. River would
+	// rescue it only after RescueStuckJobsAfter (20 minutes and more);
+	// a take-over found such a survey waiting that long (issue 21).
+	rows, err = s.deps.Pool.Query(ctx, `SELECT s.call_id FROM survey s JOIN river_job j ON j.id = s.job_id
+		WHERE s.state IN ('scheduled', 'retry') AND j.state = 'running' ORDER BY s.id`)
+	if err != nil {
+		return 0, err
+	}
+	stranded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range stranded {
+		if err := s.recoverStranded(ctx, id); err != nil {
+			return 0, fmt.Errorf("survey %s: %w", id, err)
+		}
+	}
+	return len(ids) + len(stranded), nil
+}
+
+// recoverStranded gives the waiting survey of callID a new job in place of
+// the dead process's running one: the old job is marked for cancellation
+// (River's rescuer cancels it; were it run, runJob would see it is not the
+// survey's job and do nothing), the new one runs when the survey is due
+// (next_at, else call_at; never before now). No attempt was made by the
+// dead job, so none is counted.
+func (s *Service) recoverStranded(ctx context.Context, callID string) error {
+	now := s.clock.Now()
+	tx, err := s.deps.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	r, err := lockRow(ctx, tx, callID)
+	if err != nil {
+		return err
+	}
+	if (r.State != "scheduled" && r.State != "retry") || r.JobID == nil {
+		return nil
+	}
+	var due time.Time
+	if err := tx.QueryRow(ctx, `SELECT coalesce(next_at, call_at) FROM survey WHERE id = $1`, r.ID).Scan(&due); err != nil {
+		return err
+	}
+	old := *r.JobID
+	if _, err := s.river.JobCancelTx(ctx, tx, old); err != nil && !errors.Is(err, river.ErrNotFound) {
+		return err
+	}
+	res, err := s.river.InsertTx(ctx, tx, jobArgs{CallID: r.CallID, Resume: r.Attempts, Replaces: old}, &river.InsertOpts{
+		Queue: QueueName, ScheduledAt: later(due, now), UniqueOpts: river.UniqueOpts{ByArgs: true},
+	})
+	if err != nil {
+		return fmt.Errorf("insert job: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE survey SET job_id = $2 WHERE id = $1`, r.ID, res.Job.ID); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	s.log.Warn("survey job left running by a dead process replaced", "call", r.CallID, "old_job", old, "job", res.Job.ID, "at", later(due, now).UTC())
+	return nil
 }
 
 func (s *Service) recoverOne(ctx context.Context, callID string) error {

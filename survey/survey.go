@@ -265,6 +265,10 @@ type jobArgs struct {
 	// Resume is the attempts made when crash recovery gave the survey a
 	// new job (recover.go); 0 for the job inserted with the survey.
 	Resume int `json:"resume,omitempty" river:"unique"`
+	// Replaces is the dead process's job that a survey's new job stands
+	// in for when it died with that job running before the attempt
+	// started (recover.go, recoverStranded); 0 otherwise.
+	Replaces int64 `json:"replaces,omitempty" river:"unique"`
 }
 
 // Kind names the River job kind.
