@@ -245,16 +245,72 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("callback: restore %s: %w", o.id, err)
 		}
 	}
+	stranded, err := s.replaceStranded(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("callback: restore: %w", err)
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("callback: restore: %w", err)
 	}
 	if len(restore) > 0 {
 		s.log.Info("callbacks restored to their place in line", "count", len(restore))
 	}
+	if stranded > 0 {
+		s.log.Warn("callback jobs left running by a dead process replaced", "count", stranded)
+	}
 	if err := s.river.Start(ctx); err != nil {
 		return fmt.Errorf("callback: start river: %w", err)
 	}
 	return nil
+}
+
+// replaceStranded gives a new job to every scheduled callback whose only
+// open job River still has running: the process died between River
+// fetching it and its commit (or after the commit, before River recorded
+// the snooze). River would rescue it only after RescueStuckJobsAfter; the
+// caller would wait those minutes more. The old job is marked for
+// cancellation (River's rescuer cancels it); the new one runs when the
+// callback is due (next_at, else due_at; never before now). Start calls it
+// before River runs, on the one node that may dial (single node, or the
+// holder of the line's lease), so every running job was left by a process
+// that is gone.
+func (s *Service) replaceStranded(ctx context.Context, tx pgx.Tx) (int, error) {
+	rows, err := tx.Query(ctx, `SELECT c.call_id, c.attempts, j.id, greatest(coalesce(c.next_at, c.due_at, now()), now())
+		FROM callback c JOIN river_job j ON j.queue = $1 AND j.args->>'call_id' = c.call_id AND j.state = 'running'
+		WHERE c.state = 'scheduled' AND NOT EXISTS (SELECT 1 FROM river_job k WHERE k.queue = $1 AND k.args->>'call_id' = c.call_id
+			AND k.state IN ('available', 'scheduled', 'retryable', 'pending'))
+		ORDER BY c.joined_at FOR UPDATE OF c`, QueueName)
+	if err != nil {
+		return 0, err
+	}
+	type stranded struct {
+		id       string
+		attempts int
+		job      int64
+		due      time.Time
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stranded, error) {
+		var st stranded
+		return st, r.Scan(&st.id, &st.attempts, &st.job, &st.due)
+	})
+	if err != nil {
+		return 0, err
+	}
+	seen := map[string]bool{}
+	for _, st := range list {
+		if _, err := s.river.JobCancelTx(ctx, tx, st.job); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return 0, err
+		}
+		if seen[st.id] {
+			continue // a second running job of the same callback: one new job is enough
+		}
+		seen[st.id] = true
+		if _, err := s.river.InsertTx(ctx, tx, jobArgs{CallID: st.id, Attempt: st.attempts},
+			&river.InsertOpts{Queue: QueueName, ScheduledAt: st.due}); err != nil {
+			return 0, fmt.Errorf("%s: %w", st.id, err)
+		}
+	}
+	return len(seen), nil
 }
 
 // Stop stops the workers (hand-overs are short; ctx bounds the wait).

@@ -36,8 +36,11 @@ import (
 //
 // Never two dials at once: the settling happens before the service's jobs
 // run and before the line is restored, and the dead process's dial died
-// with it. This holds for one node; two nodes sharing a database need the
-// lease of issue 21 before one may settle the other's dials.
+// with it. This holds on one node, and with two nodes because the
+// callback service starts only on the holder of the line's lease
+// (internal/server/line.go), after the previous holder died or drained. A
+// scheduled callback whose job River still has running gets a new job the
+// same way (replaceStranded).
 
 // Headers the queue puts on a callback dial (queue.Runner.dialCallback).
 const (

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,5 +263,48 @@ func TestDialCutBySIGKILL(t *testing.T) {
 	}
 	if st, n, _ := state(t, db, "k-answer"); st != "queued" || n != 1 {
 		t.Fatalf("k-answer %s after %d attempts, want queued after 1", st, n)
+	}
+}
+
+// TestJobLeftRunning: the process died while River had a scheduled
+// callback's job running (fetched, not yet committed). The next start gives
+// the callback a new job at once, instead of the caller waiting for River's
+// rescuer (RescueStuckJobsAfter, 5 minutes), and marks the dead job for
+// cancellation.
+func TestJobLeftRunning(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	if err := Migrate(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Queues: map[string]QueueConfig{"q": {Attempts: 2, Expire: 24 * time.Hour}}}
+	s, _, _ := start(t, db, cfg, nil)
+	id, err := s.Schedule(ctx, Scheduled{OfCall: "call-1", Number: "+79001112233", Trunk: "provider", Queue: "q", Agent: "a1",
+		Due: time.Now().Add(3 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Stop(ctx)
+	// What a kill leaves: the callback due now, its job running for a
+	// process that is gone.
+	var old int64
+	if err := db.Pool.QueryRow(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(),
+		attempted_by = ARRAY['dead-process'], scheduled_at = now() WHERE args->>'call_id' = $1 RETURNING id`, id).Scan(&old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE callback SET due_at = now(), next_at = now() WHERE call_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+
+	s2, line, _ := start(t, db, cfg, nil)
+	if got := wait(t, "the hand-over after the restart", line.got); got.ID != id || got.Attempts != 0 {
+		t.Fatalf("handed over %+v, want %s at attempt 0", got, id)
+	}
+	job, err := s2.river.JobGet(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(job.Metadata), "cancel_attempted_at") {
+		t.Fatalf("the dead process's job %d (%s) is not marked for cancellation: %s", old, job.State, job.Metadata)
 	}
 }
